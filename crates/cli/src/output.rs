@@ -1,0 +1,95 @@
+//! What the CLI shows people: a progress bar while running, a summary at the end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sweep::{RunCounters, RunSummary};
+
+/// A progress bar on stderr, fed from the run's counters by a background thread.
+pub struct Progress {
+    done: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Progress {
+    pub fn start(counters: Arc<RunCounters>) -> Progress {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let thread = std::thread::spawn(move || {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            let started = std::time::Instant::now();
+            while !flag.load(Ordering::Relaxed) {
+                bar.set_length(counters.bytes_total.load(Ordering::Relaxed));
+                bar.set_position(counters.bytes_read.load(Ordering::Relaxed));
+                let lines = counters.lines.load(Ordering::Relaxed);
+                let rate = lines as f64 / started.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(format!(
+                    "{} lines ({}/s), {} rejects",
+                    group(lines),
+                    group(rate as u64),
+                    group(counters.rejects.load(Ordering::Relaxed))
+                ));
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            bar.finish_and_clear();
+        });
+        Progress { done, thread }
+    }
+
+    pub fn finish(self) {
+        self.done.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
+/// 1234567 → "1,234,567".
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn print_summary(s: &RunSummary) {
+    println!(
+        "sweep: {} lines from {} input{} ({:.1} MB) in {:.2} s, {} lines/s",
+        group(s.input_lines),
+        s.input_files,
+        if s.input_files == 1 { "" } else { "s" },
+        s.input_bytes as f64 / 1e6,
+        s.elapsed_s,
+        group(s.lines_per_second as u64)
+    );
+    let table = |name: &str| s.tables.get(name).map(|t| format!("  -> {} ({} rows, {} files)", t.path.display(), group(t.rows), t.files));
+    println!("  events   {:>12}{}", group(s.events), table("events").unwrap_or_default());
+    let reasons: Vec<String> = s.reject_reasons.iter().map(|(k, v)| format!("{k} {}", group(*v))).collect();
+    let reasons = if reasons.is_empty() { String::new() } else { format!("  [{}]", reasons.join(", ")) };
+    println!("  rejects  {:>12}{}{reasons}", group(s.rejects), table("rejects").unwrap_or_default());
+    println!("  skipped  {:>12}", group(s.skipped));
+    let balanced = s.input_lines == s.events + s.rejects + s.skipped;
+    println!("  every line accounted for: {}", if balanced { "yes" } else { "NO (please report this)" });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(super::group(0), "0");
+        assert_eq!(super::group(999), "999");
+        assert_eq!(super::group(1000), "1,000");
+        assert_eq!(super::group(1234567), "1,234,567");
+    }
+}

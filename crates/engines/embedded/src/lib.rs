@@ -1,0 +1,20 @@
+//! # sweep-embedded: the in-process engine
+//!
+//! Runs a [`Pipeline`] on one machine with Apache DataFusion, using every core:
+//!
+//! ```text
+//!  reader thread ──chunks──▶ parser threads (one per core) ──events──▶ DataFusion plan ──▶ events sink
+//!  (extract: files, gzip,      (transform: bytes → Arrow,     │           (a StreamingTable
+//!   zstd, stdin)                one stream per parser)        │            partition per parser,
+//!                                                             │            SQL stages on top)
+//!                                                             └─rejects──▶ rejects sink (per parser)
+//! ```
+//!
+//! Every channel is bounded, so memory stays flat however large the input is.
+//! [`query`] runs SQL over tables a run has written.
+
+pub mod query;
+mod run;
+
+pub use run::{EngineError, RunCounters, RunSummary, TableSummary, run};
+pub use sweep_model::Pipeline;

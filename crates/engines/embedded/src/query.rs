@@ -1,0 +1,57 @@
+//! SQL over the tables a run has written (`sweep query`).
+
+use std::path::Path;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+/// The tables sweep writes, in the order `sweep query` registers them.
+pub const TABLES: [&str; 5] = ["events", "rejects", "hits", "metrics", "intel"];
+
+/// Registers every table folder under `lake` that holds Parquet files, by table name.
+/// Returns the names registered.
+pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<Vec<String>> {
+    if !lake.is_dir() {
+        return Err(DataFusionError::Plan(format!("{lake:?} is not a folder; give the --out folder of a sweep run")));
+    }
+    let mut names = Vec::new();
+    for table in TABLES {
+        let dir = lake.join(table);
+        if !has_parquet(&dir) {
+            continue;
+        }
+        let partitioned = std::fs::read_dir(&dir)?.flatten().any(|e| e.file_name().to_string_lossy().starts_with("date="));
+        let mut options = ParquetReadOptions::default();
+        if partitioned {
+            options = options.table_partition_cols(vec![("date".to_string(), DataType::Utf8)]);
+        }
+        let url = format!("{}/", std::path::absolute(&dir)?.display());
+        ctx.register_parquet(table, &url, options).await?;
+        names.push(table.to_string());
+    }
+    if names.is_empty() {
+        return Err(DataFusionError::Plan(format!(
+            "{lake:?} holds no sweep tables (looked for {}); run `sweep scan ... --out {}` first",
+            TABLES.join(", "),
+            lake.display()
+        )));
+    }
+    Ok(names)
+}
+
+fn has_parquet(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() { has_parquet(&p) } else { p.extension().is_some_and(|x| x == "parquet") }
+    })
+}
+
+/// Runs one SQL statement over the lake and collects the result.
+pub async fn query_lake(lake: &Path, sql: &str) -> Result<Vec<RecordBatch>> {
+    let ctx = SessionContext::new();
+    register_lake(&ctx, lake).await?;
+    ctx.sql(sql).await?.collect().await
+}

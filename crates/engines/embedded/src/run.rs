@@ -1,0 +1,378 @@
+//! One batch run of a pipeline: extract → transform → load.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Instant;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+use serde::Serialize;
+use sweep_extract::{ChunkReader, Input, resolve_inputs};
+use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, rejects_schema};
+use sweep_load::{TableWriter, prepare_table_dir, run_id};
+use sweep_model::Pipeline;
+
+/// Why a run failed. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Extract(#[from] sweep_extract::ExtractError),
+    #[error(transparent)]
+    Format(#[from] sweep_formats::FormatError),
+    #[error(transparent)]
+    Load(#[from] sweep_load::LoadError),
+    #[error("SQL stage {stage}: {source}")]
+    Sql { stage: usize, source: datafusion::error::DataFusionError },
+    #[error("query engine: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("a worker thread stopped unexpectedly: {0}")]
+    Worker(String),
+}
+
+/// Live counters of a run, shared with whoever shows progress.
+#[derive(Debug, Default)]
+pub struct RunCounters {
+    /// Bytes of input read so far (compressed bytes for compressed files).
+    pub bytes_read: AtomicU64,
+    /// Bytes of input in all files (0 when unknown, as for stdin).
+    pub bytes_total: AtomicU64,
+    pub lines: AtomicU64,
+    pub events: AtomicU64,
+    pub rejects: AtomicU64,
+}
+
+/// What a table received in a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableSummary {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub files: usize,
+}
+
+/// The outcome of a run: the counts that must balance and where the tables went.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    pub input_files: usize,
+    pub input_bytes: u64,
+    pub input_lines: u64,
+    pub events: u64,
+    pub rejects: u64,
+    pub skipped: u64,
+    pub hits: u64,
+    pub metrics_rows: u64,
+    pub elapsed_s: f64,
+    pub lines_per_second: f64,
+    pub reject_reasons: BTreeMap<String, u64>,
+    pub tables: BTreeMap<String, TableSummary>,
+}
+
+struct Work {
+    chunk: sweep_extract::Chunk,
+    extract: usize,
+}
+
+/// Everything a parser thread reports when it is done.
+#[derive(Default)]
+struct ParserReport {
+    counts: LineCounts,
+    reasons: BTreeMap<String, u64>,
+    rejects: Option<(u64, Vec<PathBuf>)>,
+}
+
+/// Runs a pipeline to completion on this machine.
+pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary, EngineError> {
+    let started = Instant::now();
+    pipeline.validate().map_err(|m| EngineError::Worker(format!("invalid pipeline: {m}")))?;
+
+    // Extract: resolve every input before writing anything, so a typo fails fast.
+    let mut inputs: Vec<(Input, usize)> = Vec::new();
+    for (i, e) in pipeline.extract.iter().enumerate() {
+        for input in resolve_inputs(&e.input_args())? {
+            inputs.push((input, i));
+        }
+    }
+    let input_bytes: u64 = inputs.iter().filter_map(|(i, _)| i.size()).sum();
+    let input_files = inputs.len();
+    counters.bytes_total.store(input_bytes, Ordering::Relaxed);
+    // Build each format once up front: bad options fail before any table is touched.
+    for e in &pipeline.extract {
+        ChunkParser::new(&e.format)?;
+    }
+
+    let events_sink = pipeline.load.sink("events");
+    let rejects_sink = pipeline.load.sink("rejects");
+    for sink in [&events_sink, &rejects_sink].into_iter().flatten() {
+        prepare_table_dir(sink.path(), pipeline.load.mode)?;
+    }
+
+    let threads = match pipeline.settings.threads {
+        0 => thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let run = run_id();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Work>(threads * 2);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("sweep-df")
+        .build()
+        .map_err(EngineError::Runtime)?;
+
+    // One events stream per parser thread: the partitions of the DataFusion source table.
+    let mut event_txs = Vec::with_capacity(threads);
+    let mut partitions: Vec<Arc<dyn PartitionStream>> = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+        event_txs.push(tx);
+        partitions.push(Arc::new(ParsedPartition { schema: events_schema(), rx: Mutex::new(Some(rx)) }));
+    }
+
+    // Plan the transform stages before reading: a SQL error fails fast too.
+    let config = SessionConfig::new().with_target_partitions(threads).with_batch_size(64 * 1024);
+    let ctx = SessionContext::new_with_config(config);
+    let plan = runtime.block_on(async {
+        let table = StreamingTable::try_new(events_schema(), partitions)?;
+        ctx.register_table("events", Arc::new(table))?;
+        let mut df = ctx.table("events").await?;
+        for (i, stage) in pipeline.transform.iter().enumerate() {
+            ctx.deregister_table("events")?;
+            ctx.register_table("events", df.into_view())?;
+            df = ctx.sql(&stage.sql).await.map_err(|source| EngineError::Sql { stage: i, source })?;
+        }
+        Ok::<_, EngineError>(df)
+    })?;
+
+    // Extract: one reader thread feeds chunks to the parsers in file order.
+    let reader = {
+        let stop = stop.clone();
+        let counters = counters.clone();
+        let specs: Vec<_> = pipeline.extract.iter().map(|e| e.format.clone()).collect();
+        let chunk_bytes = pipeline.settings.chunk_bytes;
+        thread::Builder::new()
+            .name("sweep-read".into())
+            .spawn(move || -> Result<(), EngineError> {
+                let byte_counter = Arc::new(AtomicU64::new(0));
+                for (input, extract) in inputs {
+                    let mut reader = ChunkReader::new(&input, chunk_bytes, specs[extract].header_directive(), byte_counter.clone())?;
+                    while let Some(chunk) = reader.next_chunk()? {
+                        counters.bytes_read.store(byte_counter.load(Ordering::Relaxed), Ordering::Relaxed);
+                        if stop.load(Ordering::Relaxed) || chunk_tx.send(Work { chunk, extract }).is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                counters.bytes_read.store(byte_counter.load(Ordering::Relaxed), Ordering::Relaxed);
+                Ok(())
+            })
+            .map_err(EngineError::Runtime)?
+    };
+
+    // Transform: parser threads turn chunks into event and reject batches.
+    let mut parsers = Vec::with_capacity(threads);
+    for (worker, events_tx) in event_txs.into_iter().enumerate() {
+        let rx = chunk_rx.clone();
+        let counters = counters.clone();
+        let stop = stop.clone();
+        let specs: Vec<_> = pipeline.extract.iter().map(|e| e.format.clone()).collect();
+        let max_line = pipeline.settings.max_line_bytes;
+        let rows_per_file = pipeline.settings.rows_per_file;
+        let rejects_writer = match &rejects_sink {
+            Some(sink) => {
+                Some(TableWriter::new("rejects", sink, rejects_schema(), false, format!("part-{run}-{worker:02}"), rows_per_file)?)
+            }
+            None => None,
+        };
+        let handle = thread::Builder::new()
+            .name(format!("sweep-parse-{worker}"))
+            .spawn(move || parse_worker(rx, specs, max_line, events_tx, rejects_writer, counters, stop))
+            .map_err(EngineError::Runtime)?;
+        parsers.push(handle);
+    }
+    drop(chunk_rx);
+
+    // Load: one events writer per output partition of the plan.
+    let written = runtime.block_on(async {
+        let streams = plan.execute_stream_partitioned().await?;
+        let mut tasks = Vec::new();
+        for (i, mut stream) in streams.into_iter().enumerate() {
+            let mut writer = match &events_sink {
+                Some(sink) => Some(TableWriter::new(
+                    "events",
+                    sink,
+                    stream.schema(),
+                    true,
+                    format!("part-{run}-{i:02}"),
+                    pipeline.settings.rows_per_file,
+                )?),
+                None => None,
+            };
+            tasks.push(tokio::spawn(async move {
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    if let Some(w) = writer.as_mut() {
+                        tokio::task::block_in_place(|| w.write(&batch))?;
+                    }
+                }
+                match writer {
+                    Some(w) => {
+                        let rows = w.rows();
+                        Ok::<_, EngineError>((rows, tokio::task::block_in_place(|| w.finish())?))
+                    }
+                    None => Ok((0, Vec::new())),
+                }
+            }));
+        }
+        let mut rows = 0;
+        let mut files = Vec::new();
+        for t in tasks {
+            let (r, f) = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
+            rows += r;
+            files.extend(f);
+        }
+        Ok::<_, EngineError>((rows, files))
+    });
+    if written.is_err() {
+        stop.store(true, Ordering::Relaxed);
+    }
+
+    let mut reports = Vec::new();
+    let mut first_error = None;
+    for p in parsers {
+        match p.join() {
+            Ok(Ok(r)) => reports.push(r),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(_) => {
+                first_error.get_or_insert(EngineError::Worker("a parser thread panicked".into()));
+            }
+        }
+    }
+    match reader.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            first_error.get_or_insert(e);
+        }
+        Err(_) => {
+            first_error.get_or_insert(EngineError::Worker("the reader thread panicked".into()));
+        }
+    }
+    // A reader error (unreadable file) explains a plan error better than the plan does.
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let (events_rows, events_files) = written?;
+
+    let mut summary = RunSummary { input_files, input_bytes, ..RunSummary::default() };
+    let mut counts = LineCounts::default();
+    let mut rejects_table = TableSummary::default();
+    for r in reports {
+        counts.add(&r.counts);
+        for (k, v) in r.reasons {
+            *summary.reject_reasons.entry(k).or_default() += v;
+        }
+        if let Some((rows, files)) = r.rejects {
+            rejects_table.rows += rows;
+            rejects_table.files += files.len();
+        }
+    }
+    debug_assert!(counts.balanced());
+    if let Some(sink) = &events_sink {
+        summary
+            .tables
+            .insert("events".into(), TableSummary { path: sink.path().to_path_buf(), rows: events_rows, files: events_files.len() });
+    }
+    if let Some(sink) = &rejects_sink {
+        rejects_table.path = sink.path().to_path_buf();
+        summary.tables.insert("rejects".into(), rejects_table);
+    }
+    summary.input_lines = counts.lines;
+    summary.events = counts.events;
+    summary.rejects = counts.rejects;
+    summary.skipped = counts.skipped;
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    summary.lines_per_second = if summary.elapsed_s > 0.0 { counts.lines as f64 / summary.elapsed_s } else { 0.0 };
+    Ok(summary)
+}
+
+fn parse_worker(
+    rx: crossbeam_channel::Receiver<Work>,
+    specs: Vec<sweep_model::FormatSpec>,
+    max_line: usize,
+    events_tx: tokio::sync::mpsc::Sender<RecordBatch>,
+    mut rejects: Option<TableWriter>,
+    counters: Arc<RunCounters>,
+    stop: Arc<AtomicBool>,
+) -> Result<ParserReport, EngineError> {
+    let mut parsers = specs.iter().map(|s| ChunkParser::new(s).map(|p| p.with_max_line_bytes(max_line))).collect::<Result<Vec<_>, _>>()?;
+    let mut report = ParserReport::default();
+    let ingest_ts = now_micros();
+    let mut builder = BatchBuilder::new(32 * 1024, ingest_ts);
+    for work in rx {
+        let chunk = &work.chunk;
+        parsers[work.extract].parse_chunk(&chunk.data, &chunk.source, chunk.first_offset, chunk.header.as_deref(), &mut builder);
+        let parsed = builder.finish();
+        counters.lines.fetch_add(parsed.counts.lines, Ordering::Relaxed);
+        counters.events.fetch_add(parsed.counts.events, Ordering::Relaxed);
+        counters.rejects.fetch_add(parsed.counts.rejects, Ordering::Relaxed);
+        report.counts.add(&parsed.counts);
+        if parsed.rejects.num_rows() > 0 {
+            let reasons = parsed.rejects.column(1).as_string::<i32>();
+            for i in 0..reasons.len() {
+                *report.reasons.entry(reasons.value(i).to_string()).or_default() += 1;
+            }
+            if let Some(w) = rejects.as_mut() {
+                w.write(&parsed.rejects)?;
+            }
+        }
+        if parsed.events.num_rows() > 0 && events_tx.blocking_send(parsed.events).is_err() {
+            // The plan stopped reading (it failed); the error is reported from there.
+            stop.store(true, Ordering::Relaxed);
+            break;
+        }
+    }
+    if let Some(w) = rejects {
+        let rows = w.rows();
+        report.rejects = Some((rows, w.finish()?));
+    }
+    Ok(report)
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// A DataFusion partition fed by one parser thread.
+#[derive(Debug)]
+struct ParsedPartition {
+    schema: SchemaRef,
+    rx: Mutex<Option<tokio::sync::mpsc::Receiver<RecordBatch>>>,
+}
+
+impl PartitionStream for ParsedPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let rx = self.rx.lock().expect("partition lock").take();
+        let stream = futures::stream::unfold(rx, |rx| async move {
+            let mut rx = rx?;
+            rx.recv().await.map(|b| (Ok(b), Some(rx)))
+        });
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
+    }
+}

@@ -1,0 +1,395 @@
+//! # sweep-extract: log lines from files and stdin, in chunks, with provenance
+//!
+//! The extract step of sweep. [`resolve_inputs`] turns the paths a user gives (files,
+//! directories, globs) into a sorted list of files; [`ChunkReader`] reads each one as a
+//! stream of [`Chunk`]s that end at line boundaries, decompressing gzip (multi-member,
+//! as log shippers and `logrotate` write) and zstd by their magic bytes. Memory stays
+//! bounded by the chunk size and the longest line, whatever the input size.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An error reading inputs. Every variant names the path and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("input {path:?} does not exist; check the path (relative paths are resolved from {cwd:?})")]
+    Missing { path: String, cwd: PathBuf },
+    #[error("no files match the pattern {pattern:?}")]
+    NoMatch { pattern: String },
+    #[error("{pattern:?} is not a valid glob pattern: {message}")]
+    BadGlob { pattern: String, message: String },
+    #[error("directory {path:?} holds no log files (hidden files are ignored)")]
+    EmptyDir { path: PathBuf },
+    #[error("cannot read {path:?}: {source}")]
+    Io { path: String, source: io::Error },
+}
+
+/// Where lines come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    /// The provenance written to the `source` column.
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "stdin".to_string(),
+        }
+    }
+
+    /// Size on disk (compressed), for progress; `None` for stdin.
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        }
+    }
+}
+
+/// Expands paths as a user gives them: `-` is stdin, a directory means every non-hidden
+/// file below it, a pattern with `*`, `?` or `[` is a glob. Files come out sorted within
+/// each argument, in argument order, without duplicates.
+pub fn resolve_inputs<S: AsRef<str>>(args: &[S]) -> Result<Vec<Input>, ExtractError> {
+    let mut out: Vec<Input> = Vec::new();
+    for arg in args {
+        let arg = arg.as_ref();
+        if arg == "-" {
+            out.push(Input::Stdin);
+            continue;
+        }
+        let mut found = Vec::new();
+        if arg.contains(['*', '?', '[']) {
+            let paths = glob::glob(arg).map_err(|e| ExtractError::BadGlob { pattern: arg.to_string(), message: e.to_string() })?;
+            for p in paths {
+                let p = p.map_err(|e| ExtractError::Io { path: e.path().display().to_string(), source: e.into() })?;
+                if p.is_dir() {
+                    walk(&p, &mut found)?;
+                } else {
+                    found.push(p);
+                }
+            }
+            if found.is_empty() {
+                return Err(ExtractError::NoMatch { pattern: arg.to_string() });
+            }
+        } else {
+            let p = Path::new(arg);
+            if !p.exists() {
+                return Err(ExtractError::Missing { path: arg.to_string(), cwd: std::env::current_dir().unwrap_or_default() });
+            }
+            if p.is_dir() {
+                walk(p, &mut found)?;
+                if found.is_empty() {
+                    return Err(ExtractError::EmptyDir { path: p.to_path_buf() });
+                }
+            } else {
+                found.push(p.to_path_buf());
+            }
+        }
+        found.sort();
+        for f in found {
+            let input = Input::File(f);
+            if !out.contains(&input) {
+                out.push(input);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ExtractError> {
+    let io_err = |source| ExtractError::Io { path: dir.display().to_string(), source };
+    for entry in std::fs::read_dir(dir).map_err(io_err)? {
+        let entry = entry.map_err(io_err)?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// How the bytes of an input are compressed, told by their first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn detect(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Counts bytes read from the underlying (compressed) input, for progress bars.
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens an input and wraps it in the right decompressor.
+pub fn open(input: &Input, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>, ExtractError> {
+    let name = input.name();
+    let raw: Box<dyn Read + Send> = match input {
+        Input::File(p) => Box::new(File::open(p).map_err(|source| ExtractError::Io { path: name.clone(), source })?),
+        Input::Stdin => Box::new(io::stdin()),
+    };
+    let mut buffered = BufReader::with_capacity(1 << 16, Counting { inner: raw, counter });
+    let head = buffered.fill_buf().map_err(|source| ExtractError::Io { path: name.clone(), source })?;
+    Ok(match Compression::detect(head) {
+        Compression::None => Box::new(buffered),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| ExtractError::Io { path: name, source })?)
+        }
+    })
+}
+
+/// A run of whole lines from one input.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// The input's name (the `source` column).
+    pub source: Arc<str>,
+    /// 1-based line number of the first line in `data`.
+    pub first_offset: i64,
+    /// Whole lines, each ending in `\n` except perhaps the last line of the input.
+    pub data: Vec<u8>,
+    /// The last header directive line (see `FormatSpec::header_directive`) that came
+    /// before this chunk in the same input.
+    pub header: Option<Arc<[u8]>>,
+}
+
+impl Chunk {
+    /// Number of lines in the chunk, counted as the parser counts them.
+    pub fn line_count(&self) -> u64 {
+        count_lines(&self.data)
+    }
+}
+
+/// Lines in `data`: one per `\n`, plus one for a last line without a terminator.
+pub fn count_lines(data: &[u8]) -> u64 {
+    let n = memchr::memchr_iter(b'\n', data).count() as u64;
+    n + u64::from(!data.is_empty() && !data.ends_with(b"\n"))
+}
+
+/// Default chunk size: large enough to amortise channel and batch overheads, small
+/// enough that a few in flight per core stay well under a gigabyte.
+pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
+
+/// Reads one input as a sequence of line-aligned chunks.
+pub struct ChunkReader {
+    reader: Box<dyn Read + Send>,
+    source: Arc<str>,
+    chunk_bytes: usize,
+    carry: Vec<u8>,
+    next_offset: i64,
+    directive: Option<&'static [u8]>,
+    header: Option<Arc<[u8]>>,
+    done: bool,
+}
+
+impl ChunkReader {
+    /// `directive` is the header-directive prefix of the format, if it has one.
+    pub fn new(input: &Input, chunk_bytes: usize, directive: Option<&'static [u8]>, counter: Arc<AtomicU64>) -> Result<Self, ExtractError> {
+        Ok(ChunkReader {
+            reader: open(input, counter)?,
+            source: input.name().into(),
+            chunk_bytes: chunk_bytes.max(1024),
+            carry: Vec::new(),
+            next_offset: 1,
+            directive,
+            header: None,
+            done: false,
+        })
+    }
+
+    /// The next chunk, `Ok(None)` at the end of the input.
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk>, ExtractError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut data = std::mem::take(&mut self.carry);
+        data.reserve(self.chunk_bytes.saturating_sub(data.len()));
+        let mut searched = 0;
+        loop {
+            // Fill up to the chunk size (or more, while a single line is longer).
+            let target = if data.len() < self.chunk_bytes { self.chunk_bytes } else { data.len() + self.chunk_bytes };
+            let start = data.len();
+            data.resize(target, 0);
+            let n = read_full(&mut self.reader, &mut data[start..])
+                .map_err(|source| ExtractError::Io { path: self.source.to_string(), source })?;
+            data.truncate(start + n);
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            if let Some(last_nl) = memchr::memrchr(b'\n', &data[searched..]) {
+                let cut = searched + last_nl + 1;
+                self.carry = data[cut..].to_vec();
+                data.truncate(cut);
+                break;
+            }
+            // No line end yet: one line is longer than the chunk, so keep reading.
+            searched = data.len();
+        }
+        if data.is_empty() {
+            return Ok(None);
+        }
+        let chunk = Chunk { source: self.source.clone(), first_offset: self.next_offset, data, header: self.header.clone() };
+        self.next_offset += chunk.line_count() as i64;
+        if let Some(prefix) = self.directive {
+            if let Some(line) = last_line_with_prefix(&chunk.data, prefix) {
+                self.header = Some(line.into());
+            }
+        }
+        Ok(Some(chunk))
+    }
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// The last line of `data` that starts with `prefix`, without its line terminator.
+pub fn last_line_with_prefix<'a>(data: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let mut needle = Vec::with_capacity(prefix.len() + 1);
+    needle.push(b'\n');
+    needle.extend_from_slice(prefix);
+    let start = match memchr::memmem::rfind(data, &needle) {
+        Some(i) => i + 1,
+        None if data.starts_with(prefix) => 0,
+        None => return None,
+    };
+    let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+    let line = &data[start..end];
+    Some(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read_all(input: &Input, chunk: usize, directive: Option<&'static [u8]>) -> Vec<Chunk> {
+        let mut r = ChunkReader::new(input, chunk, directive, Arc::default()).unwrap();
+        let mut out = Vec::new();
+        while let Some(c) = r.next_chunk().unwrap() {
+            out.push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_end_at_lines_and_keep_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let text: String = (1..=1000).map(|i| format!("line number {i}\n")).collect();
+        std::fs::write(&path, format!("{text}tail without newline")).unwrap();
+        let chunks = read_all(&Input::File(path), 1024, None);
+        assert!(chunks.len() > 10);
+        let mut expected = 1;
+        let mut joined = Vec::new();
+        for c in &chunks {
+            assert_eq!(c.first_offset, expected);
+            let first = std::str::from_utf8(&c.data).unwrap().lines().next().unwrap().to_string();
+            if expected <= 1000 {
+                assert_eq!(first, format!("line number {expected}"));
+            }
+            expected += c.line_count() as i64;
+            joined.extend_from_slice(&c.data);
+        }
+        assert_eq!(expected, 1002);
+        assert!(joined.ends_with(b"tail without newline"));
+    }
+
+    #[test]
+    fn multi_member_gzip_and_zstd() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("a.log.gz");
+        let mut f = File::create(&gz).unwrap();
+        for member in ["one\ntwo\n", "three\n"] {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(member.as_bytes()).unwrap();
+            f.write_all(&enc.finish().unwrap()).unwrap();
+        }
+        drop(f);
+        let data: Vec<u8> = read_all(&Input::File(gz), 4096, None).into_iter().flat_map(|c| c.data).collect();
+        assert_eq!(data, b"one\ntwo\nthree\n");
+
+        let zst = dir.path().join("b.log.zst");
+        std::fs::write(&zst, zstd::encode_all(&b"alpha\nbeta\n"[..], 3).unwrap()).unwrap();
+        let data: Vec<u8> = read_all(&Input::File(zst), 4096, None).into_iter().flat_map(|c| c.data).collect();
+        assert_eq!(data, b"alpha\nbeta\n");
+    }
+
+    #[test]
+    fn header_directive_carried_to_next_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("elff.log");
+        let mut text = String::from("#Fields: a b\n");
+        for i in 0..200 {
+            text.push_str(&format!("{i} x\n"));
+        }
+        text.push_str("#Fields: a b c\r\n");
+        for i in 0..200 {
+            text.push_str(&format!("{i} x y\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        let chunks = read_all(&Input::File(path), 1024, Some(b"#Fields:"));
+        assert!(chunks[0].header.is_none());
+        assert_eq!(chunks[1].header.as_deref(), Some(&b"#Fields: a b"[..]));
+        assert_eq!(chunks.last().unwrap().header.as_deref(), Some(&b"#Fields: a b c"[..]));
+    }
+
+    #[test]
+    fn resolve_dirs_globs_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        for name in ["b.log", "a.log", ".hidden", "sub/c.log.gz"] {
+            std::fs::write(dir.path().join(name), "x\n").unwrap();
+        }
+        let d = dir.path().display().to_string();
+        let found = resolve_inputs(&[d.clone()]).unwrap();
+        let names: Vec<String> = found.iter().map(|i| i.name().trim_start_matches(&d).to_string()).collect();
+        assert_eq!(names, ["/a.log", "/b.log", "/sub/c.log.gz"]);
+        assert_eq!(resolve_inputs(&[format!("{d}/*.log")]).unwrap().len(), 2);
+        assert!(matches!(resolve_inputs(&[format!("{d}/*.nope")]), Err(ExtractError::NoMatch { .. })));
+        let err = resolve_inputs(&[format!("{d}/missing.log")]).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+}

@@ -1,0 +1,296 @@
+//! # sweep-model: a pipeline as data
+//!
+//! A pipeline is an engine-neutral description: where lines come from and in which
+//! format ([`ExtractSpec`]), which stages run over the events ([`TransformStage`]), and
+//! where each table goes ([`LoadSpec`]). Engines compile this description; nothing here
+//! runs anything. The same structure is read from a TOML pipeline file
+//! ([`Pipeline::from_toml_str`]) and built by the fluent API of the `sweep` crate.
+//!
+//! Every key of the file is documented in docs/pipeline.md.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+pub use sweep_formats::FormatSpec;
+
+/// Which engine runs the pipeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// DataFusion in this process; needs no services.
+    #[default]
+    Embedded,
+}
+
+/// A whole pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    #[serde(default)]
+    pub engine: EngineKind,
+    /// One entry per input group; each has its own format.
+    #[serde(default)]
+    pub extract: Vec<ExtractSpec>,
+    /// Stages over the `events` table, applied in order.
+    #[serde(default)]
+    pub transform: Vec<TransformStage>,
+    #[serde(default)]
+    pub load: LoadSpec,
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// Where lines come from, and their format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractSpec {
+    /// Files, directories or glob patterns; `-` reads stdin.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Read lines from standard input (same as `files = ["-"]`).
+    #[serde(default)]
+    pub stdin: bool,
+    pub format: FormatSpec,
+}
+
+impl ExtractSpec {
+    /// The inputs as the extract step expands them (`-` for stdin).
+    pub fn input_args(&self) -> Vec<String> {
+        let mut args = self.files.clone();
+        if self.stdin && !args.iter().any(|a| a == "-") {
+            args.push("-".to_string());
+        }
+        args
+    }
+}
+
+/// A stage over the events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformStage {
+    /// A SQL query over the table `events` (the output of the previous stage). It must
+    /// keep the `ts` column, which partitions the events table.
+    pub sql: String,
+}
+
+/// Where a table is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkSpec {
+    /// A folder of Parquet files (events are partitioned by `date=YYYY-MM-DD`).
+    Parquet(PathBuf),
+    /// A folder of JSON-lines files, for debugging.
+    Jsonl(PathBuf),
+}
+
+impl SinkSpec {
+    pub fn path(&self) -> &Path {
+        match self {
+            SinkSpec::Parquet(p) | SinkSpec::Jsonl(p) => p,
+        }
+    }
+}
+
+/// What to do when a table folder already holds data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Refuse to write into a folder that holds data (the default: nothing is lost by accident).
+    #[default]
+    Error,
+    /// Add new files beside the existing ones.
+    Append,
+    /// Delete the table's existing files first.
+    Overwrite,
+}
+
+/// The tables a pipeline writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    /// A lake folder: every table not given explicitly goes to `<dir>/<table>` as Parquet.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    #[serde(default)]
+    pub mode: WriteMode,
+    #[serde(default)]
+    pub events: Option<SinkSpec>,
+    #[serde(default)]
+    pub rejects: Option<SinkSpec>,
+}
+
+impl LoadSpec {
+    /// The sink of a table: explicit, else under `dir`, else none.
+    pub fn sink(&self, table: &str) -> Option<SinkSpec> {
+        let explicit = match table {
+            "events" => &self.events,
+            "rejects" => &self.rejects,
+            _ => &None,
+        };
+        explicit.clone().or_else(|| self.dir.as_ref().map(|d| SinkSpec::Parquet(d.join(table))))
+    }
+}
+
+/// Tuning knobs; the defaults suit most machines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Parser threads; 0 means one per core.
+    pub threads: usize,
+    /// Bytes of input per chunk handed to a parser.
+    pub chunk_bytes: usize,
+    /// Lines longer than this become `too_long` rejects.
+    pub max_line_bytes: usize,
+    /// Rows per Parquet file before a new one is started.
+    pub rows_per_file: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { threads: 0, chunk_bytes: 4 << 20, max_line_bytes: sweep_formats::DEFAULT_MAX_LINE_BYTES, rows_per_file: 4_000_000 }
+    }
+}
+
+/// A pipeline that cannot be read or would not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read pipeline file {path:?}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("pipeline file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("pipeline {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Pipeline {
+    /// Reads a pipeline file. Relative paths inside it are taken from the file's folder.
+    pub fn from_file(path: &Path) -> Result<Pipeline, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Pipeline::from_toml_str(&text, &path.display().to_string(), base)
+    }
+
+    /// Reads a pipeline from TOML text; `name` is used in messages, `base` resolves
+    /// relative paths.
+    pub fn from_toml_str(text: &str, name: &str, base: &Path) -> Result<Pipeline, ConfigError> {
+        let mut p: Pipeline = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: name.to_string(), message: e.to_string().trim_end().to_string() })?;
+        p.resolve_paths(base);
+        p.validate().map_err(|message| ConfigError::Invalid { path: name.to_string(), message })?;
+        Ok(p)
+    }
+
+    /// The pipeline as TOML (what `sweep run` would read back).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a pipeline always serialises")
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for e in &mut self.extract {
+            for f in &mut e.files {
+                if f != "-" && Path::new(f).is_relative() {
+                    *f = base.join(&*f).display().to_string();
+                }
+            }
+        }
+        if let Some(d) = &mut self.load.dir {
+            fix(d);
+        }
+        for s in [&mut self.load.events, &mut self.load.rejects].into_iter().flatten() {
+            match s {
+                SinkSpec::Parquet(p) | SinkSpec::Jsonl(p) => fix(p),
+            }
+        }
+    }
+
+    /// Checks what serde cannot: that the pipeline reads something and writes something.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.extract.is_empty() {
+            return Err("it reads nothing: add an [[extract]] section with files = [\"...\"] and format = \"...\"".into());
+        }
+        for (i, e) in self.extract.iter().enumerate() {
+            if e.files.is_empty() && !e.stdin {
+                return Err(format!("extract[{i}] has no input: set files = [\"path/or/glob\"] or stdin = true"));
+            }
+            if e.files.iter().any(|f| f.trim().is_empty()) {
+                return Err(format!("extract[{i}].files has an empty path"));
+            }
+        }
+        for (i, t) in self.transform.iter().enumerate() {
+            if t.sql.trim().is_empty() {
+                return Err(format!("transform[{i}].sql is empty: write a query over the table `events`"));
+            }
+        }
+        if self.load.sink("events").is_none() && self.load.sink("rejects").is_none() {
+            return Err("it writes nothing: set [load] dir = \"lake\", or load.events / load.rejects".into());
+        }
+        if self.settings.chunk_bytes < 1024 {
+            return Err(format!("settings.chunk_bytes = {} is too small; use at least 1024 (default 4194304)", self.settings.chunk_bytes));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Pipeline, String> {
+        Pipeline::from_toml_str(text, "test.toml", Path::new("/base")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn full_pipeline() {
+        let p = parse(
+            r#"
+            engine = "embedded"
+            [[extract]]
+            files = ["logs/", "/abs/*.gz"]
+            format = "squid"
+            [[extract]]
+            stdin = true
+            format = { name = "elff", fields = ["date", "time", "c-ip"] }
+            [[transform]]
+            sql = "SELECT * FROM events WHERE status >= 400"
+            [load]
+            dir = "lake"
+            mode = "append"
+            rejects = { jsonl = "debug/rejects" }
+            [settings]
+            threads = 2
+            "#,
+        )
+        .unwrap();
+        assert_eq!(p.extract[0].files, ["/base/logs/", "/abs/*.gz"]);
+        assert_eq!(p.extract[1].input_args(), ["-"]);
+        assert_eq!(p.load.sink("events"), Some(SinkSpec::Parquet("/base/lake/events".into())));
+        assert_eq!(p.load.sink("rejects"), Some(SinkSpec::Jsonl("/base/debug/rejects".into())));
+        assert_eq!(p.load.mode, WriteMode::Append);
+        assert_eq!(p.settings.threads, 2);
+        assert_eq!(p.settings.chunk_bytes, 4 << 20);
+        let again = Pipeline::from_toml_str(&p.to_toml(), "again", Path::new("/")).unwrap();
+        assert_eq!(again, p);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_fix() {
+        let err = parse("[[extract]]\nfiles = [\"a\"]\nformat = \"sqiud\"\n[load]\ndir = \"x\"").unwrap_err();
+        assert!(err.contains("did you mean \"squid\"") && err.contains("line 3"), "{err}");
+        let err = parse("[[extract]]\nfiles = [\"a\"]\nfromat = \"squid\"").unwrap_err();
+        assert!(err.contains("unknown field `fromat`"), "{err}");
+        let err = parse("[[extract]]\nfiles = [\"a\"]\nformat = \"squid\"").unwrap_err();
+        assert!(err.contains("writes nothing"), "{err}");
+        let err = parse("[load]\ndir = \"x\"").unwrap_err();
+        assert!(err.contains("reads nothing"), "{err}");
+        let err = parse("engine = \"sparkle\"\n[[extract]]\nfiles = [\"a\"]\nformat = \"squid\"").unwrap_err();
+        assert!(err.contains("unknown variant `sparkle`") && err.contains("embedded"), "{err}");
+        let err = parse("[[extract]]\nfiles = [\"a\"]\nformat = \"squid\"\n[load]\nevents = { parquet = \"x\" }\nmode = \"replace\"")
+            .unwrap_err();
+        assert!(err.contains("unknown variant `replace`") && err.contains("overwrite"), "{err}");
+    }
+}

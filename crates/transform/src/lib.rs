@@ -1,0 +1,146 @@
+//! # sweep-formats: proxy log lines into typed Arrow records
+//!
+//! The transform step of sweep. Each built-in format turns one log line into a
+//! [`Record`] in the canonical `events` columns, or into a [`Reject`] with a stable
+//! reason code, or says the line is not data (a header or comment: *skipped*).
+//! [`ChunkParser`] drives a format over a chunk of lines and fills a [`BatchBuilder`],
+//! keeping the promise that `lines == events + rejects + skipped` for any input.
+//!
+//! This crate depends on Arrow's array crates only, so it builds and tests in seconds.
+
+pub mod builder;
+pub mod fields;
+pub mod formats;
+pub mod record;
+pub mod reject;
+pub mod schema;
+pub mod spec;
+pub mod time;
+pub mod url;
+
+pub use builder::{BatchBuilder, LineCounts, ParsedBatch, Provenance};
+pub use record::{Record, Text};
+pub use reject::{Reject, RejectReason};
+pub use schema::{events_schema, rejects_schema};
+pub use spec::{FormatError, FormatInfo, FormatSpec, catalogue};
+
+/// What a parser made of one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The record is filled and becomes a row of `events`.
+    Event,
+    /// A line the format defines as not data: a header directive or a comment.
+    Skipped,
+    /// The line does not fit the format.
+    Reject(Reject),
+}
+
+impl From<Result<(), Reject>> for Outcome {
+    fn from(r: Result<(), Reject>) -> Self {
+        match r {
+            Ok(()) => Outcome::Event,
+            Err(e) => Outcome::Reject(e),
+        }
+    }
+}
+
+/// One log format's line parser.
+///
+/// A parser may keep state between lines of one chunk (ELFF follows its `#Fields:`
+/// directive). Chunks of different files can reach the same parser in any order, so
+/// [`LineParser::start_chunk`] is called before each chunk with the last header
+/// directive that preceded the chunk in its file.
+pub trait LineParser: Send {
+    /// Parses one line, already stripped of its line terminator and known to be UTF-8.
+    fn parse<'a>(&mut self, line: &'a str, rec: &mut Record<'a>) -> Outcome;
+
+    /// Resets per-file state before a chunk. `header` is the last line before the chunk
+    /// that starts with [`FormatSpec::header_directive`], if the format has one.
+    fn start_chunk(&mut self, header: Option<&str>) {
+        let _ = header;
+    }
+}
+
+/// Lines longer than this are rejected as `too_long` (configurable per pipeline).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Drives one format's parser over chunks of lines and fills a [`BatchBuilder`].
+pub struct ChunkParser {
+    parser: Box<dyn LineParser>,
+    format_name: String,
+    max_line_bytes: usize,
+}
+
+impl ChunkParser {
+    pub fn new(spec: &FormatSpec) -> Result<Self, FormatError> {
+        Ok(ChunkParser { parser: spec.build()?, format_name: spec.name().to_string(), max_line_bytes: DEFAULT_MAX_LINE_BYTES })
+    }
+
+    pub fn with_max_line_bytes(mut self, max: usize) -> Self {
+        self.max_line_bytes = max;
+        self
+    }
+
+    pub fn format_name(&self) -> &str {
+        &self.format_name
+    }
+
+    /// Parses every line of `data`. Lines end at `\n` (a preceding `\r` is dropped); a
+    /// last line without a terminator counts too. `first_offset` is the offset (1-based
+    /// line number) of the first line; `header` as in [`LineParser::start_chunk`].
+    pub fn parse_chunk(&mut self, data: &[u8], source: &str, first_offset: i64, header: Option<&[u8]>, out: &mut BatchBuilder) {
+        let header = header.and_then(|h| std::str::from_utf8(h).ok());
+        self.parser.start_chunk(header);
+        let mut offset = first_offset;
+        let mut start = 0;
+        while start < data.len() {
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+            self.parse_line(&data[start..end], source, offset, out);
+            offset += 1;
+            start = end + 1;
+        }
+    }
+
+    /// Parses one line (without its `\n`; a trailing `\r` is dropped here).
+    pub fn parse_line(&mut self, raw: &[u8], source: &str, offset: i64, out: &mut BatchBuilder) {
+        let prov = Provenance { format: &self.format_name, source, offset };
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if line.len() > self.max_line_bytes {
+            let why = Reject::new(
+                RejectReason::TooLong,
+                format!("line has {} bytes; the limit is {} (max_line_bytes)", line.len(), self.max_line_bytes),
+            );
+            out.push_reject(raw, &why, prov);
+            return;
+        }
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t,
+            Err(e) => {
+                let why = Reject::new(RejectReason::InvalidUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                out.push_reject(raw, &why, prov);
+                return;
+            }
+        };
+        if text.bytes().all(|b| b == b' ' || b == b'\t') {
+            out.push_skipped();
+            return;
+        }
+        let mut rec = Record::default();
+        match self.parser.parse(text, &mut rec) {
+            Outcome::Event if rec.ts_micros.is_none() => {
+                out.push_reject(raw, &Reject::new(RejectReason::BadTimestamp, "the line has no timestamp"), prov)
+            }
+            Outcome::Event => out.push_event(&rec, prov),
+            Outcome::Skipped => out.push_skipped(),
+            Outcome::Reject(why) => out.push_reject(raw, &why, prov),
+        }
+    }
+}
+
+/// Parses a whole in-memory input with one format (tests, examples, small inputs).
+pub fn parse_all(spec: &FormatSpec, data: &[u8], source: &str) -> Result<ParsedBatch, FormatError> {
+    let mut parser = ChunkParser::new(spec)?;
+    let mut builder = BatchBuilder::new(1024, 0);
+    parser.parse_chunk(data, source, 1, None, &mut builder);
+    Ok(builder.finish())
+}
