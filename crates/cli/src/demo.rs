@@ -5,7 +5,25 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sweep::generate::{GenFormat, TrafficSpec, write_traffic};
-use sweep::{Etl, Files, Format, WriteMode};
+use sweep::{Etl, Files, Format, Sweeper, WriteMode};
+
+/// Feeds bundled into the binary (see demo/README.md for their origin and licences).
+const FEEDS: [(&str, &str); 2] =
+    [("urlhaus-sample.txt", include_str!("../demo/urlhaus-sample.txt")), ("stix21-apt1.json", include_str!("../demo/stix21-apt1.json"))];
+const ALLOW: &str = include_str!("../demo/allow.txt");
+
+/// Real indicator values from those feeds, planted into the generated traffic: an address
+/// (exact), one inside an APT1 /15 network (cidr), domains (exact, and a subdomain of one),
+/// a URL, and an allow-listed domain whose hits are suppressed.
+const PLANT: [&str; 7] = [
+    "1.15.230.7",
+    "58.246.10.20",
+    "abissnet.net",
+    "files.hugesoft.org",
+    "http://amyuni.com/downloads/usbmmidd_v2.zip",
+    "acc.jiangsujiaxue.com",
+    "access.skaparade.com",
+];
 
 pub fn run(dir: &Path, lines: u64) -> Result<()> {
     // Absolute paths, so that the saved pipeline file runs from any folder.
@@ -16,6 +34,14 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
     }
     std::fs::create_dir_all(&input).with_context(|| format!("cannot create {}", input.display()))?;
 
+    let feeds = dir.join("feeds");
+    std::fs::create_dir_all(&feeds)?;
+    for (name, text) in FEEDS {
+        std::fs::write(feeds.join(name), text)?;
+    }
+    let allow = dir.join("allow.txt");
+    std::fs::write(&allow, ALLOW)?;
+
     println!("sweep demo: generating proxy traffic in {}", input.display());
     let logs = [
         (GenFormat::Squid, "squid-access.log", 1u64),
@@ -23,7 +49,15 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         (GenFormat::Elff, "bluecoat-main.log", 3),
     ];
     for (format, name, seed) in logs {
-        let spec = TrafficSpec { format, lines, seed, malformed_per_million: 1500, ..TrafficSpec::default() };
+        let spec = TrafficSpec {
+            format,
+            lines,
+            seed,
+            malformed_per_million: 1500,
+            plant: PLANT.iter().map(|p| p.to_string()).collect(),
+            plant_every: 2_000,
+            ..TrafficSpec::default()
+        };
         let path = input.join(name);
         let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
         let stats = write_traffic(&spec, &mut w)?;
@@ -39,6 +73,7 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         .transform(Format::combined())
         .extract(Files::paths([input.join("bluecoat-main.log").display().to_string()]))
         .transform(Format::elff())
+        .analyse(sweep::SweeperSpec { allow: vec![allow.clone()], ..Sweeper::feeds([feeds.clone()]) })
         .lake(&lake)
         .mode(WriteMode::Overwrite);
     let pipeline_file = dir.join("pipeline.toml");
@@ -52,7 +87,14 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
     println!("\nTop hosts:");
     crate::query(
         lake.clone(),
-        "SELECT host, count(*) AS requests FROM events GROUP BY host ORDER BY requests DESC LIMIT 5",
+        "SELECT host, count(*) AS requests FROM events WHERE host IS NOT NULL GROUP BY host ORDER BY requests DESC LIMIT 5",
+        crate::QueryOutput::Table,
+    )?;
+    println!("\nHits (indicator, how it matched, which feed):");
+    crate::query(
+        lake.clone(),
+        "SELECT indicator, indicator_type, match_kind, matched_field, feed, count(*) AS hits FROM hits \
+         GROUP BY indicator, indicator_type, match_kind, matched_field, feed ORDER BY hits DESC",
         crate::QueryOutput::Table,
     )?;
     println!("\nWhy lines were rejected:");
@@ -67,7 +109,10 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         "  sweep query {lake_s} \"SELECT client_ip, sum(response_bytes) AS bytes FROM events GROUP BY client_ip ORDER BY bytes DESC LIMIT 10\""
     );
     println!("  sweep query {lake_s} \"SELECT date, count(*) FROM events GROUP BY date ORDER BY date\"");
-    println!("  sweep query {lake_s} \"SELECT offset, source, reason, detail FROM rejects LIMIT 5\"");
+    println!("  sweep query {lake_s} \"SELECT source, \\\"offset\\\", reason, detail FROM rejects LIMIT 5\"");
+    println!("  sweep query {lake_s} \"SELECT ts, client_ip, user, host, indicator, feed FROM hits ORDER BY ts LIMIT 10\"");
+    println!("  sweep intel stats --intel {}", feeds.display());
+    println!("  sweep retro {lake_s} --intel {}", feeds.display());
     println!("  sweep run {}", pipeline_file.display());
     Ok(())
 }

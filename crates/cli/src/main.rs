@@ -51,6 +51,26 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         lines: u64,
     },
+    /// Inspect indicator feeds.
+    Intel {
+        #[command(subcommand)]
+        command: IntelCommand,
+    },
+    /// Sweep stored events with today's indicators; append only hits not already stored.
+    Retro {
+        /// The lake folder holding the events table.
+        lake: PathBuf,
+        #[command(flatten)]
+        intel: IntelArgs,
+        /// Only events on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write the summary as JSON to this file.
+        #[arg(long)]
+        summary: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
     /// Write synthetic proxy traffic (for benchmarks and experiments).
     Generate {
         /// Layout: squid, combined, squid_combined or elff.
@@ -68,6 +88,46 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum IntelCommand {
+    /// Load feeds and report what was loaded, by type and feed, and what was refused and why.
+    Stats {
+        #[command(flatten)]
+        intel: IntelArgs,
+        /// Also list every refused value.
+        #[arg(long)]
+        refused: bool,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct IntelArgs {
+    /// An indicator feed: a file or a folder of feeds, read by detected kind (repeatable).
+    /// STIX 2.1, MISP events and feed folders, CSV (URLhaus, Feodo, ThreatFox, Spamhaus DROP), plain lists.
+    #[arg(long = "intel", value_name = "PATH")]
+    feeds: Vec<PathBuf>,
+    /// An allowlist (plain list or MISP warninglist): values that never raise a hit (repeatable).
+    #[arg(long = "allow", value_name = "PATH")]
+    allow: Vec<PathBuf>,
+    /// Event fields to check, in order (default: server_ip,host,url).
+    #[arg(long = "match-fields", value_delimiter = ',', value_name = "FIELDS")]
+    fields: Vec<sweep::MatchField>,
+}
+
+impl IntelArgs {
+    fn sweeper(&self) -> Option<sweep::SweeperSpec> {
+        if self.feeds.is_empty() {
+            return None;
+        }
+        let mut spec = sweep::SweeperSpec::from_paths(self.feeds.clone());
+        spec.allow = self.allow.clone();
+        if !self.fields.is_empty() {
+            spec.fields = self.fields.clone();
+        }
+        Some(spec)
+    }
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -107,6 +167,8 @@ struct ScanArgs {
     /// Parser threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    #[command(flatten)]
+    intel: IntelArgs,
     /// Print the pipeline as TOML (for `sweep run`) instead of running it.
     #[arg(long)]
     print_pipeline: bool,
@@ -155,6 +217,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Generate { format, lines, malformed_per_million, seed, out } => {
             generate(&format, lines, malformed_per_million, seed, &out)
         }
+        Command::Intel { command: IntelCommand::Stats { intel, refused } } => intel_stats(&intel, refused),
+        Command::Retro { lake, intel, since, summary, threads } => retro(&lake, &intel, since.as_deref(), summary, threads),
     }
 }
 
@@ -163,10 +227,14 @@ fn scan(args: ScanArgs) -> Result<()> {
     let pipeline = Pipeline {
         extract: vec![ExtractSpec { files: args.inputs, stdin: false, format }],
         transform: args.sql.into_iter().map(|sql| TransformStage { sql }).collect(),
+        analyse: args.intel.sweeper().map(sweep::AnalyseStage::Sweeper).into_iter().collect(),
         load: sweep::LoadSpec { dir: Some(args.out), mode: args.mode.into(), ..Default::default() },
         settings: Settings { threads: args.threads, ..Settings::default() },
         ..Pipeline::default()
     };
+    if !args.intel.allow.is_empty() && args.intel.feeds.is_empty() {
+        bail!("--allow needs at least one --intel feed to suppress hits of");
+    }
     if args.print_pipeline {
         print!("{}", pipeline.to_toml());
         return Ok(());
@@ -244,5 +312,75 @@ fn generate(format: &str, lines: u64, malformed_per_million: u32, seed: u64, out
         stats
     };
     eprintln!("wrote {} lines ({} malformed, {} header) as {}", stats.lines, stats.malformed, stats.header_lines, format.format_name());
+    Ok(())
+}
+
+fn intel_stats(args: &IntelArgs, list_refused: bool) -> Result<()> {
+    if args.feeds.is_empty() {
+        bail!("name at least one feed: sweep intel stats --intel feeds/ [--intel more.csv]");
+    }
+    let loaded = sweep::sweeper::load_feeds(&args.sweeper().expect("feeds given").intel, &args.allow)?;
+    let summary = sweep::IntelSummary::new(&loaded);
+    println!("intel version {}: {} indicators loaded in {:.2} s", summary.intel_version, output::group(summary.indicators), summary.load_s);
+    for (kind, n) in &summary.indicators_by_type {
+        println!("  {kind:<8} {:>12}", output::group(*n));
+    }
+    let dups = loaded.index.duplicates();
+    if dups > 0 {
+        println!("  ({} duplicates of the same value, type and feed merged)", output::group(dups as u64));
+    }
+    println!("\nfeeds:");
+    for f in &summary.feeds {
+        println!(
+            "  {:<40} {:<12} {:>10} loaded {:>8} refused {:>8} skipped",
+            f.feed,
+            f.kind,
+            output::group(f.indicators),
+            output::group(f.refused),
+            output::group(f.skipped)
+        );
+    }
+    let mut by_reason: std::collections::BTreeMap<&str, (u64, &str)> = Default::default();
+    for r in &loaded.refused {
+        let e = by_reason.entry(&r.reason).or_insert((0, &r.value));
+        e.0 += 1;
+    }
+    if by_reason.is_empty() {
+        println!("\nnothing refused");
+    } else {
+        println!("\nrefused, by reason (with one example):");
+        for (reason, (n, example)) in by_reason {
+            println!("  {reason:<22} {:>8}   e.g. {example:?}", output::group(n));
+        }
+    }
+    if list_refused {
+        println!();
+        for r in &loaded.refused {
+            println!("{}\t{}\t{}\t{:?}\t{}", r.feed, r.location, r.reason, r.value, r.detail);
+        }
+    }
+    Ok(())
+}
+
+fn retro(lake: &std::path::Path, args: &IntelArgs, since: Option<&str>, summary_path: Option<PathBuf>, threads: usize) -> Result<()> {
+    let Some(spec) = args.sweeper() else { bail!("name the indicators to sweep with: sweep retro LAKE --intel feeds/") };
+    let s = sweep::retro(lake, &spec, since, threads)?;
+    if let Some(path) = summary_path {
+        std::fs::write(&path, serde_json::to_string_pretty(&s)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "sweep retro: {} events swept in {:.2} s with {} indicators (intel {})",
+        output::group(s.events_swept),
+        s.elapsed_s,
+        output::group(s.intel.indicators),
+        s.intel.intel_version
+    );
+    println!(
+        "  hits found {:>10}   new {:>10}   already stored {:>10}   suppressed by allowlist {:>8}",
+        output::group(s.hits_found),
+        output::group(s.hits_written),
+        output::group(s.hits_already_present),
+        output::group(s.intel.suppressed)
+    );
     Ok(())
 }

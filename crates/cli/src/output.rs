@@ -79,6 +79,17 @@ pub fn print_summary(s: &RunSummary) {
     let reasons = if reasons.is_empty() { String::new() } else { format!("  [{}]", reasons.join(", ")) };
     println!("  rejects  {:>12}{}{reasons}", group(s.rejects), table("rejects").unwrap_or_default());
     println!("  skipped  {:>12}", group(s.skipped));
+    if let Some(intel) = &s.intel {
+        println!("  hits     {:>12}{}", group(s.hits), table("hits").unwrap_or_default());
+        println!(
+            "  intel    {} indicators (version {}), {} refused, {} matches suppressed by allowlists, {} outside validity",
+            group(intel.indicators),
+            intel.intel_version,
+            group(intel.refused),
+            group(intel.suppressed),
+            group(intel.inactive)
+        );
+    }
     let balanced = s.input_lines == s.events + s.rejects + s.skipped;
     println!("  every line accounted for: {}", if balanced { "yes" } else { "NO (please report this)" });
 }

@@ -293,7 +293,9 @@ mod tests {
         let files = w.finish().unwrap();
         let text = std::fs::read_to_string(&files[0]).unwrap();
         assert_eq!(text.lines().count(), 1);
-        assert!(text.contains("\"reason\":\"field_count\""), "{text}");
+        assert!(text.contains("\"reason\":\"bad_timestamp\"") && text.contains("\"offset\":3"), "{text}");
+        // Binary `raw` is written as hex: "garbage".
+        assert!(text.contains("\"raw\":\"67617262616765\""), "{text}");
     }
 
     #[test]

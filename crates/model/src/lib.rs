@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 pub use sweep_formats::FormatSpec;
+pub use sweep_intel::feeds::FeedSpec;
+pub use sweep_intel::index::MatchField;
 
 /// Which engine runs the pipeline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +36,9 @@ pub struct Pipeline {
     /// Stages over the `events` table, applied in order.
     #[serde(default)]
     pub transform: Vec<TransformStage>,
+    /// Analysers over the transformed events: each writes its own table.
+    #[serde(default)]
+    pub analyse: Vec<AnalyseStage>,
     #[serde(default)]
     pub load: LoadSpec,
     #[serde(default)]
@@ -71,6 +76,49 @@ pub struct TransformStage {
     /// A SQL query over the table `events` (the output of the previous stage). It must
     /// keep the `ts` column, which partitions the events table.
     pub sql: String,
+}
+
+/// An analyser: reads the events, writes a table of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AnalyseStage {
+    /// The threat-intel sweeper: matches events against indicators, writes `hits`.
+    Sweeper(SweeperSpec),
+}
+
+impl From<SweeperSpec> for AnalyseStage {
+    fn from(s: SweeperSpec) -> AnalyseStage {
+        AnalyseStage::Sweeper(s)
+    }
+}
+
+/// The threat-intel sweeper's configuration (docs/intel.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweeperSpec {
+    /// Indicator feeds: files or folders, each read by its detected or stated kind.
+    pub intel: Vec<FeedSpec>,
+    /// Allowlists (plain lists or MISP warninglists): values that never raise a hit.
+    #[serde(default)]
+    pub allow: Vec<PathBuf>,
+    /// Event fields checked, in order; a hit names the first field where it matched.
+    #[serde(default = "default_match_fields")]
+    pub fields: Vec<MatchField>,
+}
+
+fn default_match_fields() -> Vec<MatchField> {
+    MatchField::DEFAULT.to_vec()
+}
+
+impl SweeperSpec {
+    /// A sweeper over these feed paths with default options.
+    pub fn from_paths<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> SweeperSpec {
+        SweeperSpec {
+            intel: paths.into_iter().map(|p| FeedSpec { path: p.into(), ..FeedSpec::default() }).collect(),
+            allow: Vec::new(),
+            fields: default_match_fields(),
+        }
+    }
 }
 
 /// Where a table is written.
@@ -117,6 +165,11 @@ pub struct LoadSpec {
     pub events: Option<SinkSpec>,
     #[serde(default)]
     pub rejects: Option<SinkSpec>,
+    #[serde(default)]
+    pub hits: Option<SinkSpec>,
+    /// The indicator snapshot the sweeper used (replaced on every run that sweeps).
+    #[serde(default)]
+    pub intel: Option<SinkSpec>,
 }
 
 impl LoadSpec {
@@ -125,6 +178,8 @@ impl LoadSpec {
         let explicit = match table {
             "events" => &self.events,
             "rejects" => &self.rejects,
+            "hits" => &self.hits,
+            "intel" => &self.intel,
             _ => &None,
         };
         explicit.clone().or_else(|| self.dir.as_ref().map(|d| SinkSpec::Parquet(d.join(table))))
@@ -201,7 +256,19 @@ impl Pipeline {
         if let Some(d) = &mut self.load.dir {
             fix(d);
         }
-        for s in [&mut self.load.events, &mut self.load.rejects].into_iter().flatten() {
+        for stage in &mut self.analyse {
+            match stage {
+                AnalyseStage::Sweeper(sw) => {
+                    for f in &mut sw.intel {
+                        fix(&mut f.path);
+                    }
+                    for a in &mut sw.allow {
+                        fix(a);
+                    }
+                }
+            }
+        }
+        for s in [&mut self.load.events, &mut self.load.rejects, &mut self.load.hits, &mut self.load.intel].into_iter().flatten() {
             match s {
                 SinkSpec::Parquet(p) | SinkSpec::Jsonl(p) => fix(p),
             }
@@ -225,6 +292,24 @@ impl Pipeline {
             if t.sql.trim().is_empty() {
                 return Err(format!("transform[{i}].sql is empty: write a query over the table `events`"));
             }
+        }
+        for (i, stage) in self.analyse.iter().enumerate() {
+            match stage {
+                AnalyseStage::Sweeper(sw) => {
+                    if sw.intel.is_empty() {
+                        return Err(format!("analyse[{i}] (sweeper) has no feeds: set intel = [{{ path = \"feeds/\" }}]"));
+                    }
+                    if sw.fields.is_empty() {
+                        return Err(format!("analyse[{i}].fields is empty: name at least one of server_ip, client_ip, host, url"));
+                    }
+                    if self.load.sink("hits").is_none() {
+                        return Err(format!("analyse[{i}] (sweeper) writes hits, but there is no hits table: set [load] dir or load.hits"));
+                    }
+                }
+            }
+        }
+        if self.analyse.iter().filter(|s| matches!(s, AnalyseStage::Sweeper(_))).count() > 1 {
+            return Err("more than one sweeper: put all feeds in one [[analyse]] kind = \"sweeper\" stage".into());
         }
         if self.load.sink("events").is_none() && self.load.sink("rejects").is_none() {
             return Err("it writes nothing: set [load] dir = \"lake\", or load.events / load.rejects".into());
@@ -257,6 +342,11 @@ mod tests {
             format = { name = "elff", fields = ["date", "time", "c-ip"] }
             [[transform]]
             sql = "SELECT * FROM events WHERE status >= 400"
+            [[analyse]]
+            kind = "sweeper"
+            intel = [{ path = "feeds/" }, { path = "/abs/urlhaus.csv", preset = "urlhaus" }]
+            allow = ["allow.txt"]
+            fields = ["host", "server_ip"]
             [load]
             dir = "lake"
             mode = "append"
@@ -272,6 +362,12 @@ mod tests {
         assert_eq!(p.load.sink("rejects"), Some(SinkSpec::Jsonl("/base/debug/rejects".into())));
         assert_eq!(p.load.mode, WriteMode::Append);
         assert_eq!(p.settings.threads, 2);
+        let AnalyseStage::Sweeper(sw) = &p.analyse[0];
+        assert_eq!(sw.intel[0].path, Path::new("/base/feeds/"));
+        assert_eq!(sw.intel[1].path, Path::new("/abs/urlhaus.csv"));
+        assert_eq!(sw.allow, [PathBuf::from("/base/allow.txt")]);
+        assert_eq!(sw.fields, [MatchField::Host, MatchField::ServerIp]);
+        assert_eq!(p.load.sink("hits"), Some(SinkSpec::Parquet("/base/lake/hits".into())));
         assert_eq!(p.settings.chunk_bytes, 4 << 20);
         let again = Pipeline::from_toml_str(&p.to_toml(), "again", Path::new("/")).unwrap();
         assert_eq!(again, p);
@@ -292,5 +388,12 @@ mod tests {
         let err = parse("[[extract]]\nfiles = [\"a\"]\nformat = \"squid\"\n[load]\nevents = { parquet = \"x\" }\nmode = \"replace\"")
             .unwrap_err();
         assert!(err.contains("unknown variant `replace`") && err.contains("overwrite"), "{err}");
+        let err =
+            parse("[[extract]]\nfiles = [\"a\"]\nformat = \"squid\"\n[[analyse]]\nkind = \"sweeper\"\nintel = []\n[load]\ndir = \"x\"")
+                .unwrap_err();
+        assert!(err.contains("has no feeds"), "{err}");
+        let err = parse("[[extract]]\nfiles = [\"a\"]\nformat = \"squid\"\n[[analyse]]\nkind = \"sweeper\"\nintel = [{ path = \"f\" }]\nfields = [\"hots\"]\n[load]\ndir = \"x\"")
+            .unwrap_err();
+        assert!(err.contains("unknown variant `hots`"), "{err}");
     }
 }

@@ -26,11 +26,19 @@ pub mod generate;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use sweep_embedded::{RunCounters, RunSummary, TableSummary, query};
+pub use sweep_embedded::retro::{RetroSummary, retro as retro_sweep};
+pub use sweep_embedded::{IntelSummary, RunCounters, RunSummary, TableSummary, query, sweeper};
 pub use sweep_formats as formats;
 pub use sweep_model::{
-    ConfigError, EngineKind, ExtractSpec, FormatSpec, LoadSpec, Pipeline, Settings, SinkSpec, TransformStage, WriteMode,
+    AnalyseStage, ConfigError, EngineKind, ExtractSpec, FeedSpec, FormatSpec, LoadSpec, MatchField, Pipeline, Settings, SinkSpec,
+    SweeperSpec, TransformStage, WriteMode,
 };
+
+/// Sweeps the events stored under `lake` (from `since`, a `YYYY-MM-DD` date) with the
+/// sweeper's indicators and appends the hits not already stored.
+pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usize) -> Result<RetroSummary, Error> {
+    Ok(retro_sweep(lake, spec, since, threads)?)
+}
 
 /// Anything that can stop a pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +136,16 @@ impl Format {
     }
 }
 
+/// The threat-intel sweeper stage.
+pub struct Sweeper;
+
+impl Sweeper {
+    /// A sweeper over feed files or folders (kinds detected), checking the default fields.
+    pub fn feeds<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> SweeperSpec {
+        SweeperSpec::from_paths(paths)
+    }
+}
+
 /// A folder of Parquet files.
 pub struct Parquet;
 
@@ -210,6 +228,18 @@ impl Flow {
     /// A SQL stage over the table `events` (the previous stage's output).
     pub fn sql(mut self, query: impl Into<String>) -> Flow {
         self.pipeline.transform.push(TransformStage { sql: query.into() });
+        self
+    }
+
+    /// Sweeps the events against indicators: writes the `hits` table.
+    pub fn analyse(mut self, stage: impl Into<AnalyseStage>) -> Flow {
+        self.pipeline.analyse.push(stage.into());
+        self
+    }
+
+    /// Where hits go.
+    pub fn hits_to(mut self, sink: SinkSpec) -> Flow {
+        self.pipeline.load.hits = Some(sink);
         self
     }
 

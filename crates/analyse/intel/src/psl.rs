@@ -108,26 +108,21 @@ fn suffix_start(domain: &str) -> Option<usize> {
             Some(dot) => dot + 1,
             None => 0,
         };
-        let suffix = &domain[start..];
-        if let Some(&kind) = rules.get(suffix) {
-            if kind & EXCEPTION != 0 {
-                // The exception rule minus its leftmost label is the public suffix.
-                return prev_start;
-            }
-            if kind & NORMAL != 0 {
-                best = Some(start);
-            }
+        let kind = rules.get(&domain[start..]).copied().unwrap_or(0);
+        if kind & EXCEPTION != 0 {
+            // The exception rule minus its leftmost label is the public suffix.
+            return prev_start;
+        }
+        if kind & NORMAL != 0 {
+            best = Some(start);
         }
         // A wildcard rule `*.X` matches when X is this suffix and there is a label to its left.
-        if let Some(&kind) = rules.get(suffix)
-            && kind & WILDCARD != 0
-            && start > 0
-        {
+        if kind & WILDCARD != 0 && start > 0 {
             let wstart = match memchr::memrchr(b'.', &bytes[..start - 1]) {
                 Some(dot) => dot + 1,
                 None => 0,
             };
-            // An exception under the wildcard is checked when the walk reaches it.
+            // An exception under the wildcard wins; the walk returns when it reaches it.
             if !exception_at(domain, wstart) {
                 best = Some(wstart);
             }
@@ -428,7 +423,10 @@ mod tests {
         assert_eq!(to_ascii("食狮").as_deref(), Some("xn--85x722f"));
         assert_eq!(to_ascii("bücher.de").as_deref(), Some("xn--bcher-kva.de"));
         // RFC 3492 section 7.1 (A) Arabic (Egyptian), lower-cased expectation.
-        let arabic = "\u{0644}\u{064A}\u{0647}\u{0645}\u{0627}\u{0628}\u{062A}\u{0643}\u{0644}\u{0645}\u{0648}\u{0634}\u{0639}\u{0631}\u{0628}\u{064A}\u{061F}";
+        let arabic = concat!(
+            "\u{0644}\u{064A}\u{0647}\u{0645}\u{0627}\u{0628}\u{062A}\u{0643}\u{0644}",
+            "\u{0645}\u{0648}\u{0634}\u{0639}\u{0631}\u{0628}\u{064A}\u{061F}"
+        );
         assert_eq!(punycode_label(arabic).as_deref(), Some("egbpdaj6bu4bxfgehfvwxn"));
     }
 }

@@ -176,6 +176,7 @@ fn urls_match_after_canonicalisation() {
     // Origin-form targets are assembled from scheme, host and port.
     let origin = EventView { url: Some("/a~b?q=1"), scheme: Some("http"), host: Some("evil.com"), port: Some(80), ..Default::default() };
     assert_eq!(hits_with(&idx, &origin, &[Url], &mut MatchStats::default()), one);
+    assert_eq!(IntelIndex::event_url(&origin).as_deref(), Some("http://evil.com/a~b?q=1"));
     // A CONNECT target is not a URL.
     let connect = EventView { url: Some("evil.com:443"), host: Some("evil.com"), ..Default::default() };
     assert_eq!(hits_with(&idx, &connect, &[Url], &mut MatchStats::default()), []);

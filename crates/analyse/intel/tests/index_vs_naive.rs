@@ -224,7 +224,7 @@ fn allowlist() -> impl Strategy<Value = Vec<(T, String)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
     fn index_agrees_with_the_naive_matcher(

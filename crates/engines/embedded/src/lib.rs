@@ -14,7 +14,9 @@
 //! [`query`] runs SQL over tables a run has written.
 
 pub mod query;
+pub mod retro;
 mod run;
+pub mod sweeper;
 
-pub use run::{EngineError, RunCounters, RunSummary, TableSummary, run};
+pub use run::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary, run};
 pub use sweep_model::Pipeline;

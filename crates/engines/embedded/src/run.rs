@@ -19,8 +19,12 @@ use futures::StreamExt;
 use serde::Serialize;
 use sweep_extract::{ChunkReader, Input, resolve_inputs};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, rejects_schema};
+use sweep_intel::IndicatorType;
+use sweep_intel::index::MatchStats;
 use sweep_load::{TableWriter, prepare_table_dir, run_id};
-use sweep_model::Pipeline;
+use sweep_model::{AnalyseStage, Pipeline};
+
+use crate::sweeper::{Sweeper, hits_schema, intel_batch, intel_schema, load_intel};
 
 /// Why a run failed. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +39,10 @@ pub enum EngineError {
     Sql { stage: usize, source: datafusion::error::DataFusionError },
     #[error("query engine: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error(transparent)]
+    Intel(#[from] sweep_intel::feeds::FeedError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error("a worker thread stopped unexpectedly: {0}")]
@@ -76,6 +84,59 @@ pub struct RunSummary {
     pub lines_per_second: f64,
     pub reject_reasons: BTreeMap<String, u64>,
     pub tables: BTreeMap<String, TableSummary>,
+    /// Present when the pipeline has a sweeper.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intel: Option<IntelSummary>,
+}
+
+/// What the sweeper loaded and did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IntelSummary {
+    pub intel_version: String,
+    pub indicators: u64,
+    pub indicators_by_type: BTreeMap<String, u64>,
+    pub refused: u64,
+    pub allowlist_entries: u64,
+    pub load_s: f64,
+    /// Matches held back because the value is allow-listed.
+    pub suppressed: u64,
+    /// Matches of indicators that were not valid at the event's time.
+    pub inactive: u64,
+    pub feeds: Vec<crate::sweeper::FeedReport>,
+}
+
+impl IntelSummary {
+    pub fn new(loaded: &crate::sweeper::LoadedIntel) -> IntelSummary {
+        let index = &loaded.index;
+        let mut by_type = BTreeMap::new();
+        for kind in [
+            IndicatorType::Ipv4,
+            IndicatorType::Ipv6,
+            IndicatorType::Cidr,
+            IndicatorType::Domain,
+            IndicatorType::Url,
+            IndicatorType::Md5,
+            IndicatorType::Sha1,
+            IndicatorType::Sha256,
+            IndicatorType::Email,
+        ] {
+            let n = index.count(kind);
+            if n > 0 {
+                by_type.insert(kind.as_str().to_string(), n as u64);
+            }
+        }
+        IntelSummary {
+            intel_version: index.version().to_string(),
+            indicators: index.len() as u64,
+            indicators_by_type: by_type,
+            refused: loaded.refused.len() as u64,
+            allowlist_entries: index.allow_len() as u64,
+            load_s: loaded.load_s,
+            suppressed: 0,
+            inactive: 0,
+            feeds: loaded.feeds.iter().chain(&loaded.allowlists).cloned().collect(),
+        }
+    }
 }
 
 struct Work {
@@ -111,10 +172,24 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
         ChunkParser::new(&e.format)?;
     }
 
+    // Analyse: load the indicators before any table is touched (a bad feed fails fast).
+    let loaded = match pipeline.analyse.first() {
+        Some(AnalyseStage::Sweeper(spec)) => Some(load_intel(spec)?),
+        None => None,
+    };
+    let sweeper = match (&loaded, pipeline.analyse.first()) {
+        (Some(l), Some(AnalyseStage::Sweeper(spec))) => Some(Sweeper::new(l.index.clone(), spec.fields.clone())),
+        _ => None,
+    };
+
     let events_sink = pipeline.load.sink("events");
     let rejects_sink = pipeline.load.sink("rejects");
-    for sink in [&events_sink, &rejects_sink].into_iter().flatten() {
+    let hits_sink = sweeper.as_ref().and_then(|_| pipeline.load.sink("hits"));
+    for sink in [&events_sink, &rejects_sink, &hits_sink].into_iter().flatten() {
         prepare_table_dir(sink.path(), pipeline.load.mode)?;
+    }
+    if let (Some(l), Some(sink)) = (&loaded, pipeline.load.sink("intel")) {
+        write_intel_table(&l.index, &sink)?;
     }
 
     let threads = match pipeline.settings.threads {
@@ -203,46 +278,62 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
     }
     drop(chunk_rx);
 
-    // Load: one events writer per output partition of the plan.
+    // Load: one events writer (and one hits writer) per output partition of the plan.
     let written = runtime.block_on(async {
         let streams = plan.execute_stream_partitioned().await?;
         let mut tasks = Vec::new();
         for (i, mut stream) in streams.into_iter().enumerate() {
+            let prefix = format!("part-{run}-{i:02}");
+            let rows_per_file = pipeline.settings.rows_per_file;
             let mut writer = match &events_sink {
-                Some(sink) => Some(TableWriter::new(
-                    "events",
-                    sink,
-                    stream.schema(),
-                    true,
-                    format!("part-{run}-{i:02}"),
-                    pipeline.settings.rows_per_file,
-                )?),
+                Some(sink) => Some(TableWriter::new("events", sink, stream.schema(), true, prefix.clone(), rows_per_file)?),
                 None => None,
             };
+            let mut hits_writer = match &hits_sink {
+                Some(sink) => Some(TableWriter::new("hits", sink, hits_schema(), false, prefix.clone(), rows_per_file)?),
+                None => None,
+            };
+            let sweeper = sweeper.clone();
             tasks.push(tokio::spawn(async move {
+                let mut stats = MatchStats::default();
+                let mut scratch = Vec::new();
                 while let Some(batch) = stream.next().await {
                     let batch = batch?;
-                    if let Some(w) = writer.as_mut() {
-                        tokio::task::block_in_place(|| w.write(&batch))?;
-                    }
+                    tokio::task::block_in_place(|| {
+                        if let (Some(sw), Some(hw)) = (&sweeper, hits_writer.as_mut()) {
+                            let hits = sw.sweep_batch(&batch, &mut stats, &mut scratch)?;
+                            hw.write(&hits)?;
+                        }
+                        if let Some(w) = writer.as_mut() {
+                            w.write(&batch)?;
+                        }
+                        Ok::<_, EngineError>(())
+                    })?;
                 }
-                match writer {
-                    Some(w) => {
-                        let rows = w.rows();
-                        Ok::<_, EngineError>((rows, tokio::task::block_in_place(|| w.finish())?))
+                tokio::task::block_in_place(|| {
+                    let mut out = SinkReport { stats, ..SinkReport::default() };
+                    if let Some(w) = writer {
+                        out.events_rows = w.rows();
+                        out.events_files = w.finish()?;
                     }
-                    None => Ok((0, Vec::new())),
-                }
+                    if let Some(w) = hits_writer {
+                        out.hits_rows = w.rows();
+                        out.hits_files = w.finish()?.len();
+                    }
+                    Ok::<_, EngineError>(out)
+                })
             }));
         }
-        let mut rows = 0;
-        let mut files = Vec::new();
+        let mut total = SinkReport::default();
         for t in tasks {
-            let (r, f) = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
-            rows += r;
-            files.extend(f);
+            let r = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
+            total.events_rows += r.events_rows;
+            total.events_files.extend(r.events_files);
+            total.hits_rows += r.hits_rows;
+            total.hits_files += r.hits_files;
+            total.stats.add(&r.stats);
         }
-        Ok::<_, EngineError>((rows, files))
+        Ok::<_, EngineError>(total)
     });
     if written.is_err() {
         stop.store(true, Ordering::Relaxed);
@@ -274,7 +365,8 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
     if let Some(e) = first_error {
         return Err(e);
     }
-    let (events_rows, events_files) = written?;
+    let written = written?;
+    let (events_rows, events_files) = (written.events_rows, written.events_files);
 
     let mut summary = RunSummary { input_files, input_bytes, ..RunSummary::default() };
     let mut counts = LineCounts::default();
@@ -299,6 +391,21 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
         rejects_table.path = sink.path().to_path_buf();
         summary.tables.insert("rejects".into(), rejects_table);
     }
+    if let Some(sink) = &hits_sink {
+        summary
+            .tables
+            .insert("hits".into(), TableSummary { path: sink.path().to_path_buf(), rows: written.hits_rows, files: written.hits_files });
+        summary.hits = written.hits_rows;
+    }
+    if let Some(l) = &loaded {
+        let mut intel = IntelSummary::new(l);
+        intel.suppressed = written.stats.suppressed;
+        intel.inactive = written.stats.inactive;
+        summary.intel = Some(intel);
+        if let Some(sink) = pipeline.load.sink("intel") {
+            summary.tables.insert("intel".into(), TableSummary { path: sink.path().to_path_buf(), rows: l.index.len() as u64, files: 1 });
+        }
+    }
     summary.input_lines = counts.lines;
     summary.events = counts.events;
     summary.rejects = counts.rejects;
@@ -306,6 +413,25 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.lines_per_second = if summary.elapsed_s > 0.0 { counts.lines as f64 / summary.elapsed_s } else { 0.0 };
     Ok(summary)
+}
+
+/// What one output partition's sink task wrote.
+#[derive(Default)]
+struct SinkReport {
+    events_rows: u64,
+    events_files: Vec<PathBuf>,
+    hits_rows: u64,
+    hits_files: usize,
+    stats: MatchStats,
+}
+
+/// Replaces the `intel` table with the index's indicators (one file).
+pub(crate) fn write_intel_table(index: &sweep_intel::index::IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), EngineError> {
+    prepare_table_dir(sink.path(), sweep_model::WriteMode::Overwrite)?;
+    let mut w = TableWriter::new("intel", sink, intel_schema(), false, format!("intel-{}", index.version()), usize::MAX)?;
+    w.write(&intel_batch(index))?;
+    w.finish()?;
+    Ok(())
 }
 
 fn parse_worker(

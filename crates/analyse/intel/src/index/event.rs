@@ -12,41 +12,49 @@ pub(crate) fn parse_v4(b: &[u8]) -> Option<u32> {
     if b.len() < 7 || b.len() > 15 {
         return None;
     }
-    let (mut acc, mut oct, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
-    for &c in b {
-        match c {
-            b'0'..=b'9' => {
-                if digits == 1 && oct == 0 {
-                    return None; // leading zero
-                }
-                oct = oct * 10 + u32::from(c - b'0');
-                digits += 1;
-                if oct > 255 {
-                    return None;
-                }
+    let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9).map(u32::from);
+    let (mut i, mut acc) = (0usize, 0u32);
+    for k in 0..4 {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
             }
-            b'.' => {
-                if digits == 0 || dots == 3 {
-                    return None;
-                }
-                acc = acc << 8 | oct;
-                (oct, digits) = (0, 0);
-                dots += 1;
-            }
-            _ => return None,
+            i += 1;
         }
+        let mut v = digit(i)?;
+        i += 1;
+        if let Some(d) = digit(i) {
+            if v == 0 {
+                return None; // leading zero
+            }
+            v = v * 10 + d;
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + d;
+                i += 1;
+            }
+        }
+        if v > 255 {
+            return None;
+        }
+        acc = acc << 8 | v;
     }
-    (digits > 0 && dots == 3).then_some(acc << 8 | oct)
+    (i == b.len()).then_some(acc)
 }
 
 /// An address field of an event: IPv4, IPv6 (brackets accepted); an IPv4-mapped IPv6 address
 /// is the IPv4 address. Anything else (`-`, a host name, junk) is no address.
 #[inline]
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
-    if let Some(a) = parse_v4(s.as_bytes()) {
+    let b = s.as_bytes();
+    let c0 = *b.first()?;
+    if c0.is_ascii_digit()
+        && let Some(a) = parse_v4(b)
+    {
         return Some(IpAddr::V4(Ipv4Addr::from(a)));
     }
-    if !s.contains(':') {
+    // An IPv6 literal starts with a hex digit, `:` or `[`, and has a `:`.
+    if !(c0.is_ascii_hexdigit() || c0 == b':' || c0 == b'[') || memchr::memchr(b':', b).is_none() {
         return None;
     }
     let inner = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
@@ -58,64 +66,80 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
 
 /// The length of a leading `scheme` followed by `://`, in the sense of `normalize::url` (the
 /// first `://`, preceded by ALPHA *(ALPHA / DIGIT / + / - / .)). A scheme holds no `:`, so the
-/// first `:` must start the `://`.
+/// first byte that is not a scheme character must be the `:` of `://`.
 #[inline]
 pub(crate) fn scheme_len(s: &str) -> Option<usize> {
     let b = s.as_bytes();
-    let i = memchr::memchr(b':', b)?;
-    let sch = &b[..i];
-    let ok = b[i + 1..].starts_with(b"//")
-        && !sch.is_empty()
-        && sch[0].is_ascii_alphabetic()
-        && sch.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    ok.then_some(i)
+    if !b.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let i = b.iter().position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))?;
+    (b[i] == b':' && b[i + 1..].starts_with(b"//")).then_some(i)
 }
 
-pub(crate) fn has_scheme(s: &str) -> bool {
-    scheme_len(s).is_some()
+/// `str::trim`, skipping the Unicode-aware scan when both ends are plain ASCII.
+#[inline]
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&a), Some(&z)) if a > b' ' && a < 0x7f && z > b' ' && z < 0x7f => s,
+        _ => s.trim(),
+    }
 }
 
-/// The host of a URL as written (scheme optional), without user info and port: the part of
-/// the authority (up to `/`, `?` or `#`) after the last `@`, before the last `:` (an IPv6
-/// literal keeps its brackets and whatever follows them). One pass over the authority.
-fn raw_url_host(u: &str) -> &str {
-    let b = u.as_bytes();
-    let start = match scheme_len(u) {
-        Some(i) => i + 3,
-        None if b.starts_with(b"//") => 2,
-        None => 0,
-    };
-    let (mut at, mut colon, mut end) = (None, None, b.len());
-    for (k, &c) in b[start..].iter().enumerate() {
-        match c {
-            b'/' | b'?' | b'#' => {
-                end = start + k;
-                break;
-            }
-            b'@' => at = Some(start + k),
-            b':' => colon = Some(start + k),
-            _ => {}
+/// The host of a URL as written, from its authority start: the part of the authority (up to
+/// `/`, `?` or `#`) after the last `@`, before the last `:` (an IPv6 literal keeps its
+/// brackets and whatever follows them).
+fn raw_url_host(u: &str, start: usize) -> &str {
+    let b = &u.as_bytes()[start..];
+    let end = memchr::memchr3(b'/', b'?', b'#', b).unwrap_or(b.len());
+    let auth = &b[..end];
+    let hs = memchr::memrchr(b'@', auth).map_or(0, |a| a + 1);
+    if auth.get(hs) == Some(&b'[') {
+        return &u[start + hs..start + end];
+    }
+    match memchr::memrchr(b':', &auth[hs..]) {
+        Some(c) => &u[start + hs..start + hs + c],
+        None => &u[start + hs..start + end],
+    }
+}
+
+/// The host of a URL as written, knowing the event's `host`: when the authority is exactly
+/// that host (followed by `/`, `?`, `#` or the end), no scan is needed, and the event's `host`
+/// itself is returned (equal up to ASCII case).
+#[inline]
+fn url_host_with_hint<'b>(u: &'b str, start: usize, hint: Option<&'b str>) -> &'b str {
+    if let Some(h) = hint {
+        let b = &u.as_bytes()[start..];
+        if b.len() >= h.len()
+            && (&b[..h.len()] == h.as_bytes() || b[..h.len()].eq_ignore_ascii_case(h.as_bytes()))
+            && matches!(b.get(h.len()), None | Some(b'/' | b'?' | b'#'))
+        {
+            return h;
         }
     }
-    let hs = at.map_or(start, |a| a + 1);
-    if b.get(hs) == Some(&b'[') {
-        return &u[hs..end];
-    }
-    match colon {
-        Some(c) if c >= hs => &u[hs..c],
-        _ => &u[hs..end],
-    }
+    raw_url_host(u, start)
 }
+
+/// Bytes a host name can hold for the URL host check to use it as it is (ASCII letters,
+/// digits, `-`, `_`, `.`): canonicalisation then changes only ASCII case and one trailing dot.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.';
+        c += 1;
+    }
+    t
+};
 
 /// The key under which the URL host is looked up among the hosts of the URL indicators, or
 /// `None` when canonicalisation could change the host beyond ASCII case and one trailing dot
-/// (percent-escapes, non-ASCII, IPv6 literals): then the URL is always canonicalised.
+/// (percent-escapes, non-ASCII, IPv6 literals, spaces): then the URL is always canonicalised.
 #[inline]
 pub(crate) fn prefilter_host(host: &str) -> Option<&str> {
-    let h = host.trim_ascii();
-    let h = h.strip_suffix('.').unwrap_or(h);
-    let plain = !h.is_empty() && h.bytes().all(|b| b.is_ascii() && !matches!(b, b'[' | b':' | b'%') && !b.is_ascii_whitespace());
-    plain.then_some(h)
+    let h = host.strip_suffix('.').unwrap_or(host);
+    (!h.is_empty() && h.bytes().all(|b| PLAIN[b as usize])).then_some(h)
 }
 
 fn push_authority(buf: &mut String, scheme: Option<&str>, host: &str, port: Option<u16>) {
@@ -152,48 +176,49 @@ fn push_authority(buf: &mut String, scheme: Option<&str>, host: &str, port: Opti
 /// - no `url`: assembled from `scheme`, `host`, `port`, `path` and `query` when host and path
 ///   are present.
 pub(crate) fn event_url<'b>(ev: &EventView<'b>, buf: &'b mut String) -> Option<(&'b str, Option<&'b str>)> {
-    let url = ev.url.map(str::trim).filter(|u| !u.is_empty() && *u != "-");
+    let url = ev.url.map(trim).filter(|u| !u.is_empty() && *u != "-");
     let scheme = ev.scheme.filter(|s| !s.is_empty() && *s != "-");
     let host = ev.host.filter(|h| !h.is_empty() && *h != "-");
-    match url {
-        Some(u) if u.starts_with("//") || has_scheme(u) => Some((u, prefilter_host(raw_url_host(u)))),
-        Some(u) if u.starts_with('/') => {
-            let host = host?;
+    let Some(u) = url else {
+        let (host, path) = (host?, ev.path?);
+        buf.clear();
+        push_authority(buf, scheme, host, ev.port);
+        if !path.starts_with('/') {
+            buf.push('/');
+        }
+        buf.push_str(path);
+        if let Some(q) = ev.query {
+            buf.push('?');
+            buf.push_str(q);
+        }
+        return Some((buf.as_str(), prefilter_host(host)));
+    };
+    if let Some(i) = scheme_len(u) {
+        return Some((u, prefilter_host(url_host_with_hint(u, i + 3, host))));
+    }
+    if u.starts_with("//") {
+        return Some((u, prefilter_host(url_host_with_hint(u, 2, host))));
+    }
+    if u.starts_with('/') {
+        let host = host?;
+        buf.clear();
+        push_authority(buf, scheme, host, ev.port);
+        buf.push_str(u);
+        return Some((buf.as_str(), prefilter_host(host)));
+    }
+    if !u.contains(['/', '?']) {
+        return None;
+    }
+    let pre = prefilter_host(url_host_with_hint(u, 0, host));
+    match scheme {
+        Some(s) => {
             buf.clear();
-            push_authority(buf, scheme, host, ev.port);
+            buf.push_str(s);
+            buf.push_str("://");
             buf.push_str(u);
-            Some((buf.as_str(), prefilter_host(host)))
+            Some((buf.as_str(), pre))
         }
-        Some(u) => {
-            if !u.contains(['/', '?']) {
-                return None;
-            }
-            let pre = prefilter_host(raw_url_host(u));
-            match scheme {
-                Some(s) => {
-                    buf.clear();
-                    buf.push_str(s);
-                    buf.push_str("://");
-                    buf.push_str(u);
-                    Some((buf.as_str(), pre))
-                }
-                None => Some((u, pre)),
-            }
-        }
-        None => {
-            let (host, path) = (host?, ev.path?);
-            buf.clear();
-            push_authority(buf, scheme, host, ev.port);
-            if !path.starts_with('/') {
-                buf.push('/');
-            }
-            buf.push_str(path);
-            if let Some(q) = ev.query {
-                buf.push('?');
-                buf.push_str(q);
-            }
-            Some((buf.as_str(), prefilter_host(host)))
-        }
+        None => Some((u, pre)),
     }
 }
 
@@ -264,6 +289,14 @@ mod tests {
         let escaped = EventView { url: Some("http://ev%69l.com/"), ..Default::default() };
         assert_eq!(url_of(escaped), Some(("http://ev%69l.com/".into(), None)));
         assert_eq!(url_of(EventView { url: Some("-"), ..Default::default() }), None);
+        // The event's host is used as the URL host only when it is the whole authority.
+        let hinted = |u: &'static str| url_of(EventView { url: Some(u), host: Some("evil.com"), ..Default::default() }).unwrap().1;
+        assert_eq!(hinted("http://EVIL.com/x"), Some("evil.com".into()), "the host field, equal up to case");
+        assert_eq!(hinted("http://evil.com"), Some("evil.com".into()));
+        assert_eq!(hinted("http://evil.com:x@other.com/"), Some("other.com".into()));
+        assert_eq!(hinted("http://evil.com.au/"), Some("evil.com.au".into()));
+        assert_eq!(hinted("http://evil.com@other.com/"), Some("other.com".into()));
+        assert_eq!(hinted("//evil.com:81/"), Some("evil.com".into()));
         // A "://" inside the query does not make a scheme.
         let q = EventView { url: Some("1.2.3.4/x?u=http://evil.com/"), ..Default::default() };
         assert_eq!(url_of(q), Some(("1.2.3.4/x?u=http://evil.com/".into(), Some("1.2.3.4".into()))));

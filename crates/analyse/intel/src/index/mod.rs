@@ -521,13 +521,16 @@ impl IntelIndex {
         for (r, &k) in order.iter().enumerate() {
             rank[k as usize] = r as u32;
         }
-        let mut perm: Vec<u32> = (0..items.len() as u32).collect();
         for it in &mut items {
             it.meta = rank[it.meta as usize];
         }
         let cmp =
             |a: &Item, b: &Item| a.entry.order(&b.entry).then(a.meta.cmp(&b.meta)).then(a.from.cmp(&b.from)).then(a.until.cmp(&b.until));
-        perm.sort_by(|&a, &b| cmp(&items[a as usize], &items[b as usize]));
+        // Sort (prefix, index) pairs: most comparisons are settled by the prefix, without
+        // touching the entries.
+        let mut keyed: Vec<(u64, u32)> = items.iter().enumerate().map(|(i, it)| (it.entry.prefix(), i as u32)).collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| cmp(&items[a.1 as usize], &items[b.1 as usize])));
+        let perm: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
         let mut sorted: Vec<Item> = Vec::with_capacity(items.len());
         let mut value_bytes = 0usize;
         let mut duplicates = 0usize;
@@ -776,7 +779,7 @@ impl IntelIndex {
     pub fn match_event(&self, ev: &EventView<'_>, fields: &[MatchField], out: &mut Vec<Hit>, stats: &mut MatchStats) {
         stats.events += 1;
         let start = out.len();
-        let mut scratch = std::mem::take(&mut stats.scratch);
+        let scratch = &mut stats.scratch;
         scratch.held.clear();
         let ts = ev.ts_micros;
         // The host name and its probe, from the label walk, for the URL host check.
@@ -785,7 +788,8 @@ impl IntelIndex {
             if fields[..fi].contains(&field) {
                 continue;
             }
-            let mut cx = Cx { index: self, ts, field, out: &mut *out, start, held: &mut scratch.held };
+            let field_start = out.len();
+            let mut cx = Cx { index: self, ts, field, out: &mut *out, start, field_start, held: &mut scratch.held };
             match field {
                 MatchField::ServerIp | MatchField::ClientIp => {
                     let raw = if field == MatchField::ServerIp { ev.server_ip } else { ev.client_ip };
@@ -812,7 +816,7 @@ impl IntelIndex {
                     if let Some(h) = pre {
                         let h = h.as_bytes();
                         let probe = match host_probe {
-                            Some((name, p)) if name.eq_ignore_ascii_case(h) => p,
+                            Some((name, p)) if (name.as_ptr() == h.as_ptr() && name.len() == h.len()) || name.eq_ignore_ascii_case(h) => p,
                             _ => self.sets.probe(h),
                         };
                         if !self.sets.has_url_host(h, probe) {
@@ -821,16 +825,17 @@ impl IntelIndex {
                     }
                     stats.urls_canonicalised += 1;
                     if let Ok(canon) = normalize::url(raw) {
-                        let mut cx = Cx { index: self, ts, field, out: &mut *out, start, held: &mut scratch.held };
+                        let mut cx = Cx { index: self, ts, field, out: &mut *out, start, field_start, held: &mut scratch.held };
                         cx.url(&canon);
                     }
                 }
             }
         }
-        if !scratch.held.is_empty() {
-            scratch.held.sort_unstable();
-            scratch.held.dedup_by_key(|h| h.0);
-            for &(id, why) in &scratch.held {
+        let held = &mut stats.scratch.held;
+        if !held.is_empty() {
+            held.sort_unstable();
+            held.dedup_by_key(|h| h.0);
+            for &(id, why) in held.iter() {
                 if out[start..].iter().any(|h| h.indicator == id) {
                     continue;
                 }
@@ -841,7 +846,6 @@ impl IntelIndex {
             }
         }
         stats.hits += (out.len() - start) as u64;
-        stats.scratch = scratch;
     }
 
     /// The canonical form under which an event's URL is matched, or `None` when the event
@@ -859,14 +863,18 @@ struct Cx<'i, 'o> {
     ts: i64,
     field: MatchField,
     out: &'o mut Vec<Hit>,
+    /// Where this event's hits start in `out`.
     start: usize,
+    /// Where this field's hits start: one lookup never yields an id twice, so only the hits
+    /// of earlier fields can hold it already.
+    field_start: usize,
     held: &'o mut Vec<(u32, Held)>,
 }
 
 impl Cx<'_, '_> {
     #[inline]
     fn consider(&mut self, id: u32, kind: MatchKind, allowed: &mut Option<bool>, is_allowed: impl FnOnce() -> bool) {
-        if self.out[self.start..].iter().any(|h| h.indicator == id) {
+        if self.out[self.start..self.field_start].iter().any(|h| h.indicator == id) {
             return;
         }
         let (from, until) = self.index.window(id);
@@ -1010,6 +1018,15 @@ mod tests {
         let r: Vec<(&str, &str)> = a.refused.iter().map(|r| (r.location.as_str(), r.reason.as_str())).collect();
         assert_eq!(r, [("entry 5", "unsupported_type"), ("entry 6", "invalid_value")]);
         assert_eq!(a.len(), 4);
+    }
+
+    #[test]
+    fn the_index_is_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<IntelIndex>();
+        shared::<AllowList>();
+        fn sent<T: Send>() {}
+        sent::<MatchStats>();
     }
 
     #[test]

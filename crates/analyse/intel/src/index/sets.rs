@@ -3,20 +3,24 @@
 //! Values are kept sorted by type and then by value, and an indicator's id is its position in
 //! that order, so equal values (the same value from two feeds) have consecutive ids and one
 //! lookup finds all of them:
-//! - IPv4: the sorted addresses (`u32`) with a radix bucket table ([`SortedU32`]);
+//! - IPv4: the sorted addresses (`u32`) with a radix bucket table ([`SortedU32`]), behind a
+//!   [`Bloom`] filter;
 //! - IPv6: the sorted addresses (`u128`), binary search;
 //! - networks: the distinct networks sorted by (start, prefix length) with, for each, the
 //!   nearest enclosing network (`parent`); all networks containing an address are found by
-//!   one search for the last network starting at or below it, then a walk up `parent`;
+//!   one search for the last network starting at or below it, then a walk up `parent`
+//!   (networks nest or are disjoint, so the networks containing an address form one chain);
 //! - domains, URLs (and, stored but never matched, hashes and e-mail addresses): one byte
-//!   arena with an offset per id; domains and URLs are found through [`Table`]s of ids.
+//!   arena with an offset per id; domains, URLs and URL hosts are found through [`Table`]s of
+//!   ids, domains and URL hosts behind one [`NameFilter`] (a Bloom filter that keeps all label
+//!   suffixes of a host in one cache line).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::MatchKind;
-use super::table::{BitSet, Bloom, Radix, SortedU32, Table, finish, fold, fold_seed, hash_bytes, hash_lower};
+use super::table::{BitSet, Bloom, Radix, SortedU32, Table, finish, hash_bytes, hash_name, walk_name};
 use crate::model::IndicatorType;
 use crate::psl;
 
@@ -53,6 +57,28 @@ impl Entry {
             }
             (a, b) => a.cmp(b),
         })
+    }
+}
+
+impl Entry {
+    /// A 64-bit prefix of the sort order: `a.prefix() < b.prefix()` implies `a` sorts before
+    /// `b`, so a sort can compare prefixes first and whole entries only on ties.
+    pub(crate) fn prefix(&self) -> u64 {
+        let kind = (self.kind as u64) << 60;
+        let bytes7 = |b: &[u8]| {
+            let mut w = [0u8; 8];
+            let n = b.len().min(7);
+            w[..n].copy_from_slice(&b[..n]);
+            u64::from_be_bytes(w) >> 8
+        };
+        kind | match &self.key {
+            Key::V4(a) => u64::from(*a) << 28,
+            Key::V6(a) => (*a >> 68) as u64,
+            Key::Net4(a, l) => u64::from(*a) << 19 | u64::from(*l) << 11,
+            Key::Net6(a, _) => 1 << 59 | (*a >> 69) as u64,
+            Key::Str(v) if self.kind == IndicatorType::Url => bytes7(&v.as_bytes()[self.rest as usize..]) >> 4,
+            Key::Str(v) => bytes7(v.as_bytes()) >> 4,
+        }
     }
 }
 
@@ -195,7 +221,7 @@ fn parents<T: Copy>(starts: &[T], lens: &[u8], contains: impl Fn(T, T, u8) -> bo
 /// What the label walk over a host name learns, reusable for the URL host check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NameProbe {
-    /// `hash_lower` of the whole name.
+    /// `hash_name` of the whole name.
     pub(crate) full: u64,
     /// The Bloom block key of the whole name (see [`NameFilter`]).
     pub(crate) block: u64,
@@ -244,29 +270,22 @@ impl NameFilter {
     /// Hashes of the label suffixes of a name, shortest first (`com`, `example.com`, ...).
     fn suffix_hashes(name: &[u8]) -> Vec<u64> {
         let mut out = Vec::new();
-        let mut h = fold_seed();
-        for i in (0..name.len()).rev() {
-            h = fold(h, name[i].to_ascii_lowercase());
-            if i == 0 || name[i - 1] == b'.' {
-                out.push(finish(h));
-            }
-        }
+        walk_name(name, |_, _, h| {
+            out.push(h);
+            true
+        });
         out
     }
 
     /// The probe (full hash and block key) of a name.
     #[inline]
     pub(crate) fn probe(&self, name: &[u8]) -> NameProbe {
-        let mut h = fold_seed();
-        let (mut level, mut resolved, mut block) = (0u32, None, 0u64);
-        for i in (0..name.len()).rev() {
-            h = fold(h, name[i].to_ascii_lowercase());
-            if i == 0 || name[i - 1] == b'.' {
-                level += 1;
-                block = self.key(&mut resolved, level, finish(h));
-            }
-        }
-        NameProbe { full: finish(h), block }
+        let (mut resolved, mut block) = (None, 0u64);
+        let full = walk_name(name, |_, level, h| {
+            block = self.key(&mut resolved, level, h);
+            true
+        });
+        NameProbe { full, block }
     }
 
     /// Build over domains and URL hosts.
@@ -297,7 +316,7 @@ impl NameFilter {
             for (j, &h) in hs.iter().enumerate() {
                 block = f.key(&mut resolved, j as u32 + 1, h);
             }
-            let full = hs.last().copied().unwrap_or(finish(fold_seed()));
+            let full = hs.last().copied().unwrap_or_default();
             let bits = if i < domains.len() { full } else { full ^ URL_HOST_SALT };
             f.bloom.insert_in(block, bits);
         }
@@ -330,7 +349,7 @@ pub(crate) struct Sets {
     same_as_prev: BitSet,
     /// Per domain (id - kind_start[Domain]): the domain is a public suffix.
     domain_ps: BitSet,
-    /// First id of each distinct domain, by `hash_lower(domain)`, behind `names`.
+    /// First id of each distinct domain, by `hash_name(domain)`, behind `names`.
     domains: Table,
     /// Bloom filter over domains and URL hosts.
     names: NameFilter,
@@ -338,7 +357,7 @@ pub(crate) struct Sets {
     v4_bloom: Bloom,
     /// First id of each distinct scheme-less URL part, by `hash_bytes(rest)`.
     urls: Table,
-    /// One URL id per distinct URL host, by `hash_lower(host)`, behind `names`.
+    /// One URL id per distinct URL host, by `hash_name(host)`, behind `names`.
     url_hosts: Table,
 }
 
@@ -386,12 +405,10 @@ impl Sets {
         s.cidr6_start = cr.end as u32;
         for (id, e) in entries.iter().enumerate().take(cr.end).skip(cr.start) {
             match e.key {
-                Key::Net4(a, l) => {
-                    if s4.last() != Some(&a) || l4.last() != Some(&l) {
-                        s4.push(a);
-                        l4.push(l);
-                        f4.push(id as u32);
-                    }
+                Key::Net4(a, l) if s4.last() != Some(&a) || l4.last() != Some(&l) => {
+                    s4.push(a);
+                    l4.push(l);
+                    f4.push(id as u32);
                 }
                 Key::Net6(a, l) => {
                     if s.cidr6_start == cr.end as u32 {
@@ -455,7 +472,7 @@ impl Sets {
                         s.domain_ps.set(i);
                     }
                     if !same {
-                        s.domains.insert(hash_lower(v.as_bytes()), id);
+                        s.domains.insert(hash_name(v.as_bytes()), id);
                         domain_names.push(v);
                     }
                 }
@@ -477,7 +494,7 @@ impl Sets {
             let Key::Str(v) = &e.key else { continue };
             let h = canonical_url_host(v);
             if hosts.remove(h) {
-                s.url_hosts.insert(hash_lower(h.as_bytes()), id as u32);
+                s.url_hosts.insert(hash_name(h.as_bytes()), id as u32);
                 host_names.push(h);
             }
         }
@@ -595,30 +612,23 @@ impl Sets {
     pub(crate) fn each_domain(&self, host: &[u8], f: &mut impl FnMut(u32, MatchKind)) -> NameProbe {
         let dk = kind_index(IndicatorType::Domain);
         let (dstart, dend) = (self.kind_start[dk], self.kind_start[dk + 1]);
-        let mut h = fold_seed();
-        let (mut labels, mut resolved, mut block) = (0u32, None, 0u64);
-        for i in (0..host.len()).rev() {
-            h = fold(h, host[i].to_ascii_lowercase());
-            if i > 0 && host[i - 1] != b'.' {
-                continue;
-            }
-            labels += 1;
-            let hh = finish(h);
+        let (mut resolved, mut block) = (None, 0u64);
+        let full = walk_name(host, |i, labels, hh| {
             block = self.names.key(&mut resolved, labels, hh);
             if (i > 0 && labels < 2) || dstart == dend || !self.names.bloom.may_contain_in(block, hh) {
-                continue;
+                return true;
             }
             let suffix = &host[i..];
-            let found = self.domains.find(hh, |id| self.str_value(id).as_bytes().eq_ignore_ascii_case(suffix));
-            if let Some(first) = found {
+            if let Some(first) = self.domains.find(hh, |id| self.str_value(id).as_bytes().eq_ignore_ascii_case(suffix)) {
                 if i == 0 {
                     self.run(first, dend, &mut |id| f(id, MatchKind::Exact));
                 } else if !self.domain_ps.get((first - dstart) as usize) {
                     self.run(first, dend, &mut |id| f(id, MatchKind::Subdomain));
                 }
             }
-        }
-        NameProbe { full: finish(h), block }
+            true
+        });
+        NameProbe { full, block }
     }
 
     /// The [`NameProbe`] of a host, without looking up domains.
@@ -745,7 +755,7 @@ mod tests {
         es.extend((0..50).map(|i| entry(IndicatorType::Url, Key::Str(format!("http://h{i}.co.uk/x")))));
         es.sort_by(Entry::order);
         let s = Sets::build(&es).unwrap();
-        let (co_uk, github, x_github) = (hash_bytes(b"co.uk"), hash_bytes(b"github.io"), hash_bytes(b"x.github.io"));
+        let (co_uk, github, x_github) = (hash_name(b"co.uk"), hash_name(b"github.io"), hash_name(b"x.github.io"));
         assert!(s.names.is_heavy(co_uk) && s.names.is_heavy(github) && s.names.is_heavy(x_github));
         assert_eq!(s.names.heavy.len(), 3);
         let walk = |host: &str| {
@@ -767,6 +777,35 @@ mod tests {
             assert!(s.has_url_host(h.as_bytes(), s.probe(h.as_bytes())), "{h}");
         }
         assert!(!s.has_url_host(b"d1.co.uk", s.probe(b"d1.co.uk")));
+    }
+
+    #[test]
+    fn prefix_agrees_with_the_sort_order() {
+        let mut es = vec![
+            entry(IndicatorType::Ipv4, Key::V4(5)),
+            entry(IndicatorType::Ipv4, Key::V4(u32::MAX)),
+            entry(IndicatorType::Ipv6, Key::V6(1)),
+            entry(IndicatorType::Ipv6, Key::V6(u128::MAX)),
+            net4("10.0.0.0", 8),
+            net4("10.0.0.0", 16),
+            net4("255.255.255.255", 32),
+            entry(IndicatorType::Cidr, Key::Net6(0, 0)),
+            entry(IndicatorType::Cidr, Key::Net6(u128::MAX, 128)),
+            entry(IndicatorType::Domain, Key::Str("a.com".into())),
+            entry(IndicatorType::Domain, Key::Str("abcdefgh.com".into())),
+            entry(IndicatorType::Domain, Key::Str("abcdefgi.com".into())),
+            entry(IndicatorType::Domain, Key::Str("z".into())),
+            entry(IndicatorType::Url, Key::Str("https://a.com/".into())),
+            entry(IndicatorType::Url, Key::Str("//a.com/".into())),
+            entry(IndicatorType::Url, Key::Str("http://a.com/x".into())),
+            entry(IndicatorType::Url, Key::Str("ftp://b/".into())),
+            entry(IndicatorType::Md5, Key::Str("0".repeat(32))),
+            entry(IndicatorType::Email, Key::Str("a@b.cd".into())),
+        ];
+        es.sort_by(Entry::order);
+        for w in es.windows(2) {
+            assert!(w[0].prefix() <= w[1].prefix(), "{:?} / {:?}", w[0], w[1]);
+        }
     }
 
     #[test]

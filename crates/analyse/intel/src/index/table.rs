@@ -1,25 +1,13 @@
-//! Compact building blocks of the match index: a string hash that can be computed for every
+//! Compact building blocks of the match index: a host-name hash that gives the hash of every
 //! label suffix of a host in one pass, an open-addressing table of `u32` ids, a bit set, a
 //! sorted `u32` array with a radix bucket table, and the 128-bit content hash behind
 //! `intel_version`.
 
-/// FNV-1a style fold, applied to the bytes of a string from the **last byte to the first**,
-/// so the states met on the way are the hashes of the string's suffixes: one backward pass
-/// over `a.b.evil.com` gives the hashes of `com`, `evil.com`, `b.evil.com` and the whole host.
+/// FNV-1a style fold of bytes, for the exact (case-sensitive) hash of URL parts.
 const FOLD_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 const FOLD_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-#[inline(always)]
-pub(crate) fn fold(h: u64, b: u8) -> u64 {
-    (h ^ u64::from(b)).wrapping_mul(FOLD_PRIME)
-}
-
-#[inline(always)]
-pub(crate) const fn fold_seed() -> u64 {
-    FOLD_SEED
-}
-
-/// The murmur3 64-bit finaliser: spreads the fold state over all 64 bits.
+/// The murmur3 64-bit finaliser: spreads a state over all 64 bits.
 #[inline(always)]
 pub(crate) fn finish(mut h: u64) -> u64 {
     h ^= h >> 33;
@@ -31,12 +19,81 @@ pub(crate) fn finish(mut h: u64) -> u64 {
 
 /// Hash of a byte string, exactly as written (URLs: their path is case-sensitive).
 pub(crate) fn hash_bytes(s: &[u8]) -> u64 {
-    finish(s.iter().rev().fold(FOLD_SEED, |h, &b| fold(h, b)))
+    finish(s.iter().fold(FOLD_SEED, |h, &b| (h ^ u64::from(b)).wrapping_mul(FOLD_PRIME)))
 }
 
-/// Hash of a byte string with ASCII upper case folded to lower case (host names).
-pub(crate) fn hash_lower(s: &[u8]) -> u64 {
-    finish(s.iter().rev().fold(FOLD_SEED, |h, &b| fold(h, b.to_ascii_lowercase())))
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// ASCII lower case of 8 bytes at once (other bytes unchanged).
+#[inline(always)]
+fn lower8(w: u64) -> u64 {
+    let heptets = w & (0x7f * ONES);
+    let ge_a = heptets + (0x80 - u64::from(b'A')) * ONES;
+    let gt_z = heptets + (0x80 - u64::from(b'Z') - 1) * ONES;
+    let upper = ge_a & !gt_z & !w & (0x80 * ONES);
+    w | (upper >> 2)
+}
+
+#[inline(always)]
+fn load8(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Hash of one label `name[start..end]` (ASCII case folded), 8 bytes a step; the last,
+/// partial step holds the remaining bytes in its low bytes, zeros above.
+#[inline(always)]
+fn label_hash(name: &[u8], start: usize, end: usize) -> u64 {
+    let mut acc = 0x9e37_79b9_7f4a_7c15 ^ (end - start) as u64;
+    let mut mix = |w: u64| {
+        acc = (acc ^ lower8(w)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        acc ^= acc >> 31;
+    };
+    let mut c = start;
+    while c + 8 <= end {
+        mix(load8(name, c));
+        c += 8;
+    }
+    let k = end - c;
+    if k > 0 {
+        if end >= 8 {
+            // The 8 bytes ending at `end`, shifted so that the k wanted ones are the low bytes.
+            mix(load8(name, end - 8) >> (8 * (8 - k)));
+        } else {
+            let mut w = [0u8; 8];
+            w[..k].copy_from_slice(&name[c..end]);
+            mix(u64::from_le_bytes(w));
+        }
+    }
+    acc
+}
+
+/// Walk the label suffixes of a host name right to left (`com`, `evil.com`, `a.evil.com`),
+/// ASCII case folded: `f(start, level, hash)` gets the byte offset where the suffix starts, its
+/// number of labels and its hash, and returns whether to go on. Returns the hash of the whole
+/// name (of the part walked, if stopped). Labels are hashed 8 bytes a step and the suffix
+/// hash is extended one label at a time, so one pass gives the hash of every suffix: a label
+/// walk over a host costs about as much as hashing it once.
+#[inline]
+pub(crate) fn walk_name(name: &[u8], mut f: impl FnMut(usize, u32, u64) -> bool) -> u64 {
+    let mut h = 0x243f_6a88_85a3_08d3u64;
+    let (mut end, mut level) = (name.len(), 0u32);
+    loop {
+        let start = name[..end].iter().rposition(|&b| b == b'.').map_or(0, |d| d + 1);
+        h = (h.rotate_left(23) ^ label_hash(name, start, end)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        level += 1;
+        let hh = finish(h);
+        if !f(start, level, hh) || start == 0 {
+            return hh;
+        }
+        end = start - 1;
+    }
+}
+
+/// Hash of a host name with ASCII case folded (the hash of its whole-name suffix).
+pub(crate) fn hash_name(name: &[u8]) -> u64 {
+    walk_name(name, |_, _, _| true)
 }
 
 /// An open-addressing (linear probing) hash table of `u32` ids. The table stores no keys:
@@ -341,21 +398,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suffix_hashes_come_from_one_backward_pass() {
-        let host = b"a.b.evil.com";
-        let mut h = fold_seed();
+    fn one_walk_gives_the_hash_of_every_suffix() {
+        let host = b"a.bcdefghijklmnop.Evil.com";
         let mut seen = Vec::new();
-        for i in (0..host.len()).rev() {
-            h = fold(h, host[i]);
-            if i == 0 || host[i - 1] == b'.' {
-                seen.push((i, finish(h)));
-            }
+        let full = walk_name(host, |start, level, h| {
+            seen.push((start, level, h));
+            true
+        });
+        let starts: Vec<(usize, u32)> = seen.iter().map(|&(s, l, _)| (s, l)).collect();
+        assert_eq!(starts, [(23, 1), (18, 2), (2, 3), (0, 4)]);
+        for &(start, _, h) in &seen {
+            assert_eq!(h, hash_name(&host[start..]), "suffix at {start}");
         }
-        for (i, hh) in seen {
-            assert_eq!(hh, hash_bytes(&host[i..]), "suffix at {i}");
-        }
-        assert_eq!(hash_lower(b"EVIL.Com"), hash_bytes(b"evil.com"));
-        assert_ne!(hash_bytes(b"evil.com"), hash_bytes(b"evil.co"));
+        assert_eq!(full, seen[3].2);
+        assert_eq!(hash_name(b"EVIL.Com"), hash_name(b"evil.com"));
+        assert_ne!(hash_name(b"evil.com"), hash_name(b"evil.co"));
+        assert_ne!(hash_name(b"ab.c"), hash_name(b"a.bc"));
+        assert_ne!(hash_name(b"a"), hash_name(b"a\0"));
+        let long = "x".repeat(300);
+        assert_eq!(hash_name(long.as_bytes()), hash_name(long.to_uppercase().as_bytes()));
+        assert_eq!(lower8(u64::from_le_bytes(*b"AZaz@[\xc1\xda")), u64::from_le_bytes(*b"azaz@[\xc1\xda"));
+        // Stopping early returns the hash reached.
+        assert_eq!(walk_name(b"a.evil.com", |_, level, _| level < 2), hash_name(b"evil.com"));
     }
 
     #[test]

@@ -1,0 +1,328 @@
+//! The threat-intel sweeper as an operator over event batches.
+//!
+//! The index is probed once per event (hash sets, a longest-prefix table, a label walk):
+//! events are never the build side of a join, and nothing about the log is held in memory
+//! beyond the batch at hand.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use serde::Serialize;
+use sweep_intel::feeds::{FeedSpec, load_allowlist, load_path};
+use sweep_intel::index::{AllowList, EventView, Hit, IntelIndex, MatchField, MatchStats};
+use sweep_model::SweeperSpec;
+
+use crate::run::EngineError;
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn tags_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+/// Schema of the `hits` table.
+pub fn hits_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("client_ip", DataType::Utf8, true),
+        Field::new("user", DataType::Utf8, true),
+        Field::new("host", DataType::Utf8, true),
+        Field::new("url", DataType::Utf8, true),
+        Field::new("indicator", DataType::Utf8, false),
+        Field::new("indicator_type", DataType::Utf8, false),
+        Field::new("match_kind", DataType::Utf8, false),
+        Field::new("matched_field", DataType::Utf8, false),
+        Field::new("feed", DataType::Utf8, false),
+        Field::new("confidence", DataType::Int32, true),
+        Field::new("tags", tags_type(), true),
+        Field::new("intel_version", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, true),
+        Field::new("offset", DataType::Int64, true),
+    ]))
+}
+
+/// Schema of the `intel` table: the indicator snapshot a sweep used.
+pub fn intel_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("indicator", DataType::Utf8, false),
+        Field::new("indicator_type", DataType::Utf8, false),
+        Field::new("feed", DataType::Utf8, false),
+        Field::new("confidence", DataType::Int32, true),
+        Field::new("severity", DataType::Utf8, true),
+        Field::new("tags", tags_type(), true),
+        Field::new("description", DataType::Utf8, true),
+        Field::new("valid_from", ts_type(), true),
+        Field::new("valid_until", ts_type(), true),
+        Field::new("intel_version", DataType::Utf8, false),
+    ]))
+}
+
+/// What was read from one feed or allowlist.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedReport {
+    pub feed: String,
+    pub path: String,
+    pub kind: String,
+    pub indicators: u64,
+    pub refused: u64,
+    pub skipped: u64,
+}
+
+/// Indicators loaded for a run, and what became of every value offered.
+pub struct LoadedIntel {
+    pub index: Arc<IntelIndex>,
+    pub feeds: Vec<FeedReport>,
+    pub allowlists: Vec<FeedReport>,
+    /// Every refused value (feeds and allowlists), with its reason.
+    pub refused: Vec<sweep_intel::Refusal>,
+    pub load_s: f64,
+}
+
+/// Reads every feed and allowlist of a sweeper and builds the index.
+pub fn load_intel(spec: &SweeperSpec) -> Result<LoadedIntel, EngineError> {
+    load_feeds(&spec.intel, &spec.allow)
+}
+
+/// Reads feeds and allowlists and builds the index.
+pub fn load_feeds(feeds: &[FeedSpec], allow: &[std::path::PathBuf]) -> Result<LoadedIntel, EngineError> {
+    let started = Instant::now();
+    let mut indicators = Vec::new();
+    let mut reports = Vec::new();
+    let mut refused = Vec::new();
+    for spec in feeds {
+        for load in load_path(spec)? {
+            reports.push(FeedReport {
+                feed: load.feed.to_string(),
+                path: load.path.display().to_string(),
+                kind: format!("{:?}", load.kind).to_lowercase(),
+                indicators: load.indicators.len() as u64,
+                refused: load.refused.len() as u64,
+                skipped: load.skipped,
+            });
+            indicators.extend(load.indicators);
+            refused.extend(load.refused);
+        }
+    }
+    let mut allow_list = AllowList::new();
+    let mut allow_reports = Vec::new();
+    for path in allow {
+        let list = load_allowlist(path)?;
+        allow_reports.push(FeedReport {
+            feed: list.name.to_string(),
+            path: path.display().to_string(),
+            kind: "allowlist".into(),
+            indicators: list.entries.len() as u64,
+            refused: list.refused.len() as u64,
+            skipped: list.skipped,
+        });
+        let mut converted = list.into_index();
+        refused.append(&mut converted.refused);
+        allow_list.extend(converted);
+    }
+    let index = IntelIndex::build(indicators, allow_list);
+    refused.extend(index.refused().iter().cloned());
+    Ok(LoadedIntel { index: Arc::new(index), feeds: reports, allowlists: allow_reports, refused, load_s: started.elapsed().as_secs_f64() })
+}
+
+/// The sweeper operator: event batches in, hit batches out.
+#[derive(Clone)]
+pub struct Sweeper {
+    index: Arc<IntelIndex>,
+    fields: Vec<MatchField>,
+}
+
+/// A text column as `Utf8`; other string layouts (Parquet readers give `Utf8View`) are cast.
+fn text_column(batch: &RecordBatch, name: &str) -> Result<Option<StringArray>, EngineError> {
+    let Some(c) = batch.column_by_name(name) else { return Ok(None) };
+    if let Some(a) = c.as_string_opt::<i32>() {
+        return Ok(Some(a.clone()));
+    }
+    if matches!(c.data_type(), DataType::Utf8View | DataType::LargeUtf8 | DataType::Null) {
+        let cast = datafusion::arrow::compute::cast(c, &DataType::Utf8)?;
+        return Ok(Some(cast.as_string::<i32>().clone()));
+    }
+    Err(EngineError::Worker(format!("the sweeper needs events.{name} as text, but it is {}", c.data_type())))
+}
+
+fn value(col: Option<&StringArray>, row: usize) -> Option<&str> {
+    col.and_then(|c| c.is_valid(row).then(|| c.value(row)))
+}
+
+impl Sweeper {
+    pub fn new(index: Arc<IntelIndex>, fields: Vec<MatchField>) -> Sweeper {
+        Sweeper { index, fields }
+    }
+
+    pub fn index(&self) -> &IntelIndex {
+        &self.index
+    }
+
+    /// Matches every event of `events` and returns the hits (possibly none).
+    pub fn sweep_batch(&self, events: &RecordBatch, stats: &mut MatchStats, hits: &mut Vec<Hit>) -> Result<RecordBatch, EngineError> {
+        let ts = events
+            .column_by_name("ts")
+            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+            .ok_or_else(|| EngineError::Worker("the sweeper needs events.ts as a timestamp; keep `ts` in your SQL stages".into()))?;
+        let client_ip = text_column(events, "client_ip")?;
+        let user = text_column(events, "user")?;
+        let host = text_column(events, "host")?;
+        let url = text_column(events, "url")?;
+        let server_ip = text_column(events, "server_ip")?;
+        let scheme = text_column(events, "scheme")?;
+        let path = text_column(events, "path")?;
+        let query = text_column(events, "query")?;
+        let source = text_column(events, "source")?;
+        let port = events.column_by_name("port").and_then(|c| c.as_primitive_opt::<Int32Type>());
+        let offset = events.column_by_name("offset").and_then(|c| c.as_primitive_opt::<Int64Type>());
+
+        let mut out = HitsBuilder::default();
+        for row in 0..events.num_rows() {
+            let ev = EventView {
+                ts_micros: ts.value(row),
+                server_ip: value(server_ip.as_ref(), row),
+                client_ip: value(client_ip.as_ref(), row),
+                host: value(host.as_ref(), row),
+                url: value(url.as_ref(), row),
+                scheme: value(scheme.as_ref(), row),
+                port: port.and_then(|p| p.is_valid(row).then(|| p.value(row))).and_then(|p| u16::try_from(p).ok()),
+                path: value(path.as_ref(), row),
+                query: value(query.as_ref(), row),
+            };
+            hits.clear();
+            self.index.match_event(&ev, &self.fields, hits, stats);
+            for hit in hits.iter() {
+                let ind = self.index.indicator(hit.indicator);
+                out.ts.append_value(ev.ts_micros);
+                out.client_ip.append_option(ev.client_ip);
+                out.user.append_option(value(user.as_ref(), row));
+                out.host.append_option(ev.host);
+                out.url.append_option(ev.url);
+                out.indicator.append_value(&ind.value);
+                out.indicator_type.append_value(ind.kind.as_str());
+                out.match_kind.append_value(hit.match_kind.as_str());
+                out.matched_field.append_value(hit.matched_field.as_str());
+                out.feed.append_value(&**ind.feed);
+                out.confidence.append_option(ind.confidence.map(i32::from));
+                for t in ind.tags {
+                    out.tags.values().append_value(t);
+                }
+                out.tags.append(true);
+                out.intel_version.append_value(self.index.version());
+                out.source.append_option(value(source.as_ref(), row));
+                out.offset.append_option(offset.and_then(|o| o.is_valid(row).then(|| o.value(row))));
+            }
+        }
+        Ok(out.finish())
+    }
+}
+
+struct HitsBuilder {
+    ts: TimestampMicrosecondBuilder,
+    client_ip: StringBuilder,
+    user: StringBuilder,
+    host: StringBuilder,
+    url: StringBuilder,
+    indicator: StringBuilder,
+    indicator_type: StringBuilder,
+    match_kind: StringBuilder,
+    matched_field: StringBuilder,
+    feed: StringBuilder,
+    confidence: Int32Builder,
+    tags: ListBuilder<StringBuilder>,
+    intel_version: StringBuilder,
+    source: StringBuilder,
+    offset: Int64Builder,
+}
+
+impl Default for HitsBuilder {
+    fn default() -> Self {
+        HitsBuilder {
+            ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            client_ip: StringBuilder::new(),
+            user: StringBuilder::new(),
+            host: StringBuilder::new(),
+            url: StringBuilder::new(),
+            indicator: StringBuilder::new(),
+            indicator_type: StringBuilder::new(),
+            match_kind: StringBuilder::new(),
+            matched_field: StringBuilder::new(),
+            feed: StringBuilder::new(),
+            confidence: Int32Builder::new(),
+            tags: ListBuilder::new(StringBuilder::new()),
+            intel_version: StringBuilder::new(),
+            source: StringBuilder::new(),
+            offset: Int64Builder::new(),
+        }
+    }
+}
+
+impl HitsBuilder {
+    fn finish(mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.ts.finish()),
+            Arc::new(self.client_ip.finish()),
+            Arc::new(self.user.finish()),
+            Arc::new(self.host.finish()),
+            Arc::new(self.url.finish()),
+            Arc::new(self.indicator.finish()),
+            Arc::new(self.indicator_type.finish()),
+            Arc::new(self.match_kind.finish()),
+            Arc::new(self.matched_field.finish()),
+            Arc::new(self.feed.finish()),
+            Arc::new(self.confidence.finish()),
+            Arc::new(self.tags.finish()),
+            Arc::new(self.intel_version.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.offset.finish()),
+        ];
+        RecordBatch::try_new(hits_schema(), columns).expect("hit columns match the hits schema")
+    }
+}
+
+/// The whole index as rows of the `intel` table.
+pub fn intel_batch(index: &IntelIndex) -> RecordBatch {
+    let mut value = StringBuilder::new();
+    let mut kind = StringBuilder::new();
+    let mut feed = StringBuilder::new();
+    let mut confidence = Int32Builder::new();
+    let mut severity = StringBuilder::new();
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    let mut description = StringBuilder::new();
+    let mut valid_from = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut valid_until = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut version = StringBuilder::new();
+    for ind in index.iter() {
+        value.append_value(&ind.value);
+        kind.append_value(ind.kind.as_str());
+        feed.append_value(&**ind.feed);
+        confidence.append_option(ind.confidence.map(i32::from));
+        severity.append_option(ind.severity);
+        for t in ind.tags {
+            tags.values().append_value(t);
+        }
+        tags.append(true);
+        description.append_option(ind.description);
+        valid_from.append_option(ind.valid_from);
+        valid_until.append_option(ind.valid_until);
+        version.append_value(index.version());
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(value.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(feed.finish()),
+        Arc::new(confidence.finish()),
+        Arc::new(severity.finish()),
+        Arc::new(tags.finish()),
+        Arc::new(description.finish()),
+        Arc::new(valid_from.finish()),
+        Arc::new(valid_until.finish()),
+        Arc::new(version.finish()),
+    ];
+    RecordBatch::try_new(intel_schema(), columns).expect("intel columns match the intel schema")
+}
