@@ -188,3 +188,23 @@ fn demo_runs_and_shows_tables() {
     // The saved pipeline runs again as it is.
     ok(sweep(&["run", demo.join("pipeline.toml").to_str().unwrap(), "--quiet"]));
 }
+
+#[test]
+fn scan_reads_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["scan", "-", "--format", "squid", "--out", lake.to_str().unwrap(), "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data = std::fs::read(format!("{SHARED}/logs/squid-native-squidview.log")).unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    ok(child.wait_with_output().unwrap());
+    let got = ok(sweep(&["query", lake.to_str().unwrap(), "SELECT source, count(*) AS n FROM events GROUP BY source", "--output", "csv"]));
+    assert_eq!(got.trim(), "source,n\nstdin,94");
+}
