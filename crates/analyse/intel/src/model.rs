@@ -22,6 +22,19 @@ pub enum IndicatorType {
 }
 
 impl IndicatorType {
+    /// Every type, in a stable order.
+    pub const ALL: [IndicatorType; 9] = [
+        IndicatorType::Ipv4,
+        IndicatorType::Ipv6,
+        IndicatorType::Cidr,
+        IndicatorType::Domain,
+        IndicatorType::Url,
+        IndicatorType::Md5,
+        IndicatorType::Sha1,
+        IndicatorType::Sha256,
+        IndicatorType::Email,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             IndicatorType::Ipv4 => "ipv4",

@@ -109,17 +109,7 @@ impl IntelSummary {
     pub fn new(loaded: &crate::sweeper::LoadedIntel) -> IntelSummary {
         let index = &loaded.index;
         let mut by_type = BTreeMap::new();
-        for kind in [
-            IndicatorType::Ipv4,
-            IndicatorType::Ipv6,
-            IndicatorType::Cidr,
-            IndicatorType::Domain,
-            IndicatorType::Url,
-            IndicatorType::Md5,
-            IndicatorType::Sha1,
-            IndicatorType::Sha256,
-            IndicatorType::Email,
-        ] {
+        for kind in IndicatorType::ALL {
             let n = index.count(kind);
             if n > 0 {
                 by_type.insert(kind.as_str().to_string(), n as u64);

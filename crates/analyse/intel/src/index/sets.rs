@@ -365,17 +365,7 @@ fn kind_index(k: IndicatorType) -> usize {
     k as usize
 }
 
-const KINDS: [IndicatorType; 9] = [
-    IndicatorType::Ipv4,
-    IndicatorType::Ipv6,
-    IndicatorType::Cidr,
-    IndicatorType::Domain,
-    IndicatorType::Url,
-    IndicatorType::Md5,
-    IndicatorType::Sha1,
-    IndicatorType::Sha256,
-    IndicatorType::Email,
-];
+const KINDS: [IndicatorType; 9] = IndicatorType::ALL;
 
 impl Sets {
     /// Build from entries sorted by [`Entry::order`] (duplicates of a key allowed; each entry
