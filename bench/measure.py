@@ -12,14 +12,20 @@ sampler reads /proc/<pid>/stat of every process of that session:
   too, so a single-process peak shorter than the interval is not missed: the reported
   peak is max(largest sampled sum, largest single VmHWM). Summing RSS counts pages shared
   between processes (shared libraries) more than once: a slight over-estimate for
-  multi-process engines, none for single-process ones.
+  multi-process engines, none for single-process ones. A command that ends before the
+  first sample (wc -l of a small file) shows 0.
 * CPU: user + system time. The larger of (a) the rusage of the reaped child, which
   includes every descendant it waited for, and (b) the sum over all processes seen of
   their last sampled utime + stime (catches descendants nobody waited for, like a JVM
   gateway, up to one interval of their time).
 
+* other load: CPU time the rest of the machine used during the run (from /proc/stat,
+  minus the command's), divided by the wall time: 0 on a quiet machine, 1.0 when another
+  job kept one core busy throughout. Numbers measured with a high other load are suspect.
+
 The command's stdout and stderr go to --log. One JSON object is appended to --json:
-{"label", "exit", "wall_s", "cpu_s", "peak_mb", "log"}. Exit status: the command's.
+{"label", "exit", "wall_s", "cpu_s", "peak_mb", "other_load", "log"}. Exit status: 0 when
+the command succeeded.
 Plain Python, Linux only (reads /proc), no third-party modules.
 """
 
@@ -63,6 +69,13 @@ def read_hwm(pid):
     return 0
 
 
+def busy_seconds():
+    """CPU seconds the whole machine has been busy (all cores; not idle, not iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / TICK
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--label", required=True)
@@ -77,6 +90,7 @@ def main():
         sys.exit("measure.py: no command given (measure.py --label L --log F -- CMD ...)")
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0 = busy_seconds()
     with open(a.log, "wb") as log:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -114,12 +128,15 @@ def main():
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_rusage = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     cpu = max(cpu_rusage, sum(cpu_seen.values()))
+    # What the rest of the machine did meanwhile (other jobs, this sampler), in cores.
+    other = max(0.0, busy_seconds() - busy0 - cpu) / max(wall, 1e-9)
     result = {
         "label": a.label,
         "exit": -9 if timed_out else proc.returncode,
         "wall_s": round(wall, 3),
         "cpu_s": round(cpu, 3),
         "peak_mb": round(max(peak_sum, peak_hwm) / 2**20, 1),
+        "other_load": round(other, 2),
         "log": a.log,
     }
     if a.json:

@@ -89,14 +89,15 @@ def main():
                + ("One run per engine and job." if str(env["repeat"]) == "1"
                   else f"Each row is the median of {env['repeat']} runs (Spark: 1 run)."))
     out.append("")
-    out.append("| engine | job | lines/s | wall s | CPU s | peak MB | x sweep time | same outputs as sweep |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---|")
+    out.append("| engine | job | lines/s | wall s | CPU s | peak MB | x sweep time | same outputs as sweep | other load |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---|---:|")
     order = sorted(best, key=lambda k: (ENGINE_ORDER.index(k[0]) if k[0] in ENGINE_ORDER else 99, ["read", "parse", "full"].index(k[1])))
+    busy = False
     for k in order:
         engine, job = k
         r = best[k]
         if r["exit"] != 0:
-            out.append(f"| {engine} | {JOB_NAMES[job]} | FAILED (exit {r['exit']}, see {r['log']}) | | | | | |")
+            out.append(f"| {engine} | {JOB_NAMES[job]} | FAILED (exit {r['exit']}, see {r['log']}) | | | | | | |")
             continue
         ref = sweep_wall.get("parse" if job == "read" else job)
         ratio = f"{r['wall_s'] / ref:.2f}" if ref else ""
@@ -107,8 +108,13 @@ def main():
         cell = "(reference)" if engine == "sweep" else check_cell(chk)
         out.append(
             f"| {engine} | {JOB_NAMES[job]} | {fmt_int(a.lines / r['wall_s'])} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
-            f"{r['peak_mb']:,.0f} | {ratio} | {cell} |"
+            f"{r['peak_mb']:,.0f} | {ratio} | {cell} | {r.get('other_load', 0):.2f} |"
         )
+        busy = busy or (r.get("other_load", 0) > 0.2 and r["wall_s"] > 0.5)  # short runs: sampler noise
+    out.append("")
+    out.append("other load: cores kept busy by other processes during the run (0 on a quiet machine).")
+    if busy:
+        out.append("**Some runs shared the machine with other work (other load above 0.2): their times are inflated.**")
     for s in a.skipped:
         out.append("")
         out.append(f"Not run: {s}")
@@ -128,12 +134,12 @@ def main():
         out.append("")
         out.append("Memory flatness (sweep, peak memory of the process):")
         out.append("")
-        out.append("| job | lines | wall s | lines/s | peak MB |")
-        out.append("|---|---:|---:|---:|---:|")
-        for (engine, job), rs in sorted(flat.items(), key=lambda kv: (kv[0][1], kv[1][0]["lines"])):
+        out.append("| job | lines | wall s | lines/s | peak MB | other load |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for (engine, job), rs in sorted(flat.items(), key=lambda kv: ["parse", "full"].index(kv[0][1])):
             for r in rs:
                 status = "" if r["exit"] == 0 else f" (FAILED, exit {r['exit']})"
-                out.append(f"| {JOB_NAMES[job]}{status} | {fmt_int(r['lines'])} | {r['wall_s']:.2f} | {fmt_int(r['lines'] / r['wall_s'])} | {r['peak_mb']:,.0f} |")
+                out.append(f"| {JOB_NAMES[job]}{status} | {fmt_int(r['lines'])} | {r['wall_s']:.2f} | {fmt_int(r['lines'] / r['wall_s'])} | {r['peak_mb']:,.0f} | {r.get('other_load', 0):.2f} |")
 
     text = "\n".join(out) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)

@@ -16,8 +16,8 @@ How it is written (see docs/performance.md):
   their fields are taken with one `split` on runs of spaces (13 regexp_extract calls
   would run the regex 13 times); fields after the URL are read from the right, like
   sweep. The URL is split with regexp_extract.
-* Events and rejects are two writes (two scans of the text; caching 2M lines costs more
-  than re-reading them from the page cache).
+* Events and rejects are two writes (two scans of the text; caching the lines costs more
+  than re-reading them from the page cache: 43 s against 31 s on 2M lines).
 * Full job: the indicators are read with spark.read.text, classified by shape, and
   broadcast (hint) into joins against the events read back from the events Parquet just
   written: exact IPs; IPv4 networks by masking the event address to each prefix length in
