@@ -10,13 +10,14 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// Time zone of every timestamp column: all times are stored as UTC instants.
 pub const UTC: &str = "UTC";
 
-fn ts_type() -> DataType {
+/// The type of every timestamp column sweep writes: microseconds, UTC.
+pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
 }
 
 static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        Field::new("ts", ts_type(), false),
+        Field::new("ts", timestamp_type(), false),
         Field::new("client_ip", DataType::Utf8, true),
         Field::new("user", DataType::Utf8, true),
         Field::new("method", DataType::Utf8, true),
@@ -50,7 +51,7 @@ static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("format", DataType::Utf8, false),
         Field::new("source", DataType::Utf8, false),
         Field::new("offset", DataType::Int64, false),
-        Field::new("ingest_ts", ts_type(), false),
+        Field::new("ingest_ts", timestamp_type(), false),
     ]))
 });
 

@@ -4,13 +4,15 @@
 //! events are never the build side of a join, and nothing about the log is held in memory
 //! beyond the batch at hand.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
 use std::time::Instant;
+use sweep_formats::schema::{UTC, timestamp_type};
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use serde::Serialize;
 use sweep_intel::feeds::{FeedSpec, load_allowlist, load_path};
 use sweep_intel::index::{AllowList, EventView, Hit, IntelIndex, MatchField, MatchStats};
@@ -18,18 +20,13 @@ use sweep_model::SweeperSpec;
 
 use crate::run::EngineError;
 
-fn ts_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
 fn tags_type() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
 
-/// Schema of the `hits` table.
-pub fn hits_schema() -> SchemaRef {
+static HITS: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        Field::new("ts", ts_type(), false),
+        Field::new("ts", timestamp_type(), false),
         Field::new("client_ip", DataType::Utf8, true),
         Field::new("user", DataType::Utf8, true),
         Field::new("host", DataType::Utf8, true),
@@ -45,6 +42,11 @@ pub fn hits_schema() -> SchemaRef {
         Field::new("source", DataType::Utf8, true),
         Field::new("offset", DataType::Int64, true),
     ]))
+});
+
+/// Schema of the `hits` table (built once).
+pub fn hits_schema() -> SchemaRef {
+    HITS.clone()
 }
 
 /// Schema of the `intel` table: the indicator snapshot a sweep used.
@@ -57,8 +59,8 @@ pub fn intel_schema() -> SchemaRef {
         Field::new("severity", DataType::Utf8, true),
         Field::new("tags", tags_type(), true),
         Field::new("description", DataType::Utf8, true),
-        Field::new("valid_from", ts_type(), true),
-        Field::new("valid_until", ts_type(), true),
+        Field::new("valid_from", timestamp_type(), true),
+        Field::new("valid_until", timestamp_type(), true),
         Field::new("intel_version", DataType::Utf8, false),
     ]))
 }
@@ -243,7 +245,7 @@ struct HitsBuilder {
 impl Default for HitsBuilder {
     fn default() -> Self {
         HitsBuilder {
-            ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            ts: TimestampMicrosecondBuilder::new().with_timezone(UTC),
             client_ip: StringBuilder::new(),
             user: StringBuilder::new(),
             host: StringBuilder::new(),
@@ -294,8 +296,8 @@ pub fn intel_batch(index: &IntelIndex) -> RecordBatch {
     let mut severity = StringBuilder::new();
     let mut tags = ListBuilder::new(StringBuilder::new());
     let mut description = StringBuilder::new();
-    let mut valid_from = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-    let mut valid_until = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut valid_from = TimestampMicrosecondBuilder::new().with_timezone(UTC);
+    let mut valid_until = TimestampMicrosecondBuilder::new().with_timezone(UTC);
     let mut version = StringBuilder::new();
     for ind in index.iter() {
         value.append_value(&ind.value);
