@@ -1,0 +1,655 @@
+//! The analyser: per-key pane accumulators, the watermark, emission of final windows.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
+
+use arrow::compute::cast;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use serde::{Deserialize, Serialize};
+use sweep_formats::schema::{UTC, timestamp_type};
+
+use crate::spec::{KeyKind, Metric, WindowSpec};
+use crate::{Alert, WindowError};
+
+/// How the analyser decides that a window is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Files: every event counts, whatever its order; windows are final only at [`WindowAnalyser::finish`].
+    Batch,
+    /// Micro-batches: a watermark trails the newest event by `allowed_lateness`; events behind it
+    /// are late, windows that end at or before it are final and emitted by [`WindowAnalyser::end_batch`].
+    Streaming,
+}
+
+/// What one call emitted: the final windows as metrics rows, and the alerts they raised.
+#[derive(Debug, Clone)]
+pub struct Emitted {
+    /// Rows in [`metrics_schema`], sorted by (window_start, key_kind, key).
+    pub metrics: RecordBatch,
+    /// In the order of the metrics rows, then of the spec's thresholds.
+    pub alerts: Vec<Alert>,
+}
+
+impl Emitted {
+    /// No rows and no alerts.
+    pub fn empty() -> Emitted {
+        Emitted { metrics: RecordBatch::new_empty(metrics_schema()), alerts: Vec::new() }
+    }
+}
+
+static METRICS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("window_start", timestamp_type(), false),
+        Field::new("window_end", timestamp_type(), false),
+        Field::new("key_kind", DataType::Utf8, false),
+        Field::new("key", DataType::Utf8, false),
+        Field::new("requests", DataType::Int64, false),
+        Field::new("request_bytes", DataType::Int64, false),
+        Field::new("response_bytes", DataType::Int64, false),
+        Field::new("distinct_hosts", DataType::Int64, false),
+        Field::new("errors", DataType::Int64, false),
+        Field::new("error_ratio", DataType::Float64, false),
+        Field::new("denied", DataType::Int64, false),
+    ]))
+});
+
+/// Schema of the `metrics` table (built once).
+pub fn metrics_schema() -> SchemaRef {
+    METRICS.clone()
+}
+
+/// The counts of one key in one pane (one `slide` of time).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Pane {
+    requests: i64,
+    request_bytes: i64,
+    response_bytes: i64,
+    errors: i64,
+    denied: i64,
+    hosts: HashSet<Box<str>>,
+}
+
+impl Pane {
+    fn absorb(&mut self, other: Pane) {
+        self.requests = self.requests.wrapping_add(other.requests);
+        self.request_bytes = self.request_bytes.wrapping_add(other.request_bytes);
+        self.response_bytes = self.response_bytes.wrapping_add(other.response_bytes);
+        self.errors = self.errors.wrapping_add(other.errors);
+        self.denied = self.denied.wrapping_add(other.denied);
+        if self.hosts.len() < other.hosts.len() {
+            let mine = std::mem::replace(&mut self.hosts, other.hosts);
+            self.hosts.extend(mine);
+        } else {
+            self.hosts.extend(other.hosts);
+        }
+    }
+}
+
+/// Panes of one key, by pane index (`pane start / slide`).
+type KeyPanes = BTreeMap<i64, Pane>;
+
+/// One final window of one key.
+struct Row {
+    start: i64,
+    kind: KeyKind,
+    key: String,
+    requests: i64,
+    request_bytes: i64,
+    response_bytes: i64,
+    distinct_hosts: i64,
+    errors: i64,
+    denied: i64,
+}
+
+impl Row {
+    fn error_ratio(&self) -> f64 {
+        self.errors as f64 / self.requests as f64
+    }
+
+    fn value(&self, m: Metric) -> f64 {
+        match m {
+            Metric::Requests => self.requests as f64,
+            Metric::RequestBytes => self.request_bytes as f64,
+            Metric::ResponseBytes => self.response_bytes as f64,
+            Metric::DistinctHosts => self.distinct_hosts as f64,
+            Metric::Errors => self.errors as f64,
+            Metric::ErrorRatio => self.error_ratio(),
+            Metric::Denied => self.denied as f64,
+        }
+    }
+}
+
+/// Sliding-window volume metrics over `events` batches (docs/windows.md).
+///
+/// Internally each key's events are counted per *pane*, the `slide`-long interval
+/// `[k·slide, (k+1)·slide)`; a window is the union of `size / slide` consecutive panes. An event
+/// therefore updates one accumulator per key kind, and memory is proportional to the open
+/// panes times their keys, plus the distinct hosts seen in each.
+#[derive(Debug, Clone)]
+pub struct WindowAnalyser {
+    spec: WindowSpec,
+    mode: Mode,
+    size: i64,
+    slide: i64,
+    lateness: i64,
+    /// `size / slide`: panes per window.
+    span: i64,
+    /// By [`KeyKind::index`].
+    state: [HashMap<Box<str>, KeyPanes>; 3],
+    /// Streaming: events before it are late; `None` is minus infinity.
+    watermark: Option<i64>,
+    /// Every window with `end <= emitted_until` has been emitted.
+    emitted_until: Option<i64>,
+    /// Streaming: the newest event time counted since the last `end_batch`.
+    batch_max: Option<i64>,
+    late_events: u64,
+    untimed_events: u64,
+}
+
+/// Version of the checkpoint format written by [`WindowAnalyser::snapshot`].
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Snapshot {
+    version: u32,
+    spec: WindowSpec,
+    mode: Mode,
+    watermark: Option<i64>,
+    emitted_until: Option<i64>,
+    batch_max: Option<i64>,
+    late_events: u64,
+    untimed_events: u64,
+    panes: Vec<PaneRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaneRecord {
+    key_kind: KeyKind,
+    key: String,
+    pane_start: i64,
+    requests: i64,
+    request_bytes: i64,
+    response_bytes: i64,
+    errors: i64,
+    denied: i64,
+    hosts: Vec<String>,
+}
+
+/// The columns one batch is read from, all cast to the types the analyser works on.
+struct Columns {
+    ts: TimestampMicrosecondArray,
+    keys: Vec<(KeyKind, StringArray)>,
+    host: StringArray,
+    status: Int64Array,
+    request_bytes: Int64Array,
+    response_bytes: Int64Array,
+    proxy_action: StringArray,
+}
+
+const READS: &str = "ts, host, status, request_bytes, response_bytes, proxy_action and the key columns";
+
+fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef, WindowError> {
+    batch.column_by_name(name).cloned().ok_or_else(|| {
+        WindowError::Column(format!(
+            "the events have no column `{name}`; the window analyser reads {READS}: keep them in the [[transform]] stages"
+        ))
+    })
+}
+
+fn cast_to(array: &ArrayRef, name: &str, to: &DataType, ok: bool, need: &str) -> Result<ArrayRef, WindowError> {
+    if array.data_type() == to {
+        return Ok(array.clone());
+    }
+    if !ok {
+        return Err(WindowError::Column(format!("column `{name}` is {}; the window analyser needs {need}", array.data_type())));
+    }
+    cast(array, to).map_err(|e| WindowError::Column(format!("column `{name}` ({}) cannot be read as {need}: {e}", array.data_type())))
+}
+
+fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => true,
+        DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+        _ => false,
+    }
+}
+
+fn text(batch: &RecordBatch, name: &str) -> Result<StringArray, WindowError> {
+    let a = column(batch, name)?;
+    let ok = is_text(a.data_type());
+    Ok(cast_to(&a, name, &DataType::Utf8, ok, "text (Utf8)")?.as_string::<i32>().clone())
+}
+
+fn integer(batch: &RecordBatch, name: &str) -> Result<Int64Array, WindowError> {
+    let a = column(batch, name)?;
+    let ok = a.data_type().is_integer() || a.data_type() == &DataType::Null;
+    Ok(cast_to(&a, name, &DataType::Int64, ok, "an integer")?.as_primitive::<Int64Type>().clone())
+}
+
+impl Columns {
+    fn read(batch: &RecordBatch, keys: &[KeyKind]) -> Result<Columns, WindowError> {
+        let ts = column(batch, "ts")?;
+        let ok = matches!(ts.data_type(), DataType::Timestamp(_, _));
+        let ts = cast_to(&ts, "ts", &timestamp_type(), ok, &format!("a timestamp (microseconds, {UTC})"))?;
+        Ok(Columns {
+            ts: ts.as_primitive::<TimestampMicrosecondType>().clone(),
+            keys: keys.iter().map(|&k| Ok((k, text(batch, k.as_str())?))).collect::<Result<_, WindowError>>()?,
+            host: text(batch, "host")?,
+            status: integer(batch, "status")?,
+            request_bytes: integer(batch, "request_bytes")?,
+            response_bytes: integer(batch, "response_bytes")?,
+            proxy_action: text(batch, "proxy_action")?,
+        })
+    }
+}
+
+fn non_empty(a: &StringArray, i: usize) -> Option<&str> {
+    if a.is_null(i) {
+        return None;
+    }
+    Some(a.value(i)).filter(|s| !s.is_empty())
+}
+
+fn int_or_zero(a: &Int64Array, i: usize) -> i64 {
+    if a.is_null(i) { 0 } else { a.value(i) }
+}
+
+fn says_denied(action: &str) -> bool {
+    action.as_bytes().windows(6).any(|w| w.eq_ignore_ascii_case(b"denied"))
+}
+
+impl WindowAnalyser {
+    /// An analyser with empty state. Fails if the spec does not validate.
+    pub fn new(spec: WindowSpec, mode: Mode) -> Result<WindowAnalyser, WindowError> {
+        spec.validate()?;
+        let (size, slide, lateness) = (spec.size.as_micros(), spec.slide.as_micros(), spec.allowed_lateness.as_micros());
+        Ok(WindowAnalyser {
+            spec,
+            mode,
+            size,
+            slide,
+            lateness,
+            span: size / slide,
+            state: Default::default(),
+            watermark: None,
+            emitted_until: None,
+            batch_max: None,
+            late_events: 0,
+            untimed_events: 0,
+        })
+    }
+
+    pub fn spec(&self) -> &WindowSpec {
+        &self.spec
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Events not counted because they were behind the watermark (streaming), since the start.
+    pub fn late_events(&self) -> u64 {
+        self.late_events
+    }
+
+    /// Events not counted because their `ts` was null, since the start.
+    pub fn untimed_events(&self) -> u64 {
+        self.untimed_events
+    }
+
+    /// The watermark in microseconds since the epoch; `None` before the first batch that had
+    /// events, and always in batch mode.
+    pub fn watermark(&self) -> Option<i64> {
+        self.watermark
+    }
+
+    /// Counts the events of one batch. Several calls before [`WindowAnalyser::end_batch`] form
+    /// one micro-batch.
+    ///
+    /// Returns the indices (ascending) of the rows that are late: in streaming mode, rows whose
+    /// `ts` is before the watermark as it was at the start of the micro-batch. They are not
+    /// counted. In batch mode nothing is late.
+    pub fn observe(&mut self, events: &RecordBatch) -> Result<Vec<usize>, WindowError> {
+        let cols = Columns::read(events, &self.spec.keys)?;
+        let watermark = if self.mode == Mode::Streaming { self.watermark } else { None };
+        let mut late = Vec::new();
+        for i in 0..events.num_rows() {
+            if cols.ts.is_null(i) {
+                self.untimed_events += 1;
+                continue;
+            }
+            let ts = cols.ts.value(i);
+            if watermark.is_some_and(|w| ts < w) {
+                late.push(i);
+                continue;
+            }
+            self.batch_max = Some(self.batch_max.map_or(ts, |m| m.max(ts)));
+            let pane_index = ts.div_euclid(self.slide);
+            let status = (!cols.status.is_null(i)).then(|| cols.status.value(i));
+            let error = status.is_some_and(|s| s >= 400) as i64;
+            let denied = (matches!(status, Some(403 | 407)) || non_empty(&cols.proxy_action, i).is_some_and(says_denied)) as i64;
+            let (req, resp) = (int_or_zero(&cols.request_bytes, i), int_or_zero(&cols.response_bytes, i));
+            let host = non_empty(&cols.host, i);
+            for (kind, values) in &cols.keys {
+                let Some(key) = non_empty(values, i) else { continue };
+                let map = &mut self.state[kind.index()];
+                if !map.contains_key(key) {
+                    map.insert(key.into(), KeyPanes::new());
+                }
+                let pane = map.get_mut(key).expect("inserted above").entry(pane_index).or_default();
+                pane.requests += 1;
+                pane.request_bytes = pane.request_bytes.wrapping_add(req);
+                pane.response_bytes = pane.response_bytes.wrapping_add(resp);
+                pane.errors += error;
+                pane.denied += denied;
+                if let Some(h) = host
+                    && !pane.hosts.contains(h)
+                {
+                    pane.hosts.insert(h.into());
+                }
+            }
+        }
+        self.late_events += late.len() as u64;
+        Ok(late)
+    }
+
+    /// Ends a micro-batch. Streaming: advances the watermark to
+    /// `max(watermark, newest event of the micro-batch - allowed_lateness)` and emits (and
+    /// forgets) every window that ends at or before it. Batch mode: emits nothing.
+    pub fn end_batch(&mut self) -> Result<Emitted, WindowError> {
+        if self.mode == Mode::Batch {
+            return Ok(Emitted::empty());
+        }
+        if let Some(max) = self.batch_max.take() {
+            let w = max.saturating_sub(self.lateness);
+            self.watermark = Some(self.watermark.map_or(w, |old| old.max(w)));
+        }
+        let Some(w) = self.watermark else {
+            return Ok(Emitted::empty());
+        };
+        if self.emitted_until == Some(w) {
+            return Ok(Emitted::empty());
+        }
+        let out = self.emit(Some(w))?;
+        self.emitted_until = Some(w);
+        // A pane is in windows `pane - span + 1 ..= pane`; once the last of them is final, drop it.
+        let last_final = w.saturating_sub(self.size).div_euclid(self.slide);
+        for map in &mut self.state {
+            map.retain(|_, panes| {
+                *panes = panes.split_off(&last_final.saturating_add(1));
+                !panes.is_empty()
+            });
+        }
+        Ok(out)
+    }
+
+    /// End of input: every window not emitted yet is final and emitted now.
+    pub fn finish(self) -> Result<Emitted, WindowError> {
+        self.emit(None)
+    }
+
+    /// Adds another analyser's counts to this one (one analyser per parallel partition, merged
+    /// at the end). Both must have the same mode and the same size, slide, keys and lateness;
+    /// this one's thresholds are kept. In streaming mode both must also have the same watermark
+    /// and have emitted the same windows.
+    pub fn merge(&mut self, other: WindowAnalyser) -> Result<(), WindowError> {
+        if self.mode != other.mode {
+            return Err(WindowError::Merge(format!("a {:?} analyser with a {:?} one", self.mode, other.mode)));
+        }
+        if !self.spec.same_windows(&other.spec) {
+            return Err(WindowError::Merge("the analysers have different size, slide, keys or allowed_lateness".into()));
+        }
+        if self.mode == Mode::Streaming && (self.watermark != other.watermark || self.emitted_until != other.emitted_until) {
+            return Err(WindowError::Merge(format!(
+                "streaming analysers at different watermarks ({:?} and {:?}): merge them before either ends a batch",
+                self.watermark, other.watermark
+            )));
+        }
+        self.batch_max = match (self.batch_max, other.batch_max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.late_events += other.late_events;
+        self.untimed_events += other.untimed_events;
+        for (mine, theirs) in self.state.iter_mut().zip(other.state) {
+            for (key, panes) in theirs {
+                let into = mine.entry(key).or_default();
+                for (p, pane) in panes {
+                    into.entry(p).or_default().absorb(pane);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole state as bytes (JSON with a format version), for checkpoints. The same state
+    /// always gives the same bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut panes = Vec::new();
+        for kind in KeyKind::ALL {
+            let mut keys: Vec<_> = self.state[kind.index()].iter().collect();
+            keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (key, key_panes) in keys {
+                for (&p, pane) in key_panes {
+                    let mut hosts: Vec<String> = pane.hosts.iter().map(|h| h.to_string()).collect();
+                    hosts.sort_unstable();
+                    panes.push(PaneRecord {
+                        key_kind: kind,
+                        key: key.to_string(),
+                        pane_start: p * self.slide,
+                        requests: pane.requests,
+                        request_bytes: pane.request_bytes,
+                        response_bytes: pane.response_bytes,
+                        errors: pane.errors,
+                        denied: pane.denied,
+                        hosts,
+                    });
+                }
+            }
+        }
+        let snap = Snapshot {
+            version: SNAPSHOT_VERSION,
+            spec: self.spec.clone(),
+            mode: self.mode,
+            watermark: self.watermark,
+            emitted_until: self.emitted_until,
+            batch_max: self.batch_max,
+            late_events: self.late_events,
+            untimed_events: self.untimed_events,
+            panes,
+        };
+        serde_json::to_vec(&snap).expect("a snapshot is plain data")
+    }
+
+    /// An analyser continuing from a [`WindowAnalyser::snapshot`]. `spec` must have the same
+    /// size, slide, keys and allowed_lateness as the checkpoint (thresholds may change); the
+    /// mode is the checkpoint's.
+    pub fn restore(spec: WindowSpec, bytes: &[u8]) -> Result<WindowAnalyser, WindowError> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let bad = |msg: String| WindowError::Snapshot(msg);
+        let v: Version = serde_json::from_slice(bytes).map_err(|e| bad(format!("not a window checkpoint: {e}")))?;
+        if v.version != SNAPSHOT_VERSION {
+            return Err(bad(format!(
+                "it has format version {}, this build reads version {SNAPSHOT_VERSION}: replay from the input instead",
+                v.version
+            )));
+        }
+        let snap: Snapshot = serde_json::from_slice(bytes).map_err(|e| bad(format!("damaged window checkpoint: {e}")))?;
+        if !spec.same_windows(&snap.spec) {
+            let s = &snap.spec;
+            let keys: Vec<_> = s.keys.iter().map(|k| k.as_str()).collect();
+            return Err(bad(format!(
+                "it was written with size {}, slide {}, keys {keys:?}, allowed_lateness {}; restore it with the same settings or start from empty state",
+                s.size, s.slide, s.allowed_lateness
+            )));
+        }
+        let mut a = WindowAnalyser::new(spec, snap.mode)?;
+        a.watermark = snap.watermark;
+        a.emitted_until = snap.emitted_until;
+        a.batch_max = snap.batch_max;
+        a.late_events = snap.late_events;
+        a.untimed_events = snap.untimed_events;
+        for r in snap.panes {
+            if r.pane_start.rem_euclid(a.slide) != 0 || r.key.is_empty() || r.requests <= 0 || !a.spec.keys.contains(&r.key_kind) {
+                return Err(bad(format!("damaged window checkpoint: bad pane {} {:?} at {}", r.key_kind, r.key, r.pane_start)));
+            }
+            let pane = Pane {
+                requests: r.requests,
+                request_bytes: r.request_bytes,
+                response_bytes: r.response_bytes,
+                errors: r.errors,
+                denied: r.denied,
+                hosts: r.hosts.into_iter().map(String::into_boxed_str).collect(),
+            };
+            let panes = a.state[r.key_kind.index()].entry(r.key.into_boxed_str()).or_default();
+            if panes.insert(r.pane_start.div_euclid(a.slide), pane).is_some() {
+                return Err(bad("damaged window checkpoint: a pane appears twice".into()));
+            }
+        }
+        Ok(a)
+    }
+
+    /// Emits every window with `emitted_until < end <= hi` (`hi = None`: no upper bound).
+    fn emit(&self, hi: Option<i64>) -> Result<Emitted, WindowError> {
+        let (size, slide, span) = (self.size, self.slide, self.span);
+        // Window index w covers panes w ..= w + span - 1 and ends at w * slide + size.
+        let w_min = self.emitted_until.map_or(i64::MIN, |lo| lo.saturating_sub(size).div_euclid(slide).saturating_add(1));
+        let w_max = hi.map_or(i64::MAX, |hi| hi.saturating_sub(size).div_euclid(slide));
+        let mut rows = Vec::new();
+        for kind in KeyKind::ALL {
+            for (key, panes) in &self.state[kind.index()] {
+                let panes: Vec<(i64, &Pane)> = panes.range(w_min..).map(|(&p, pane)| (p, pane)).collect();
+                let mut window = Sliding::default();
+                let mut next_w = w_min;
+                for &(p, _) in &panes {
+                    let first = p.saturating_sub(span - 1).max(next_w);
+                    let last = p.min(w_max);
+                    let mut w = first;
+                    while w <= last {
+                        window.move_to(&panes, w, span);
+                        rows.push(window.row(w.saturating_mul(slide), kind, key));
+                        w += 1;
+                    }
+                    next_w = next_w.max(p.saturating_add(1));
+                }
+            }
+        }
+        rows.sort_unstable_by(|a, b| (a.start, a.kind, &a.key).cmp(&(b.start, b.kind, &b.key)));
+        self.build(rows)
+    }
+
+    fn build(&self, rows: Vec<Row>) -> Result<Emitted, WindowError> {
+        let mut alerts = Vec::new();
+        for r in &rows {
+            for t in &self.spec.thresholds {
+                if t.key.is_some_and(|k| k != r.kind) {
+                    continue;
+                }
+                let value = r.value(t.metric);
+                if value >= t.above {
+                    alerts.push(Alert {
+                        key_kind: r.kind,
+                        key: r.key.clone(),
+                        window_start: r.start,
+                        window_end: r.start.saturating_add(self.size),
+                        metric: t.metric,
+                        value,
+                        threshold: t.above,
+                    });
+                }
+            }
+        }
+        let ints = |f: fn(&Row) -> i64| Arc::new(rows.iter().map(f).collect::<Int64Array>()) as ArrayRef;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.start)).with_timezone(UTC)),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.start.saturating_add(self.size))).with_timezone(UTC),
+            ),
+            Arc::new(rows.iter().map(|r| Some(r.kind.as_str())).collect::<StringArray>()),
+            Arc::new(rows.iter().map(|r| Some(r.key.as_str())).collect::<StringArray>()),
+            ints(|r| r.requests),
+            ints(|r| r.request_bytes),
+            ints(|r| r.response_bytes),
+            ints(|r| r.distinct_hosts),
+            ints(|r| r.errors),
+            Arc::new(rows.iter().map(|r| r.error_ratio()).collect::<Float64Array>()),
+            ints(|r| r.denied),
+        ];
+        Ok(Emitted { metrics: RecordBatch::try_new(metrics_schema(), columns)?, alerts })
+    }
+}
+
+/// The panes of one window as it slides over one key's panes: `panes[a..b]` are in the window.
+#[derive(Default)]
+struct Sliding<'a> {
+    a: usize,
+    b: usize,
+    requests: i64,
+    request_bytes: i64,
+    response_bytes: i64,
+    errors: i64,
+    denied: i64,
+    hosts: HashMap<&'a str, u32>,
+}
+
+impl<'a> Sliding<'a> {
+    /// Moves to window index `w` (never backwards).
+    fn move_to(&mut self, panes: &[(i64, &'a Pane)], w: i64, span: i64) {
+        while self.a < self.b && panes[self.a].0 < w {
+            self.apply(panes[self.a].1, false);
+            self.a += 1;
+        }
+        if self.a == self.b {
+            while self.b < panes.len() && panes[self.b].0 < w {
+                self.b += 1;
+            }
+            self.a = self.b;
+        }
+        while self.b < panes.len() && panes[self.b].0 <= w.saturating_add(span - 1) {
+            self.apply(panes[self.b].1, true);
+            self.b += 1;
+        }
+    }
+
+    fn apply(&mut self, p: &'a Pane, add: bool) {
+        let op = if add { i64::wrapping_add } else { i64::wrapping_sub };
+        self.requests = op(self.requests, p.requests);
+        self.request_bytes = op(self.request_bytes, p.request_bytes);
+        self.response_bytes = op(self.response_bytes, p.response_bytes);
+        self.errors = op(self.errors, p.errors);
+        self.denied = op(self.denied, p.denied);
+        for h in &p.hosts {
+            if add {
+                *self.hosts.entry(h).or_insert(0) += 1;
+            } else if let Some(n) = self.hosts.get_mut(&**h) {
+                *n -= 1;
+                if *n == 0 {
+                    self.hosts.remove(&**h);
+                }
+            }
+        }
+    }
+
+    fn row(&self, start: i64, kind: KeyKind, key: &str) -> Row {
+        Row {
+            start,
+            kind,
+            key: key.to_string(),
+            requests: self.requests,
+            request_bytes: self.request_bytes,
+            response_bytes: self.response_bytes,
+            distinct_hosts: self.hosts.len() as i64,
+            errors: self.errors,
+            denied: self.denied,
+        }
+    }
+}
