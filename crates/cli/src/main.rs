@@ -6,6 +6,7 @@ mod output;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -150,6 +151,7 @@ struct CommonArgs {
 #[derive(clap::Args)]
 struct ScanArgs {
     /// Log files, directories or glob patterns; `-` reads stdin. Gzip and zstd are read as such.
+    /// `kafka://host:port/topic` streams a Kafka topic instead (needs --checkpoint).
     #[arg(required = true)]
     inputs: Vec<String>,
     /// The log format (see `sweep formats`).
@@ -169,11 +171,61 @@ struct ScanArgs {
     threads: usize,
     #[command(flatten)]
     intel: IntelArgs,
+    /// Table format of the lake: parquet (default) or delta (streaming runs).
+    #[arg(long, value_enum, default_value_t = TableFormatArg::Parquet)]
+    table_format: TableFormatArg,
+    #[command(flatten)]
+    stream: StreamArgs,
     /// Print the pipeline as TOML (for `sweep run`) instead of running it.
     #[arg(long)]
     print_pipeline: bool,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+/// Options of a Kafka input (`kafka://host:port/topic`).
+#[derive(clap::Args)]
+struct StreamArgs {
+    /// Checkpoint folder (Kafka offsets and window state per batch); required for Kafka.
+    #[arg(long, value_name = "DIR")]
+    checkpoint: Option<PathBuf>,
+    /// Stop once the topic is read to its end (backfills, tests), instead of running until Ctrl-C.
+    #[arg(long)]
+    until_drained: bool,
+    /// Where to start without a checkpoint: earliest, latest or committed (the group's offsets).
+    #[arg(long, value_enum, default_value_t = StartArg::Committed)]
+    start: StartArg,
+    /// Consumer group for committed offsets.
+    #[arg(long, default_value = "sweep")]
+    group: String,
+    /// At most this many messages per micro-batch.
+    #[arg(long, default_value_t = 100_000)]
+    batch_size: usize,
+    /// Close a micro-batch after this many milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    batch_interval_ms: u64,
+    /// A librdkafka property for the consumer, KEY=VALUE (repeatable): security.protocol, sasl.*, ssl.*
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
+    kafka_options: Vec<String>,
+    /// Publish hits and threshold alerts as JSON to kafka://host:port/topic.
+    #[arg(long, value_name = "URL")]
+    alerts: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898).
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<String>,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum StartArg {
+    Earliest,
+    Latest,
+    Committed,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum TableFormatArg {
+    Parquet,
+    Delta,
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -224,14 +276,31 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 fn scan(args: ScanArgs) -> Result<()> {
     let format = FormatSpec::from_name(&args.format)?;
+    let kafka = kafka_source(&args.inputs, &args.stream)?;
+    let files = if kafka.is_some() { Vec::new() } else { args.inputs };
+    let alerts = args.stream.alerts.as_deref().map(kafka_sink).transpose()?;
+    let table_format = match args.table_format {
+        TableFormatArg::Parquet => sweep::TableFormat::Parquet,
+        TableFormatArg::Delta => sweep::TableFormat::Delta,
+    };
     let pipeline = Pipeline {
-        extract: vec![ExtractSpec { files: args.inputs, stdin: false, format }],
+        extract: vec![ExtractSpec { files, stdin: false, kafka, format }],
         transform: args.sql.into_iter().map(|sql| TransformStage { sql }).collect(),
         analyse: args.intel.sweeper().map(sweep::AnalyseStage::Sweeper).into_iter().collect(),
-        load: sweep::LoadSpec { dir: Some(args.out), mode: args.mode.into(), ..Default::default() },
+        load: sweep::LoadSpec { dir: Some(args.out), mode: args.mode.into(), format: table_format, alerts, ..Default::default() },
         settings: Settings { threads: args.threads, ..Settings::default() },
+        stream: sweep::StreamSettings {
+            checkpoint: args.stream.checkpoint,
+            stop_when_drained: args.stream.until_drained,
+            metrics_addr: args.stream.metrics_addr,
+        },
         ..Pipeline::default()
     };
+    if pipeline.is_streaming() && pipeline.stream.checkpoint.is_none() {
+        bail!(
+            "reading Kafka needs a checkpoint folder: add --checkpoint DIR (it records offsets, so a restart neither loses nor repeats lines)"
+        );
+    }
     if !args.intel.allow.is_empty() && args.intel.feeds.is_empty() {
         bail!("--allow needs at least one --intel feed to suppress hits of");
     }
@@ -242,11 +311,46 @@ fn scan(args: ScanArgs) -> Result<()> {
     run_and_report(&pipeline, &args.common)
 }
 
+/// A Kafka source from a `kafka://` input, with the stream options of the command line.
+fn kafka_source(inputs: &[String], args: &StreamArgs) -> Result<Option<sweep::KafkaSourceSpec>> {
+    let Some(url) = inputs.iter().find(|i| i.starts_with("kafka://")) else { return Ok(None) };
+    if inputs.len() > 1 {
+        bail!("a Kafka input is read on its own: give either {url} or files, not both");
+    }
+    let mut spec = sweep::KafkaSourceSpec::from_url(url).map_err(anyhow::Error::msg)?;
+    spec.group = args.group.clone();
+    spec.start = match args.start {
+        StartArg::Earliest => sweep::StartPosition::Earliest,
+        StartArg::Latest => sweep::StartPosition::Latest,
+        StartArg::Committed => sweep::StartPosition::Committed,
+    };
+    spec.batch_size = args.batch_size;
+    spec.batch_interval_ms = args.batch_interval_ms;
+    for option in &args.kafka_options {
+        let (k, v) = option.split_once('=').with_context(|| format!("--kafka-option {option:?} is not KEY=VALUE"))?;
+        spec.options.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(Some(spec))
+}
+
+/// An alert topic from `kafka://host:port/topic`.
+fn kafka_sink(url: &str) -> Result<sweep::KafkaSinkSpec> {
+    let source = sweep::KafkaSourceSpec::from_url(url).map_err(anyhow::Error::msg)?;
+    let [topic] = source.topics.as_slice() else { bail!("--alerts {url} names several topics; give one") };
+    Ok(sweep::KafkaSinkSpec { brokers: source.brokers, topic: topic.clone(), options: Default::default() })
+}
+
 fn run_and_report(pipeline: &Pipeline, common: &CommonArgs) -> Result<()> {
     let counters = Arc::new(RunCounters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    // SIGTERM and Ctrl-C finish the batch in flight, then stop; a second one stops at once.
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())?;
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
     let show_progress = !common.quiet && std::io::stderr().is_terminal();
     let progress = show_progress.then(|| output::Progress::start(counters.clone()));
-    let result = sweep::run_pipeline(pipeline, counters);
+    let result = sweep::run_pipeline_until(pipeline, counters, stop);
     if let Some(p) = progress {
         p.finish();
     }

@@ -64,15 +64,19 @@ pub fn group(n: u64) -> String {
 }
 
 pub fn print_summary(s: &RunSummary) {
-    println!(
-        "sweep: {} lines from {} input{} ({:.1} MB) in {:.2} s, {} lines/s",
-        group(s.input_lines),
-        s.input_files,
-        if s.input_files == 1 { "" } else { "s" },
-        s.input_bytes as f64 / 1e6,
-        s.elapsed_s,
-        group(s.lines_per_second as u64)
-    );
+    if s.stream.is_some() {
+        println!("sweep: {} lines from Kafka in {:.2} s, {} lines/s", group(s.input_lines), s.elapsed_s, group(s.lines_per_second as u64));
+    } else {
+        println!(
+            "sweep: {} lines from {} input{} ({:.1} MB) in {:.2} s, {} lines/s",
+            group(s.input_lines),
+            s.input_files,
+            if s.input_files == 1 { "" } else { "s" },
+            s.input_bytes as f64 / 1e6,
+            s.elapsed_s,
+            group(s.lines_per_second as u64)
+        );
+    }
     let table = |name: &str| s.tables.get(name).map(|t| format!("  -> {} ({} rows, {} files)", t.path.display(), group(t.rows), t.files));
     println!("  events   {:>12}{}", group(s.events), table("events").unwrap_or_default());
     let reasons: Vec<String> = s.reject_reasons.iter().map(|(k, v)| format!("{k} {}", group(*v))).collect();
@@ -89,6 +93,27 @@ pub fn print_summary(s: &RunSummary) {
             group(intel.suppressed),
             group(intel.inactive)
         );
+    }
+    if let Some(t) = s.tables.get("metrics") {
+        println!("  metrics  {:>12}  -> {} ({} files)", group(s.metrics_rows), t.path.display(), t.files);
+    }
+    if let Some(st) = &s.stream {
+        println!(
+            "  stream   {} batches ({} re-run after a crash), {} late events, {} alerts, lag {}, stopped by {}",
+            group(st.batches),
+            st.replayed_batches,
+            group(st.late_events),
+            group(st.alerts),
+            group(st.lag),
+            if st.stopped_by.is_empty() { "error" } else { &st.stopped_by }
+        );
+        println!(
+            "           produce-to-commit p50 {:.2} s, p99 {:.2} s; checkpoint {}",
+            st.produce_to_commit_p50_s,
+            st.produce_to_commit_p99_s,
+            st.checkpoint.display()
+        );
+        println!("           (counts are totals since the checkpoint was created)");
     }
     let balanced = s.input_lines == s.events + s.rejects + s.skipped;
     println!("  every line accounted for: {}", if balanced { "yes" } else { "NO (please report this)" });

@@ -21,6 +21,9 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 pub use sweep_model::{SinkSpec, WriteMode};
 
+pub mod delta;
+pub use delta::{Committed, DeltaSink};
+
 /// An error writing a table; names the folder and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -34,6 +37,10 @@ pub enum LoadError {
     Json { path: PathBuf, source: arrow::error::ArrowError },
     #[error("the {table} table has no `ts` timestamp column to partition by; keep `ts` in your SQL stages")]
     NoTimestamp { table: String },
+    #[error("Delta table {path:?}: {message}")]
+    Delta { path: PathBuf, message: String },
+    #[error("the {table} table is a Delta table ({path:?}); only streaming pipelines write Delta so far, use parquet for batch runs")]
+    DeltaInBatchRun { table: String, path: PathBuf },
 }
 
 /// Prepares a table folder for a run according to the write mode.
@@ -98,6 +105,9 @@ impl TableWriter {
     ) -> Result<Self, LoadError> {
         if partition_by_date && schema.index_of("ts").is_err() {
             return Err(LoadError::NoTimestamp { table: table.to_string() });
+        }
+        if let SinkSpec::Delta(path) = sink {
+            return Err(LoadError::DeltaInBatchRun { table: table.to_string(), path: path.clone() });
         }
         Ok(TableWriter {
             table: table.to_string(),

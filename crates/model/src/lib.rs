@@ -11,9 +11,13 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+mod stream;
+pub use stream::{KafkaSinkSpec, KafkaSourceSpec, StartPosition, StreamSettings, default_group};
 pub use sweep_formats::FormatSpec;
 pub use sweep_intel::feeds::FeedSpec;
 pub use sweep_intel::index::MatchField;
+pub use sweep_window::WindowSpec;
 
 /// Which engine runs the pipeline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +47,13 @@ pub struct Pipeline {
     pub load: LoadSpec,
     #[serde(default)]
     pub settings: Settings,
+    /// Checkpoint and monitoring of a streaming (Kafka) pipeline.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub stream: StreamSettings,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// Where lines come from, and their format.
@@ -55,6 +66,9 @@ pub struct ExtractSpec {
     /// Read lines from standard input (same as `files = ["-"]`).
     #[serde(default)]
     pub stdin: bool,
+    /// A Kafka topic of log lines (a streaming pipeline; needs `[stream] checkpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaSourceSpec>,
     pub format: FormatSpec,
 }
 
@@ -84,6 +98,14 @@ pub struct TransformStage {
 pub enum AnalyseStage {
     /// The threat-intel sweeper: matches events against indicators, writes `hits`.
     Sweeper(SweeperSpec),
+    /// Sliding-window volume metrics per client, user or host, writes `metrics` (docs/windows.md).
+    Window(WindowSpec),
+}
+
+impl From<WindowSpec> for AnalyseStage {
+    fn from(w: WindowSpec) -> AnalyseStage {
+        AnalyseStage::Window(w)
+    }
 }
 
 impl From<SweeperSpec> for AnalyseStage {
@@ -129,12 +151,14 @@ pub enum SinkSpec {
     Parquet(PathBuf),
     /// A folder of JSON-lines files, for debugging.
     Jsonl(PathBuf),
+    /// A Delta Lake table (events partitioned by `date`); commits are exactly-once per batch.
+    Delta(PathBuf),
 }
 
 impl SinkSpec {
     pub fn path(&self) -> &Path {
         match self {
-            SinkSpec::Parquet(p) | SinkSpec::Jsonl(p) => p,
+            SinkSpec::Parquet(p) | SinkSpec::Jsonl(p) | SinkSpec::Delta(p) => p,
         }
     }
 }
@@ -170,6 +194,24 @@ pub struct LoadSpec {
     /// The indicator snapshot the sweeper used (replaced on every run that sweeps).
     #[serde(default)]
     pub intel: Option<SinkSpec>,
+    /// Window metrics (written when the pipeline has a window analyser).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<SinkSpec>,
+    /// The table format of tables placed under `dir`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub format: TableFormat,
+    /// A Kafka topic that receives hits and threshold alerts as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<KafkaSinkSpec>,
+}
+
+/// The format of the tables a lake folder (`[load] dir`) holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableFormat {
+    #[default]
+    Parquet,
+    Delta,
 }
 
 impl LoadSpec {
@@ -180,9 +222,17 @@ impl LoadSpec {
             "rejects" => &self.rejects,
             "hits" => &self.hits,
             "intel" => &self.intel,
+            "metrics" => &self.metrics,
             _ => &None,
         };
-        explicit.clone().or_else(|| self.dir.as_ref().map(|d| SinkSpec::Parquet(d.join(table))))
+        explicit.clone().or_else(|| {
+            let path = self.dir.as_ref()?.join(table);
+            // The intel snapshot is replaced whole on every run: a plain Parquet folder suits it.
+            Some(match self.format {
+                TableFormat::Delta if table != "intel" => SinkSpec::Delta(path),
+                _ => SinkSpec::Parquet(path),
+            })
+        })
     }
 }
 
@@ -256,6 +306,9 @@ impl Pipeline {
         if let Some(d) = &mut self.load.dir {
             fix(d);
         }
+        if let Some(c) = &mut self.stream.checkpoint {
+            fix(c);
+        }
         for stage in &mut self.analyse {
             match stage {
                 AnalyseStage::Sweeper(sw) => {
@@ -266,13 +319,22 @@ impl Pipeline {
                         fix(a);
                     }
                 }
+                AnalyseStage::Window(_) => {}
             }
         }
-        for s in [&mut self.load.events, &mut self.load.rejects, &mut self.load.hits, &mut self.load.intel].into_iter().flatten() {
+        for s in [&mut self.load.events, &mut self.load.rejects, &mut self.load.hits, &mut self.load.intel, &mut self.load.metrics]
+            .into_iter()
+            .flatten()
+        {
             match s {
-                SinkSpec::Parquet(p) | SinkSpec::Jsonl(p) => fix(p),
+                SinkSpec::Parquet(p) | SinkSpec::Jsonl(p) | SinkSpec::Delta(p) => fix(p),
             }
         }
+    }
+
+    /// True when the pipeline reads Kafka (and so runs as a stream of micro-batches).
+    pub fn is_streaming(&self) -> bool {
+        self.extract.iter().any(|e| e.kafka.is_some())
     }
 
     /// Checks what serde cannot: that the pipeline reads something and writes something.
@@ -281,6 +343,21 @@ impl Pipeline {
             return Err("it reads nothing: add an [[extract]] section with files = [\"...\"] and format = \"...\"".into());
         }
         for (i, e) in self.extract.iter().enumerate() {
+            if e.kafka.is_some() && (!e.files.is_empty() || e.stdin) {
+                return Err(format!("extract[{i}] reads both Kafka and files: give each its own pipeline"));
+            }
+            if let Some(k) = &e.kafka {
+                if k.topics.is_empty() || k.topics.iter().any(|t| t.trim().is_empty()) {
+                    return Err(format!("extract[{i}].kafka.topics is empty: name the topic of log lines"));
+                }
+                if k.brokers.trim().is_empty() {
+                    return Err(format!("extract[{i}].kafka.brokers is empty: set it to host:port"));
+                }
+                if k.batch_size == 0 || k.batch_interval_ms == 0 {
+                    return Err(format!("extract[{i}].kafka: batch_size and batch_interval_ms must be above 0"));
+                }
+                continue;
+            }
             if e.files.is_empty() && !e.stdin {
                 return Err(format!("extract[{i}] has no input: set files = [\"path/or/glob\"] or stdin = true"));
             }
@@ -306,13 +383,39 @@ impl Pipeline {
                         return Err(format!("analyse[{i}] (sweeper) writes hits, but there is no hits table: set [load] dir or load.hits"));
                     }
                 }
+                AnalyseStage::Window(w) => {
+                    w.validate().map_err(|e| format!("analyse[{i}] (window): {e}"))?;
+                    if self.load.sink("metrics").is_none() {
+                        return Err(format!(
+                            "analyse[{i}] (window) writes metrics, but there is no metrics table: set [load] dir or load.metrics"
+                        ));
+                    }
+                }
             }
         }
         if self.analyse.iter().filter(|s| matches!(s, AnalyseStage::Sweeper(_))).count() > 1 {
             return Err("more than one sweeper: put all feeds in one [[analyse]] kind = \"sweeper\" stage".into());
         }
+        if self.analyse.iter().filter(|s| matches!(s, AnalyseStage::Window(_))).count() > 1 {
+            return Err("more than one window analyser: list every key in one [[analyse]] kind = \"window\" stage".into());
+        }
         if self.load.sink("events").is_none() && self.load.sink("rejects").is_none() {
             return Err("it writes nothing: set [load] dir = \"lake\", or load.events / load.rejects".into());
+        }
+        if self.is_streaming() {
+            if self.extract.len() != 1 {
+                return Err("a Kafka pipeline has exactly one [[extract]] section (several topics go in its topics list)".into());
+            }
+            if self.stream.checkpoint.is_none() {
+                return Err("a Kafka pipeline needs a checkpoint folder: set [stream] checkpoint = \"ckpt\" (CLI: --checkpoint)".into());
+            }
+            for table in ["events", "rejects", "hits", "metrics"] {
+                if let Some(SinkSpec::Jsonl(_)) = self.load.sink(table) {
+                    return Err(format!(
+                        "the {table} table is JSON lines, which a streaming pipeline cannot write exactly once: use delta or parquet"
+                    ));
+                }
+            }
         }
         if self.settings.chunk_bytes < 1024 {
             return Err(format!("settings.chunk_bytes = {} is too small; use at least 1024 (default 4194304)", self.settings.chunk_bytes));
@@ -362,7 +465,7 @@ mod tests {
         assert_eq!(p.load.sink("rejects"), Some(SinkSpec::Jsonl("/base/debug/rejects".into())));
         assert_eq!(p.load.mode, WriteMode::Append);
         assert_eq!(p.settings.threads, 2);
-        let AnalyseStage::Sweeper(sw) = &p.analyse[0];
+        let AnalyseStage::Sweeper(sw) = &p.analyse[0] else { panic!("a sweeper") };
         assert_eq!(sw.intel[0].path, Path::new("/base/feeds/"));
         assert_eq!(sw.intel[1].path, Path::new("/abs/urlhaus.csv"));
         assert_eq!(sw.allow, [PathBuf::from("/base/allow.txt")]);

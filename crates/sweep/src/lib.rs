@@ -25,14 +25,17 @@ pub mod generate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 pub use sweep_embedded::retro::{RetroSummary, retro as retro_sweep};
+pub use sweep_embedded::stream::StreamSummary;
 pub use sweep_embedded::{IntelSummary, RunCounters, RunSummary, TableSummary, query, sweeper};
 pub use sweep_formats as formats;
 pub use sweep_model::{
-    AnalyseStage, ConfigError, EngineKind, ExtractSpec, FeedSpec, FormatSpec, LoadSpec, MatchField, Pipeline, Settings, SinkSpec,
-    SweeperSpec, TransformStage, WriteMode,
+    AnalyseStage, ConfigError, EngineKind, ExtractSpec, FeedSpec, FormatSpec, KafkaSinkSpec, KafkaSourceSpec, LoadSpec, MatchField,
+    Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
 };
+pub use sweep_window::{KeyKind, Metric, Span, Threshold, WindowSpec};
 
 /// Sweeps the events stored under `lake` (from `since`, a `YYYY-MM-DD` date) with the
 /// sweeper's indicators and appends the hits not already stored.
@@ -51,9 +54,17 @@ pub enum Error {
     Format(#[from] sweep_formats::FormatError),
 }
 
-/// Runs a pipeline on the engine it names.
+/// Runs a pipeline on the engine it names. A streaming (Kafka) pipeline runs until its
+/// topic is drained (`stop_when_drained`) or forever; use [`run_pipeline_until`] to stop it.
 pub fn run_pipeline(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary, Error> {
+    run_pipeline_until(pipeline, counters, Arc::new(AtomicBool::new(false)))
+}
+
+/// Runs a pipeline; raising `stop` ends a streaming pipeline after the batch in flight
+/// commits (batch runs over files ignore it).
+pub fn run_pipeline_until(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, Error> {
     match pipeline.engine {
+        EngineKind::Embedded if pipeline.is_streaming() => Ok(sweep_embedded::stream::run_stream(pipeline, counters, stop)?),
         EngineKind::Embedded => Ok(sweep_embedded::run(pipeline, counters)?),
     }
 }
@@ -63,6 +74,7 @@ pub fn run_pipeline(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<R
 pub struct Source {
     files: Vec<String>,
     stdin: bool,
+    kafka: Option<KafkaSourceSpec>,
 }
 
 /// Log files: paths, directories and glob patterns.
@@ -75,7 +87,7 @@ impl Files {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Source { files: paths.into_iter().map(|s| s.as_ref().to_string()).collect(), stdin: false }
+        Source { files: paths.into_iter().map(|s| s.as_ref().to_string()).collect(), stdin: false, kafka: None }
     }
 
     /// One glob pattern, such as `/var/log/squid/access.log*`.
@@ -89,7 +101,37 @@ pub struct Stdin;
 
 impl From<Stdin> for Source {
     fn from(_: Stdin) -> Source {
-        Source { files: Vec::new(), stdin: true }
+        Source { files: Vec::new(), stdin: true, kafka: None }
+    }
+}
+
+/// A Kafka topic of log lines, one per message (a streaming pipeline: give it a
+/// [`Flow::checkpoint`]).
+pub struct Kafka;
+
+impl Kafka {
+    /// Every partition of `topic` on `brokers` (`host:port[,host:port]`), with default
+    /// settings; adjust them with [`Kafka::source`].
+    pub fn topic(brokers: impl Into<String>, topic: impl Into<String>) -> Source {
+        Kafka::source(KafkaSourceSpec {
+            brokers: brokers.into(),
+            topics: vec![topic.into()],
+            group: sweep_model::default_group(),
+            start: StartPosition::default(),
+            batch_size: 100_000,
+            batch_interval_ms: 1_000,
+            options: Default::default(),
+        })
+    }
+
+    /// A fully specified Kafka source (group, start position, batch size, librdkafka options).
+    pub fn source(spec: KafkaSourceSpec) -> Source {
+        Source { files: Vec::new(), stdin: false, kafka: Some(spec) }
+    }
+
+    /// A topic that receives alerts (hits and threshold breaches) as JSON, for [`Flow::alerts_to`].
+    pub fn alerts(brokers: impl Into<String>, topic: impl Into<String>) -> KafkaSinkSpec {
+        KafkaSinkSpec { brokers: brokers.into(), topic: topic.into(), options: Default::default() }
     }
 }
 
@@ -155,6 +197,29 @@ impl Parquet {
     }
 }
 
+/// A Delta Lake table (exactly-once commits per streaming batch).
+pub struct Delta;
+
+impl Delta {
+    pub fn table(path: impl Into<PathBuf>) -> SinkSpec {
+        SinkSpec::Delta(path.into())
+    }
+}
+
+/// The window analyser stage: sliding-window volume metrics (docs/windows.md).
+pub struct Window;
+
+impl Window {
+    /// Windows of `size` starting every `slide` ("5m", "1m"), keyed by client_ip; set
+    /// `keys`, `allowed_lateness` and `thresholds` on the returned spec.
+    pub fn sliding(size: &str, slide: &str) -> Result<WindowSpec, Error> {
+        let parse = |what: &str, text: &str| {
+            text.parse::<Span>().map_err(|e| ConfigError::Invalid { path: "(fluent API)".into(), message: format!("window {what}: {e}") })
+        };
+        Ok(WindowSpec::new(parse("size", size)?, parse("slide", slide)?))
+    }
+}
+
 /// A folder of JSON-lines files (for debugging).
 pub struct Jsonl;
 
@@ -208,7 +273,8 @@ pub struct Extracting {
 impl Extracting {
     /// Parses the source's lines with `format` into events and rejects.
     pub fn transform(mut self, format: FormatSpec) -> Flow {
-        self.flow.pipeline.extract.push(ExtractSpec { files: self.source.files, stdin: self.source.stdin, format });
+        let Source { files, stdin, kafka } = self.source;
+        self.flow.pipeline.extract.push(ExtractSpec { files, stdin, kafka, format });
         self.flow
     }
 }
@@ -249,6 +315,30 @@ impl Flow {
         self
     }
 
+    /// Where window metrics go.
+    pub fn metrics_to(mut self, sink: SinkSpec) -> Flow {
+        self.pipeline.load.metrics = Some(sink);
+        self
+    }
+
+    /// Publishes hits and threshold alerts to a Kafka topic ([`Kafka::alerts`]).
+    pub fn alerts_to(mut self, sink: KafkaSinkSpec) -> Flow {
+        self.pipeline.load.alerts = Some(sink);
+        self
+    }
+
+    /// The checkpoint folder of a streaming pipeline (offsets and window state per batch).
+    pub fn checkpoint(mut self, dir: impl Into<PathBuf>) -> Flow {
+        self.pipeline.stream.checkpoint = Some(dir.into());
+        self
+    }
+
+    /// Stops a streaming pipeline once its topic is read to the end.
+    pub fn until_drained(mut self) -> Flow {
+        self.pipeline.stream.stop_when_drained = true;
+        self
+    }
+
     /// Where events go.
     pub fn load(mut self, sink: SinkSpec) -> Flow {
         self.pipeline.load.events = Some(sink);
@@ -284,7 +374,12 @@ impl Flow {
 
     /// Runs the pipeline, updating `counters` as it goes (for progress displays).
     pub fn run_with(self, counters: Arc<RunCounters>) -> Result<RunSummary, Error> {
+        self.run_until(counters, Arc::new(AtomicBool::new(false)))
+    }
+
+    /// Runs the pipeline; raising `stop` ends a streaming pipeline after its batch in flight.
+    pub fn run_until(self, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, Error> {
         self.pipeline.validate().map_err(|message| ConfigError::Invalid { path: "(fluent API)".into(), message })?;
-        run_pipeline(&self.pipeline, counters)
+        run_pipeline_until(&self.pipeline, counters, stop)
     }
 }

@@ -27,11 +27,17 @@ pub enum RejectReason {
     BadJson,
     /// The line is longer than the configured maximum.
     TooLong,
+    /// A Kafka message without a payload (or with an empty one).
+    Empty,
+    /// The event is older than the window analyser's watermark (streaming only). The event
+    /// was still swept; it is kept here instead of in `events` so that no count changes
+    /// silently.
+    Late,
 }
 
 impl RejectReason {
     /// Every reason, in a stable order (used for docs and summaries).
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::InvalidUtf8,
         RejectReason::FieldCount,
         RejectReason::BadTimestamp,
@@ -42,6 +48,8 @@ impl RejectReason {
         RejectReason::NoHeader,
         RejectReason::BadJson,
         RejectReason::TooLong,
+        RejectReason::Empty,
+        RejectReason::Late,
     ];
 
     /// The code written to `rejects.reason`.
@@ -57,6 +65,8 @@ impl RejectReason {
             RejectReason::NoHeader => "no_header",
             RejectReason::BadJson => "bad_json",
             RejectReason::TooLong => "too_long",
+            RejectReason::Empty => "empty",
+            RejectReason::Late => "late",
         }
     }
 }

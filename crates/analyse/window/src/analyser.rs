@@ -394,6 +394,38 @@ impl WindowAnalyser {
         self.emit(None)
     }
 
+    /// End of input for a stream that may go on later (a run stopped because its topic was
+    /// drained): ends the micro-batch, emits every window not emitted yet as final, and moves
+    /// the watermark to the end of the last of them, so that no window is ever emitted twice:
+    /// an event before that point arriving later is late.
+    pub fn end_input(&mut self) -> Result<Emitted, WindowError> {
+        if self.mode == Mode::Batch {
+            return Ok(Emitted::empty());
+        }
+        let newest = self.batch_max.take();
+        if let Some(max) = newest {
+            let w = max.saturating_sub(self.lateness);
+            self.watermark = Some(self.watermark.map_or(w, |old| old.max(w)));
+        }
+        let out = self.emit(None)?;
+        let last_pane = self.state.iter().flat_map(|m| m.values()).filter_map(|panes| panes.keys().next_back().copied()).max();
+        if let Some(p) = last_pane {
+            // The last window containing pane p starts at p and ends at p * slide + size.
+            let end = p.saturating_mul(self.slide).saturating_add(self.size);
+            self.watermark = Some(self.watermark.map_or(end, |w| w.max(end)));
+            self.emitted_until = self.watermark;
+        }
+        for map in &mut self.state {
+            map.clear();
+        }
+        Ok(out)
+    }
+
+    /// True when some counted event belongs to a window not emitted yet.
+    pub fn has_open_windows(&self) -> bool {
+        self.state.iter().any(|m| !m.is_empty())
+    }
+
     /// Adds another analyser's counts to this one (one analyser per parallel partition, merged
     /// at the end). Both must have the same mode and the same size, slide, keys and lateness;
     /// this one's thresholds are kept. In streaming mode both must also have the same watermark

@@ -558,3 +558,23 @@ fn untimed_rows_are_counted_apart() {
     assert_eq!((a.untimed_events(), a.late_events()), (1, 0));
     assert_eq!(rows(&a.finish().unwrap().metrics)[0].requests, 1);
 }
+
+#[test]
+fn end_input_makes_every_window_final_once_and_later_events_before_it_late() {
+    // 10m windows every 5m, lateness 1m; events at 1:00 and 7:00, then the input ends.
+    let mut a = streaming("10m", "5m", "1m");
+    a.observe(&batch(&[Ev::at(MIN, "A"), Ev::at(7 * MIN, "A")])).unwrap();
+    let e1 = rows(&a.end_input().unwrap().metrics);
+    let starts: Vec<(i64, i64)> = e1.iter().map(|r| ((r.start - T0) / MIN, r.requests)).collect();
+    assert_eq!(starts, vec![(-5, 1), (0, 2), (5, 1)], "every window holding an event, each once");
+    assert!(!a.has_open_windows());
+    // The last window, [5, 15), ended at 15:00: that is the watermark now.
+    assert_eq!(a.watermark(), Some(T0 + 15 * MIN));
+    // 14:00 would fall in the already emitted [5, 15): late. 15:00 opens new windows.
+    assert_eq!(a.observe(&batch(&[Ev::at(14 * MIN, "A"), Ev::at(15 * MIN, "A")])).unwrap(), vec![0]);
+    assert!(a.has_open_windows());
+    let e2 = rows(&a.end_input().unwrap().metrics);
+    assert_eq!(e2.iter().map(|r| ((r.start - T0) / MIN, r.requests)).collect::<Vec<_>>(), vec![(10, 1), (15, 1)]);
+    // Nothing is emitted twice: a further end_input has nothing left.
+    assert_eq!(a.end_input().unwrap().metrics.num_rows(), 0);
+}

@@ -16,7 +16,9 @@
 pub mod query;
 pub mod retro;
 mod run;
+pub mod stream;
 pub mod sweeper;
+pub mod window;
 
 pub use run::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary, run};
 pub use sweep_model::Pipeline;

@@ -19,6 +19,11 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<Vec<Stri
     let mut names = Vec::new();
     for table in TABLES {
         let dir = lake.join(table);
+        if dir.join("_delta_log").is_dir() {
+            register_delta(ctx, table, &dir).await?;
+            names.push(table.to_string());
+            continue;
+        }
         if !has_parquet(&dir) {
             continue;
         }
@@ -39,6 +44,18 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<Vec<Stri
         )));
     }
     Ok(names)
+}
+
+/// Registers a Delta table as of its latest version: only files its log lists are read,
+/// never a file a crashed writer left behind.
+async fn register_delta(ctx: &SessionContext, name: &str, dir: &Path) -> Result<()> {
+    let delta = |e: deltalake_core::DeltaTableError| DataFusionError::External(format!("Delta table {dir:?}: {e}").into());
+    let url = deltalake_core::ensure_table_uri(std::path::absolute(dir)?.to_string_lossy()).map_err(delta)?;
+    let table = deltalake_core::open_table(url).await.map_err(delta)?;
+    table.update_datafusion_session(&ctx.state()).map_err(delta)?;
+    let provider = table.table_provider().await?;
+    ctx.register_table(name, provider)?;
+    Ok(())
 }
 
 fn has_parquet(dir: &Path) -> bool {

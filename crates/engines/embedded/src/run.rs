@@ -25,6 +25,7 @@ use sweep_load::{TableWriter, prepare_table_dir, run_id};
 use sweep_model::{AnalyseStage, Pipeline};
 
 use crate::sweeper::{Sweeper, hits_schema, intel_batch, intel_schema, load_intel};
+use crate::window::{Mode, WindowAnalyser, metrics_schema};
 
 /// Why a run failed. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,12 @@ pub enum EngineError {
     Runtime(std::io::Error),
     #[error("a worker thread stopped unexpectedly: {0}")]
     Worker(String),
+    #[error(transparent)]
+    Kafka(#[from] sweep_kafka::KafkaError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("window analyser: {0}")]
+    Window(#[from] sweep_window::WindowError),
 }
 
 /// Live counters of a run, shared with whoever shows progress.
@@ -87,6 +94,9 @@ pub struct RunSummary {
     /// Present when the pipeline has a sweeper.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intel: Option<IntelSummary>,
+    /// Present for streaming (Kafka) runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<crate::stream::StreamSummary>,
 }
 
 /// What the sweeper loaded and did.
@@ -163,19 +173,25 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
     }
 
     // Analyse: load the indicators before any table is touched (a bad feed fails fast).
-    let loaded = match pipeline.analyse.first() {
-        Some(AnalyseStage::Sweeper(spec)) => Some(load_intel(spec)?),
-        None => None,
-    };
-    let sweeper = match (&loaded, pipeline.analyse.first()) {
-        (Some(l), Some(AnalyseStage::Sweeper(spec))) => Some(Sweeper::new(l.index.clone(), spec.fields.clone())),
+    let sweeper_spec = pipeline.analyse.iter().find_map(|s| match s {
+        AnalyseStage::Sweeper(spec) => Some(spec),
         _ => None,
-    };
+    });
+    let window_spec = pipeline.analyse.iter().find_map(|s| match s {
+        AnalyseStage::Window(spec) => Some(spec.clone()),
+        _ => None,
+    });
+    if let Some(spec) = &window_spec {
+        WindowAnalyser::new(spec.clone(), Mode::Batch)?;
+    }
+    let loaded = sweeper_spec.map(load_intel).transpose()?;
+    let sweeper = loaded.as_ref().zip(sweeper_spec).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
 
     let events_sink = pipeline.load.sink("events");
     let rejects_sink = pipeline.load.sink("rejects");
     let hits_sink = sweeper.as_ref().and_then(|_| pipeline.load.sink("hits"));
-    for sink in [&events_sink, &rejects_sink, &hits_sink].into_iter().flatten() {
+    let metrics_sink = window_spec.as_ref().and_then(|_| pipeline.load.sink("metrics"));
+    for sink in [&events_sink, &rejects_sink, &hits_sink, &metrics_sink].into_iter().flatten() {
         prepare_table_dir(sink.path(), pipeline.load.mode)?;
     }
     if let (Some(l), Some(sink)) = (&loaded, pipeline.load.sink("intel")) {
@@ -284,12 +300,16 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
                 None => None,
             };
             let sweeper = sweeper.clone();
+            let mut window = window_spec.clone().map(|spec| WindowAnalyser::new(spec, Mode::Batch)).transpose()?;
             tasks.push(tokio::spawn(async move {
                 let mut stats = MatchStats::default();
                 let mut scratch = Vec::new();
                 while let Some(batch) = stream.next().await {
                     let batch = batch?;
                     tokio::task::block_in_place(|| {
+                        if let Some(w) = window.as_mut() {
+                            w.observe(&batch)?;
+                        }
                         if let (Some(sw), Some(hw)) = (&sweeper, hits_writer.as_mut()) {
                             let hits = sw.sweep_batch(&batch, &mut stats, &mut scratch)?;
                             hw.write(&hits)?;
@@ -301,7 +321,7 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
                     })?;
                 }
                 tokio::task::block_in_place(|| {
-                    let mut out = SinkReport { stats, ..SinkReport::default() };
+                    let mut out = SinkReport { stats, window, ..SinkReport::default() };
                     if let Some(w) = writer {
                         out.events_rows = w.rows();
                         out.events_files = w.finish()?;
@@ -322,6 +342,10 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
             total.hits_rows += r.hits_rows;
             total.hits_files += r.hits_files;
             total.stats.add(&r.stats);
+            match (&mut total.window, r.window) {
+                (Some(all), Some(w)) => all.merge(w)?,
+                (all, w) => *all = all.take().or(w),
+            }
         }
         Ok::<_, EngineError>(total)
     });
@@ -355,8 +379,23 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
     if let Some(e) = first_error {
         return Err(e);
     }
-    let written = written?;
-    let (events_rows, events_files) = (written.events_rows, written.events_files);
+    let mut written = written?;
+    let (events_rows, events_files) = (written.events_rows, std::mem::take(&mut written.events_files));
+
+    // Every window is final at the end of the input.
+    let mut metrics_table = None;
+    if let (Some(w), Some(sink)) = (written.window.take(), &metrics_sink) {
+        let emitted = w.finish()?;
+        let mut writer =
+            TableWriter::new("metrics", sink, metrics_schema(), false, format!("part-{run}"), pipeline.settings.rows_per_file)?;
+        writer.write(&emitted.metrics)?;
+        let rows = writer.rows();
+        let files = writer.finish()?.len();
+        metrics_table = Some(TableSummary { path: sink.path().to_path_buf(), rows, files });
+        if let Some(spec) = &pipeline.load.alerts {
+            publish_threshold_alerts(spec, &emitted.alerts)?;
+        }
+    }
 
     let mut summary = RunSummary { input_files, input_bytes, ..RunSummary::default() };
     let mut counts = LineCounts::default();
@@ -387,6 +426,10 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
             .insert("hits".into(), TableSummary { path: sink.path().to_path_buf(), rows: written.hits_rows, files: written.hits_files });
         summary.hits = written.hits_rows;
     }
+    if let Some(t) = metrics_table {
+        summary.metrics_rows = t.rows;
+        summary.tables.insert("metrics".into(), t);
+    }
     if let Some(l) = &loaded {
         let mut intel = IntelSummary::new(l);
         intel.suppressed = written.stats.suppressed;
@@ -413,6 +456,20 @@ struct SinkReport {
     hits_rows: u64,
     hits_files: usize,
     stats: MatchStats,
+    window: Option<WindowAnalyser>,
+}
+
+/// Sends threshold alerts of a batch run to Kafka (hits stay in the hits table).
+fn publish_threshold_alerts(spec: &sweep_model::KafkaSinkSpec, alerts: &[crate::window::Alert]) -> Result<(), EngineError> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let mut producer = sweep_kafka::sink::AlertProducer::connect(spec)?;
+    for (key, json) in crate::stream::threshold_alerts(alerts)? {
+        producer.send(&key, &json)?;
+    }
+    producer.flush(std::time::Duration::from_secs(60))?;
+    Ok(())
 }
 
 /// Replaces the `intel` table with the index's indicators (one file).
@@ -467,7 +524,7 @@ fn parse_worker(
     Ok(report)
 }
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 

@@ -1,0 +1,323 @@
+//! Streaming against the real Kafka broker (scripts/kafka): every line lands exactly once
+//! in Delta, through crashes; windows agree between stream and batch; late events and
+//! alerts. Tables are read back through the Delta log (`sweep query`).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+
+const SQUID: &str = "squid";
+
+fn pipeline_toml(broker: &str, topic: &str, lake: &Path, ckpt: &Path, extra: &str) -> String {
+    format!(
+        r#"
+[[extract]]
+format = "{SQUID}"
+[extract.kafka]
+brokers = "{broker}"
+topics = ["{topic}"]
+start = "earliest"
+batch_size = 4000
+batch_interval_ms = 300
+
+{extra}
+
+[load]
+dir = "{lake}"
+format = "delta"
+
+[stream]
+checkpoint = "{ckpt}"
+stop_when_drained = true
+"#,
+        lake = lake.display(),
+        ckpt = ckpt.display()
+    )
+}
+
+const WINDOW_AND_SWEEPER: &str = r#"
+[[analyse]]
+kind = "window"
+size = "5m"
+slide = "1m"
+keys = ["client_ip", "host"]
+allowed_lateness = "1d"
+thresholds = [{ metric = "requests", above = 400 }]
+
+[[analyse]]
+kind = "sweeper"
+intel = [{ path = "feed.txt" }]
+"#;
+
+#[test]
+fn every_message_lands_once_in_delta_with_bad_messages_as_rejects() {
+    let Some(broker) = broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topic = create_topic(&broker, "lines", 3);
+    let mut payloads = squid_lines(dir.path(), 20_000, 7);
+    payloads.push(Vec::new());
+    payloads.push(b"\xff\xfe not utf-8 \xc3".to_vec());
+    payloads.push(b"garbage that is not squid".to_vec());
+    let n = produce(&broker, &topic, 3, payloads.iter().map(Vec::as_slice)) as u64;
+
+    let lake = dir.path().join("lake");
+    let ckpt = dir.path().join("ckpt");
+    let s_path = dir.path().join("s.json");
+    let url = format!("kafka://{broker}/{topic}");
+    let text = ok(sweep(&[
+        "scan",
+        &url,
+        "--format",
+        SQUID,
+        "--out",
+        lake.to_str().unwrap(),
+        "--table-format",
+        "delta",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--start",
+        "earliest",
+        "--until-drained",
+        "--summary",
+        s_path.to_str().unwrap(),
+    ]));
+    assert!(text.contains("every line accounted for: yes"), "{text}");
+    let s = summary(&s_path);
+    assert_eq!(s["input_lines"], n);
+    assert_eq!(s["stream"]["stopped_by"], "drained");
+    let (events, rejects, skipped) = (s["events"].as_u64().unwrap(), s["rejects"].as_u64().unwrap(), s["skipped"].as_u64().unwrap());
+    assert_eq!(events + rejects + skipped, n);
+    assert!(lake.join("events/_delta_log").is_dir() && lake.join("rejects/_delta_log").is_dir());
+
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM events") as u64, events);
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM rejects") as u64, rejects);
+    let distinct =
+        query_one(&lake, r#"SELECT count(*) FROM (SELECT source, "offset" FROM events UNION SELECT source, "offset" FROM rejects)"#);
+    assert_eq!(distinct as u64, n - skipped, "a message is missing or duplicated");
+    let reasons = query(&lake, "SELECT reason, count(*) FROM rejects GROUP BY reason ORDER BY reason");
+    assert!(reasons.iter().any(|r| r == "empty,1"), "{reasons:?}");
+    let sources = query(&lake, "SELECT DISTINCT source FROM events ORDER BY source");
+    assert_eq!(sources, (0..3).map(|p| format!("kafka:{topic}/{p}")).collect::<Vec<_>>());
+    // The raw bytes of a bad message are kept exactly.
+    let raw = query(&lake, "SELECT reason FROM rejects WHERE encode(raw, 'hex') = 'fffe206e6f74207574662d3820c3'");
+    assert_eq!(raw, vec!["invalid_utf8".to_string()]);
+
+    // Running again on a drained topic adds nothing.
+    ok(sweep(&[
+        "scan",
+        &url,
+        "--format",
+        SQUID,
+        "--out",
+        lake.to_str().unwrap(),
+        "--table-format",
+        "delta",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--until-drained",
+        "-q",
+    ]));
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM events") as u64, events);
+}
+
+/// A pseudo-random sequence that the failure message can reproduce.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn run_pipeline_file(file: &Path) -> std::process::Output {
+    sweep(&["run", file.to_str().unwrap(), "-q"])
+}
+
+#[test]
+fn sigkill_at_random_points_loses_and_duplicates_nothing() {
+    let Some(broker) = broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("feed.txt"), "fonts.gstatic.com\n").unwrap();
+    let topic = create_topic(&broker, "crash", 3);
+    let payloads = squid_lines(dir.path(), 120_000, 11);
+    let n = produce(&broker, &topic, 3, payloads.iter().map(Vec::as_slice)) as i64;
+
+    // The reference: one uninterrupted run.
+    let (lake_a, ckpt_a) = (dir.path().join("lake-a"), dir.path().join("ckpt-a"));
+    let file_a = dir.path().join("a.toml");
+    std::fs::write(&file_a, pipeline_toml(&broker, &topic, &lake_a, &ckpt_a, WINDOW_AND_SWEEPER)).unwrap();
+    ok(run_pipeline_file(&file_a));
+
+    // The same pipeline, killed with SIGKILL at random moments and restarted each time.
+    let (lake_b, ckpt_b) = (dir.path().join("lake-b"), dir.path().join("ckpt-b"));
+    let file_b = dir.path().join("b.toml");
+    std::fs::write(&file_b, pipeline_toml(&broker, &topic, &lake_b, &ckpt_b, WINDOW_AND_SWEEPER)).unwrap();
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut rng = Lcg(seed);
+    let mut kills = 0;
+    for _ in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(["run", file_b.to_str().unwrap(), "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300 + rng.below(2500)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    ok(run_pipeline_file(&file_b));
+    eprintln!("killed {kills} times (seed {seed})");
+
+    for lake in [&lake_a, &lake_b] {
+        let keys =
+            query_one(lake, r#"SELECT count(*) FROM (SELECT source, "offset" FROM events UNION ALL SELECT source, "offset" FROM rejects)"#);
+        let distinct = query_one(
+            lake,
+            r#"SELECT count(*) FROM (SELECT DISTINCT source, "offset" FROM (SELECT source, "offset" FROM events UNION ALL SELECT source, "offset" FROM rejects))"#,
+        );
+        assert_eq!(keys, n, "{lake:?}: rows in events + rejects (seed {seed})");
+        assert_eq!(distinct, n, "{lake:?}: a line is duplicated (seed {seed})");
+    }
+    let same = |sql: &str| {
+        let (a, b) = (query(&lake_a, sql), query(&lake_b, sql));
+        assert!(!a.is_empty(), "{sql}: reference is empty");
+        assert_eq!(a, b, "{sql} differs after {kills} kills (seed {seed})");
+    };
+    same(r#"SELECT count(*), count(DISTINCT source || '/' || CAST("offset" AS VARCHAR)) FROM hits"#);
+    same("SELECT reason, count(*) FROM rejects GROUP BY reason ORDER BY reason");
+    same(
+        "SELECT CAST(window_start AS VARCHAR), key_kind, key, requests, request_bytes, response_bytes, distinct_hosts, errors, denied \
+         FROM metrics ORDER BY 1, 2, 3",
+    );
+}
+
+#[test]
+fn windows_over_a_stream_equal_windows_over_the_same_file() {
+    let Some(broker) = broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("feed.txt"), "fonts.gstatic.com\n").unwrap();
+    let topic = create_topic(&broker, "agree", 3);
+    let payloads = squid_lines(dir.path(), 30_000, 5);
+    produce(&broker, &topic, 3, payloads.iter().map(Vec::as_slice));
+
+    let (lake_s, ckpt) = (dir.path().join("lake-stream"), dir.path().join("ckpt"));
+    let file = dir.path().join("stream.toml");
+    std::fs::write(&file, pipeline_toml(&broker, &topic, &lake_s, &ckpt, WINDOW_AND_SWEEPER)).unwrap();
+    ok(run_pipeline_file(&file));
+
+    let lake_b = dir.path().join("lake-batch");
+    let batch = format!(
+        "[[extract]]\nfiles = [\"gen-5.log\"]\nformat = \"{SQUID}\"\n{WINDOW_AND_SWEEPER}\n[load]\ndir = \"{}\"\n",
+        lake_b.display()
+    );
+    let batch_file = dir.path().join("batch.toml");
+    std::fs::write(&batch_file, batch).unwrap();
+    ok(run_pipeline_file(&batch_file));
+
+    for sql in [
+        "SELECT CAST(window_start AS VARCHAR), CAST(window_end AS VARCHAR), key_kind, key, requests, request_bytes, response_bytes, \
+         distinct_hosts, errors, error_ratio, denied FROM metrics ORDER BY 1, 3, 4",
+        "SELECT count(*), sum(response_bytes) FROM events",
+        "SELECT indicator, count(*) FROM hits GROUP BY indicator",
+    ] {
+        let (s, b) = (query(&lake_s, sql), query(&lake_b, sql));
+        assert!(!b.is_empty(), "{sql}: batch result is empty");
+        assert_eq!(s, b, "{sql}: stream and batch differ");
+    }
+}
+
+fn squid_line(epoch_s: i64, client: &str, host: &str) -> Vec<u8> {
+    format!("{epoch_s}.000     10 {client} TCP_MISS/200 500 GET http://{host}/x - HIER_DIRECT/10.1.1.1 text/html").into_bytes()
+}
+
+#[test]
+fn late_events_go_to_rejects_and_thresholds_raise_alerts() {
+    let Some(broker) = broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topic = create_topic(&broker, "late", 1);
+    let alerts = create_topic(&broker, "alerts", 1);
+    let (lake, ckpt) = (dir.path().join("lake"), dir.path().join("ckpt"));
+    let window = r#"
+[[analyse]]
+kind = "window"
+size = "1m"
+slide = "1m"
+keys = ["client_ip"]
+allowed_lateness = "0s"
+thresholds = [{ metric = "requests", above = 2 }]
+"#;
+    let mut toml = pipeline_toml(&broker, &topic, &lake, &ckpt, window);
+    toml.push_str(&format!("\n[load.alerts]\nbrokers = \"{broker}\"\ntopic = \"{alerts}\"\n"));
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, toml).unwrap();
+
+    // 1767225600 = 2026-01-01T00:00:00Z. Three requests in minute 0, one in minute 2.
+    let first: Vec<Vec<u8>> = vec![
+        squid_line(1_767_225_601, "10.0.0.1", "a.example"),
+        squid_line(1_767_225_602, "10.0.0.1", "b.example"),
+        squid_line(1_767_225_603, "10.0.0.1", "a.example"),
+        squid_line(1_767_225_720, "10.0.0.2", "c.example"),
+    ];
+    produce(&broker, &topic, 1, first.iter().map(Vec::as_slice));
+    ok(run_pipeline_file(&file));
+    // The end of input made every window final; an event in minute 1 is now behind the watermark.
+    let late = squid_line(1_767_225_660, "10.0.0.3", "late.example");
+    produce(&broker, &topic, 1, [late.as_slice()]);
+    let s_path = dir.path().join("s.json");
+    ok(sweep(&["run", file.to_str().unwrap(), "-q", "--summary", s_path.to_str().unwrap()]));
+    let s = summary(&s_path);
+    assert_eq!(s["stream"]["late_events"], 1);
+
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM events"), 4);
+    let rejects = query(&lake, "SELECT reason, CAST(raw AS VARCHAR), source, \"offset\" FROM rejects");
+    assert_eq!(rejects, vec![format!("late,{},kafka:{topic}/0,4", String::from_utf8(late).unwrap())]);
+    let metrics = query(&lake, "SELECT CAST(window_start AS VARCHAR), key, requests, distinct_hosts FROM metrics ORDER BY 1, 2");
+    assert_eq!(metrics, vec!["2026-01-01T00:00:00Z,10.0.0.1,3,2".to_string(), "2026-01-01T00:02:00Z,10.0.0.2,1,1".to_string()]);
+
+    let got = consume_all(&broker, &alerts, 1);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (key, alert) = &got[0];
+    assert_eq!(key, "10.0.0.1");
+    let alert: serde_json::Value = serde_json::from_slice(alert).unwrap();
+    assert_eq!(alert["alert"], "threshold");
+    assert_eq!(alert["metric"], "requests");
+    assert_eq!(alert["value"], 3.0);
+}
+
+fn consume_all(broker: &str, topic: &str, expect: usize) -> Vec<(String, Vec<u8>)> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("group.id", format!("check-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).to_string();
+            out.push((key, m.payload().unwrap_or_default().to_vec()));
+        }
+        if out.len() >= expect {
+            // Wait a little longer: more than expected is a failure too.
+            std::thread::sleep(Duration::from_millis(500));
+            while let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                out.push((String::from_utf8_lossy(m.key().unwrap_or_default()).to_string(), m.payload().unwrap_or_default().to_vec()));
+            }
+            break;
+        }
+    }
+    out
+}

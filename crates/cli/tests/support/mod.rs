@@ -1,0 +1,119 @@
+//! Helpers for the tests that run against the real Kafka broker that scripts/test starts
+//! (scripts/kafka). Without SWEEP_KAFKA_BOOTSTRAP those tests say so and return, unless
+//! SWEEP_REQUIRE_KAFKA=1 (set by scripts/test), where a missing broker fails them.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+pub fn broker() -> Option<String> {
+    match std::env::var("SWEEP_KAFKA_BOOTSTRAP") {
+        Ok(b) if !b.is_empty() => Some(b),
+        _ => {
+            assert!(
+                std::env::var("SWEEP_REQUIRE_KAFKA").as_deref() != Ok("1"),
+                "SWEEP_REQUIRE_KAFKA=1 but SWEEP_KAFKA_BOOTSTRAP is unset: start a broker with scripts/kafka start"
+            );
+            eprintln!("skipped: no Kafka broker (SWEEP_KAFKA_BOOTSTRAP unset; scripts/test starts one)");
+            None
+        }
+    }
+}
+
+/// A new topic with a name unique to this test process.
+pub fn create_topic(broker: &str, prefix: &str, partitions: i32) -> String {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let name = format!("{prefix}-{}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed), nanos());
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", broker).create().unwrap();
+    let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(1));
+    let results = futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new())).unwrap();
+    for r in results {
+        r.unwrap();
+    }
+    name
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
+}
+
+/// Sends each payload to partition `i % partitions`, then waits for every delivery.
+pub fn produce<'a>(broker: &str, topic: &str, partitions: i32, payloads: impl IntoIterator<Item = &'a [u8]>) -> usize {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("enable.idempotence", "true")
+        .create()
+        .unwrap();
+    let mut n = 0;
+    for (i, payload) in payloads.into_iter().enumerate() {
+        let mut record = BaseRecord::<(), [u8]>::to(topic).payload(payload).partition(i as i32 % partitions);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+        n += 1;
+    }
+    producer.flush(Duration::from_secs(60)).unwrap();
+    n
+}
+
+pub fn sweep(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sweep")).args(args).output().expect("the sweep binary runs")
+}
+
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "sweep failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `sweep query` as CSV rows (the header dropped).
+pub fn query(lake: &Path, sql: &str) -> Vec<String> {
+    let text = ok(sweep(&["query", lake.to_str().unwrap(), sql, "--output", "csv"]));
+    text.lines().skip(1).map(str::to_string).collect()
+}
+
+pub fn query_one(lake: &Path, sql: &str) -> i64 {
+    let rows = query(lake, sql);
+    assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
+    rows[0].parse().unwrap_or_else(|_| panic!("{sql}: {rows:?}"))
+}
+
+pub fn summary(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Generated Squid lines (with ~0.1% malformed ones), one payload per line.
+pub fn squid_lines(dir: &Path, lines: u64, seed: u64) -> Vec<Vec<u8>> {
+    let file = dir.join(format!("gen-{seed}.log"));
+    ok(sweep(&[
+        "generate",
+        "--format",
+        "squid",
+        "--lines",
+        &lines.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        file.to_str().unwrap(),
+    ]));
+    std::fs::read(&file).unwrap().split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+}

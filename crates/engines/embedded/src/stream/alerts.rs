@@ -1,0 +1,43 @@
+//! Alerts as JSON messages, keyed by the client they concern.
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::json::LineDelimitedWriter;
+
+use crate::EngineError;
+use crate::window::Alert;
+
+/// One message per hit: `{"alert":"hit", <every hits column>}`, keyed by `client_ip`.
+pub fn hit_alerts(hits: &RecordBatch) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
+    if hits.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let mut text = Vec::with_capacity(hits.num_rows() * 512);
+    let mut writer = LineDelimitedWriter::new(&mut text);
+    writer.write(hits)?;
+    writer.finish()?;
+    drop(writer);
+    let clients = hits.column_by_name("client_ip").and_then(|c| c.as_string_opt::<i32>());
+    let mut out = Vec::with_capacity(hits.num_rows());
+    for (row, line) in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+        let key = clients.filter(|c| c.is_valid(row)).map_or("-", |c| c.value(row)).to_string();
+        let mut json = Vec::with_capacity(line.len() + 16);
+        json.extend_from_slice(br#"{"alert":"hit","#);
+        json.extend_from_slice(&line[1..]);
+        out.push((key, json));
+    }
+    Ok(out)
+}
+
+/// One message per threshold breach: `{"alert":"threshold", ...}`, keyed by the window key.
+pub fn threshold_alerts(alerts: &[Alert]) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
+    alerts
+        .iter()
+        .map(|a| {
+            let mut value = serde_json::to_value(a).map_err(|e| EngineError::Worker(format!("alert to JSON: {e}")))?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("alert".into(), "threshold".into());
+            }
+            Ok((a.key.clone(), serde_json::to_vec(&value).map_err(|e| EngineError::Worker(e.to_string()))?))
+        })
+        .collect()
+}

@@ -1,0 +1,259 @@
+//! The checkpoint folder of a streaming pipeline: where it is in the topic, and what it
+//! has committed.
+//!
+//! ```text
+//! <checkpoint>/
+//!   pipeline.json        the pipeline id (the Delta app id) and creation time
+//!   offsets/<n>.json     batch n's planned offset ranges, written BEFORE any sink sees it
+//!   state/<n>.json       the window analyser's state after batch n
+//!   commits/<n>.json     written LAST, once every sink holds batch n: running totals
+//! ```
+//!
+//! On start the latest commit `c` says where to resume: if `offsets/<c+1>.json` exists,
+//! batch `c+1` was planned but not finished, and is re-run over exactly the same offsets
+//! (from the state of `c`), so that every sink ends up with it exactly once. Files are
+//! written under a temporary name, synced and renamed, so a crash never leaves half a file.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+
+/// How many finished batches keep their files (older ones are deleted).
+const KEEP_BATCHES: u64 = 20;
+
+/// The offset ranges of one micro-batch, keyed by `kafka:<topic>/<partition>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedBatch {
+    pub batch: u64,
+    pub from: BTreeMap<String, i64>,
+    pub until: BTreeMap<String, i64>,
+    /// When the batch was planned (µs since the epoch): the `ingest_ts` of its rejects, so
+    /// that a re-run writes the same rows.
+    pub planned_at_us: i64,
+    /// The end of input (stop_when_drained): every open window becomes final.
+    #[serde(default)]
+    pub final_flush: bool,
+}
+
+/// Running totals since the checkpoint was created, as of a committed batch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub lines: u64,
+    pub events: u64,
+    pub rejects: u64,
+    pub skipped: u64,
+    pub hits: u64,
+    pub late: u64,
+    pub metrics_rows: u64,
+    pub alerts: u64,
+    #[serde(default)]
+    pub reject_reasons: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CommitRecord {
+    batch: u64,
+    totals: Totals,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PipelineRecord {
+    id: String,
+    created_us: i64,
+}
+
+/// Where a restarted pipeline picks up.
+pub struct Resume {
+    /// The id sinks tag their commits with (Delta application transaction id).
+    pub pipeline_id: String,
+    /// The last committed batch, if any.
+    pub committed: Option<u64>,
+    pub totals: Totals,
+    /// The window state after the last committed batch.
+    pub window_state: Option<Vec<u8>>,
+    /// Where the next new batch starts (the end of the last planned batch).
+    pub next_from: Option<BTreeMap<String, i64>>,
+    /// A batch planned but not committed: it must be re-run before anything else.
+    pub unfinished: Option<PlannedBatch>,
+}
+
+pub struct Checkpoint {
+    dir: PathBuf,
+}
+
+impl Checkpoint {
+    /// Opens (or creates) the checkpoint folder and reads where to resume.
+    pub fn open(dir: &Path, now_us: i64) -> Result<(Checkpoint, Resume), EngineError> {
+        for sub in ["offsets", "state", "commits"] {
+            fs::create_dir_all(dir.join(sub)).map_err(|e| ckpt_io(dir, e))?;
+        }
+        let ckpt = Checkpoint { dir: dir.to_path_buf() };
+        let record_path = dir.join("pipeline.json");
+        let record: PipelineRecord = if record_path.exists() {
+            read_json(&record_path)?
+        } else {
+            let record = PipelineRecord { id: format!("sweep-{now_us:x}-{:x}", std::process::id()), created_us: now_us };
+            write_json(&record_path, &record)?;
+            record
+        };
+        let committed = ckpt.latest("commits")?;
+        let (totals, window_state) = match committed {
+            Some(c) => {
+                let commit: CommitRecord = read_json(&ckpt.file("commits", c))?;
+                let state_path = ckpt.file("state", c);
+                let state = if state_path.exists() { Some(fs::read(&state_path).map_err(|e| ckpt_io(&state_path, e))?) } else { None };
+                (commit.totals, state)
+            }
+            None => (Totals::default(), None),
+        };
+        let next = committed.map_or(0, |c| c + 1);
+        let unfinished_path = ckpt.file("offsets", next);
+        let unfinished: Option<PlannedBatch> = if unfinished_path.exists() { Some(read_json(&unfinished_path)?) } else { None };
+        let next_from = match committed {
+            Some(c) => Some(read_json::<PlannedBatch>(&ckpt.file("offsets", c))?.until),
+            None => None,
+        };
+        Ok((ckpt, Resume { pipeline_id: record.id, committed, totals, window_state, next_from, unfinished }))
+    }
+
+    /// Records a batch's offset ranges before any sink is written.
+    pub fn plan(&self, batch: &PlannedBatch) -> Result<(), EngineError> {
+        write_json(&self.file("offsets", batch.batch), batch)
+    }
+
+    /// Records that every sink holds `batch`: its window state, then the commit marker.
+    pub fn commit(&self, batch: u64, totals: &Totals, window_state: Option<&[u8]>) -> Result<(), EngineError> {
+        if let Some(state) = window_state {
+            write_atomic(&self.file("state", batch), state)?;
+        }
+        write_json(&self.file("commits", batch), &CommitRecord { batch, totals: totals.clone() })?;
+        if batch >= KEEP_BATCHES {
+            let old = batch - KEEP_BATCHES;
+            for sub in ["offsets", "state", "commits"] {
+                let _ = fs::remove_file(self.file(sub, old));
+            }
+        }
+        Ok(())
+    }
+
+    fn file(&self, sub: &str, batch: u64) -> PathBuf {
+        self.dir.join(sub).join(format!("{batch:012}.json"))
+    }
+
+    fn latest(&self, sub: &str) -> Result<Option<u64>, EngineError> {
+        let dir = self.dir.join(sub);
+        let mut latest = None;
+        for entry in fs::read_dir(&dir).map_err(|e| ckpt_io(&dir, e))? {
+            let name = entry.map_err(|e| ckpt_io(&dir, e))?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(n) = name.strip_suffix(".json").and_then(|n| n.parse::<u64>().ok()) {
+                latest = latest.max(Some(n));
+            }
+        }
+        Ok(latest)
+    }
+}
+
+fn ckpt_io(path: &Path, e: std::io::Error) -> EngineError {
+    EngineError::Checkpoint(format!("{}: {e}", path.display()))
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, EngineError> {
+    let bytes = fs::read(path).map_err(|e| ckpt_io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        EngineError::Checkpoint(format!(
+            "{} is not a sweep checkpoint file ({e}); the folder is damaged or belongs to something else: use a new checkpoint folder",
+            path.display()
+        ))
+    })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), EngineError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| EngineError::Checkpoint(e.to_string()))?;
+    write_atomic(path, &bytes)
+}
+
+/// Write to a temporary file, sync it, rename it into place, and sync the folder.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp).map_err(|e| ckpt_io(&tmp, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| ckpt_io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| ckpt_io(path, e))?;
+    if let Some(parent) = path.parent()
+        && let Ok(d) = fs::File::open(parent)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(batch: u64, from: i64, until: i64) -> PlannedBatch {
+        PlannedBatch {
+            batch,
+            from: [("kafka:t/0".to_string(), from)].into(),
+            until: [("kafka:t/0".to_string(), until)].into(),
+            planned_at_us: 7,
+            final_flush: false,
+        }
+    }
+
+    #[test]
+    fn a_fresh_folder_has_nothing_to_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, resume) = Checkpoint::open(dir.path(), 1).unwrap();
+        assert_eq!(resume.committed, None);
+        assert!(resume.unfinished.is_none() && resume.next_from.is_none() && resume.window_state.is_none());
+    }
+
+    #[test]
+    fn a_planned_batch_without_commit_is_replayed_and_the_id_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ckpt, first) = Checkpoint::open(dir.path(), 1).unwrap();
+        ckpt.plan(&planned(0, 0, 10)).unwrap();
+        let totals = Totals { lines: 10, ..Totals::default() };
+        ckpt.commit(0, &totals, Some(b"state-0")).unwrap();
+        ckpt.plan(&planned(1, 10, 25)).unwrap();
+        // crash here
+        let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();
+        assert_eq!(resume.pipeline_id, first.pipeline_id);
+        assert_eq!(resume.committed, Some(0));
+        assert_eq!(resume.totals.lines, 10);
+        assert_eq!(resume.window_state.as_deref(), Some(&b"state-0"[..]));
+        assert_eq!(resume.unfinished, Some(planned(1, 10, 25)));
+        assert_eq!(resume.next_from.unwrap()["kafka:t/0"], 10);
+    }
+
+    #[test]
+    fn old_batches_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ckpt, _) = Checkpoint::open(dir.path(), 1).unwrap();
+        for b in 0..30 {
+            ckpt.plan(&planned(b, b as i64, b as i64 + 1)).unwrap();
+            ckpt.commit(b, &Totals::default(), None).unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path().join("commits")).unwrap().count(), KEEP_BATCHES as usize);
+        let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();
+        assert_eq!(resume.committed, Some(29));
+        assert_eq!(resume.next_from.unwrap()["kafka:t/0"], 30);
+    }
+
+    #[test]
+    fn a_damaged_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ckpt, _) = Checkpoint::open(dir.path(), 1).unwrap();
+        ckpt.plan(&planned(0, 0, 1)).unwrap();
+        fs::write(dir.path().join("commits/000000000000.json"), b"{not json").unwrap();
+        let err = Checkpoint::open(dir.path(), 2).err().unwrap().to_string();
+        assert!(err.contains("new checkpoint folder"), "{err}");
+    }
+}

@@ -1,0 +1,176 @@
+//! Live numbers of a streaming run, served in the Prometheus text format at `/metrics`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::EngineError;
+
+/// Upper bounds (seconds) of the latency histograms' buckets.
+const BUCKETS: [f64; 12] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+/// A cumulative histogram with fixed buckets, as Prometheus expects.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, seconds: f64, times: u64) {
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.counts[i] += times;
+            }
+        }
+        self.count += times;
+        self.sum += seconds * times as f64;
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
+        for (bound, n) in BUCKETS.iter().zip(self.counts) {
+            out.push_str(&format!("{name}_bucket{{le=\"{bound}\"}} {n}\n"));
+        }
+        out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}\n", self.count, self.sum, self.count));
+    }
+}
+
+/// Counters and gauges the runtime updates after every batch.
+#[derive(Debug, Default)]
+pub struct StreamMetrics {
+    pub lines: AtomicU64,
+    pub events: AtomicU64,
+    pub rejects: AtomicU64,
+    pub hits: AtomicU64,
+    pub late: AtomicU64,
+    pub alerts: AtomicU64,
+    pub batches: AtomicU64,
+    /// Messages behind the end of the topic, summed over partitions, after the last batch.
+    pub lag: AtomicU64,
+    /// Lines per second over the last batch, times 1000 (atomics hold integers).
+    pub rate_milli: AtomicU64,
+    pub batch_seconds: Mutex<Histogram>,
+    pub produce_to_commit_seconds: Mutex<Histogram>,
+}
+
+impl StreamMetrics {
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let counters = [
+            ("sweep_lines_total", "Log lines read from the source.", &self.lines),
+            ("sweep_events_total", "Lines parsed into events.", &self.events),
+            ("sweep_rejects_total", "Lines kept as rejects (including late events).", &self.rejects),
+            ("sweep_hits_total", "Threat-intel hits written.", &self.hits),
+            ("sweep_late_events_total", "Events behind the window watermark, routed to rejects.", &self.late),
+            ("sweep_alerts_total", "Alerts published to Kafka.", &self.alerts),
+            ("sweep_batches_total", "Micro-batches committed.", &self.batches),
+        ];
+        for (name, help, value) in counters {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", value.load(Ordering::Relaxed)));
+        }
+        out.push_str(&format!(
+            "# HELP sweep_consumer_lag Messages not yet read, summed over partitions.\n# TYPE sweep_consumer_lag gauge\nsweep_consumer_lag {}\n",
+            self.lag.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP sweep_lines_per_second Throughput of the last batch.\n# TYPE sweep_lines_per_second gauge\nsweep_lines_per_second {}\n",
+            self.rate_milli.load(Ordering::Relaxed) as f64 / 1000.0
+        ));
+        self.batch_seconds.lock().expect("metrics lock").render(
+            "sweep_batch_seconds",
+            "Time from the start of a batch to its commit.",
+            &mut out,
+        );
+        self.produce_to_commit_seconds.lock().expect("metrics lock").render(
+            "sweep_produce_to_commit_seconds",
+            "Time from a message's Kafka timestamp to the commit of its batch.",
+            &mut out,
+        );
+        out
+    }
+}
+
+/// Serves `GET /metrics` on `addr` from a background thread until `stop` is raised.
+pub fn serve(addr: &str, metrics: Arc<StreamMetrics>, stop: Arc<AtomicBool>) -> Result<std::net::SocketAddr, EngineError> {
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| EngineError::Worker(format!("cannot serve metrics on {addr}: {e}; choose another metrics_addr (host:port)")))?;
+    let bound = listener.local_addr().map_err(EngineError::Runtime)?;
+    listener.set_nonblocking(true).map_err(EngineError::Runtime)?;
+    thread::Builder::new()
+        .name("sweep-metrics".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let _ = answer(stream, &metrics);
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        })
+        .map_err(EngineError::Runtime)?;
+    Ok(bound)
+}
+
+fn answer(mut stream: TcpStream, metrics: &StreamMetrics) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut request_line = String::new();
+    let mut reader = BufReader::new(stream.try_clone()?);
+    reader.read_line(&mut request_line)?;
+    // Drain the headers so the client sees a clean response.
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 2 {
+        line.clear();
+    }
+    let (status, body) = if request_line.starts_with("GET /metrics") {
+        ("200 OK", metrics.render())
+    } else {
+        ("404 Not Found", "sweep serves /metrics only\n".to_string())
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let mut h = Histogram::default();
+        h.observe(0.3, 2);
+        h.observe(4.0, 1);
+        let mut out = String::new();
+        h.render("x", "help", &mut out);
+        assert!(out.contains("x_bucket{le=\"0.25\"} 0\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.5\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"5\"} 3\n"), "{out}");
+        assert!(out.contains("x_count 3\n"), "{out}");
+    }
+
+    #[test]
+    fn serves_the_text_format_over_http() {
+        let metrics = Arc::new(StreamMetrics::default());
+        metrics.lines.store(42, Ordering::Relaxed);
+        let stop = Arc::new(AtomicBool::new(false));
+        let addr = serve("127.0.0.1:0", metrics, stop.clone()).unwrap();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+        assert!(body.contains("\nsweep_lines_total 42\n"), "{body}");
+    }
+}

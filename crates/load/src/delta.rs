@@ -1,0 +1,135 @@
+//! Delta Lake tables, committed exactly once per micro-batch.
+//!
+//! Every commit carries a Delta *application transaction* (`txn` action) with the pipeline's
+//! id and the batch number. Before writing batch `n`, the sink reads the table's latest
+//! `txn` version for the pipeline: if it is `n` or more, the batch is already in the table
+//! (the process crashed after this commit but before its checkpoint) and nothing is
+//! written. This is the mechanism the Delta protocol defines for idempotent streaming
+//! writes, and what Spark Structured Streaming uses too.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use deltalake_core::DeltaTable;
+use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake_core::kernel::transaction::CommitProperties;
+use deltalake_core::kernel::{StructType, Transaction};
+use deltalake_core::writer::{DeltaWriter, RecordBatchWriter};
+
+use crate::{LoadError, date_string, writer_properties};
+
+/// What a [`DeltaSink::commit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// A new table version holds the batch's rows.
+    Written { version: i64, rows: u64 },
+    /// The table already holds this batch (a replay after a crash): nothing was written.
+    AlreadyThere,
+}
+
+/// One Delta table that a pipeline appends to, batch by batch.
+pub struct DeltaSink {
+    name: String,
+    path: PathBuf,
+    table: DeltaTable,
+    /// True for the events table: a `date` column (from `ts`) is added and partitions it.
+    by_date: bool,
+}
+
+impl DeltaSink {
+    /// Opens the table at `path`, creating it with `schema` when the folder holds none.
+    /// With `by_date`, the table gets a `date` (YYYY-MM-DD of `ts`) partition column.
+    pub async fn open(name: &str, path: &Path, schema: &SchemaRef, by_date: bool) -> Result<DeltaSink, LoadError> {
+        let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
+        std::fs::create_dir_all(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        let absolute = std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(err)?;
+        let mut table = DeltaTable::try_from_url(url).await.map_err(err)?;
+        if table.version().is_none() {
+            let schema = if by_date { with_date_field(schema) } else { schema.clone() };
+            let kernel: StructType = schema.as_ref().try_into_kernel().map_err(|e| LoadError::Delta {
+                path: path.to_path_buf(),
+                message: format!("the {name} schema has no Delta equivalent: {e}"),
+            })?;
+            let mut create = table.create().with_table_name(name).with_columns(kernel.fields().cloned());
+            if by_date {
+                create = create.with_partition_columns(["date"]);
+            }
+            table = create.await.map_err(err)?;
+        }
+        Ok(DeltaSink { name: name.to_string(), path: path.to_path_buf(), table, by_date })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last batch number `app_id` committed to this table, if any.
+    pub async fn committed_batch(&self, app_id: &str) -> Result<Option<i64>, LoadError> {
+        let snapshot = self.table.snapshot().map_err(|e| self.error(e))?;
+        snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(|e| self.error(e))
+    }
+
+    /// Appends `batches` as one table version tagged (`app_id`, `batch_id`), unless the table
+    /// already holds that batch. An empty batch still commits, so that the table records
+    /// the batch as done.
+    pub async fn commit(&mut self, app_id: &str, batch_id: i64, batches: &[RecordBatch]) -> Result<Committed, LoadError> {
+        if self.committed_batch(app_id).await?.is_some_and(|done| done >= batch_id) {
+            return Ok(Committed::AlreadyThere);
+        }
+        let properties = CommitProperties::default().with_application_transaction(Transaction::new(app_id, batch_id));
+        let mut writer = RecordBatchWriter::for_table(&self.table)
+            .map_err(|e| self.error(e))?
+            .with_writer_properties(writer_properties())
+            .with_commit_properties(properties);
+        let mut rows = 0;
+        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+            rows += batch.num_rows() as u64;
+            let batch = if self.by_date { add_date_column(batch, &self.name)? } else { batch.clone() };
+            writer.write(batch).await.map_err(|e| self.error(e))?;
+        }
+        let version = writer.flush_and_commit(&mut self.table).await.map_err(|e| self.error(e))?;
+        Ok(Committed::Written { version: version as i64, rows })
+    }
+
+    fn error(&self, e: deltalake_core::DeltaTableError) -> LoadError {
+        LoadError::Delta { path: self.path.clone(), message: e.to_string() }
+    }
+}
+
+fn with_date_field(schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("date", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// The batch with a `date` column (UTC day of `ts`) appended.
+fn add_date_column(batch: &RecordBatch, table: &str) -> Result<RecordBatch, LoadError> {
+    let ts = batch
+        .column_by_name("ts")
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or_else(|| LoadError::NoTimestamp { table: table.to_string() })?;
+    let mut last: Option<(i32, String)> = None;
+    let dates: StringArray = ts
+        .iter()
+        .map(|t| {
+            let day = t.unwrap_or(0).div_euclid(86_400_000_000) as i32;
+            match &last {
+                Some((d, s)) if *d == day => Some(s.clone()),
+                _ => {
+                    let s = date_string(day);
+                    last = Some((day, s.clone()));
+                    Some(s)
+                }
+            }
+        })
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(dates));
+    RecordBatch::try_new(with_date_field(&batch.schema()), columns)
+        .map_err(|e| LoadError::Delta { path: PathBuf::from(table), message: e.to_string() })
+}
