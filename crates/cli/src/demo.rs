@@ -74,6 +74,7 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         .extract(Files::paths([input.join("bluecoat-main.log").display().to_string()]))
         .transform(Format::elff())
         .analyse(sweep::SweeperSpec { allow: vec![allow.clone()], ..Sweeper::feeds([feeds.clone()]) })
+        .analyse(sweep::WindowSpec { keys: vec![sweep::KeyKind::ClientIp, sweep::KeyKind::Host], ..sweep::Window::sliding("5m", "1m")? })
         .lake(&lake)
         .mode(WriteMode::Overwrite);
     let pipeline_file = dir.join("pipeline.toml");
@@ -95,6 +96,13 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         lake.clone(),
         "SELECT indicator, indicator_type, match_kind, matched_field, feed, count(*) AS hits FROM hits \
          GROUP BY indicator, indicator_type, match_kind, matched_field, feed ORDER BY hits DESC",
+        crate::QueryOutput::Table,
+    )?;
+    println!("\nBusiest clients in a 5-minute window (the window analyser's metrics table):");
+    crate::query(
+        lake.clone(),
+        "SELECT window_start, key AS client_ip, requests, distinct_hosts, errors, round(error_ratio, 3) AS error_ratio \
+         FROM metrics WHERE key_kind = 'client_ip' ORDER BY requests DESC LIMIT 5",
         crate::QueryOutput::Table,
     )?;
     println!("\nWhy lines were rejected:");

@@ -185,6 +185,8 @@ fn demo_runs_and_shows_tables() {
     let text = ok(sweep(&["demo", "--dir", demo.to_str().unwrap(), "--lines", "3000"]));
     assert!(text.contains("every line accounted for: yes"), "{text}");
     assert!(text.contains("Top hosts"), "{text}");
+    assert!(text.contains("Busiest clients"), "{text}");
+    assert!(text.contains("  metrics  "), "the summary names the metrics table: {text}");
     // The saved pipeline runs again as it is.
     ok(sweep(&["run", demo.join("pipeline.toml").to_str().unwrap(), "--quiet"]));
 }
