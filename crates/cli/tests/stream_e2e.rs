@@ -174,8 +174,11 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         }
         child.wait().unwrap();
     }
-    ok(run_pipeline_file(&file_b));
     eprintln!("killed {kills} times (seed {seed})");
+    assert!(kills > 0, "every run finished before its kill: nothing was tested (seed {seed})");
+    let committed = std::fs::read_dir(ckpt_b.join("commits")).map_or(0, |d| d.count());
+    assert!(committed > 0, "no batch was committed before the last kill: the kills came too early (seed {seed})");
+    ok(run_pipeline_file(&file_b));
 
     for lake in [&lake_a, &lake_b] {
         let keys =
@@ -320,4 +323,39 @@ fn consume_all(broker: &str, topic: &str, expect: usize) -> Vec<(String, Vec<u8>
         }
     }
     out
+}
+
+#[test]
+fn the_fluent_api_builds_the_same_streaming_pipeline() {
+    use sweep::{Delta, Etl, Format, Kafka, Window};
+    let Some(broker) = broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topic = create_topic(&broker, "fluent", 2);
+    let payloads = squid_lines(dir.path(), 5_000, 9);
+    let n = produce(&broker, &topic, 2, payloads.iter().map(Vec::as_slice)) as u64;
+
+    let lake = dir.path().join("lake");
+    let mut source = Kafka::topic(&broker, &topic);
+    source.kafka_mut().unwrap().start = sweep::StartPosition::Earliest;
+    let flow = Etl::embedded()
+        .extract(source)
+        .transform(Format::squid())
+        .analyse(Window::sliding("10m", "5m").unwrap())
+        .lake(&lake)
+        .load(Delta::table(lake.join("events")))
+        .rejects_to(Delta::table(lake.join("rejects")))
+        .metrics_to(Delta::table(lake.join("metrics")))
+        .checkpoint(dir.path().join("ckpt"))
+        .until_drained();
+    // The same pipeline as a file reads back equal.
+    let toml = flow.to_toml();
+    let back = sweep::Pipeline::from_toml_str(&toml, "fluent.toml", dir.path()).unwrap();
+    assert_eq!(&back, flow.pipeline(), "{toml}");
+
+    let s = flow.run().unwrap();
+    assert_eq!(s.input_lines, n);
+    assert_eq!(s.events + s.rejects + s.skipped, n);
+    assert!(s.metrics_rows > 0);
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM events") as u64, s.events);
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM metrics") as u64, s.metrics_rows);
 }

@@ -77,6 +77,13 @@ pub struct Source {
     kafka: Option<KafkaSourceSpec>,
 }
 
+impl Source {
+    /// The Kafka settings of a Kafka source (group, start position, batch size, options).
+    pub fn kafka_mut(&mut self) -> Option<&mut KafkaSourceSpec> {
+        self.kafka.as_mut()
+    }
+}
+
 /// Log files: paths, directories and glob patterns.
 pub struct Files;
 
