@@ -122,6 +122,24 @@ fn every_message_lands_once_in_delta_with_bad_messages_as_rejects() {
         "-q",
     ]));
     assert_eq!(query_one(&lake, "SELECT count(*) FROM events") as u64, events);
+
+    // A new checkpoint over the same lake is another pipeline: the default mode refuses.
+    let other = sweep(&[
+        "scan",
+        &url,
+        "--format",
+        SQUID,
+        "--out",
+        lake.to_str().unwrap(),
+        "--table-format",
+        "delta",
+        "--checkpoint",
+        dir.path().join("ckpt-2").to_str().unwrap(),
+        "--until-drained",
+    ]);
+    assert!(!other.status.success());
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("already holds data"), "{err}");
 }
 
 /// A pseudo-random sequence that the failure message can reproduce.

@@ -122,6 +122,16 @@ impl Checkpoint {
         Ok((ckpt, Resume { pipeline_id: record.id, committed, totals, window_state, next_from, unfinished }))
     }
 
+    /// True once a run on this checkpoint has applied the write mode to the tables: later
+    /// runs continue the tables whatever the mode says.
+    pub fn tables_prepared(&self) -> bool {
+        self.dir.join("tables-prepared").exists()
+    }
+
+    pub fn mark_tables_prepared(&self) -> Result<(), EngineError> {
+        write_atomic(&self.dir.join("tables-prepared"), b"the write mode was applied to the tables of this pipeline\n")
+    }
+
     /// Records a batch's offset ranges before any sink is written.
     pub fn plan(&self, batch: &PlannedBatch) -> Result<(), EngineError> {
         write_json(&self.file("offsets", batch.batch), batch)

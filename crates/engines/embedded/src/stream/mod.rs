@@ -161,7 +161,9 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         .map_err(EngineError::Runtime)?;
 
     let (ckpt, resume) = Checkpoint::open(&checkpoint_dir, now_micros())?;
-    let fresh = resume.committed.is_none() && resume.unfinished.is_none();
+    // The write mode applies once per checkpoint, before its first batch (a crash between
+    // the two repeats it on empty folders, which every mode accepts).
+    let fresh = !ckpt.tables_prepared();
     let app_id = resume.pipeline_id.clone();
 
     let mut window = match &window_spec {
@@ -180,11 +182,19 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         ("hits", hits_schema(), false, sweeper.is_some()),
         ("metrics", window::metrics_schema(), false, window.is_some()),
     ];
-    for (name, schema, by_date, enabled) in wanted {
-        let Some(spec) = pipeline.load.sink(name).filter(|_| enabled) else { continue };
-        if fresh {
+    let sinks: Vec<_> = wanted
+        .into_iter()
+        .filter_map(|(name, schema, by_date, enabled)| {
+            pipeline.load.sink(name).filter(|_| enabled).map(|spec| (name, schema, by_date, spec))
+        })
+        .collect();
+    if fresh {
+        for (_, _, _, spec) in &sinks {
             prepare_table_dir(spec.path(), pipeline.load.mode)?;
         }
+        ckpt.mark_tables_prepared()?;
+    }
+    for (name, schema, by_date, spec) in sinks {
         let sink = match &spec {
             SinkSpec::Delta(path) => TableSink::Delta(Box::new(runtime.block_on(DeltaSink::open(name, path, &schema, by_date))?)),
             _ => TableSink::Parquet { spec: spec.clone(), by_date },
