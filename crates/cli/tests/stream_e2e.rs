@@ -39,6 +39,14 @@ stop_when_drained = true
     )
 }
 
+/// `sweep scan kafka://... --until-drained` into a Delta lake with this checkpoint.
+fn scan_kafka(url: &str, lake: &Path, ckpt: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["scan", url, "--format", SQUID, "--table-format", "delta", "--until-drained"];
+    args.extend(["--out", lake.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()]);
+    args.extend(extra);
+    sweep(&args)
+}
+
 const WINDOW_AND_SWEEPER: &str = r#"
 [[analyse]]
 kind = "window"
@@ -68,23 +76,7 @@ fn every_message_lands_once_in_delta_with_bad_messages_as_rejects() {
     let ckpt = dir.path().join("ckpt");
     let s_path = dir.path().join("s.json");
     let url = format!("kafka://{broker}/{topic}");
-    let text = ok(sweep(&[
-        "scan",
-        &url,
-        "--format",
-        SQUID,
-        "--out",
-        lake.to_str().unwrap(),
-        "--table-format",
-        "delta",
-        "--checkpoint",
-        ckpt.to_str().unwrap(),
-        "--start",
-        "earliest",
-        "--until-drained",
-        "--summary",
-        s_path.to_str().unwrap(),
-    ]));
+    let text = ok(scan_kafka(&url, &lake, &ckpt, &["--start", "earliest", "--summary", s_path.to_str().unwrap()]));
     assert!(text.contains("every line accounted for: yes"), "{text}");
     let s = summary(&s_path);
     assert_eq!(s["input_lines"], n);
@@ -107,36 +99,11 @@ fn every_message_lands_once_in_delta_with_bad_messages_as_rejects() {
     assert_eq!(raw, vec!["invalid_utf8".to_string()]);
 
     // Running again on a drained topic adds nothing.
-    ok(sweep(&[
-        "scan",
-        &url,
-        "--format",
-        SQUID,
-        "--out",
-        lake.to_str().unwrap(),
-        "--table-format",
-        "delta",
-        "--checkpoint",
-        ckpt.to_str().unwrap(),
-        "--until-drained",
-        "-q",
-    ]));
+    ok(scan_kafka(&url, &lake, &ckpt, &["-q"]));
     assert_eq!(query_one(&lake, "SELECT count(*) FROM events") as u64, events);
 
     // A new checkpoint over the same lake is another pipeline: the default mode refuses.
-    let other = sweep(&[
-        "scan",
-        &url,
-        "--format",
-        SQUID,
-        "--out",
-        lake.to_str().unwrap(),
-        "--table-format",
-        "delta",
-        "--checkpoint",
-        dir.path().join("ckpt-2").to_str().unwrap(),
-        "--until-drained",
-    ]);
+    let other = scan_kafka(&url, &lake, &dir.path().join("ckpt-2"), &[]);
     assert!(!other.status.success());
     let err = String::from_utf8_lossy(&other.stderr);
     assert!(err.contains("already holds data"), "{err}");
