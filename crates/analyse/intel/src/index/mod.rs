@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::feeds::FeedLoad;
 use crate::model::{Indicator, IndicatorType, Refusal};
 use crate::normalize::{self, Invalid};
 use event::{event_url, parse_ip, parse_v4};
@@ -445,6 +446,42 @@ fn entry_of(kind: IndicatorType, raw: &str) -> Result<(Entry, usize), Invalid> {
     Ok((entry, len))
 }
 
+/// The lookup key of a value already in canonical form (as `normalize` writes it, and so as
+/// every feed reader gives it): the text is only parsed, not normalised again. Gives the value
+/// back when it does not parse as its type's canonical form.
+fn canonical_entry(kind: IndicatorType, value: String) -> Result<(Entry, usize), String> {
+    let len = value.len();
+    let key = match kind {
+        IndicatorType::Ipv4 => match parse_v4(value.as_bytes()) {
+            Some(a) => Key::V4(a),
+            None => return Err(value),
+        },
+        IndicatorType::Ipv6 => match value.parse::<std::net::Ipv6Addr>() {
+            Ok(a) if a.to_ipv4_mapped().is_none() => Key::V6(u128::from(a)),
+            _ => return Err(value),
+        },
+        IndicatorType::Cidr => {
+            let parsed = value.split_once('/').and_then(|(a, l)| Some((a.parse::<IpAddr>().ok()?, l.parse::<u8>().ok()?)));
+            match parsed {
+                Some((IpAddr::V4(a), l)) if l < 32 && u32::from(a) & !(u32::MAX.checked_shl(32 - u32::from(l)).unwrap_or(0)) == 0 => {
+                    Key::Net4(u32::from(a), l)
+                }
+                Some((IpAddr::V6(a), l))
+                    if l < 128
+                        && a.to_ipv4_mapped().is_none()
+                        && u128::from(a) & !(u128::MAX.checked_shl(128 - u32::from(l)).unwrap_or(0)) == 0 =>
+                {
+                    Key::Net6(u128::from(a), l)
+                }
+                _ => return Err(value),
+            }
+        }
+        IndicatorType::Url => return Ok((Entry { kind, rest: url_rest_start(&value) as u32, key: Key::Str(value) }, len)),
+        _ => Key::Str(value),
+    };
+    Ok((Entry { kind, key, rest: 0 }, len))
+}
+
 fn hash_entry(h: &mut ContentHash, e: &Entry) {
     h.write_u8(e.kind as u8);
     match &e.key {
@@ -479,36 +516,62 @@ impl IntelIndex {
     /// ([`IntelIndex::duplicates`]). Ids follow the sorted content, so the same indicator set
     /// gives the same ids and the same [`IntelIndex::version`] whatever the input order.
     pub fn build(indicators: Vec<Indicator>, allow: AllowList) -> IntelIndex {
+        let n = indicators.len();
+        IntelIndex::build_from(indicators.into_iter(), n, allow, false)
+    }
+
+    /// Build the index from what the feed readers gave ([`crate::feeds::load_all`]), in the
+    /// order of `loads`. The same as [`IntelIndex::build`] over their indicators, except that
+    /// the values are not normalised again: the readers give them in canonical form (values
+    /// that do not parse as their type's canonical form still go through normalisation).
+    pub fn from_loads(loads: Vec<FeedLoad>, allow: AllowList) -> IntelIndex {
+        let n = loads.iter().map(|l| l.indicators.len()).sum();
+        IntelIndex::build_from(loads.into_iter().flat_map(|l| l.indicators), n, allow, true)
+    }
+
+    /// `normalised`: the values are in canonical form already (from the feed readers).
+    fn build_from(indicators: impl Iterator<Item = Indicator>, n: usize, allow: AllowList, normalised: bool) -> IntelIndex {
         let mut refused = Vec::new();
         let mut interner = MetaInterner::default();
-        let mut items: Vec<Item> = Vec::with_capacity(indicators.len());
-        let mut lens: Vec<u32> = Vec::with_capacity(indicators.len());
-        for (i, ind) in indicators.into_iter().enumerate() {
+        let mut items: Vec<Item> = Vec::with_capacity(n);
+        let mut lens: Vec<u32> = Vec::with_capacity(n);
+        for (i, ind) in indicators.enumerate() {
             let Indicator { value, kind, feed, confidence, severity, tags, description, valid_from, valid_until } = ind;
-            let refuse = |reason: &str, detail: String| Refusal {
-                feed: feed.clone(),
-                location: format!("indicator {}", i + 1),
-                value: cut(&value),
-                reason: reason.to_string(),
-                detail,
-            };
-            let (entry, len) = match entry_of(kind, &value) {
+            let (from, until) = (valid_from.unwrap_or(i64::MIN), valid_until.unwrap_or(i64::MAX));
+            #[cfg(debug_assertions)]
+            if normalised {
+                debug_assert_eq!(normalize::typed_as(kind, &value), Ok((kind, value.clone())), "feed readers give canonical values");
+            }
+            let fast = if normalised && from < until { canonical_entry(kind, value) } else { Err(value) };
+            let (entry, len) = match fast {
                 Ok(x) => x,
-                Err(e) => {
-                    refused.push(refuse(e.reason, e.detail));
-                    continue;
+                Err(value) => {
+                    let refuse = |reason: &str, detail: String| Refusal {
+                        feed: feed.clone(),
+                        location: format!("indicator {}", i + 1),
+                        value: cut(&value),
+                        reason: reason.to_string(),
+                        detail,
+                    };
+                    let x = match entry_of(kind, &value) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            refused.push(refuse(e.reason, e.detail));
+                            continue;
+                        }
+                    };
+                    if from >= until {
+                        refused.push(refuse(
+                            "empty_validity",
+                            format!(
+                                "valid_until ({until}) is not after valid_from ({from}): the indicator could never match; fix the feed's dates"
+                            ),
+                        ));
+                        continue;
+                    }
+                    x
                 }
             };
-            let (from, until) = (valid_from.unwrap_or(i64::MIN), valid_until.unwrap_or(i64::MAX));
-            if from >= until {
-                refused.push(refuse(
-                    "empty_validity",
-                    format!(
-                        "valid_until ({until}) is not after valid_from ({from}): the indicator could never match; fix the feed's dates"
-                    ),
-                ));
-                continue;
-            }
             let meta = interner.intern(MetaKey { feed, confidence, severity, tags, description });
             items.push(Item { entry, meta, from, until });
             lens.push(len as u32);
