@@ -422,6 +422,38 @@ pub struct IntelIndex {
     value_bytes: usize,
 }
 
+/// Below this many values the index is built on one thread.
+const PARALLEL_MIN: usize = 50_000;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests build on one thread whatever the size, to compare with the parallel build.
+    static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether to build the structures of `n` values on several threads.
+pub(crate) fn parallel(n: usize) -> bool {
+    #[cfg(test)]
+    if ONE_THREAD.with(|c| c.get()) {
+        return false;
+    }
+    n >= PARALLEL_MIN
+}
+
+/// Runs `a` and `b`, `a` on another thread when `parallel` (and the machine has more than one
+/// core). A panic in either is a panic here.
+pub(crate) fn join<A: Send, B>(parallel: bool, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    if !parallel || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        let ra = a();
+        return (ra, b());
+    }
+    std::thread::scope(|s| {
+        let h = s.spawn(a);
+        let rb = b();
+        (h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), rb)
+    })
+}
+
 /// Normalise a value to its lookup key; the type may change as `normalize::typed_as` says.
 fn entry_of(kind: IndicatorType, raw: &str) -> Result<(Entry, usize), Invalid> {
     if kind == IndicatorType::Ipv4
@@ -497,6 +529,31 @@ fn hash_entry(h: &mut ContentHash, e: &Entry) {
         }
         Key::Str(s) => h.write_str(s),
     }
+}
+
+/// The content hash of the sorted indicators (entry, provenance, validity window) and then
+/// the allowlist, as 32 hex digits.
+fn version_of(entries: &[Entry], meta_of: &[u32], validity: &[(u32, i64, i64)], meta_hashes: &[u128], allow: &[Entry]) -> String {
+    let mut h = ContentHash::default();
+    h.write_str("sweep-intel-index/1");
+    h.write_u64(entries.len() as u64);
+    let mut windows = validity.iter().peekable();
+    for (id, (e, &meta)) in entries.iter().zip(meta_of).enumerate() {
+        let (from, until) = match windows.next_if(|w| w.0 == id as u32) {
+            Some(&(_, from, until)) => (from, until),
+            None => (i64::MIN, i64::MAX),
+        };
+        hash_entry(&mut h, e);
+        h.write(&meta_hashes[meta as usize].to_le_bytes());
+        h.write_u64(from as u64);
+        h.write_u64(until as u64);
+    }
+    h.write_str("allowlist");
+    h.write_u64(allow.len() as u64);
+    for e in allow {
+        hash_entry(&mut h, e);
+    }
+    format!("{:032x}", h.finish())
 }
 
 fn hash_opt_str(h: &mut ContentHash, s: Option<&str>) {
@@ -591,9 +648,30 @@ impl IntelIndex {
             |a: &Item, b: &Item| a.entry.order(&b.entry).then(a.meta.cmp(&b.meta)).then(a.from.cmp(&b.from)).then(a.until.cmp(&b.until));
         // Sort (prefix, index) pairs: most comparisons are settled by the prefix, without
         // touching the entries.
+        // Large sets: the two halves on two threads, then merged. Items that compare equal
+        // are identical (duplicates), so which of them comes first makes no difference.
         let mut keyed: Vec<(u64, u32)> = items.iter().enumerate().map(|(i, it)| (it.entry.prefix(), i as u32)).collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| cmp(&items[a.1 as usize], &items[b.1 as usize])));
-        let perm: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+        let by_key = |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0).then_with(|| cmp(&items[a.1 as usize], &items[b.1 as usize]));
+        let perm: Vec<u32> = if parallel(keyed.len()) {
+            let (left, right) = keyed.split_at_mut(items.len() / 2);
+            join(true, || left.sort_unstable_by(by_key), || right.sort_unstable_by(by_key));
+            let mut perm = Vec::with_capacity(items.len());
+            let (mut i, mut j) = (0, 0);
+            while i < left.len() && j < right.len() {
+                if by_key(&right[j], &left[i]).is_lt() {
+                    perm.push(right[j].1);
+                    j += 1;
+                } else {
+                    perm.push(left[i].1);
+                    i += 1;
+                }
+            }
+            perm.extend(left[i..].iter().chain(&right[j..]).map(|k| k.1));
+            perm
+        } else {
+            keyed.sort_unstable_by(by_key);
+            keyed.into_iter().map(|(_, i)| i).collect()
+        };
         let mut sorted: Vec<Item> = Vec::with_capacity(items.len());
         let mut value_bytes = 0usize;
         let mut duplicates = 0usize;
@@ -656,23 +734,7 @@ impl IntelIndex {
             meta_hashes.push(h.finish());
         }
         drop(keys);
-        // The version: the sorted content, then the allowlist.
         let allow_entries = allow.entries();
-        let mut h = ContentHash::default();
-        h.write_str("sweep-intel-index/1");
-        h.write_u64(sorted.len() as u64);
-        for it in &sorted {
-            hash_entry(&mut h, &it.entry);
-            h.write(&meta_hashes[it.meta as usize].to_le_bytes());
-            h.write_u64(it.from as u64);
-            h.write_u64(it.until as u64);
-        }
-        h.write_str("allowlist");
-        h.write_u64(allow_entries.len() as u64);
-        for e in &allow_entries {
-            hash_entry(&mut h, e);
-        }
-        let version = format!("{:032x}", h.finish());
         let mut meta_of = Vec::with_capacity(sorted.len());
         let mut validity = Vec::new();
         let mut entries = Vec::with_capacity(sorted.len());
@@ -683,7 +745,13 @@ impl IntelIndex {
             }
             entries.push(it.entry);
         }
-        let sets = match Sets::build(&entries) {
+        // The version (on another thread) and the lookup structures.
+        let (version, sets) = join(
+            parallel(entries.len()),
+            || version_of(&entries, &meta_of, &validity, &meta_hashes, &allow_entries),
+            || Sets::build(&entries),
+        );
+        let sets = match sets {
             Ok(s) => s,
             Err(detail) => {
                 refused.push(Refusal {
@@ -1030,6 +1098,46 @@ mod tests {
             AllowList::from_values([(IndicatorType::Domain, "good.com")]),
         );
         assert_ne!(c.version(), d.version(), "the allowlist is part of the version");
+    }
+
+    /// The build on several threads (large sets) gives the index the build on one thread gives.
+    #[test]
+    fn parallel_build_is_the_sequential_build() {
+        let mut inds = Vec::new();
+        for i in 0..160_000u32 {
+            let (kind, value) = match i % 6 {
+                0 => (IndicatorType::Ipv4, format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i % 200)),
+                1 => (IndicatorType::Cidr, format!("10.{}.0.0/{}", i % 256, 16 + i % 9)),
+                2 => (IndicatorType::Domain, format!("d{}.example{}.com", i % 20_000, i % 7)),
+                3 => (IndicatorType::Url, format!("http://h{}.example.net/p{}", i % 3000, i % 11)),
+                4 => (IndicatorType::Ipv6, format!("2001:db8::{:x}", i % 50_000)),
+                _ => (IndicatorType::Domain, format!("x{}.co.uk", i % 900)),
+            };
+            let mut ind = ind(kind, &value, ["f1", "f2", "f3"][(i % 3) as usize]);
+            ind.valid_from = (i % 13 == 0).then_some(i64::from(i));
+            inds.push(ind);
+        }
+        let allow = || AllowList::from_values([(IndicatorType::Domain, "example1.com"), (IndicatorType::Cidr, "10.1.0.0/16")]);
+        let par = IntelIndex::build(inds.clone(), allow());
+        ONE_THREAD.with(|c| c.set(true));
+        let seq = IntelIndex::build(inds, allow());
+        ONE_THREAD.with(|c| c.set(false));
+        assert_eq!(par.version(), seq.version());
+        assert_eq!((par.len(), par.duplicates(), par.heap_bytes()), (seq.len(), seq.duplicates(), seq.heap_bytes()));
+        assert!(par.iter().map(|r| r.to_indicator()).eq(seq.iter().map(|r| r.to_indicator())));
+        let (mut a, mut b, mut sa, mut sb) = (Vec::new(), Vec::new(), MatchStats::default(), MatchStats::default());
+        for i in 0..5000u32 {
+            let host = format!("www.d{}.example{}.com", i * 7 % 20_000, i % 7);
+            let url = format!("http://h{}.example.net/p{}", i % 3000, i % 11);
+            let ip = format!("10.{}.{}.{}", i % 4, i % 256, i % 200);
+            let ev =
+                EventView { ts_micros: i64::from(i) * 10, server_ip: Some(&ip), host: Some(&host), url: Some(&url), ..Default::default() };
+            par.match_event(&ev, &MatchField::ALL, &mut a, &mut sa);
+            seq.match_event(&ev, &MatchField::ALL, &mut b, &mut sb);
+        }
+        assert!(a.len() > 2000, "{}", a.len());
+        assert_eq!(a, b);
+        assert_eq!((sa.hits, sa.suppressed, sa.inactive), (sb.hits, sb.suppressed, sb.inactive));
     }
 
     #[test]
