@@ -444,3 +444,29 @@ fn errors_name_file_and_line() {
     let e = load_path(&FeedSpec { column: Some(sweep_intel::feeds::Column::Name("url".into())), ..FeedSpec::new(&csv) }).unwrap_err();
     assert!(e.to_string().contains("x.csv:1: the header has no column \"url\" (it has: host, port)"), "{e}");
 }
+
+/// The readers give values in canonical form, which `IntelIndex::from_loads` relies on: each
+/// value normalises to itself, and the index built from the loads is the one
+/// `IntelIndex::build` makes (which normalises every value again).
+#[test]
+fn readers_give_canonical_values() {
+    use sweep_intel::index::{AllowList, IntelIndex};
+    let mut loads = load_path(&FeedSpec::new(real(""))).unwrap();
+    loads.extend(load_path(&FeedSpec::new(fixture("feeds"))).unwrap());
+    let mut n = 0;
+    for l in &loads {
+        for i in &l.indicators {
+            assert_eq!(sweep_intel::normalize::typed_as(i.kind, &i.value), Ok((i.kind, i.value.clone())), "{}", l.feed);
+            n += 1;
+        }
+    }
+    assert!(n > 100_000, "{n}");
+    let all: Vec<sweep_intel::Indicator> = loads.iter().flat_map(|l| l.indicators.iter().cloned()).collect();
+    let allow = || AllowList::from_values([(T::Domain, "Example.com."), (T::Cidr, "10.0.0.0/8")]);
+    let built = IntelIndex::build(all, allow());
+    let from = IntelIndex::from_loads(loads, allow());
+    assert_eq!(from.version(), built.version());
+    assert_eq!((from.len(), from.duplicates(), from.value_bytes()), (built.len(), built.duplicates(), built.value_bytes()));
+    assert_eq!(from.refused(), built.refused());
+    assert!(from.iter().map(|r| r.to_indicator()).eq(built.iter().map(|r| r.to_indicator())));
+}

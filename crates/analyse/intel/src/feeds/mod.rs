@@ -11,7 +11,7 @@
 //! The formats, options and refusal reasons are documented in docs/intel-feeds.md.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -298,8 +298,29 @@ pub(crate) struct Collector {
     pub feed_dir: bool,
     /// Hash of an indicator -> its index; `collided` holds the (rare) distinct indicators
     /// whose hash was already taken.
-    seen: HashMap<u64, usize>,
+    seen: HashMap<u64, usize, BuildHasherDefault<KeyHasher>>,
     collided: Vec<(u64, usize)>,
+    /// The dedup key of each kept indicator, for [`Collector::absorb`]; recorded only by the
+    /// partial collectors of a feed read in chunks ([`Collector::partial`]).
+    keys: Option<Vec<u64>>,
+}
+
+/// The `seen` map's keys are already hashes ([`Collector::key`]): used as they are.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | self.0 >> 56) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 impl Collector {
@@ -313,9 +334,43 @@ impl Collector {
             skipped: 0,
             duplicates: 0,
             feed_dir: false,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             collided: Vec::new(),
+            keys: None,
         }
+    }
+
+    /// An empty collector for one chunk of this feed (same name and defaults) that records
+    /// the dedup key of what it keeps, to be merged back with [`Collector::absorb`].
+    pub(crate) fn partial(&self) -> Collector {
+        let mut c = Collector::new(self.feed.clone(), self.defaults.clone());
+        c.feed_dir = self.feed_dir;
+        c.keys = Some(Vec::new());
+        c
+    }
+
+    /// Merges the collector of the next chunk: its indicators go through this collector's
+    /// dedup in order (with the keys it computed), so the result is what reading the chunks
+    /// one after the other into this collector gives.
+    pub(crate) fn absorb(&mut self, mut part: Collector) {
+        let keys = part.keys.take().unwrap_or_default();
+        debug_assert_eq!(keys.len(), part.indicators.len());
+        if self.indicators.is_empty() && self.refused.is_empty() && self.collided.is_empty() {
+            // The first chunk: taken as it is (its vectors were sized for the whole feed).
+            self.indicators = std::mem::take(&mut part.indicators);
+            self.seen = std::mem::take(&mut part.seen);
+            self.collided = std::mem::take(&mut part.collided);
+        } else {
+            self.indicators.reserve(part.indicators.len());
+            self.seen.reserve(part.indicators.len());
+            for (ind, key) in part.indicators.into_iter().zip(keys) {
+                self.push_keyed(ind, key);
+            }
+        }
+        self.refused.extend(part.refused);
+        self.units += part.units;
+        self.skipped += part.skipped;
+        self.duplicates += part.duplicates;
     }
 
     /// A bare indicator of this feed (defaults not applied yet; [`Collector::push`] does).
@@ -345,6 +400,12 @@ impl Collector {
                 ind.tags.push(t.clone());
             }
         }
+        let key = Self::key(&ind);
+        self.push_keyed(ind, key);
+    }
+
+    /// The dedup key: a hash of every field but the feed (the same in one collector).
+    fn key(ind: &Indicator) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         ind.value.hash(&mut h);
         ind.kind.hash(&mut h);
@@ -354,7 +415,20 @@ impl Collector {
         ind.description.hash(&mut h);
         ind.valid_from.hash(&mut h);
         ind.valid_until.hash(&mut h);
-        let key = h.finish();
+        h.finish()
+    }
+
+    /// Room for `n` more indicators.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.indicators.reserve(n);
+        self.seen.reserve(n);
+        if let Some(keys) = &mut self.keys {
+            keys.reserve(n);
+        }
+    }
+
+    /// Keeps `ind` unless an equal indicator was kept before (defaults already applied).
+    fn push_keyed(&mut self, ind: Indicator, key: u64) {
         let idx = self.indicators.len();
         match self.seen.get(&key) {
             None => {
@@ -370,6 +444,9 @@ impl Collector {
             }
         }
         self.indicators.push(ind);
+        if let Some(keys) = &mut self.keys {
+            keys.push(key);
+        }
     }
 
     pub fn refuse(&mut self, location: impl Into<String>, value: &str, reason: &str, detail: impl Into<String>) {
@@ -467,22 +544,10 @@ pub(crate) fn is_boring_file(name: &str) -> bool {
 /// Reads a feed file or a feed directory. A directory is read file by file (sorted, recursing
 /// into sub-folders; a folder holding `manifest.json` is a MISP feed); each file's kind is
 /// `spec.kind` when given, otherwise detected by [`sniff`]. Hidden files and README/LICENSE
-/// files are skipped unless `all_files` is set.
+/// files are skipped unless `all_files` is set. The files of a folder are read several at a
+/// time ([`load_all`]).
 pub fn load_path(spec: &FeedSpec) -> Result<Vec<FeedLoad>, FeedError> {
-    let stated = spec.stated_kind()?;
-    let defaults = Defaults::from_spec(spec);
-    let meta = std::fs::metadata(&spec.path).map_err(|e| FeedError::io(&spec.path, e))?;
-    if !meta.is_dir() {
-        if matches!(stated, Some(FeedKind::MispFeedDir)) {
-            return Err(FeedError::config(&spec.path, "kind = \"misp_feed\" needs a folder holding manifest.json"));
-        }
-        let name = spec.name.clone().unwrap_or_else(|| file_name(&spec.path));
-        return Ok(vec![load_file(&spec.path, stated.as_ref(), name.into(), &defaults)?]);
-    }
-    let base = spec.name.clone().unwrap_or_else(|| file_name(&spec.path));
-    let mut out = Vec::new();
-    load_dir(&spec.path, &spec.path, stated.as_ref(), &base, &defaults, spec.all_files, &mut out)?;
-    Ok(out)
+    load_all(std::slice::from_ref(spec))
 }
 
 fn file_name(p: &Path) -> String {
@@ -492,14 +557,15 @@ fn file_name(p: &Path) -> String {
 /// How deep feed folders may nest (guards against symlink loops).
 const MAX_DEPTH: usize = 16;
 
-fn load_dir(
+/// Walks a feed folder in reading order: `found(path, feed name, is a MISP feed folder)` for
+/// each feed file and MISP feed folder.
+fn walk_dir(
     root: &Path,
     dir: &Path,
     stated: Option<&FeedKind>,
     base: &str,
-    defaults: &Defaults,
     all_files: bool,
-    out: &mut Vec<FeedLoad>,
+    found: &mut dyn FnMut(&Path, Arc<str>, bool) -> Result<(), FeedError>,
 ) -> Result<(), FeedError> {
     let feed_name = |p: &Path| -> Arc<str> {
         let rel = p.strip_prefix(root).unwrap_or(p);
@@ -507,8 +573,7 @@ fn load_dir(
         if rel.is_empty() { base.into() } else { format!("{base}/{rel}").into() }
     };
     if dir.join("manifest.json").is_file() && matches!(stated, None | Some(FeedKind::MispFeedDir)) {
-        out.push(misp::load_feed_dir(dir, feed_name(dir), defaults)?);
-        return Ok(());
+        return found(dir, feed_name(dir), true);
     }
     if matches!(stated, Some(FeedKind::MispFeedDir)) {
         return Err(FeedError::config(dir, "kind = \"misp_feed\" but the folder has no manifest.json"));
@@ -528,9 +593,9 @@ fn load_dir(
             if p.strip_prefix(root).map_or(0, |r| r.components().count()) > MAX_DEPTH {
                 return Err(FeedError::format(&p, None, "feed folders nested too deep (a symlink loop?)", "point at a shallower folder"));
             }
-            load_dir(root, &p, stated, base, defaults, all_files, out)?;
+            walk_dir(root, &p, stated, base, all_files, found)?;
         } else if meta.is_file() {
-            out.push(load_file(&p, stated, feed_name(&p), defaults)?);
+            found(&p, feed_name(&p), false)?;
         }
     }
     Ok(())
@@ -560,9 +625,13 @@ fn load_file(path: &Path, stated: Option<&FeedKind>, feed: Arc<str>, defaults: &
 /// Splits a file into lines (`\n`, `\r\n`), numbered from 1; a line that is not UTF-8 is
 /// given as `Err(bytes)`.
 pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, Result<&str, &[u8]>)> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    lines_from(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes), 0)
+}
+
+/// The lines of a part of a file whose first line is line `before + 1` (no BOM is stripped).
+pub(crate) fn lines_from(bytes: &[u8], before: u64) -> impl Iterator<Item = (u64, Result<&str, &[u8]>)> {
     let mut rest = bytes;
-    let mut n = 0u64;
+    let mut n = before;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
@@ -575,6 +644,183 @@ pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, Result<&str, &[u
         n += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         Some((n, std::str::from_utf8(line).map_err(|_| line)))
+    })
+}
+
+/// Below this size a text feed is read on one thread.
+const PARALLEL_MIN_BYTES: usize = 1 << 20;
+
+/// Threads for reading one feed, or several feeds at once.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(16)
+}
+
+/// Splits a text into at most `parts` runs of whole lines (each ends after a `\n`, except
+/// the last), with the number of lines before each: reading the runs with [`lines_from`]
+/// gives the lines of the whole text, numbered as [`lines`] numbers them. Small texts are
+/// one run.
+pub(crate) fn line_runs(bytes: &[u8], parts: usize) -> Vec<(u64, &[u8])> {
+    let parts = parts.min(bytes.len() / (PARALLEL_MIN_BYTES / 2)).max(1);
+    if parts == 1 || bytes.len() < PARALLEL_MIN_BYTES {
+        return vec![(0, bytes)];
+    }
+    let mut runs = Vec::with_capacity(parts);
+    let (mut start, mut before) = (0usize, 0u64);
+    for k in 1..=parts {
+        let end = if k == parts {
+            bytes.len()
+        } else {
+            let target = (bytes.len() * k / parts).max(start);
+            match memchr::memchr(b'\n', &bytes[target..]) {
+                Some(i) => target + i + 1,
+                None => bytes.len(),
+            }
+        };
+        if end > start {
+            runs.push((before, &bytes[start..end]));
+            before += memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u64;
+        }
+        start = end;
+        if start == bytes.len() {
+            break;
+        }
+    }
+    runs
+}
+
+/// Reads the runs of whole lines of a text feed on one thread each (one run: on this
+/// thread), each into a [`Collector::partial`], then merges them in order: the result is
+/// what `read(text, 0, c)` gives, on more cores.
+pub(crate) fn read_runs(bytes: &[u8], c: &mut Collector, read: impl Fn(&[u8], u64, &mut Collector) + Sync) {
+    read_in_runs(bytes, threads(), c, read)
+}
+
+fn read_in_runs(bytes: &[u8], parts: usize, c: &mut Collector, read: impl Fn(&[u8], u64, &mut Collector) + Sync) {
+    let runs = line_runs(bytes, parts);
+    // About one indicator a line: reserve for that, so that the vectors never grow by copying.
+    let lines = memchr::memchr_iter(b'\n', bytes).count() + 1;
+    if runs.len() == 1 {
+        c.reserve(lines);
+        read(bytes, 0, c);
+        return;
+    }
+    let parts: Vec<Collector> = std::thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .iter()
+            .enumerate()
+            .map(|(k, &(before, run))| {
+                let mut part = c.partial();
+                // The first chunk's vectors become the feed's: room for every line.
+                let next = runs.get(k + 1).map_or(lines as u64, |r| r.0);
+                part.reserve(if k == 0 { lines } else { (next - before) as usize });
+                let read = &read;
+                s.spawn(move || {
+                    read(run, before, &mut part);
+                    part
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    c.indicators.reserve(parts.iter().map(|p| p.indicators.len()).sum());
+    for part in parts {
+        c.absorb(part);
+    }
+}
+
+/// Reads every feed of `specs` ([`load_path`] each), several files at once: the loads come
+/// in the order of `specs` (a directory's files in their sorted order), and the error is the
+/// one reading them in order would have met first.
+pub fn load_all(specs: &[FeedSpec]) -> Result<Vec<FeedLoad>, FeedError> {
+    // The files first, so that the files of a folder are read in parallel too.
+    let mut jobs: Vec<Job> = Vec::new();
+    for spec in specs {
+        plan(spec, &mut jobs)?;
+    }
+    let n = threads().min(jobs.len());
+    if n <= 1 {
+        return jobs.iter().map(Job::run).collect();
+    }
+    // Workers take the next job; results are put back in job order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // After an error, the files after it are not needed.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut results: Vec<Option<Result<FeedLoad, FeedError>>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break };
+                        let r = job.run();
+                        let failed = r.is_err();
+                        done.push((i, r));
+                        if failed {
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        let mut results: Vec<Option<Result<FeedLoad, FeedError>>> = (0..jobs.len()).map(|_| None).collect();
+        for w in workers {
+            for (i, r) in w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                results[i] = Some(r);
+            }
+        }
+        results
+    });
+    let mut loads = Vec::with_capacity(results.len());
+    for (i, r) in results.iter_mut().enumerate() {
+        match r.take() {
+            Some(Ok(l)) => loads.push(l),
+            Some(Err(e)) => return Err(e),
+            // Left undone because a worker stopped at an error: run it now, in order.
+            None => loads.push(jobs[i].run()?),
+        }
+    }
+    Ok(loads)
+}
+
+/// One feed file (or MISP feed folder) to read, resolved from a [`FeedSpec`].
+struct Job {
+    path: PathBuf,
+    stated: Option<FeedKind>,
+    feed: Arc<str>,
+    defaults: Defaults,
+    misp_dir: bool,
+}
+
+impl Job {
+    fn run(&self) -> Result<FeedLoad, FeedError> {
+        if self.misp_dir {
+            misp::load_feed_dir(&self.path, self.feed.clone(), &self.defaults)
+        } else {
+            load_file(&self.path, self.stated.as_ref(), self.feed.clone(), &self.defaults)
+        }
+    }
+}
+
+/// The files [`load_path`] would read for `spec`, in its order.
+fn plan(spec: &FeedSpec, jobs: &mut Vec<Job>) -> Result<(), FeedError> {
+    let stated = spec.stated_kind()?;
+    let defaults = Defaults::from_spec(spec);
+    let meta = std::fs::metadata(&spec.path).map_err(|e| FeedError::io(&spec.path, e))?;
+    if !meta.is_dir() {
+        if matches!(stated, Some(FeedKind::MispFeedDir)) {
+            return Err(FeedError::config(&spec.path, "kind = \"misp_feed\" needs a folder holding manifest.json"));
+        }
+        let name = spec.name.clone().unwrap_or_else(|| file_name(&spec.path));
+        jobs.push(Job { path: spec.path.clone(), stated, feed: name.into(), defaults, misp_dir: false });
+        return Ok(());
+    }
+    let base = spec.name.clone().unwrap_or_else(|| file_name(&spec.path));
+    walk_dir(&spec.path, &spec.path, stated.as_ref(), &base, spec.all_files, &mut |path, feed, misp_dir| {
+        jobs.push(Job { path: path.to_path_buf(), stated: stated.clone(), feed, defaults: defaults.clone(), misp_dir });
+        Ok(())
     })
 }
 
@@ -700,6 +946,72 @@ mod tests {
         assert_eq!(v[3], (4, Ok("c")));
         assert_eq!(lines(b"").count(), 0);
         assert_eq!(lines(b"a\n").count(), 1);
+    }
+
+    #[test]
+    fn line_runs_cover_the_text_and_number_lines_alike() {
+        let mut text = String::new();
+        for i in 0..400_000 {
+            text.push_str(&format!("line{i}\n"));
+            if i % 1000 == 0 {
+                text.push_str("\r\n");
+            }
+        }
+        text.push_str("last without newline");
+        let whole: Vec<_> = lines(text.as_bytes()).collect();
+        for parts in [1, 2, 3, 7] {
+            let runs = line_runs(text.as_bytes(), parts);
+            assert_eq!(runs.len(), parts, "the text is large enough for {parts} runs");
+            assert_eq!(runs.iter().map(|r| r.1.len()).sum::<usize>(), text.len());
+            let joined: Vec<_> = runs.iter().flat_map(|&(before, run)| lines_from(run, before)).collect();
+            assert_eq!(joined, whole, "{parts} runs");
+        }
+        assert_eq!(line_runs(b"a\nb\n", 4).len(), 1, "small texts are one run");
+    }
+
+    /// A large plain list read in runs on several threads gives what one pass gives: the same
+    /// indicators in the same order, refusals with the same line numbers, the same counts
+    /// (duplicates far apart, in different runs, included).
+    #[test]
+    fn reading_in_runs_is_reading_in_one_pass() {
+        let mut text = Vec::new();
+        text.extend_from_slice(b"\xef\xbb\xbf# feed\n");
+        for i in 0..120_000u32 {
+            let line = match i % 9 {
+                0 => format!("10.{}.{}.{}\n", i >> 16 & 255, i >> 8 & 255, i & 255),
+                1 => format!("d{}.example.com\n", i % 5000),
+                2 => format!("http://h{}.example.net/p?q={}\n", i % 700, i % 3),
+                3 => "# a comment\n".to_string(),
+                4 => format!("not valid {i}\n"),
+                5 => format!("0.0.0.0 a{}.example.org localhost\n", i % 4000),
+                6 => format!("10.0.{}.0/24\t{}\n", i % 256, i % 4),
+                7 => {
+                    text.extend_from_slice(b"\xff not utf-8\n");
+                    continue;
+                }
+                _ => format!("EVIL{}.Example.COM.\n", i % 100),
+            };
+            // A trailing comment makes the lines long enough for several runs.
+            text.extend_from_slice(line.trim_end().as_bytes());
+            text.extend_from_slice(b" # padding padding padding\n");
+        }
+        text.extend_from_slice(b"tail.example.com");
+        assert!(text.len() > 5 * PARALLEL_MIN_BYTES / 2, "{}", text.len());
+        let defaults = Defaults { min_count: Some(2), tags: vec!["t".into()], ..Defaults::default() };
+        let read = |parts: usize| {
+            let mut c = Collector::new("f".into(), defaults.clone());
+            let body = text.strip_prefix(b"\xef\xbb\xbf").unwrap();
+            read_in_runs(body, parts, &mut c, |run, before, c| plain::read_lines(run, before, c));
+            c.finish(Path::new("f"), FeedKind::Plain)
+        };
+        let one = read(1);
+        assert!(one.duplicates > 10_000 && one.refused.len() > 10_000, "{} {}", one.duplicates, one.refused.len());
+        let mut c = Collector::new("f".into(), defaults.clone());
+        plain::read(Path::new("f"), &text, &mut c).unwrap();
+        assert_eq!(c.finish(Path::new("f"), FeedKind::Plain), one, "plain::read");
+        for parts in [2, 3, 5] {
+            assert_eq!(read(parts), one, "{parts} runs");
+        }
     }
 
     #[test]

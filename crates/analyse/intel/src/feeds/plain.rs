@@ -20,7 +20,7 @@
 
 use std::path::Path;
 
-use super::{Collector, FeedError, lines};
+use super::{Collector, FeedError, lines_from, read_runs};
 use crate::model::IndicatorType;
 use crate::normalize::{self, Invalid};
 
@@ -192,9 +192,17 @@ pub(crate) fn read(path: &Path, bytes: &[u8], c: &mut Collector) -> Result<(), F
     if memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some() {
         return Err(FeedError::format(path, None, "a binary file (NUL bytes), not a text list", "remove it from the feed folder"));
     }
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    // Large lists are read in runs of lines on several threads.
+    read_runs(text, c, read_lines);
+    Ok(())
+}
+
+/// Reads the lines of `text` (a run of whole lines, `before` lines into the file).
+pub(crate) fn read_lines(text: &[u8], before: u64, c: &mut Collector) {
     let value_type = c.defaults.value_type;
     let min_count = c.defaults.min_count;
-    for (n, line) in lines(bytes) {
+    for (n, line) in lines_from(text, before) {
         c.units += 1;
         let line = match line {
             Ok(l) => l,
@@ -227,7 +235,6 @@ pub(crate) fn read(path: &Path, bytes: &[u8], c: &mut Collector) -> Result<(), F
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::feeds::FeedLoad;
 use crate::model::{Indicator, IndicatorType, Refusal};
 use crate::normalize::{self, Invalid};
 use event::{event_url, parse_ip, parse_v4};
@@ -421,6 +422,38 @@ pub struct IntelIndex {
     value_bytes: usize,
 }
 
+/// Below this many values the index is built on one thread.
+const PARALLEL_MIN: usize = 50_000;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests build on one thread whatever the size, to compare with the parallel build.
+    static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether to build the structures of `n` values on several threads.
+pub(crate) fn parallel(n: usize) -> bool {
+    #[cfg(test)]
+    if ONE_THREAD.with(|c| c.get()) {
+        return false;
+    }
+    n >= PARALLEL_MIN
+}
+
+/// Runs `a` and `b`, `a` on another thread when `parallel` (and the machine has more than one
+/// core). A panic in either is a panic here.
+pub(crate) fn join<A: Send, B>(parallel: bool, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    if !parallel || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        let ra = a();
+        return (ra, b());
+    }
+    std::thread::scope(|s| {
+        let h = s.spawn(a);
+        let rb = b();
+        (h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), rb)
+    })
+}
+
 /// Normalise a value to its lookup key; the type may change as `normalize::typed_as` says.
 fn entry_of(kind: IndicatorType, raw: &str) -> Result<(Entry, usize), Invalid> {
     if kind == IndicatorType::Ipv4
@@ -445,6 +478,42 @@ fn entry_of(kind: IndicatorType, raw: &str) -> Result<(Entry, usize), Invalid> {
     Ok((entry, len))
 }
 
+/// The lookup key of a value already in canonical form (as `normalize` writes it, and so as
+/// every feed reader gives it): the text is only parsed, not normalised again. Gives the value
+/// back when it does not parse as its type's canonical form.
+fn canonical_entry(kind: IndicatorType, value: String) -> Result<(Entry, usize), String> {
+    let len = value.len();
+    let key = match kind {
+        IndicatorType::Ipv4 => match parse_v4(value.as_bytes()) {
+            Some(a) => Key::V4(a),
+            None => return Err(value),
+        },
+        IndicatorType::Ipv6 => match value.parse::<std::net::Ipv6Addr>() {
+            Ok(a) if a.to_ipv4_mapped().is_none() => Key::V6(u128::from(a)),
+            _ => return Err(value),
+        },
+        IndicatorType::Cidr => {
+            let parsed = value.split_once('/').and_then(|(a, l)| Some((a.parse::<IpAddr>().ok()?, l.parse::<u8>().ok()?)));
+            match parsed {
+                Some((IpAddr::V4(a), l)) if l < 32 && u32::from(a) & !(u32::MAX.checked_shl(32 - u32::from(l)).unwrap_or(0)) == 0 => {
+                    Key::Net4(u32::from(a), l)
+                }
+                Some((IpAddr::V6(a), l))
+                    if l < 128
+                        && a.to_ipv4_mapped().is_none()
+                        && u128::from(a) & !(u128::MAX.checked_shl(128 - u32::from(l)).unwrap_or(0)) == 0 =>
+                {
+                    Key::Net6(u128::from(a), l)
+                }
+                _ => return Err(value),
+            }
+        }
+        IndicatorType::Url => return Ok((Entry { kind, rest: url_rest_start(&value) as u32, key: Key::Str(value) }, len)),
+        _ => Key::Str(value),
+    };
+    Ok((Entry { kind, key, rest: 0 }, len))
+}
+
 fn hash_entry(h: &mut ContentHash, e: &Entry) {
     h.write_u8(e.kind as u8);
     match &e.key {
@@ -460,6 +529,31 @@ fn hash_entry(h: &mut ContentHash, e: &Entry) {
         }
         Key::Str(s) => h.write_str(s),
     }
+}
+
+/// The content hash of the sorted indicators (entry, provenance, validity window) and then
+/// the allowlist, as 32 hex digits.
+fn version_of(entries: &[Entry], meta_of: &[u32], validity: &[(u32, i64, i64)], meta_hashes: &[u128], allow: &[Entry]) -> String {
+    let mut h = ContentHash::default();
+    h.write_str("sweep-intel-index/1");
+    h.write_u64(entries.len() as u64);
+    let mut windows = validity.iter().peekable();
+    for (id, (e, &meta)) in entries.iter().zip(meta_of).enumerate() {
+        let (from, until) = match windows.next_if(|w| w.0 == id as u32) {
+            Some(&(_, from, until)) => (from, until),
+            None => (i64::MIN, i64::MAX),
+        };
+        hash_entry(&mut h, e);
+        h.write(&meta_hashes[meta as usize].to_le_bytes());
+        h.write_u64(from as u64);
+        h.write_u64(until as u64);
+    }
+    h.write_str("allowlist");
+    h.write_u64(allow.len() as u64);
+    for e in allow {
+        hash_entry(&mut h, e);
+    }
+    format!("{:032x}", h.finish())
 }
 
 fn hash_opt_str(h: &mut ContentHash, s: Option<&str>) {
@@ -479,36 +573,62 @@ impl IntelIndex {
     /// ([`IntelIndex::duplicates`]). Ids follow the sorted content, so the same indicator set
     /// gives the same ids and the same [`IntelIndex::version`] whatever the input order.
     pub fn build(indicators: Vec<Indicator>, allow: AllowList) -> IntelIndex {
+        let n = indicators.len();
+        IntelIndex::build_from(indicators.into_iter(), n, allow, false)
+    }
+
+    /// Build the index from what the feed readers gave ([`crate::feeds::load_all`]), in the
+    /// order of `loads`. The same as [`IntelIndex::build`] over their indicators, except that
+    /// the values are not normalised again: the readers give them in canonical form (values
+    /// that do not parse as their type's canonical form still go through normalisation).
+    pub fn from_loads(loads: Vec<FeedLoad>, allow: AllowList) -> IntelIndex {
+        let n = loads.iter().map(|l| l.indicators.len()).sum();
+        IntelIndex::build_from(loads.into_iter().flat_map(|l| l.indicators), n, allow, true)
+    }
+
+    /// `normalised`: the values are in canonical form already (from the feed readers).
+    fn build_from(indicators: impl Iterator<Item = Indicator>, n: usize, allow: AllowList, normalised: bool) -> IntelIndex {
         let mut refused = Vec::new();
         let mut interner = MetaInterner::default();
-        let mut items: Vec<Item> = Vec::with_capacity(indicators.len());
-        let mut lens: Vec<u32> = Vec::with_capacity(indicators.len());
-        for (i, ind) in indicators.into_iter().enumerate() {
+        let mut items: Vec<Item> = Vec::with_capacity(n);
+        let mut lens: Vec<u32> = Vec::with_capacity(n);
+        for (i, ind) in indicators.enumerate() {
             let Indicator { value, kind, feed, confidence, severity, tags, description, valid_from, valid_until } = ind;
-            let refuse = |reason: &str, detail: String| Refusal {
-                feed: feed.clone(),
-                location: format!("indicator {}", i + 1),
-                value: cut(&value),
-                reason: reason.to_string(),
-                detail,
-            };
-            let (entry, len) = match entry_of(kind, &value) {
+            let (from, until) = (valid_from.unwrap_or(i64::MIN), valid_until.unwrap_or(i64::MAX));
+            #[cfg(debug_assertions)]
+            if normalised {
+                debug_assert_eq!(normalize::typed_as(kind, &value), Ok((kind, value.clone())), "feed readers give canonical values");
+            }
+            let fast = if normalised && from < until { canonical_entry(kind, value) } else { Err(value) };
+            let (entry, len) = match fast {
                 Ok(x) => x,
-                Err(e) => {
-                    refused.push(refuse(e.reason, e.detail));
-                    continue;
+                Err(value) => {
+                    let refuse = |reason: &str, detail: String| Refusal {
+                        feed: feed.clone(),
+                        location: format!("indicator {}", i + 1),
+                        value: cut(&value),
+                        reason: reason.to_string(),
+                        detail,
+                    };
+                    let x = match entry_of(kind, &value) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            refused.push(refuse(e.reason, e.detail));
+                            continue;
+                        }
+                    };
+                    if from >= until {
+                        refused.push(refuse(
+                            "empty_validity",
+                            format!(
+                                "valid_until ({until}) is not after valid_from ({from}): the indicator could never match; fix the feed's dates"
+                            ),
+                        ));
+                        continue;
+                    }
+                    x
                 }
             };
-            let (from, until) = (valid_from.unwrap_or(i64::MIN), valid_until.unwrap_or(i64::MAX));
-            if from >= until {
-                refused.push(refuse(
-                    "empty_validity",
-                    format!(
-                        "valid_until ({until}) is not after valid_from ({from}): the indicator could never match; fix the feed's dates"
-                    ),
-                ));
-                continue;
-            }
             let meta = interner.intern(MetaKey { feed, confidence, severity, tags, description });
             items.push(Item { entry, meta, from, until });
             lens.push(len as u32);
@@ -528,9 +648,30 @@ impl IntelIndex {
             |a: &Item, b: &Item| a.entry.order(&b.entry).then(a.meta.cmp(&b.meta)).then(a.from.cmp(&b.from)).then(a.until.cmp(&b.until));
         // Sort (prefix, index) pairs: most comparisons are settled by the prefix, without
         // touching the entries.
+        // Large sets: the two halves on two threads, then merged. Items that compare equal
+        // are identical (duplicates), so which of them comes first makes no difference.
         let mut keyed: Vec<(u64, u32)> = items.iter().enumerate().map(|(i, it)| (it.entry.prefix(), i as u32)).collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| cmp(&items[a.1 as usize], &items[b.1 as usize])));
-        let perm: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+        let by_key = |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0).then_with(|| cmp(&items[a.1 as usize], &items[b.1 as usize]));
+        let perm: Vec<u32> = if parallel(keyed.len()) {
+            let (left, right) = keyed.split_at_mut(items.len() / 2);
+            join(true, || left.sort_unstable_by(by_key), || right.sort_unstable_by(by_key));
+            let mut perm = Vec::with_capacity(items.len());
+            let (mut i, mut j) = (0, 0);
+            while i < left.len() && j < right.len() {
+                if by_key(&right[j], &left[i]).is_lt() {
+                    perm.push(right[j].1);
+                    j += 1;
+                } else {
+                    perm.push(left[i].1);
+                    i += 1;
+                }
+            }
+            perm.extend(left[i..].iter().chain(&right[j..]).map(|k| k.1));
+            perm
+        } else {
+            keyed.sort_unstable_by(by_key);
+            keyed.into_iter().map(|(_, i)| i).collect()
+        };
         let mut sorted: Vec<Item> = Vec::with_capacity(items.len());
         let mut value_bytes = 0usize;
         let mut duplicates = 0usize;
@@ -593,23 +734,7 @@ impl IntelIndex {
             meta_hashes.push(h.finish());
         }
         drop(keys);
-        // The version: the sorted content, then the allowlist.
         let allow_entries = allow.entries();
-        let mut h = ContentHash::default();
-        h.write_str("sweep-intel-index/1");
-        h.write_u64(sorted.len() as u64);
-        for it in &sorted {
-            hash_entry(&mut h, &it.entry);
-            h.write(&meta_hashes[it.meta as usize].to_le_bytes());
-            h.write_u64(it.from as u64);
-            h.write_u64(it.until as u64);
-        }
-        h.write_str("allowlist");
-        h.write_u64(allow_entries.len() as u64);
-        for e in &allow_entries {
-            hash_entry(&mut h, e);
-        }
-        let version = format!("{:032x}", h.finish());
         let mut meta_of = Vec::with_capacity(sorted.len());
         let mut validity = Vec::new();
         let mut entries = Vec::with_capacity(sorted.len());
@@ -620,7 +745,13 @@ impl IntelIndex {
             }
             entries.push(it.entry);
         }
-        let sets = match Sets::build(&entries) {
+        // The version (on another thread) and the lookup structures.
+        let (version, sets) = join(
+            parallel(entries.len()),
+            || version_of(&entries, &meta_of, &validity, &meta_hashes, &allow_entries),
+            || Sets::build(&entries),
+        );
+        let sets = match sets {
             Ok(s) => s,
             Err(detail) => {
                 refused.push(Refusal {
@@ -967,6 +1098,46 @@ mod tests {
             AllowList::from_values([(IndicatorType::Domain, "good.com")]),
         );
         assert_ne!(c.version(), d.version(), "the allowlist is part of the version");
+    }
+
+    /// The build on several threads (large sets) gives the index the build on one thread gives.
+    #[test]
+    fn parallel_build_is_the_sequential_build() {
+        let mut inds = Vec::new();
+        for i in 0..160_000u32 {
+            let (kind, value) = match i % 6 {
+                0 => (IndicatorType::Ipv4, format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i % 200)),
+                1 => (IndicatorType::Cidr, format!("10.{}.0.0/{}", i % 256, 16 + i % 9)),
+                2 => (IndicatorType::Domain, format!("d{}.example{}.com", i % 20_000, i % 7)),
+                3 => (IndicatorType::Url, format!("http://h{}.example.net/p{}", i % 3000, i % 11)),
+                4 => (IndicatorType::Ipv6, format!("2001:db8::{:x}", i % 50_000)),
+                _ => (IndicatorType::Domain, format!("x{}.co.uk", i % 900)),
+            };
+            let mut ind = ind(kind, &value, ["f1", "f2", "f3"][(i % 3) as usize]);
+            ind.valid_from = (i % 13 == 0).then_some(i64::from(i));
+            inds.push(ind);
+        }
+        let allow = || AllowList::from_values([(IndicatorType::Domain, "example1.com"), (IndicatorType::Cidr, "10.1.0.0/16")]);
+        let par = IntelIndex::build(inds.clone(), allow());
+        ONE_THREAD.with(|c| c.set(true));
+        let seq = IntelIndex::build(inds, allow());
+        ONE_THREAD.with(|c| c.set(false));
+        assert_eq!(par.version(), seq.version());
+        assert_eq!((par.len(), par.duplicates(), par.heap_bytes()), (seq.len(), seq.duplicates(), seq.heap_bytes()));
+        assert!(par.iter().map(|r| r.to_indicator()).eq(seq.iter().map(|r| r.to_indicator())));
+        let (mut a, mut b, mut sa, mut sb) = (Vec::new(), Vec::new(), MatchStats::default(), MatchStats::default());
+        for i in 0..5000u32 {
+            let host = format!("www.d{}.example{}.com", i * 7 % 20_000, i % 7);
+            let url = format!("http://h{}.example.net/p{}", i % 3000, i % 11);
+            let ip = format!("10.{}.{}.{}", i % 4, i % 256, i % 200);
+            let ev =
+                EventView { ts_micros: i64::from(i) * 10, server_ip: Some(&ip), host: Some(&host), url: Some(&url), ..Default::default() };
+            par.match_event(&ev, &MatchField::ALL, &mut a, &mut sa);
+            seq.match_event(&ev, &MatchField::ALL, &mut b, &mut sb);
+        }
+        assert!(a.len() > 2000, "{}", a.len());
+        assert_eq!(a, b);
+        assert_eq!((sa.hits, sa.suppressed, sa.inactive), (sb.hits, sb.suppressed, sb.inactive));
     }
 
     #[test]

@@ -267,14 +267,13 @@ impl NameFilter {
         }
     }
 
-    /// Hashes of the label suffixes of a name, shortest first (`com`, `example.com`, ...).
-    fn suffix_hashes(name: &[u8]) -> Vec<u64> {
-        let mut out = Vec::new();
+    /// Appends the hashes of the label suffixes of a name, shortest first (`com`,
+    /// `example.com`, ...).
+    fn suffix_hashes(name: &[u8], out: &mut Vec<u64>) {
         walk_name(name, |_, _, h| {
             out.push(h);
             true
         });
-        out
     }
 
     /// The probe (full hash and block key) of a name.
@@ -290,13 +289,22 @@ impl NameFilter {
 
     /// Build over domains and URL hosts.
     fn build(domains: &[&str], url_hosts: &[&str]) -> NameFilter {
-        let all: Vec<Vec<u64>> = domains.iter().chain(url_hosts).map(|n| Self::suffix_hashes(n.as_bytes())).collect();
+        // The suffix hashes of name i are `hashes[ends[i]..ends[i + 1]]`.
+        let n = domains.len() + url_hosts.len();
+        let mut hashes: Vec<u64> = Vec::with_capacity(n * 3);
+        let mut ends: Vec<u32> = Vec::with_capacity(n + 1);
+        ends.push(0);
+        for name in domains.iter().chain(url_hosts) {
+            Self::suffix_hashes(name.as_bytes(), &mut hashes);
+            ends.push(hashes.len() as u32);
+        }
+        let all = || ends.windows(2).map(|w| &hashes[w[0] as usize..w[1] as usize]);
         // Heavy suffixes, level by level: a suffix at level k is heavy when more than HEAVY
         // longer names would otherwise take it as their block key.
         let mut heavy: HashSet<u64> = HashSet::new();
         for k in 2usize.. {
             let mut counts: HashMap<u64, usize> = HashMap::new();
-            for hs in &all {
+            for hs in all() {
                 if hs.len() > k && (2..k).all(|j| heavy.contains(&hs[j - 1])) {
                     *counts.entry(hs[k - 1]).or_default() += 1;
                 }
@@ -309,8 +317,8 @@ impl NameFilter {
         }
         let mut heavy: Vec<u64> = heavy.into_iter().collect();
         heavy.sort_unstable();
-        let mut f = NameFilter { bloom: Bloom::with_entries(all.len(), NAME_BITS), heavy };
-        for (i, hs) in all.iter().enumerate() {
+        let mut f = NameFilter { bloom: Bloom::with_entries(n, NAME_BITS), heavy };
+        for (i, hs) in all().enumerate() {
             let mut resolved = None;
             let mut block = 0;
             for (j, &h) in hs.iter().enumerate() {
@@ -436,7 +444,6 @@ impl Sets {
         s.str_off.reserve_exact(strs.len() + 1);
         s.same_as_prev = BitSet::new(strs.len());
         let ndom = range(IndicatorType::Domain).len();
-        let nurl = range(IndicatorType::Url).len();
         s.domain_ps = BitSet::new(ndom);
         let distinct = |kind: IndicatorType| {
             let r = range(kind);
@@ -444,51 +451,40 @@ impl Sets {
             rs.iter().enumerate().filter(|(i, e)| *i == 0 || !same_key(&rs[i - 1], e)).count()
         };
         s.domains = Table::with_entries(distinct(IndicatorType::Domain));
-        let mut domain_names: Vec<&str> = Vec::with_capacity(distinct(IndicatorType::Domain));
         s.urls = Table::with_entries(distinct(IndicatorType::Url));
-        let mut hosts: HashSet<&str> = HashSet::with_capacity(nurl / 2);
-        for (i, e) in strs.iter().enumerate() {
-            let Key::Str(v) = &e.key else { continue };
-            let id = (dstart + i) as u32;
-            s.str_off.push(s.arena.len() as u32);
-            s.arena.push_str(v);
-            let same = i > 0 && strs[i - 1].kind == e.kind && same_key(&strs[i - 1], e);
-            if same {
-                s.same_as_prev.set(i);
-            }
-            match e.kind {
-                IndicatorType::Domain => {
-                    if psl::is_public_suffix(v) {
-                        s.domain_ps.set(i);
+        let (dr, ur) = (range(IndicatorType::Domain), range(IndicatorType::Url));
+        // The URL hosts and the name filter on another thread, the rest on this one.
+        let ((url_hosts, names), ()) = super::join(
+            super::parallel(strs.len()),
+            || name_lookups(entries, dr, ur),
+            || {
+                for (i, e) in strs.iter().enumerate() {
+                    let Key::Str(v) = &e.key else { continue };
+                    let id = (dstart + i) as u32;
+                    s.str_off.push(s.arena.len() as u32);
+                    s.arena.push_str(v);
+                    let same = i > 0 && strs[i - 1].kind == e.kind && same_key(&strs[i - 1], e);
+                    if same {
+                        s.same_as_prev.set(i);
                     }
-                    if !same {
-                        s.domains.insert(hash_name(v.as_bytes()), id);
-                        domain_names.push(v);
+                    match e.kind {
+                        IndicatorType::Domain => {
+                            if psl::is_public_suffix(v) {
+                                s.domain_ps.set(i);
+                            }
+                            if !same {
+                                s.domains.insert(hash_name(v.as_bytes()), id);
+                            }
+                        }
+                        IndicatorType::Url if !same => s.urls.insert(hash_bytes(&v.as_bytes()[e.rest as usize..]), id),
+                        _ => {}
                     }
                 }
-                IndicatorType::Url => {
-                    if !same {
-                        s.urls.insert(hash_bytes(&v.as_bytes()[e.rest as usize..]), id);
-                    }
-                    hosts.insert(canonical_url_host(v));
-                }
-                _ => {}
-            }
-        }
-        s.str_off.push(s.arena.len() as u32);
-        // One id per distinct URL host: the first URL id with that host.
-        s.url_hosts = Table::with_entries(hosts.len());
-        let mut host_names: Vec<&str> = Vec::with_capacity(hosts.len());
-        let ur = range(IndicatorType::Url);
-        for (id, e) in entries.iter().enumerate().take(ur.end).skip(ur.start) {
-            let Key::Str(v) = &e.key else { continue };
-            let h = canonical_url_host(v);
-            if hosts.remove(h) {
-                s.url_hosts.insert(hash_name(h.as_bytes()), id as u32);
-                host_names.push(h);
-            }
-        }
-        s.names = NameFilter::build(&domain_names, &host_names);
+                s.str_off.push(s.arena.len() as u32);
+            },
+        );
+        s.url_hosts = url_hosts;
+        s.names = names;
         Ok(s)
     }
 
@@ -681,6 +677,34 @@ impl Sets {
             + self.urls.heap_bytes()
             + self.url_hosts.heap_bytes()
     }
+}
+
+/// The lookups of host names: one URL id per distinct URL host (the first URL id with that
+/// host), and the name filter over the distinct domains and the URL hosts.
+fn name_lookups(entries: &[Entry], domains: std::ops::Range<usize>, urls: std::ops::Range<usize>) -> (Table, NameFilter) {
+    let ds = &entries[domains];
+    let domain_names: Vec<&str> = ds
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| *i == 0 || !same_key(&ds[i - 1], e))
+        .filter_map(|(_, e)| if let Key::Str(v) = &e.key { Some(v.as_str()) } else { None })
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(urls.len());
+    let mut hosts: Vec<(&str, u32)> = Vec::new();
+    for (id, e) in entries.iter().enumerate().take(urls.end).skip(urls.start) {
+        let Key::Str(v) = &e.key else { continue };
+        let h = canonical_url_host(v);
+        if seen.insert(h) {
+            hosts.push((h, id as u32));
+        }
+    }
+    drop(seen);
+    let mut url_hosts = Table::with_entries(hosts.len());
+    for &(h, id) in &hosts {
+        url_hosts.insert(hash_name(h.as_bytes()), id);
+    }
+    let host_names: Vec<&str> = hosts.into_iter().map(|(h, _)| h).collect();
+    (url_hosts, NameFilter::build(&domain_names, &host_names))
 }
 
 /// Same lookup key: the same value, or for URLs the same part after the scheme.

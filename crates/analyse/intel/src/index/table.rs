@@ -321,16 +321,20 @@ impl Bloom {
 pub(crate) struct ContentHash {
     a: u64,
     b: u64,
-    buf: [u8; 8],
-    nbuf: usize,
+    /// Bytes written and not hashed yet: hashed 8 at a time once a few KiB are pending, so
+    /// that the many small writes of a build cost a copy each, not a call into the mixer.
+    pending: Vec<u8>,
     len: u64,
 }
 
 impl Default for ContentHash {
     fn default() -> Self {
-        ContentHash { a: 0x243f_6a88_85a3_08d3, b: 0x1319_8a2e_0370_7344, buf: [0; 8], nbuf: 0, len: 0 }
+        ContentHash { a: 0x243f_6a88_85a3_08d3, b: 0x1319_8a2e_0370_7344, pending: Vec::new(), len: 0 }
     }
 }
+
+/// Pending bytes hashed at once.
+const PENDING: usize = 8 << 10;
 
 impl ContentHash {
     #[inline]
@@ -341,28 +345,33 @@ impl ContentHash {
         self.b ^= self.b >> 31;
     }
 
-    pub(crate) fn write(&mut self, mut bytes: &[u8]) {
-        self.len += bytes.len() as u64;
-        if self.nbuf > 0 {
-            let take = (8 - self.nbuf).min(bytes.len());
-            self.buf[self.nbuf..self.nbuf + take].copy_from_slice(&bytes[..take]);
-            self.nbuf += take;
-            bytes = &bytes[take..];
-            if self.nbuf < 8 {
-                return;
-            }
-            self.word(u64::from_le_bytes(self.buf));
-            self.nbuf = 0;
-        }
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
+    /// Hash the whole 8-byte words of `pending`; keep the rest.
+    fn drain(&mut self) {
+        let whole = self.pending.len() / 8 * 8;
+        let (mut a, mut b) = (self.a, self.b);
+        for c in self.pending[..whole].chunks_exact(8) {
             let mut w = [0u8; 8];
             w.copy_from_slice(c);
-            self.word(u64::from_le_bytes(w));
+            let w = u64::from_le_bytes(w);
+            a = (a ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            a ^= a >> 29;
+            b = (b ^ w.rotate_left(23)).wrapping_mul(0xd6e8_feb8_6659_fd93);
+            b ^= b >> 31;
         }
-        let rest = chunks.remainder();
-        self.buf[..rest.len()].copy_from_slice(rest);
-        self.nbuf = rest.len();
+        (self.a, self.b) = (a, b);
+        self.pending.drain(..whole);
+    }
+
+    #[inline]
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        if self.pending.capacity() == 0 {
+            self.pending.reserve(PENDING + 64);
+        }
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= PENDING {
+            self.drain();
+        }
     }
 
     pub(crate) fn write_u8(&mut self, v: u8) {
@@ -381,9 +390,10 @@ impl ContentHash {
 
     pub(crate) fn finish(mut self) -> u128 {
         let len = self.len;
-        if self.nbuf > 0 {
+        self.drain();
+        if !self.pending.is_empty() {
             let mut w = [0u8; 8];
-            w[..self.nbuf].copy_from_slice(&self.buf[..self.nbuf]);
+            w[..self.pending.len()].copy_from_slice(&self.pending);
             self.word(u64::from_le_bytes(w));
         }
         self.word(len);
@@ -476,6 +486,18 @@ mod tests {
         let mut c = ContentHash::default();
         c.write(b"hello, intel world!");
         assert_ne!(ha, c.finish());
+        // Longer than the pending buffer, in pieces of every size.
+        let long: Vec<u8> = (0..3 * PENDING as u32 + 5).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let mut whole = ContentHash::default();
+        whole.write(&long);
+        let whole = whole.finish();
+        for step in [1, 3, 8, 13, PENDING - 1, PENDING + 9] {
+            let mut h = ContentHash::default();
+            for c in long.chunks(step) {
+                h.write(c);
+            }
+            assert_eq!(h.finish(), whole, "pieces of {step}");
+        }
         // A fixed value: the version must never change for the same content.
         let mut d = ContentHash::default();
         d.write_str("evil.com");
