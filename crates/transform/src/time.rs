@@ -29,8 +29,9 @@ pub fn micros_from_parts(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, micro
     if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    let secs = days_from_civil(y, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64;
-    Some(secs * 1_000_000 + micros as i64)
+    // A year far outside the timestamp range would overflow: it is a bad timestamp, not a panic.
+    let secs = days_from_civil(y, mo, d).checked_mul(86_400)?.checked_add((h * 3600 + mi * 60 + s) as i64)?;
+    secs.checked_mul(1_000_000)?.checked_add(micros as i64)
 }
 
 fn digits(b: &[u8]) -> Option<u32> {
@@ -245,6 +246,12 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_year_beyond_the_timestamp_range_is_refused_not_a_panic() {
+        assert_eq!(micros_from_parts(999_999_999, 12, 31, 23, 59, 59, 0), None);
+        assert!(micros_from_parts(200_000, 1, 1, 0, 0, 0, 0).is_some());
+    }
 
     #[test]
     fn epoch_with_millis() {
