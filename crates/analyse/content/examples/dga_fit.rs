@@ -32,8 +32,11 @@ fn main() {
             })
             .collect()
     };
-    let families: Vec<(&str, Vec<String>)> =
-        ["random letters", "random letters+digits", "hex", "pronounceable", "dictionary words"].iter().enumerate().map(|(k, n)| (*n, fam(&mut rng, k))).collect();
+    let families: Vec<(&str, Vec<String>)> = ["random letters", "random letters+digits", "hex", "pronounceable", "dictionary words"]
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (*n, fam(&mut rng, k)))
+        .collect();
 
     // Fit on benign test names (label 0) and the first three families (label 1).
     let mut xs: Vec<[f64; 5]> = Vec::new();
@@ -113,7 +116,10 @@ fn main() {
     let t = sweep_content::spec::DEFAULT_DGA_THRESHOLD;
     let mut fps: Vec<(f64, &str)> = test.iter().map(|l| (sc(&dga::WEIGHTS, l), *l)).collect();
     fps.sort_by(|a, b| b.0.total_cmp(&a.0));
-    println!("\nheld-out benign names with the highest scores (weights in use; threshold {t}): {:?}", fps.iter().take(25).collect::<Vec<_>>());
+    println!(
+        "\nheld-out benign names with the highest scores (weights in use; threshold {t}): {:?}",
+        fps.iter().take(25).collect::<Vec<_>>()
+    );
     let mut ps: Vec<(f64, &str)> = probe.iter().map(|l| (sc(&dga::WEIGHTS, l), *l)).collect();
     ps.sort_by(|a, b| b.0.total_cmp(&a.0));
     println!("non-English probe, highest scores: {:?}", ps.iter().take(10).collect::<Vec<_>>());

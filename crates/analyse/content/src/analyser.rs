@@ -1,8 +1,7 @@
 //! The analyser: per-host verdicts, cached per batch, and the findings rows.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use arrow::compute::{cast, take};
@@ -12,13 +11,14 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use sweep_formats::schema::timestamp_type;
 use sweep_intel::psl;
 
+use crate::ContentError;
 use crate::confusables::{Lookalike, skeleton};
 use crate::dga::{self, DgaModel};
+use crate::fx::FxMap;
 use crate::ip::{self, IpAllow};
 use crate::punycode;
 use crate::spec::ContentSpec;
 use crate::typo::{self, BUNDLED_PROTECTED, Protected, TypoHit, TypoKind, is_country_suffix, split_registrable};
-use crate::ContentError;
 
 /// What a detector concluded about a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,32 +117,6 @@ pub fn is_platform_suffix(suffix: &str) -> bool {
     p.normal.contains(suffix) || suffix.split_once('.').is_some_and(|(_, parent)| p.wildcard.contains(parent))
 }
 
-/// FxHash (the rustc hasher): fast for the short host strings of the per-batch cache.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        self.0 = h;
-    }
-    fn write_u8(&mut self, b: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
-
 /// Detects malicious-looking hosts in `events` batches and turns them into `findings` rows
 /// (docs/content.md). Immutable once built: share one across threads.
 #[derive(Debug, Clone)]
@@ -158,9 +132,9 @@ pub struct ContentAnalyser {
 fn normalise_host(raw: &str) -> Cow<'_, str> {
     let mut h = raw.trim();
     h = h.strip_suffix('.').unwrap_or(h);
-    // A `host:port` (not an IPv6 literal): drop the port.
+    // A `host:port` or `[v6]:port`: drop the port.
     if let Some((name, port)) = h.rsplit_once(':')
-        && !name.contains(':')
+        && (!name.contains(':') || (name.starts_with('[') && name.ends_with(']')))
         && !port.is_empty()
         && port.bytes().all(|b| b.is_ascii_digit())
     {
@@ -188,7 +162,9 @@ impl ContentAnalyser {
             None => typo::parse_list(BUNDLED_PROTECTED, "bundled protected_domains.txt")?,
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    ContentError::Spec(format!("protected_file {path:?} cannot be read: {e}; give a readable file or remove the key to use the bundled list"))
+                    ContentError::Spec(format!(
+                        "protected_file {path:?} cannot be read: {e}; give a readable file or remove the key to use the bundled list"
+                    ))
                 })?;
                 typo::parse_list(&text, &format!("protected_file {path:?}"))?
             }
@@ -255,7 +231,11 @@ impl ContentAnalyser {
         if self.spec.typosquat.enabled
             && let Some(hit) = self.protected.typosquat(label, suffix, country)
         {
-            out.push(Finding { kind: FindingKind::Typosquat, score: hit.score, reason: self.typo_reason(ascii, &hit, platform.then_some(suffix)) });
+            out.push(Finding {
+                kind: FindingKind::Typosquat,
+                score: hit.score,
+                reason: self.typo_reason(ascii, &hit, platform.then_some(suffix)),
+            });
         }
         if self.spec.masquerade.enabled
             && let Some(f) = self.masquerade(ascii, rd, suffix, unicode.as_deref())
@@ -278,7 +258,9 @@ impl ContentAnalyser {
         let e = &self.protected.entries[hit.entry as usize];
         match (hit.kind, platform) {
             (TypoKind::OtherTld, Some(p)) => format!("host {host} has the name of {} as a site on the hosting platform {p}", e.domain),
-            (TypoKind::OtherTld, None) => format!("host {host} has the name of {} under another top-level domain: {}", e.domain, hit.detail),
+            (TypoKind::OtherTld, None) => {
+                format!("host {host} has the name of {} under another top-level domain: {}", e.domain, hit.detail)
+            }
             _ => format!("host {host} looks like {}: {}", e.domain, hit.detail),
         }
     }
@@ -304,7 +286,8 @@ impl ContentAnalyser {
                     if token == label && host[here..].starts_with(&format!("{}.", e.domain)) && !is_rd_label {
                         return Some((0.95, format!("puts the name {} in front of the unrelated domain {rd}", e.domain)));
                     }
-                    let where_ = if token == label { format!("the label {label}") } else { format!("the label {label} (as the word {token})") };
+                    let where_ =
+                        if token == label { format!("the label {label}") } else { format!("the label {label} (as the word {token})") };
                     return Some((0.8, format!("uses the brand name {token} of {} in {where_} of the unrelated domain {rd}", e.domain)));
                 }
                 // A whole registrable name that is a look-alike is typosquat's finding.
@@ -317,7 +300,10 @@ impl ContentAnalyser {
                     if !e.generic {
                         return Some((
                             0.85,
-                            format!("uses {token}, a look-alike of the brand name {} of {} ({}), in the unrelated domain {rd}", e.label, e.domain, hit.detail),
+                            format!(
+                                "uses {token}, a look-alike of the brand name {} of {} ({}), in the unrelated domain {rd}",
+                                e.label, e.domain, hit.detail
+                            ),
                         ));
                     }
                 }
@@ -384,7 +370,10 @@ impl ContentAnalyser {
         if let Some(hit) = self.protected.typosquat(label2, suffix2, is_country_suffix(suffix2, platform)) {
             let e = &self.protected.entries[hit.entry as usize];
             let score = if hit.kind == TypoKind::OtherTld { 0.9 } else { 0.85 };
-            return Some((score, format!("host {host} is {uni}, which reads as {skel} ({what}) and looks like {}: {}", e.domain, hit.detail)));
+            return Some((
+                score,
+                format!("host {host} is {uni}, which reads as {skel} ({what}) and looks like {}: {}", e.domain, hit.detail),
+            ));
         }
         if let Some((_, tail)) = self.brand_in_labels(&skel, rd2, suffix2) {
             return Some((0.85, format!("host {host} is {uni}, which reads as {skel} ({what}) and {tail}")));
@@ -397,19 +386,11 @@ impl ContentAnalyser {
     /// client_ip, user, host, url, source, offset` (any string type is read; the output has
     /// the `events` types). Verdicts are computed once per distinct host of the batch.
     pub fn analyse(&self, events: &RecordBatch) -> Result<RecordBatch, ContentError> {
-        for name in PASSTHROUGH {
-            if events.column_by_name(name).is_none() {
-                return Err(ContentError::Column(format!(
-                    "the events have no column `{name}`; the content analyser reads ts, client_ip, user, host, url, source and offset: keep them in the [[transform]] stages"
-                )));
-            }
-        }
-        let host_col = events.column_by_name("host").expect("checked");
-        let hosts = Hosts::new(host_col)?;
+        check_columns(events)?;
+        let hosts = Hosts::new(events.column_by_name("host").expect("checked"))?;
         let mut cache: FxMap<&str, u32> = FxMap::default();
         let mut verdicts: Vec<Vec<Finding>> = Vec::new();
-        let mut rows: Vec<u32> = Vec::new();
-        let mut which: Vec<(u32, u32)> = Vec::new();
+        let mut picks = Picks::default();
         for i in 0..events.num_rows() {
             let Some(h) = hosts.get(i) else { continue };
             let v = match cache.get(h) {
@@ -421,12 +402,45 @@ impl ContentAnalyser {
                     v
                 }
             };
-            for f in 0..verdicts[v as usize].len() {
-                rows.push(i as u32);
-                which.push((v, f as u32));
-            }
+            picks.add(i, v, &verdicts);
         }
-        let idx = UInt32Array::from(rows);
+        self.output(events, picks, &verdicts)
+    }
+
+    /// [`ContentAnalyser::analyse`] with verdicts kept across batches in `cache` (one per
+    /// thread or partition): a host judged in an earlier batch is not judged again. The output
+    /// is the same as `analyse`'s.
+    pub fn analyse_cached(&self, events: &RecordBatch, cache: &mut VerdictCache) -> Result<RecordBatch, ContentError> {
+        check_columns(events)?;
+        let hosts = Hosts::new(events.column_by_name("host").expect("checked"))?;
+        if cache.map.len() >= cache.capacity {
+            cache.map.clear();
+            cache.verdicts.clear();
+            cache.clears += 1;
+        }
+        let mut picks = Picks::default();
+        for i in 0..events.num_rows() {
+            let Some(h) = hosts.get(i) else { continue };
+            let v = match cache.map.get(h) {
+                Some(&v) => {
+                    cache.hits += 1;
+                    v
+                }
+                None => {
+                    cache.misses += 1;
+                    let v = cache.verdicts.len() as u32;
+                    cache.verdicts.push(self.judge(h));
+                    cache.map.insert(h.into(), v);
+                    v
+                }
+            };
+            picks.add(i, v, &cache.verdicts);
+        }
+        self.output(events, picks, &cache.verdicts)
+    }
+
+    fn output(&self, events: &RecordBatch, picks: Picks, verdicts: &[Vec<Finding>]) -> Result<RecordBatch, ContentError> {
+        let idx = UInt32Array::from(picks.rows);
         let schema = findings_schema();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (name, field) in PASSTHROUGH.iter().zip(schema.fields()) {
@@ -434,10 +448,76 @@ impl ContentAnalyser {
             columns.push(convert(&take(col.as_ref(), &idx, None)?, name, field.data_type())?);
         }
         let get = |&(v, f): &(u32, u32)| &verdicts[v as usize][f as usize];
+        let which = &picks.which;
         columns.push(Arc::new(which.iter().map(|w| Some(get(w).kind.as_str())).collect::<StringArray>()));
         columns.push(Arc::new(which.iter().map(|w| get(w).score).collect::<Float64Array>()));
         columns.push(Arc::new(which.iter().map(|w| Some(get(w).reason.as_str())).collect::<StringArray>()));
         Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
+/// The output rows of a batch: event row, and (verdict, finding) for each.
+#[derive(Default)]
+struct Picks {
+    rows: Vec<u32>,
+    which: Vec<(u32, u32)>,
+}
+
+impl Picks {
+    fn add(&mut self, row: usize, v: u32, verdicts: &[Vec<Finding>]) {
+        for f in 0..verdicts[v as usize].len() {
+            self.rows.push(row as u32);
+            self.which.push((v, f as u32));
+        }
+    }
+}
+
+fn check_columns(events: &RecordBatch) -> Result<(), ContentError> {
+    for name in PASSTHROUGH {
+        if events.column_by_name(name).is_none() {
+            return Err(ContentError::Column(format!(
+                "the events have no column `{name}`; the content analyser reads ts, client_ip, user, host, url, source and offset: keep them in the [[transform]] stages"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Verdicts kept across batches by [`ContentAnalyser::analyse_cached`]. When it holds
+/// `capacity` hosts or more at the start of a batch it is emptied (so it can exceed the
+/// capacity by one batch's distinct hosts). A cache must be used with one analyser only.
+#[derive(Debug, Clone)]
+pub struct VerdictCache {
+    map: FxMap<Box<str>, u32>,
+    verdicts: Vec<Vec<Finding>>,
+    capacity: usize,
+    hits: u64,
+    misses: u64,
+    clears: u64,
+}
+
+impl VerdictCache {
+    /// A cache of about `capacity` hosts (100,000 hosts take roughly 10 MB).
+    pub fn new(capacity: usize) -> VerdictCache {
+        VerdictCache { map: FxMap::default(), verdicts: Vec::new(), capacity: capacity.max(1), hits: 0, misses: 0, clears: 0 }
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    /// Events whose host's verdict was found in the cache.
+    pub fn hits(&self) -> u64 {
+        self.hits
+    }
+    /// Events whose host had to be judged.
+    pub fn misses(&self) -> u64 {
+        self.misses
+    }
+    /// How many times the cache was emptied for being full.
+    pub fn clears(&self) -> u64 {
+        self.clears
     }
 }
 

@@ -71,7 +71,10 @@ static BUNDLED: LazyLock<DgaModel> = LazyLock::new(|| DgaModel::train(benign_lab
 /// The registrable labels of a host list (one host a line, `#` comments); hosts without a
 /// registrable domain are skipped.
 pub fn benign_labels(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).filter_map(|h| split_registrable(h).map(|(_, label, _)| label))
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .filter_map(|h| split_registrable(h).map(|(_, label, _)| label))
 }
 
 impl DgaModel {
@@ -160,7 +163,10 @@ pub fn score(x: &[f64; 5]) -> f64 {
 
 /// The reason text for a flagged name.
 pub fn reason(host: &str, label: &str, f: &DgaFeatures) -> String {
-    let mut why = vec![format!("its letter pairs are rare in real site names ({:.1} bits of surprise per pair, real names average about 3.5)", -f.bigram_log2)];
+    let mut why = vec![format!(
+        "its letter pairs are rare in real site names ({:.1} bits of surprise per pair, real names average about 3.5)",
+        -f.bigram_log2
+    )];
     if f.digit_ratio > 0.0 {
         let d = (f.digit_ratio * f.length as f64).round() as usize;
         why.push(format!("{d} of its {} characters are digits mixed with letters", f.length));
@@ -212,15 +218,17 @@ pub mod synth {
         /// Alternating consonants and vowels, 8 to 16 (pronounceable generators).
         pub fn pronounceable(&mut self) -> String {
             let n = 8 + self.below(9);
-            (0..n).map(|i| if i % 2 == 0 { b"bcdfghjklmnprstvz"[self.below(17) as usize] } else { b"aeiou"[self.below(5) as usize] } as char).collect()
+            (0..n)
+                .map(|i| if i % 2 == 0 { b"bcdfghjklmnprstvz"[self.below(17) as usize] } else { b"aeiou"[self.below(5) as usize] } as char)
+                .collect()
         }
         /// Two or three English words run together (Suppobox, Matsnu-style names).
         pub fn words(&mut self) -> String {
             const W: &[&str] = &[
                 "about", "after", "again", "below", "could", "every", "first", "found", "great", "house", "large", "learn", "never",
-                "other", "place", "plant", "point", "right", "small", "sound", "spell", "still", "study", "their", "there",
-                "these", "thing", "think", "three", "water", "where", "which", "world", "would", "write", "yellow", "river",
-                "green", "table", "window", "garden", "silver", "stone", "money", "secure", "cloud", "market", "summer",
+                "other", "place", "plant", "point", "right", "small", "sound", "spell", "still", "study", "their", "there", "these",
+                "thing", "think", "three", "water", "where", "which", "world", "would", "write", "yellow", "river", "green", "table",
+                "window", "garden", "silver", "stone", "money", "secure", "cloud", "market", "summer",
             ];
             let k = 2 + self.below(2);
             (0..k).map(|_| self.pick(W)).collect()

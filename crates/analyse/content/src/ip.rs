@@ -35,19 +35,19 @@ pub fn is_local(a: IpAddr) -> bool {
     match a {
         IpAddr::V4(v4) => {
             let o = v4.octets();
-            v4.is_private()                                  // 10/8, 172.16/12, 192.168/16
-                || v4.is_loopback()                          // 127/8
-                || v4.is_link_local()                        // 169.254/16
-                || v4.is_unspecified() || o[0] == 0          // 0/8
-                || v4.is_broadcast()                         // 255.255.255.255
-                || (o[0] == 100 && (o[1] & 0xC0) == 64) // 100.64/10, CGNAT (RFC 6598)
+            // 10/8, 172.16/12, 192.168/16; 127/8; 169.254/16; 0/8; 255.255.255.255;
+            // 100.64/10 (carrier-grade NAT, RFC 6598).
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || o[0] == 0
+                || v4.is_broadcast()
+                || (o[0] == 100 && (o[1] & 0xC0) == 64)
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
-            v6.is_loopback()                                 // ::1
-                || v6.is_unspecified()                       // ::
-                || (s[0] & 0xFFC0) == 0xFE80                 // fe80::/10 link-local
-                || (s[0] & 0xFE00) == 0xFC00 // fc00::/7 unique local
+            // ::1; ::; fe80::/10 (link-local); fc00::/7 (unique local).
+            v6.is_loopback() || v6.is_unspecified() || (s[0] & 0xFFC0) == 0xFE80 || (s[0] & 0xFE00) == 0xFC00
         }
     }
 }
@@ -106,8 +106,21 @@ mod tests {
     #[test]
     fn local_ranges() {
         for l in [
-            "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "127.0.0.1", "169.254.1.1", "100.64.0.1", "100.127.255.255",
-            "0.0.0.0", "255.255.255.255", "::1", "::", "fe80::1", "fd00::1", "fc12::1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "fc12::1",
         ] {
             assert!(is_local(normalize::ip(l).unwrap()), "{l} is local");
         }

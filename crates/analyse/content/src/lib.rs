@@ -18,18 +18,22 @@
 //!
 //! Protected domains and their subdomains are never flagged. The analyser is immutable and
 //! `Send + Sync`; [`ContentAnalyser::analyse`] computes a verdict once per distinct host of a
-//! batch. Depends on Arrow, sweep-formats (schema) and sweep-intel (Public Suffix List) only.
+//! batch, and [`ContentAnalyser::analyse_cached`] keeps verdicts across batches in a
+//! caller-owned [`VerdictCache`] (one per thread). [`ContentAnalyser::judge`] gives the
+//! findings of one host. Depends on Arrow, sweep-formats (schema) and sweep-intel (Public
+//! Suffix List) only.
 
 mod analyser;
 pub mod confusables;
 pub mod dga;
 mod error;
+mod fx;
 mod ip;
 pub mod punycode;
 pub mod spec;
 pub mod typo;
 
-pub use analyser::{ContentAnalyser, Finding, FindingKind, findings_schema, is_platform_suffix};
+pub use analyser::{ContentAnalyser, Finding, FindingKind, VerdictCache, findings_schema, is_platform_suffix};
 pub use dga::{BUNDLED_BENIGN, DgaFeatures, DgaModel};
 pub use error::ContentError;
 pub use spec::{ContentSpec, DgaSpec, MasqueradeSpec, MissingFqdnSpec, TyposquatSpec};

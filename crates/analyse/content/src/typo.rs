@@ -12,7 +12,9 @@
 //!   either side), so a query probes its own deletions and gets a short candidate list, which
 //!   is then checked with the exact distance.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use crate::fx::FxMap;
 
 use sweep_intel::psl;
 
@@ -97,17 +99,17 @@ pub enum TypoKind {
 pub struct Protected {
     pub entries: Vec<Entry>,
     domains: HashSet<Box<str>>,
-    by_label: HashMap<Box<str>, Vec<u32>>,
-    by_lookalike: HashMap<Box<str>, Vec<u32>>,
-    near: HashMap<Box<str>, Vec<u32>>,
-    brands: HashMap<Box<str>, u32>,
+    by_label: FxMap<Box<str>, Vec<u32>>,
+    by_lookalike: FxMap<Box<str>, Vec<u32>>,
+    near: FxMap<Box<[u8]>, Vec<u32>>,
+    brands: FxMap<Box<str>, u32>,
     cfg: TyposquatSpec,
     brand_min_length: usize,
     /// Deletions a query makes: the largest distance any entry allows.
     depth: usize,
 }
 
-fn push(map: &mut HashMap<Box<str>, Vec<u32>>, key: &str, i: u32) {
+fn push(map: &mut FxMap<Box<str>, Vec<u32>>, key: &str, i: u32) {
     match map.get_mut(key) {
         Some(v) => {
             if v.last() != Some(&i) {
@@ -129,10 +131,10 @@ impl Protected {
         let mut p = Protected {
             entries: Vec::new(),
             domains: HashSet::new(),
-            by_label: HashMap::new(),
-            by_lookalike: HashMap::new(),
-            near: HashMap::new(),
-            brands: HashMap::new(),
+            by_label: FxMap::default(),
+            by_lookalike: FxMap::default(),
+            near: FxMap::default(),
+            brands: FxMap::default(),
             brand_min_length: spec.masquerade.brand_min_length,
             depth: 0,
             cfg,
@@ -157,10 +159,10 @@ impl Protected {
             if !e.generic && label.len() >= p.cfg.min_length {
                 let k = p.allowed(label.len());
                 p.depth = p.depth.max(k);
-                let mut seen = HashSet::new();
                 deletions(label, k, &mut |v| {
-                    if seen.insert(v.to_string()) {
-                        push(&mut p.near, v, i);
+                    let ids = p.near.entry(v.into()).or_default();
+                    if ids.last() != Some(&i) {
+                        ids.push(i);
                     }
                 });
             }
@@ -176,6 +178,10 @@ impl Protected {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// Whether `rd` (a registrable domain) is protected.
@@ -243,7 +249,10 @@ impl Protected {
                 }
                 let better = match best {
                     None => true,
-                    Some(b) => (*e.suffix == *suffix && *self.entries[b as usize].suffix != *suffix) || (i < b && (*e.suffix == *suffix) == (*self.entries[b as usize].suffix == *suffix)),
+                    Some(b) => {
+                        (*e.suffix == *suffix && *self.entries[b as usize].suffix != *suffix)
+                            || (i < b && (*e.suffix == *suffix) == (*self.entries[b as usize].suffix == *suffix))
+                    }
                 };
                 if better {
                     best = Some(i);
@@ -262,8 +271,12 @@ impl Protected {
         if self.depth == 0 || label.len() + self.cfg.max_distance < self.cfg.min_length {
             return None;
         }
-        // Queries shorter than long_length - long_max_distance can only be near short names.
-        let depth = if label.len() + self.cfg.long_max_distance >= self.cfg.long_length { self.depth } else { self.cfg.max_distance };
+        // A query string made with j deletions (length L - j) meets a key of an entry that
+        // allows k >= j edits; beyond max_distance those are long names, whose keys are at
+        // least long_length - long_max_distance long. Deeper deletions cannot meet any key.
+        let floor = self.cfg.long_length - self.cfg.long_max_distance;
+        let deep = label.len().saturating_sub(floor).min(self.depth);
+        let depth = self.cfg.max_distance.max(deep);
         let mut cands: Vec<u32> = Vec::new();
         deletions(label, depth, &mut |v| {
             if let Some(ids) = self.near.get(v) {
@@ -305,8 +318,10 @@ impl Protected {
 
 /// Country-code TLDs sold and used like generic ones (`.io`, `.co`, `.me`, `.tv`...), or
 /// given away free and much abused (`.tk`, `.ml`, `.ga`, `.cf`, `.gq`): not a country's own.
-pub const GENERIC_USE_CCTLDS: &[&str] =
-    &["ac", "ai", "cc", "cf", "cm", "co", "fm", "ga", "gg", "gq", "io", "la", "ly", "me", "ml", "ms", "nu", "pw", "sh", "so", "su", "tk", "to", "tv", "ws"];
+pub const GENERIC_USE_CCTLDS: &[&str] = &[
+    "ac", "ai", "cc", "cf", "cm", "co", "fm", "ga", "gg", "gq", "io", "la", "ly", "me", "ml", "ms", "nu", "pw", "sh", "so", "su", "tk",
+    "to", "tv", "ws",
+];
 
 /// Whether a public suffix is a country's own: its last label is a two-letter country code
 /// (`de`, `co.uk`, `com.au`) not in [`GENERIC_USE_CCTLDS`]. The caller says whether the suffix
@@ -322,30 +337,30 @@ pub fn is_country_suffix(suffix: &str, platform: bool) -> bool {
 /// or that only vetted organisations get: the "same name under another TLD" rule skips them.
 pub const DEFENSIVE_TLDS: &[&str] = &["com", "net", "org", "edu", "gov", "mil", "int"];
 
-/// Calls `f` with `s` and every string made from it by deleting up to `k` characters
-/// (possibly more than once for the same string). `s` is ASCII.
-pub fn deletions(s: &str, k: usize, f: &mut impl FnMut(&str)) {
-    f(s);
-    let mut buf = String::with_capacity(s.len());
-    fn rec(s: &str, from: usize, k: usize, buf: &mut String, f: &mut impl FnMut(&str)) {
-        if k == 0 {
-            return;
-        }
-        for i in from..s.len() {
-            buf.clear();
-            buf.push_str(&s[..i]);
-            buf.push_str(&s[i + 1..]);
-            f(buf);
+/// Calls `f` with `s` and every byte string made from it by deleting up to `k` bytes
+/// (possibly more than once for the same string; in an order where the variants of one entry
+/// come together). Only strings of at most 63 bytes (a DNS label) get deletions; longer ones
+/// are passed as they are. Allocation-free.
+pub fn deletions(s: &str, k: usize, f: &mut impl FnMut(&[u8])) {
+    let b = s.as_bytes();
+    f(b);
+    if k == 0 || b.len() > 63 {
+        return;
+    }
+    fn rec(src: &[u8], from: usize, k: usize, f: &mut impl FnMut(&[u8])) {
+        let n = src.len();
+        let mut out = [0u8; 64];
+        for i in from..n {
+            // src without byte i.
+            out[..i].copy_from_slice(&src[..i]);
+            out[i..n - 1].copy_from_slice(&src[i + 1..]);
+            f(&out[..n - 1]);
             if k > 1 {
-                let next = buf.clone();
-                let mut inner = String::with_capacity(next.len());
-                rec(&next, i, k - 1, &mut inner, f);
+                rec(&out[..n - 1], i, k - 1, f);
             }
         }
     }
-    if s.is_ascii() {
-        rec(s, 0, k, &mut buf, f);
-    }
+    rec(b, 0, k, f);
 }
 
 /// One unit of a name for the look-alike comparison: its text and what it reads as.
@@ -440,8 +455,8 @@ fn table(a: &[u8], b: &[u8]) -> Vec<u16> {
     for i in 0..=a.len() {
         d[i * w] = i as u16;
     }
-    for j in 0..=b.len() {
-        d[j] = j as u16;
+    for (j, cell) in d[..w].iter_mut().enumerate() {
+        *cell = j as u16;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -529,7 +544,12 @@ pub fn describe_edits(q: &[u8], p: &[u8]) -> String {
                 }
             }
             Edit::Substitute(i, j) => format!("{} {} in place of {} {}", kind(q[i]), c(q[i]), kind(p[j]), c(p[j])),
-            Edit::Swap(i, _) => format!("{} {} and {} swapped", if kind(q[i]) == kind(q[i + 1]) { "neighbours" } else { "characters" }, c(q[i + 1]), c(q[i])),
+            Edit::Swap(i, _) => format!(
+                "{} {} and {} swapped",
+                if kind(q[i]) == kind(q[i + 1]) { "neighbours" } else { "characters" },
+                c(q[i + 1]),
+                c(q[i])
+            ),
         })
         .collect();
     parts.join(", ")
@@ -575,7 +595,7 @@ mod tests {
     #[test]
     fn deletion_neighbourhood() {
         let mut v = Vec::new();
-        deletions("abc", 2, &mut |s| v.push(s.to_string()));
+        deletions("abc", 2, &mut |s| v.push(String::from_utf8(s.to_vec()).unwrap()));
         v.sort();
         v.dedup();
         assert_eq!(v, vec!["a", "ab", "abc", "ac", "b", "bc", "c"]);

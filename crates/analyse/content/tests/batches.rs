@@ -94,7 +94,9 @@ fn missing_or_mistyped_columns_are_errors_that_say_what_to_do() {
     };
     for name in ["host", "ts", "offset", "url"] {
         match a.analyse(&without(name)) {
-            Err(ContentError::Column(msg)) => assert!(msg.contains(&format!("no column `{name}`")) && msg.contains("[[transform]]"), "{msg}"),
+            Err(ContentError::Column(msg)) => {
+                assert!(msg.contains(&format!("no column `{name}`")) && msg.contains("[[transform]]"), "{msg}")
+            }
             other => panic!("{name}: {other:?}"),
         }
     }

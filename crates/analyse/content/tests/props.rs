@@ -6,12 +6,16 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use sweep_content::typo::{Protected, osa};
-use sweep_content::{ContentSpec, punycode};
+use sweep_content::{ContentSpec, VerdictCache, punycode};
 
 fn host() -> impl Strategy<Value = String> {
     prop_oneof![
         // Near a protected name.
-        (prop::sample::select(vec!["paypal", "microsoft", "google", "amazon", "bankofamerica", "netflix", "coinbase"]), 0usize..3, any::<u64>())
+        (
+            prop::sample::select(vec!["paypal", "microsoft", "google", "amazon", "bankofamerica", "netflix", "coinbase"]),
+            0usize..3,
+            any::<u64>()
+        )
             .prop_map(|(base, edits, seed)| mutate(base, edits, seed) + ".com"),
         "[a-z0-9]{3,20}\\.(com|net|xyz|co\\.uk|de)",
         "([a-z]{1,8}\\.){1,8}[a-z]{2,3}",
@@ -56,6 +60,20 @@ proptest! {
             }
         }
         prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_cache_across_batches_changes_nothing(batches in prop::collection::vec(prop::collection::vec(prop::option::of(host()), 0..20), 1..6), cap in 1usize..30) {
+        let a = default_analyser();
+        let mut cache = VerdictCache::new(cap);
+        let mut events = 0;
+        for hosts in &batches {
+            let refs: Vec<Option<&str>> = hosts.iter().map(|h| h.as_deref()).collect();
+            let b = batch(&refs);
+            prop_assert_eq!(rows(&a.analyse_cached(&b, &mut cache).unwrap()), rows(&a.analyse(&b).unwrap()));
+            events += hosts.iter().filter(|h| h.as_deref().is_some_and(|h| !h.is_empty())).count() as u64;
+        }
+        prop_assert_eq!(cache.hits() + cache.misses(), events);
     }
 
     #[test]

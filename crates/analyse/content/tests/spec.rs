@@ -110,11 +110,9 @@ fn bad_values_are_refused_with_what_to_change() {
     let mut s = ContentSpec::default();
     s.missing_fqdn.allow = vec!["10.0.0.0/33".into()];
     assert!(refused(s).contains("missing_fqdn.allow[0]"));
-    let mut s = ContentSpec::default();
-    s.protected = vec!["co.uk".into()];
+    let s = ContentSpec { protected: vec!["co.uk".into()], ..ContentSpec::default() };
     assert!(refused(s).contains("protected[0]: \"co.uk\" is a public suffix"));
-    let mut s = ContentSpec::default();
-    s.allow_domains = vec!["not a domain".into()];
+    let s = ContentSpec { allow_domains: vec!["not a domain".into()], ..ContentSpec::default() };
     assert!(refused(s).contains("allow_domains[0]"));
 }
 
@@ -123,7 +121,8 @@ fn protected_file_replaces_the_bundled_list() {
     let dir = std::env::temp_dir().join(format!("sweep-content-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("protected.txt");
-    std::fs::write(&path, "# our brands\nexamplecorp.com\n\nwww.example-bank.co.uk  # a subdomain is cut to its registrable domain\n").unwrap();
+    std::fs::write(&path, "# our brands\nexamplecorp.com\n\nwww.example-bank.co.uk  # a subdomain is cut to its registrable domain\n")
+        .unwrap();
     let spec = ContentSpec { protected_file: Some(path.to_string_lossy().into()), ..ContentSpec::default() };
     let a = ContentAnalyser::new(spec).unwrap();
     assert_eq!(a.protected_len(), 2);
