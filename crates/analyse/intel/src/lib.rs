@@ -16,5 +16,6 @@ pub mod index;
 pub mod model;
 pub mod normalize;
 pub mod psl;
+pub mod punycode;
 
 pub use model::{Indicator, IndicatorType, Refusal};

@@ -166,7 +166,7 @@ pub fn domain(raw: &str) -> Result<String, Invalid> {
                 out.push_str(&label.to_ascii_lowercase());
             } else {
                 let lower = label.to_lowercase();
-                match punycode_encode(&lower) {
+                match crate::punycode::encode(&lower) {
                     Some(p) => {
                         out.push_str("xn--");
                         out.push_str(&p);
@@ -233,7 +233,7 @@ pub fn known_tld(normalised_domain: &str) -> bool {
             let tld = if tld.is_ascii() {
                 tld.to_ascii_lowercase()
             } else {
-                match punycode_encode(&tld.to_lowercase()) {
+                match crate::punycode::encode(&tld.to_lowercase()) {
                     Some(p) => format!("xn--{p}"),
                     None => continue,
                 }
@@ -244,72 +244,6 @@ pub fn known_tld(normalised_domain: &str) -> bool {
     });
     let last = normalised_domain.rsplit('.').next().unwrap_or(normalised_domain);
     tlds.contains(last)
-}
-
-/// RFC 3492 punycode encoding of one label (without the `xn--` prefix).
-fn punycode_encode(input: &str) -> Option<String> {
-    const BASE: u32 = 36;
-    const TMIN: u32 = 1;
-    const TMAX: u32 = 26;
-    const SKEW: u32 = 38;
-    const DAMP: u32 = 700;
-    fn adapt(mut delta: u32, numpoints: u32, first: bool) -> u32 {
-        delta = if first { delta / DAMP } else { delta / 2 };
-        delta += delta / numpoints;
-        let mut k = 0;
-        while delta > ((BASE - TMIN) * TMAX) / 2 {
-            delta /= BASE - TMIN;
-            k += BASE;
-        }
-        k + (BASE - TMIN + 1) * delta / (delta + SKEW)
-    }
-    fn digit(d: u32) -> char {
-        (if d < 26 { b'a' + d as u8 } else { b'0' + (d - 26) as u8 }) as char
-    }
-    let cps: Vec<u32> = input.chars().map(u32::from).collect();
-    let mut out: String = input.chars().filter(char::is_ascii).collect();
-    let basic = out.len() as u32;
-    let mut h = basic;
-    if basic > 0 {
-        out.push('-');
-    }
-    let (mut n, mut delta, mut bias) = (128u32, 0u32, 72u32);
-    while (h as usize) < cps.len() {
-        let m = cps.iter().copied().filter(|&c| c >= n).min()?;
-        delta = delta.checked_add((m - n).checked_mul(h + 1)?)?;
-        n = m;
-        for &c in &cps {
-            if c < n {
-                delta = delta.checked_add(1)?;
-            }
-            if c == n {
-                let mut q = delta;
-                let mut k = BASE;
-                loop {
-                    let t = if k <= bias {
-                        TMIN
-                    } else if k >= bias + TMAX {
-                        TMAX
-                    } else {
-                        k - bias
-                    };
-                    if q < t {
-                        break;
-                    }
-                    out.push(digit(t + (q - t) % (BASE - t)));
-                    q = (q - t) / (BASE - t);
-                    k += BASE;
-                }
-                out.push(digit(q));
-                bias = adapt(delta, h + 1, h == basic);
-                delta = 0;
-                h += 1;
-            }
-        }
-        delta = delta.checked_add(1)?;
-        n = n.checked_add(1)?;
-    }
-    Some(out)
 }
 
 fn is_unreserved(b: u8) -> bool {
@@ -771,9 +705,9 @@ mod tests {
     #[test]
     fn punycode_rfc3492_samples() {
         // RFC 3492 section 7.1 samples (lower-cased).
-        assert_eq!(punycode_encode("他们为什么不说中文").unwrap(), "ihqwcrb4cv8a8dqg056pqjye");
-        assert_eq!(punycode_encode("3年b組金八先生").unwrap(), "3b-ww4c5e180e575a65lsy2b");
-        assert_eq!(punycode_encode("ü").unwrap(), "tda");
+        assert_eq!(crate::punycode::encode("他们为什么不说中文").unwrap(), "ihqwcrb4cv8a8dqg056pqjye");
+        assert_eq!(crate::punycode::encode("3年b組金八先生").unwrap(), "3b-ww4c5e180e575a65lsy2b");
+        assert_eq!(crate::punycode::encode("ü").unwrap(), "tda");
     }
 
     #[test]

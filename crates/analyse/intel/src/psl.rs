@@ -191,81 +191,6 @@ pub fn registrable_domain(domain: &str) -> Option<&str> {
     Some(&d[label..])
 }
 
-// ---------------------------------------------------------------------------------------
-// Punycode (RFC 3492), encoding only, for the IDN rules of the list.
-
-const BASE: u32 = 36;
-const T_MIN: u32 = 1;
-const T_MAX: u32 = 26;
-const SKEW: u32 = 38;
-const DAMP: u32 = 700;
-const INITIAL_BIAS: u32 = 72;
-const INITIAL_N: u32 = 128;
-
-fn adapt(mut delta: u32, num_points: u32, first: bool) -> u32 {
-    delta /= if first { DAMP } else { 2 };
-    delta += delta / num_points;
-    let mut k = 0;
-    while delta > ((BASE - T_MIN) * T_MAX) / 2 {
-        delta /= BASE - T_MIN;
-        k += BASE;
-    }
-    k + (BASE - T_MIN + 1) * delta / (delta + SKEW)
-}
-
-fn digit(d: u32) -> char {
-    // 0..=25 -> a..=z, 26..=35 -> 0..=9
-    if d < 26 { (b'a' + d as u8) as char } else { (b'0' + (d - 26) as u8) as char }
-}
-
-/// Encode one label with Punycode (without the `xn--` prefix). `None` on overflow.
-fn punycode_label(label: &str) -> Option<String> {
-    let input: Vec<u32> = label.chars().map(u32::from).collect();
-    let mut out: String = label.chars().filter(char::is_ascii).collect();
-    let basic = out.len() as u32;
-    let mut h = basic;
-    if basic > 0 {
-        out.push('-');
-    }
-    let (mut n, mut delta, mut bias) = (INITIAL_N, 0u32, INITIAL_BIAS);
-    while (h as usize) < input.len() {
-        let m = *input.iter().filter(|&&c| c >= n).min()?;
-        delta = delta.checked_add((m - n).checked_mul(h + 1)?)?;
-        n = m;
-        for &c in &input {
-            if c < n {
-                delta = delta.checked_add(1)?;
-            }
-            if c == n {
-                let mut q = delta;
-                let mut k = BASE;
-                loop {
-                    let t = if k <= bias {
-                        T_MIN
-                    } else if k >= bias + T_MAX {
-                        T_MAX
-                    } else {
-                        k - bias
-                    };
-                    if q < t {
-                        break;
-                    }
-                    out.push(digit(t + (q - t) % (BASE - t)));
-                    q = (q - t) / (BASE - t);
-                    k += BASE;
-                }
-                out.push(digit(q));
-                bias = adapt(delta, h + 1, h == basic);
-                delta = 0;
-                h += 1;
-            }
-        }
-        delta = delta.checked_add(1)?;
-        n = n.checked_add(1)?;
-    }
-    Some(out)
-}
-
 /// The ASCII (`xn--`) form of a lower-case Unicode domain name, label by label.
 pub fn to_ascii(domain: &str) -> Option<String> {
     let mut out = String::with_capacity(domain.len() + 8);
@@ -277,7 +202,7 @@ pub fn to_ascii(domain: &str) -> Option<String> {
             out.push_str(label);
         } else {
             out.push_str("xn--");
-            out.push_str(&punycode_label(label)?);
+            out.push_str(&crate::punycode::encode(label)?);
         }
     }
     Some(out)
@@ -427,6 +352,6 @@ mod tests {
             "\u{0644}\u{064A}\u{0647}\u{0645}\u{0627}\u{0628}\u{062A}\u{0643}\u{0644}",
             "\u{0645}\u{0648}\u{0634}\u{0639}\u{0631}\u{0628}\u{064A}\u{061F}"
         );
-        assert_eq!(punycode_label(arabic).as_deref(), Some("egbpdaj6bu4bxfgehfvwxn"));
+        assert_eq!(crate::punycode::encode(arabic).as_deref(), Some("egbpdaj6bu4bxfgehfvwxn"));
     }
 }
