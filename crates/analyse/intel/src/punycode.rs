@@ -11,6 +11,11 @@ const DAMP: u32 = 700;
 const INITIAL_BIAS: u32 = 72;
 const INITIAL_N: u32 = 128;
 
+/// The digit threshold `t` at position `k` (RFC 3492 section 6.1 and 6.2).
+fn threshold(k: u32, bias: u32) -> u32 {
+    k.saturating_sub(bias).clamp(T_MIN, T_MAX)
+}
+
 fn adapt(mut delta: u32, num_points: u32, first: bool) -> u32 {
     delta /= if first { DAMP } else { 2 };
     delta += delta / num_points;
@@ -49,13 +54,7 @@ pub fn encode(label: &str) -> Option<String> {
                 let mut q = delta;
                 let mut k = BASE;
                 loop {
-                    let t = if k <= bias {
-                        T_MIN
-                    } else if k >= bias + T_MAX {
-                        T_MAX
-                    } else {
-                        k - bias
-                    };
+                    let t = threshold(k, bias);
                     if q < t {
                         break;
                     }
@@ -107,13 +106,7 @@ pub fn decode(input: &str) -> Option<String> {
             let digit = digit_value(*rest.get(pos)?)?;
             pos += 1;
             i = i.checked_add(digit.checked_mul(w)?)?;
-            let t = if k <= bias {
-                T_MIN
-            } else if k >= bias + T_MAX {
-                T_MAX
-            } else {
-                k - bias
-            };
+            let t = threshold(k, bias);
             if digit < t {
                 break;
             }
