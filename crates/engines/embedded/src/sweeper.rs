@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use serde::Serialize;
-use sweep_intel::feeds::{FeedSpec, load_allowlist, load_path};
+use sweep_intel::feeds::{FeedSpec, load_all, load_allowlist};
 use sweep_intel::index::{AllowList, EventView, Hit, IntelIndex, MatchField, MatchStats};
 use sweep_model::SweeperSpec;
 
@@ -91,30 +91,35 @@ pub fn load_intel(spec: &SweeperSpec) -> Result<LoadedIntel, EngineError> {
     load_feeds(&spec.intel, &spec.allow)
 }
 
-/// Reads feeds and allowlists and builds the index.
+/// Reads feeds and allowlists and builds the index. Feed files are read several at a time
+/// (large plain lists in runs of lines on every core), the allowlists meanwhile, and the index
+/// takes the readers' values as they are (they are normalised once, by the readers).
 pub fn load_feeds(feeds: &[FeedSpec], allow: &[std::path::PathBuf]) -> Result<LoadedIntel, EngineError> {
     let started = Instant::now();
-    let mut indicators = Vec::new();
-    let mut reports = Vec::new();
+    let (loads, allows) = std::thread::scope(|s| {
+        let allows = s.spawn(|| allow.iter().map(|path| load_allowlist(path).map(|list| (path, list))).collect::<Result<Vec<_>, _>>());
+        let loads = load_all(feeds);
+        (loads, allows.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    });
+    // A feed error comes first, as when the allowlists were read after the feeds.
+    let mut loads = loads?;
+    let allows = allows?;
+    let mut reports = Vec::with_capacity(loads.len());
     let mut refused = Vec::new();
-    for spec in feeds {
-        for load in load_path(spec)? {
-            reports.push(FeedReport {
-                feed: load.feed.to_string(),
-                path: load.path.display().to_string(),
-                kind: format!("{:?}", load.kind).to_lowercase(),
-                indicators: load.indicators.len() as u64,
-                refused: load.refused.len() as u64,
-                skipped: load.skipped,
-            });
-            indicators.extend(load.indicators);
-            refused.extend(load.refused);
-        }
+    for load in &mut loads {
+        reports.push(FeedReport {
+            feed: load.feed.to_string(),
+            path: load.path.display().to_string(),
+            kind: format!("{:?}", load.kind).to_lowercase(),
+            indicators: load.indicators.len() as u64,
+            refused: load.refused.len() as u64,
+            skipped: load.skipped,
+        });
+        refused.append(&mut load.refused);
     }
     let mut allow_list = AllowList::new();
     let mut allow_reports = Vec::new();
-    for path in allow {
-        let list = load_allowlist(path)?;
+    for (path, list) in allows {
         allow_reports.push(FeedReport {
             feed: list.name.to_string(),
             path: path.display().to_string(),
@@ -127,7 +132,7 @@ pub fn load_feeds(feeds: &[FeedSpec], allow: &[std::path::PathBuf]) -> Result<Lo
         refused.append(&mut converted.refused);
         allow_list.extend(converted);
     }
-    let index = IntelIndex::build(indicators, allow_list);
+    let index = IntelIndex::from_loads(loads, allow_list);
     refused.extend(index.refused().iter().cloned());
     Ok(LoadedIntel { index: Arc::new(index), feeds: reports, allowlists: allow_reports, refused, load_s: started.elapsed().as_secs_f64() })
 }

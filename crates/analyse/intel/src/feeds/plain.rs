@@ -79,15 +79,18 @@ pub(crate) fn parse_line(line: &str, value_type: Option<IndicatorType>) -> LineO
     if t.is_empty() || t.starts_with(['#', ';', '!']) || t.get(..9).is_some_and(|p| p.eq_ignore_ascii_case("[adblock ")) {
         return LineOutcome::Skip;
     }
+    // Most lines hold no `#`: one scan spares the searches for comments and cosmetic filters.
+    let has_hash = memchr::memchr(b'#', t.as_bytes()).is_some();
     // A trailing comment after whitespace.
-    let t = match t.find(" #").or_else(|| t.find("\t#")) {
+    let comment = if has_hash { t.find(" #").or_else(|| t.find("\t#")) } else { None };
+    let t = match comment {
         Some(i) => t[..i].trim_end(),
         None => t,
     };
     if t.starts_with("@@") {
         return refused(t, "unsupported_filter", "an exception (allow) rule: put allow-listed values in an allowlist");
     }
-    if t.contains("##") || t.contains("#@#") || t.contains("#?#") || t.contains("#$#") {
+    if has_hash && (t.contains("##") || t.contains("#@#") || t.contains("#?#") || t.contains("#$#")) {
         return refused(t, "unsupported_filter", "a cosmetic (element hiding) filter, not a network indicator");
     }
     if t.starts_with('|') || (t.contains('$') && !t.contains("://")) || t.ends_with('^') {

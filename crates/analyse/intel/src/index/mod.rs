@@ -27,7 +27,6 @@ mod event;
 mod sets;
 mod table;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -310,8 +309,8 @@ fn cut(s: &str) -> String {
 pub struct IndicatorRef<'a> {
     pub id: u32,
     pub kind: IndicatorType,
-    /// The normalised value (addresses and networks are formatted on demand).
-    pub value: Cow<'a, str>,
+    /// The normalised value (addresses and networks are formatted on demand, on the stack).
+    pub value: ValueText<'a>,
     pub feed: &'a Arc<str>,
     pub confidence: Option<u8>,
     pub severity: Option<&'a str>,
@@ -325,7 +324,7 @@ impl IndicatorRef<'_> {
     /// An owned copy, as the model describes it.
     pub fn to_indicator(&self) -> Indicator {
         Indicator {
-            value: self.value.clone().into_owned(),
+            value: self.value.into_owned(),
             kind: self.kind,
             feed: self.feed.clone(),
             confidence: self.confidence,
@@ -340,6 +339,147 @@ impl IndicatorRef<'_> {
     /// Whether the indicator is valid at `ts` (µs): `valid_from <= ts < valid_until`.
     pub fn is_valid_at(&self, ts: i64) -> bool {
         self.valid_from.is_none_or(|f| f <= ts) && self.valid_until.is_none_or(|u| ts < u)
+    }
+}
+
+/// An indicator's normalised value as text, without allocating: borrowed from the index
+/// (domains, URLs, hashes, e-mail addresses) or formatted into a small buffer (addresses and
+/// networks, which the index keeps as numbers). Dereferences to `str`.
+#[derive(Clone, Copy)]
+pub struct ValueText<'a>(Text<'a>);
+
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    Borrowed(&'a str),
+    /// ASCII: the longest is an IPv6 network, 39 + 4 bytes.
+    Inline {
+        buf: [u8; 56],
+        len: u8,
+    },
+}
+
+/// Writes into the inline buffer of a [`ValueText`].
+struct Inline {
+    buf: [u8; 56],
+    len: usize,
+}
+
+impl Inline {
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// A number 0..=255 (an octet) or 0..=128 (a prefix length), in decimal.
+    #[inline]
+    fn small(&mut self, n: u8) {
+        if n >= 100 {
+            self.push(b'0' + n / 100);
+        }
+        if n >= 10 {
+            self.push(b'0' + n / 10 % 10);
+        }
+        self.push(b'0' + n % 10);
+    }
+}
+
+impl fmt::Write for Inline {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl<'a> ValueText<'a> {
+    pub(crate) fn borrowed(s: &'a str) -> ValueText<'a> {
+        ValueText(Text::Borrowed(s))
+    }
+
+    /// An address (`len` None) or a network, as `normalize` writes them: IPv4 dotted quad,
+    /// IPv6 as `Ipv6Addr` displays it (compressed, lower case), `addr/len`.
+    pub(crate) fn net(addr: IpAddr, len: Option<u8>) -> ValueText<'a> {
+        let mut w = Inline { buf: [0; 56], len: 0 };
+        match addr {
+            IpAddr::V4(a) => {
+                for (i, o) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        w.push(b'.');
+                    }
+                    w.small(o);
+                }
+            }
+            IpAddr::V6(a) => {
+                // At most 39 bytes (45 for the IPv4-suffixed forms): always fits.
+                let _ = fmt::Write::write_fmt(&mut w, format_args!("{a}"));
+            }
+        }
+        if let Some(l) = len {
+            w.push(b'/');
+            w.small(l);
+        }
+        ValueText(Text::Inline { buf: w.buf, len: w.len as u8 })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Text::Borrowed(s) => s,
+            Text::Inline { buf, len } => std::str::from_utf8(&buf[..*len as usize]).unwrap_or_default(),
+        }
+    }
+
+    pub fn into_owned(self) -> String {
+        self.as_str().to_string()
+    }
+}
+
+impl std::ops::Deref for ValueText<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for ValueText<'_> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for ValueText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for ValueText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for ValueText<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ValueText<'_> {}
+
+impl PartialEq<str> for ValueText<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ValueText<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
@@ -1138,6 +1278,38 @@ mod tests {
         assert!(a.len() > 2000, "{}", a.len());
         assert_eq!(a, b);
         assert_eq!((sa.hits, sa.suppressed, sa.inactive), (sb.hits, sb.suppressed, sb.inactive));
+    }
+
+    /// Addresses and networks are written as `normalize` writes them.
+    #[test]
+    fn value_text_is_the_normalised_text() {
+        let cases = [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.100.200.255",
+            "255.255.255.255",
+            "9.99.100.199",
+            "::",
+            "::1",
+            "2001:db8::1",
+            "2001:db8:0:1:1:1:1:1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "::ffff:1.2.3.4",
+            "64:ff9b::102:304",
+            "fe80::1:2",
+        ];
+        for raw in cases {
+            let a: IpAddr = raw.parse().unwrap();
+            assert_eq!(ValueText::net(a, None), a.to_string().as_str(), "{raw}");
+            for l in [0u8, 7, 24, 32, 99, 128] {
+                assert_eq!(ValueText::net(a, Some(l)).as_str(), format!("{a}/{l}"), "{raw}/{l}");
+            }
+        }
+        for raw in ["1.2.3.4", "2001:db8::1", "10.0.0.0/8", "2001:db8::/32", "evil.com", "http://evil.com/x"] {
+            let idx = IntelIndex::build(vec![ind(normalize::classify(raw).unwrap().0, raw, "f")], AllowList::new());
+            assert_eq!(idx.indicator(0).value, raw);
+            assert_eq!(idx.indicator(0).to_indicator().value, raw);
+        }
     }
 
     #[test]

@@ -15,12 +15,11 @@
 //!   ids, domains and URL hosts behind one [`NameFilter`] (a Bloom filter that keeps all label
 //!   suffixes of a host in one cache line).
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::MatchKind;
 use super::table::{BitSet, Bloom, Radix, SortedU32, Table, finish, hash_bytes, hash_name, walk_name};
+use super::{MatchKind, ValueText};
 use crate::model::IndicatorType;
 use crate::psl;
 
@@ -508,17 +507,18 @@ impl Sets {
         &self.arena[self.str_off[i] as usize..self.str_off[i + 1] as usize]
     }
 
-    /// The normalised value of any id (addresses and networks are formatted).
-    pub(crate) fn value(&self, id: u32) -> Cow<'_, str> {
+    /// The normalised value of any id: the stored text, or the address or network formatted
+    /// (on the stack).
+    pub(crate) fn value(&self, id: u32) -> ValueText<'_> {
         let ks = |k: IndicatorType| self.kind_start[kind_index(k)];
         match self.kind_of(id) {
-            IndicatorType::Ipv4 => Cow::Owned(Ipv4Addr::from(self.v4.vals[(id - ks(IndicatorType::Ipv4)) as usize]).to_string()),
-            IndicatorType::Ipv6 => Cow::Owned(Ipv6Addr::from(self.v6[(id - ks(IndicatorType::Ipv6)) as usize]).to_string()),
+            IndicatorType::Ipv4 => ValueText::net(IpAddr::V4(Ipv4Addr::from(self.v4.vals[(id - ks(IndicatorType::Ipv4)) as usize])), None),
+            IndicatorType::Ipv6 => ValueText::net(IpAddr::V6(Ipv6Addr::from(self.v6[(id - ks(IndicatorType::Ipv6)) as usize])), None),
             IndicatorType::Cidr => {
                 let (a, l) = self.network(id);
-                Cow::Owned(format!("{a}/{l}"))
+                ValueText::net(a, Some(l))
             }
-            _ => Cow::Borrowed(self.str_value(id)),
+            _ => ValueText::borrowed(self.str_value(id)),
         }
     }
 
