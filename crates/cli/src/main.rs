@@ -176,11 +176,23 @@ struct ScanArgs {
     table_format: TableFormatArg,
     #[command(flatten)]
     stream: StreamArgs,
+    /// The engine: embedded (in this process, the default) or spark (over Spark Connect, with --remote).
+    #[arg(long, value_enum, default_value_t = EngineArg::Embedded)]
+    engine: EngineArg,
+    /// The Spark Connect server of --engine spark, sc://host:port (default: $SWEEP_SPARK_REMOTE).
+    #[arg(long, value_name = "URL")]
+    remote: Option<String>,
     /// Print the pipeline as TOML (for `sweep run`) instead of running it.
     #[arg(long)]
     print_pipeline: bool,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum EngineArg {
+    Embedded,
+    Spark,
 }
 
 /// Options of a Kafka input (`kafka://host:port/topic`).
@@ -283,7 +295,16 @@ fn scan(args: ScanArgs) -> Result<()> {
         TableFormatArg::Parquet => sweep::TableFormat::Parquet,
         TableFormatArg::Delta => sweep::TableFormat::Delta,
     };
+    let engine = match args.engine {
+        EngineArg::Embedded => sweep::EngineKind::Embedded,
+        EngineArg::Spark => sweep::EngineKind::Spark,
+    };
+    if args.remote.is_some() && engine != sweep::EngineKind::Spark {
+        bail!("--remote names a Spark Connect server: use it with --engine spark");
+    }
     let pipeline = Pipeline {
+        engine,
+        remote: args.remote,
         extract: vec![ExtractSpec { files, stdin: false, kafka, format }],
         transform: args.sql.into_iter().map(|sql| TransformStage { sql }).collect(),
         analyse: args.intel.sweeper().map(sweep::AnalyseStage::Sweeper).into_iter().collect(),

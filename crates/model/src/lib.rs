@@ -26,6 +26,8 @@ pub enum EngineKind {
     /// DataFusion in this process; needs no services.
     #[default]
     Embedded,
+    /// Apache Spark over Spark Connect (`remote`); see docs/spark.md.
+    Spark,
 }
 
 /// A whole pipeline.
@@ -34,6 +36,9 @@ pub enum EngineKind {
 pub struct Pipeline {
     #[serde(default)]
     pub engine: EngineKind,
+    /// The Spark Connect server of the Spark engine, `sc://host:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
     /// One entry per input group; each has its own format.
     #[serde(default)]
     pub extract: Vec<ExtractSpec>,

@@ -52,6 +52,8 @@ pub enum Error {
     Engine(#[from] sweep_embedded::EngineError),
     #[error(transparent)]
     Format(#[from] sweep_formats::FormatError),
+    #[error(transparent)]
+    Spark(#[from] sweep_spark::SparkError),
 }
 
 /// Runs a pipeline on the engine it names. A streaming (Kafka) pipeline runs until its
@@ -66,6 +68,13 @@ pub fn run_pipeline_until(pipeline: &Pipeline, counters: Arc<RunCounters>, stop:
     match pipeline.engine {
         EngineKind::Embedded if pipeline.is_streaming() => Ok(sweep_embedded::stream::run_stream(pipeline, counters, stop)?),
         EngineKind::Embedded => Ok(sweep_embedded::run(pipeline, counters)?),
+        EngineKind::Spark => {
+            let remote = match &pipeline.remote {
+                Some(r) => r.clone(),
+                None => std::env::var("SWEEP_SPARK_REMOTE").map_err(|_| sweep_spark::SparkError::NoRemote)?,
+            };
+            Ok(sweep_spark::run(pipeline, &remote, counters)?)
+        }
     }
 }
 
@@ -246,6 +255,12 @@ impl Etl {
     /// The embedded engine (DataFusion in this process).
     pub fn embedded() -> Etl {
         Etl::default()
+    }
+
+    /// The Spark engine, through the Spark Connect server at `remote` (`sc://host:15002`);
+    /// docs/spark.md says what runs there.
+    pub fn spark(remote: impl Into<String>) -> Etl {
+        Etl { pipeline: Pipeline { engine: EngineKind::Spark, remote: Some(remote.into()), ..Pipeline::default() } }
     }
 
     /// Starts from a pipeline read from a file (its inputs and outputs are kept; the

@@ -1,0 +1,267 @@
+//! Differential tests: the same pipeline on the embedded engine and on a real Spark Connect
+//! server (scripts/spark, started by scripts/test) must write the same tables, row by row.
+//! Without SWEEP_SPARK_REMOTE these tests say so and return, unless SWEEP_REQUIRE_SPARK=1
+//! (set by scripts/test), where a missing server fails them.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use support::{ok, query, summary, sweep};
+
+const SQUID: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/logs/squid-native-squidview.log");
+const SHARED_INTEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/intel");
+
+fn remote() -> Option<String> {
+    match std::env::var("SWEEP_SPARK_REMOTE") {
+        Ok(r) if !r.is_empty() => Some(r),
+        _ => {
+            assert!(
+                std::env::var("SWEEP_REQUIRE_SPARK").as_deref() != Ok("1"),
+                "SWEEP_REQUIRE_SPARK=1 but SWEEP_SPARK_REMOTE is unset: start a server with scripts/spark start"
+            );
+            eprintln!("skipped: no Spark Connect server (SWEEP_SPARK_REMOTE unset; scripts/test starts one)");
+            None
+        }
+    }
+}
+
+/// Squid lines that exercise every branch of the parser and of the sweeper's joins.
+fn edge_lines() -> Vec<String> {
+    let ok = |ts: &str, client: &str, status: &str, method: &str, url: &str, user: &str, peer: &str| {
+        format!("{ts}    120 {client} TCP_MISS/{status} 1234 {method} {url} {user} {peer} text/html")
+    };
+    let mut l = vec![
+        ok("1700000000.001", "10.0.0.5", "200", "GET", "http://a.b.evil.example/x?y=1", "-", "HIER_DIRECT/198.51.100.20"),
+        ok("1700000001.5", "2001:db8::7", "200", "CONNECT", "login.evil.example:443", "alice", "HIER_DIRECT/203.0.113.5"),
+        ok("1700000002", "2001:DB8::8", "407", "CONNECT", "[2001:db8:abcd::1]:8443", "-", "HIER_NONE/-"),
+        ok(
+            "1700000003.25",
+            "::ffff:10.1.2.3",
+            "200",
+            "GET",
+            "https://Host.Example.COM.:8443/a/b?q#frag",
+            "john smith",
+            "FIRST_PARENT_MISS/proxy2",
+        ),
+        ok("1700000004.000", "[2001:db8::9]", "000", "GET", "ftp://bob:pw@files.example.org/pub", "-", "TIMEOUT_HIER_DIRECT/192.0.2.1"),
+        ok("1700000005.1", "10.0.0.6", "301", "GET", "http://203.0.113.5/dl.exe", "-", "HIER_DIRECT/203.0.113.5"),
+        ok("1700000006.9", "10.0.0.7", "200", "GET", "/index.html?x=1", "-", "HIER_NONE/-"),
+        ok("1700000007", "10.0.0.8", "200", "GET", "http://co.uk/", "-", "HIER_DIRECT/192.0.2.9"),
+        ok("1700000008", "10.0.0.8", "200", "GET", "http://shop.co.uk/", "-", "HIER_DIRECT/192.0.2.10"),
+        ok("1700000009", "10.0.0.9", "200", "GET", "http://www.expired.example/", "-", "HIER_DIRECT/192.0.2.77"),
+        ok("1700000010", "10.0.0.9", "200", "GET", "http://[2001:db8:abcd::42]/p", "-", "HIER_DIRECT/2001:db8:abcd::42"),
+        ok("1700000011", "10.0.0.9", "200", "GET", "http://notevil.example/", "-", "HIER_DIRECT/198.51.101.1"),
+        ok("1700000012", "10.0.0.9", "-", "-", "-", "-", "NONE/-"),
+        ok("1700000013", "10.0.0.9", "200", "POST", "http://x.example:99999/p", "-", "HIER_DIRECT/10.9.9.9"),
+        "1700000014.5 12 10.0.0.5 TCP_MISS/200 10 GET http://a.example/?  john smith FIRST_PARENT_MISS/proxy2 text/plain [Host: a]".into(),
+        // Rejects, one per rule, in the parser's order of checks.
+        "yesterday 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000015.x 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000016 1x 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000017 1 host.local TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000018 1 10.0.0.256 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000019 1 10.0.0.1 TCP_MISS 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000020 1 10.0.0.1 TCP_MISS/2x0 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000021 1 10.0.0.1 TCP_MISS/1000 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000022 1 10.0.0.1 TCP_MISS/200 big GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000023 1 10.0.0.1 TCP_MISS/200 1 GET".into(),
+        "1700000024 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ -".into(),
+        "1700000025 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT text/html".into(),
+        "1700000026".into(),
+        "\"quoted\" \\ back\tslash".into(),
+        String::new(),
+        "   \t ".into(),
+        "1700000027 5 10.0.0.1 TCP_MISS/200 1 GET http://crlf.evil.example/ - DIRECT/1.2.3.4 -\r".into(),
+    ];
+    // Timestamps far from the others, to fill more than one date partition.
+    l.push(ok("1000000000.5", "10.0.0.10", "200", "GET", "http://old.evil.example/", "-", "HIER_DIRECT/198.51.100.1"));
+    l
+}
+
+struct Case {
+    _dir: tempfile::TempDir,
+    inputs: Vec<PathBuf>,
+    feeds: Vec<PathBuf>,
+    root: PathBuf,
+}
+
+fn case() -> Case {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let edge = root.join("edge.log");
+    std::fs::write(&edge, edge_lines().join("\n") + "\n").unwrap();
+    let gz = root.join("edge-copy.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    enc.write_all(edge_lines()[..8].join("\n").as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let feeds = root.join("feeds");
+    std::fs::create_dir(&feeds).unwrap();
+    std::fs::write(
+        feeds.join("edge.txt"),
+        "# planted indicators\n198.51.100.0/24\n2001:db8:abcd::/48\n203.0.113.5\nevil.example\nco.uk\n66.35.250.151\nwikipedia.org\n66.230.200.0/24\n",
+    )
+    .unwrap();
+    std::fs::write(
+        feeds.join("lifecycle.json"),
+        r#"{"type": "bundle", "id": "bundle--1", "objects": [
+          {"type": "indicator", "spec_version": "2.1", "id": "indicator--1", "pattern_type": "stix",
+           "pattern": "[domain-name:value = 'expired.example']", "valid_from": "2000-01-01T00:00:00Z", "valid_until": "2001-01-01T00:00:00Z",
+           "created": "2000-01-01T00:00:00Z", "modified": "2000-01-01T00:00:00Z", "confidence": 80, "labels": ["old"]},
+          {"type": "indicator", "spec_version": "2.1", "id": "indicator--2", "pattern_type": "stix",
+           "pattern": "[ipv4-addr:value = '192.0.2.77']", "valid_from": "2030-01-01T00:00:00Z",
+           "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z"}]}"#,
+    )
+    .unwrap();
+    let shared = Path::new(SHARED_INTEL);
+    Case {
+        inputs: vec![PathBuf::from(SQUID), edge, gz],
+        feeds: vec![feeds, shared.join("stix21-c2-ip.json"), shared.join("ipsum.txt"), shared.join("stix21-poisonivy.json")],
+        root,
+        _dir: dir,
+    }
+}
+
+fn scan(case: &Case, lake: &Path, engine: &[&str]) -> serde_json::Value {
+    let summary_path = lake.with_extension("json");
+    let mut args: Vec<String> = vec!["scan".into()];
+    args.extend(case.inputs.iter().map(|p| p.display().to_string()));
+    args.extend(["--format", "squid", "--out"].map(String::from));
+    args.push(lake.display().to_string());
+    for feed in &case.feeds {
+        args.push("--intel".into());
+        args.push(feed.display().to_string());
+    }
+    args.extend(["--match-fields", "server_ip,host,client_ip", "--quiet", "--summary"].map(String::from));
+    args.push(summary_path.display().to_string());
+    args.extend(engine.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(sweep(&refs));
+    summary(&summary_path)
+}
+
+/// Every row of a table, as CSV text, in a fixed order.
+fn rows(lake: &Path, sql: &str) -> Vec<String> {
+    query(lake, sql)
+}
+
+#[test]
+fn spark_writes_the_tables_the_embedded_engine_writes() {
+    let Some(remote) = remote() else { return };
+    let case = case();
+    let embedded = case.root.join("embedded");
+    let spark = case.root.join("spark");
+    let e = scan(&case, &embedded, &[]);
+    let s = scan(&case, &spark, &["--engine", "spark", "--remote", &remote]);
+
+    for key in ["input_lines", "events", "rejects", "skipped", "hits", "reject_reasons", "input_files"] {
+        assert_eq!(e[key], s[key], "summary {key}: embedded {} vs spark {}", e[key], s[key]);
+    }
+    assert_eq!(e["intel"]["inactive"], s["intel"]["inactive"], "inactive matches");
+    let lines = e["input_lines"].as_u64().unwrap();
+    assert_eq!(lines, e["events"].as_u64().unwrap() + e["rejects"].as_u64().unwrap() + e["skipped"].as_u64().unwrap());
+    assert!(e["hits"].as_u64().unwrap() >= 20, "the planted indicators hit: {}", e["hits"]);
+    assert!(e["intel"]["inactive"].as_u64().unwrap() >= 2, "the lifecycle indicators are held back: {}", e["intel"]);
+
+    let tables = [
+        (
+            "events",
+            "SELECT ts, client_ip, \"user\", method, url, scheme, host, port, path, query, status, request_bytes, response_bytes, \
+             duration_ms, user_agent, referrer, content_type, proxy_action, server_ip, category, format, source, \"offset\", date \
+             FROM events ORDER BY source, \"offset\"",
+        ),
+        ("rejects", "SELECT encode(raw, 'hex'), reason, detail, format, source, \"offset\" FROM rejects ORDER BY source, \"offset\""),
+        (
+            "hits",
+            "SELECT ts, client_ip, \"user\", host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, \
+             array_to_string(tags, '|'), intel_version, source, \"offset\" FROM hits ORDER BY source, \"offset\", indicator, feed",
+        ),
+        (
+            "intel",
+            "SELECT indicator, indicator_type, feed, confidence, severity, array_to_string(tags, '|'), description, valid_from, \
+             valid_until, intel_version FROM intel ORDER BY indicator, feed",
+        ),
+    ];
+    for (table, sql) in tables {
+        let (a, b) = (rows(&embedded, sql), rows(&spark, sql));
+        assert!(!a.is_empty(), "{table} is empty");
+        let differing: Vec<String> =
+            a.iter().zip(&b).filter(|(x, y)| x != y).take(5).map(|(x, y)| format!("  embedded: {x}\n  spark:    {y}")).collect();
+        assert!(
+            a.len() == b.len() && differing.is_empty(),
+            "{table}: embedded has {} rows, spark {}; first differences:\n{}",
+            a.len(),
+            b.len(),
+            differing.join("\n")
+        );
+    }
+}
+
+#[test]
+fn spark_refuses_what_it_cannot_run_with_the_reason() {
+    let Some(remote) = remote() else { return };
+    let case = case();
+    let out = sweep(&[
+        "scan",
+        case.inputs[1].to_str().unwrap(),
+        "--format",
+        "combined",
+        "--out",
+        case.root.join("x").to_str().unwrap(),
+        "--engine",
+        "spark",
+        "--remote",
+        &remote,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot run on the Spark engine") && err.contains("combined"), "{err}");
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error() {
+    let case = case();
+    let out = sweep(&[
+        "scan",
+        case.inputs[1].to_str().unwrap(),
+        "--format",
+        "squid",
+        "--out",
+        case.root.join("x").to_str().unwrap(),
+        "--engine",
+        "spark",
+        "--remote",
+        "sc://127.0.0.1:1",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach the Spark Connect server at sc://127.0.0.1:1") && err.contains("scripts/spark start"), "{err}");
+}
+
+/// The fluent API reaches the Spark engine, and its pipeline file says so.
+#[test]
+fn the_fluent_api_runs_on_spark() {
+    use sweep::{Etl, Files, Format, Pipeline, Sweeper, WriteMode};
+    let Some(remote) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("feed.txt");
+    std::fs::write(&feed, "wikipedia.org\n").unwrap();
+    let mut sweeper = Sweeper::feeds([feed]);
+    sweeper.fields = vec![sweep::MatchField::ServerIp, sweep::MatchField::Host];
+    let flow = Etl::spark(remote.clone())
+        .extract(Files::paths([SQUID]))
+        .transform(Format::squid())
+        .sql("SELECT * FROM events WHERE method = 'GET'")
+        .analyse(sweeper)
+        .lake(dir.path().join("lake"))
+        .mode(WriteMode::Overwrite);
+    let toml = flow.to_toml();
+    assert!(toml.contains("engine = \"spark\"") && toml.contains(&format!("remote = \"{remote}\"")), "{toml}");
+    assert_eq!(&Pipeline::from_toml_str(&toml, "fluent", Path::new("/")).unwrap(), flow.pipeline());
+    let s = flow.run().unwrap();
+    assert_eq!((s.input_lines, s.events, s.rejects, s.skipped), (94, 94, 0, 0));
+    // wikipedia.org, en.wikipedia.org and meta.wikipedia.org: 22 requests in the log.
+    assert_eq!(s.hits, 22);
+    assert_eq!(s.tables["hits"].rows, 22);
+}

@@ -1,0 +1,19 @@
+//! Generates the Spark Connect client from the protocol files of Spark 4.0.0, vendored in
+//! `proto/` (taken unchanged from the spark-connect_2.13-4.0.0 jar, Apache License 2.0).
+//! Needs `protoc` (Debian: protobuf-compiler, installed by scripts/setup).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    if std::env::var_os("PROTOC").is_none() && which_protoc().is_none() {
+        return Err("protoc was not found: install it (Debian: `apt-get install protobuf-compiler`, which scripts/setup does) \
+                    or point PROTOC at it"
+            .into());
+    }
+    tonic_prost_build::configure().build_server(false).compile_protos(&["proto/spark/connect/base.proto"], &["proto"])?;
+    Ok(())
+}
+
+fn which_protoc() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join("protoc")).find(|p| p.is_file())
+}

@@ -1,0 +1,340 @@
+//! A batch run on Spark: compile, send, let Spark read and write, collect the counts.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use sweep_embedded::sweeper::{LoadedIntel, load_intel};
+use sweep_embedded::{IntelSummary, RunCounters, RunSummary, TableSummary};
+use sweep_extract::Input;
+use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
+
+use crate::client::{self, Remote, SparkClient};
+use crate::formats::{EVENT_COLUMNS, format_sql, lit};
+use crate::sweep::{HITS_SQL, INACTIVE_SQL, candidate_view_sql, write_intel_keys};
+use crate::{SparkError, proto};
+
+/// What the Spark engine runs today; anything else is refused with this list.
+pub const SUPPORT: &str = "batch runs over files (plain or gzip) in the squid format; SQL transform stages (Spark SQL); \
+     the sweeper with ip, cidr and domain indicators on server_ip, client_ip and host; Parquet tables";
+
+/// Runs a batch pipeline on the Spark Connect server at `remote`.
+pub fn run(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>) -> Result<RunSummary, SparkError> {
+    let started = Instant::now();
+    let remote = Remote::parse(remote)?;
+    check_supported(pipeline)?;
+    let mut inputs: Vec<(usize, PathBuf, FormatSpec)> = Vec::new();
+    for (group, extract) in pipeline.extract.iter().enumerate() {
+        for input in sweep_extract::resolve_inputs(&extract.input_args())? {
+            match input {
+                Input::File(path) => inputs.push((group, path, extract.format.clone())),
+                Input::Stdin => return Err(SparkError::Unsupported("reading stdin: Spark reads the input files itself".into())),
+            }
+        }
+    }
+    let input_bytes: u64 = inputs.iter().filter_map(|(_, p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    counters.bytes_total.store(input_bytes, Ordering::Relaxed);
+
+    let sweeper = pipeline.analyse.iter().find_map(|a| match a {
+        AnalyseStage::Sweeper(s) => Some(s.clone()),
+        _ => None,
+    });
+    let intel = match &sweeper {
+        Some(spec) => {
+            let loaded = load_intel(spec)?;
+            check_intel(&loaded, spec)?;
+            Some(loaded)
+        }
+        None => None,
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| SparkError::Protocol(format!("cannot start the client runtime: {e}")))?;
+    let mut summary = runtime.block_on(async {
+        let mut spark = SparkClient::connect(&remote).await?;
+        let result = run_on(&mut spark, pipeline, &inputs, intel.as_ref(), sweeper.as_ref()).await;
+        spark.release().await;
+        result
+    })?;
+    summary.input_files = inputs.len();
+    summary.input_bytes = input_bytes;
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    summary.lines_per_second = summary.input_lines as f64 / summary.elapsed_s.max(1e-9);
+    counters.bytes_read.store(input_bytes, Ordering::Relaxed);
+    counters.lines.store(summary.input_lines, Ordering::Relaxed);
+    counters.events.store(summary.events, Ordering::Relaxed);
+    counters.rejects.store(summary.rejects, Ordering::Relaxed);
+    if let (Some(loaded), Some(intel_summary)) = (&intel, summary.intel.as_mut()) {
+        let base = IntelSummary::new(loaded);
+        intel_summary.intel_version = base.intel_version;
+        intel_summary.indicators = base.indicators;
+        intel_summary.indicators_by_type = base.indicators_by_type;
+        intel_summary.refused = base.refused;
+        intel_summary.allowlist_entries = base.allowlist_entries;
+        intel_summary.load_s = base.load_s;
+        intel_summary.feeds = base.feeds;
+    }
+    Ok(summary)
+}
+
+/// Refuses, before anything runs, what the Spark engine cannot do yet.
+fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
+    if pipeline.is_streaming() {
+        return Err(SparkError::Unsupported("Kafka sources (streaming) are not compiled for Spark yet".into()));
+    }
+    for extract in &pipeline.extract {
+        format_sql(&extract.format)?;
+    }
+    for stage in &pipeline.analyse {
+        match stage {
+            AnalyseStage::Sweeper(spec) if !spec.allow.is_empty() => {
+                return Err(SparkError::Unsupported("allowlists are not applied on Spark yet".into()));
+            }
+            AnalyseStage::Sweeper(_) => {}
+            other => {
+                return Err(SparkError::Unsupported(format!(
+                    "the {} analyser has no Spark translation yet",
+                    match other {
+                        AnalyseStage::Window(_) => "window",
+                        _ => "given",
+                    }
+                )));
+            }
+        }
+    }
+    for table in ["events", "rejects", "hits", "intel", "metrics"] {
+        match pipeline.load.sink(table) {
+            None | Some(SinkSpec::Parquet(_)) => {}
+            Some(other) => {
+                return Err(SparkError::Unsupported(format!(
+                    "the {table} table goes to {other:?}; the Spark engine writes Parquet tables only so far"
+                )));
+            }
+        }
+    }
+    if pipeline.load.alerts.is_some() {
+        return Err(SparkError::Unsupported("alerts to Kafka are not sent from the Spark engine yet".into()));
+    }
+    Ok(())
+}
+
+/// URL indicators need the URL canonicalisation of sweep-intel, which has no SQL translation yet.
+fn check_intel(loaded: &LoadedIntel, spec: &sweep_model::SweeperSpec) -> Result<(), SparkError> {
+    let urls = loaded.index.count(sweep_intel::IndicatorType::Url);
+    if urls > 0 && spec.fields.contains(&sweep_model::MatchField::Url) {
+        return Err(SparkError::Unsupported(format!(
+            "the feeds hold {urls} URL indicators, and URL matching is not compiled for Spark yet; \
+             remove \"url\" from the sweeper's fields to match the other indicators only"
+        )));
+    }
+    Ok(())
+}
+
+/// A folder of the lake for files sweep hands to Spark (`_`-prefixed: not a table).
+fn staging_dir(pipeline: &Pipeline) -> PathBuf {
+    let lake = pipeline.load.dir.clone().or_else(|| {
+        ["hits", "events", "rejects", "intel"]
+            .iter()
+            .find_map(|t| pipeline.load.sink(t))
+            .and_then(|s| s.path().parent().map(Path::to_path_buf))
+    });
+    lake.unwrap_or_else(std::env::temp_dir).join("_sweep_staging")
+}
+
+/// A path as Spark sees it: absolute, since the server does not share our working directory.
+fn spark_path(path: &Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
+}
+
+async fn run_on(
+    spark: &mut SparkClient,
+    pipeline: &Pipeline,
+    inputs: &[(usize, PathBuf, FormatSpec)],
+    intel: Option<&LoadedIntel>,
+    sweeper: Option<&sweep_model::SweeperSpec>,
+) -> Result<RunSummary, SparkError> {
+    let version = spark.spark_version().await?;
+    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if major < 4 {
+        return Err(SparkError::Version { remote: spark.remote().to_string(), version });
+    }
+    // UTC like the embedded engine; microsecond timestamps that every Parquet reader knows;
+    // the compiled SQL guards every cast itself and expects NULL, not an error, from them.
+    for setting in
+        ["spark.sql.session.timeZone=UTC", "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS", "spark.sql.ansi.enabled=false"]
+    {
+        spark.sql(&format!("SET {setting}"), "configuring the session").await?;
+    }
+
+    let ingest_micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+    let max_line = pipeline.settings.max_line_bytes;
+    let mut parsed_parts = Vec::new();
+    for (i, (_, path, format)) in inputs.iter().enumerate() {
+        let view = format!("sweep_file_{i}");
+        let options = HashMap::from([("wholetext".to_string(), "true".to_string())]);
+        spark.create_view(&view, client::read("text", vec![spark_path(path)], options)).await?;
+        let fmt = format_sql(format)?;
+        let source = lit(&path.display().to_string());
+        // Lines are numbered from 1 per file, as the embedded reader numbers them; a final
+        // newline ends the last line rather than starting an empty one.
+        let lines = format!(
+            "SELECT {source} AS source, CAST(pos + 1 AS BIGINT) AS offset, raw, line, line RLIKE '^[ \\t]*\\\\z' AS blank \
+             FROM (SELECT pos, raw, regexp_replace(raw, '\\r\\\\z', '') AS line \
+                   FROM {view} LATERAL VIEW posexplode(CASE WHEN value = '' THEN CAST(array() AS ARRAY<STRING>) \
+                                                       ELSE split(regexp_replace(value, '\\n\\\\z', ''), '\\n', -1) END) t AS pos, raw) l"
+        );
+        let event_columns: Vec<String> = EVENT_COLUMNS.iter().map(|name| format!("e_{name} AS {name}")).collect();
+        parsed_parts.push(format!(
+            "SELECT source, offset, raw, blank, \
+                    CASE WHEN octet_length(line) > {max_line} THEN named_struct('reason', 'too_long', 'detail', \
+                              concat('line has ', octet_length(line), ' bytes; the limit is {max_line} (max_line_bytes)')) \
+                         WHEN blank THEN NULL \
+                         ELSE parse_rej END AS rej, \
+                    {format_name} AS format, {columns} \
+             FROM ({parse}) p",
+            format_name = lit(fmt.name),
+            columns = event_columns.join(", "),
+            parse = fmt.steps.over(&lines),
+        ));
+    }
+    let parsed = if parsed_parts.is_empty() {
+        return Err(SparkError::Unsupported("the pipeline reads no files".into()));
+    } else {
+        parsed_parts.join(" UNION ALL ")
+    };
+    spark.sql(&format!("CACHE TABLE sweep_parsed AS {parsed}"), "parsing the input").await?;
+
+    let event_columns = "ts, client_ip, user, method, url, scheme, host, port, path, query, status, request_bytes, response_bytes, \
+        duration_ms, user_agent, referrer, content_type, proxy_action, server_ip, category, format, source, offset";
+    spark
+        .create_view("sweep_events_0", client::sql(&format!("SELECT {event_columns} FROM sweep_parsed WHERE rej IS NULL AND NOT blank")))
+        .await?;
+    let mut previous = "sweep_events_0".to_string();
+    for (i, stage) in pipeline.transform.iter().enumerate() {
+        let view = format!("sweep_events_{}", i + 1);
+        let query = format!("WITH events AS (SELECT * FROM {previous}) SELECT * FROM ({})", stage.sql);
+        spark.create_view(&view, client::sql(&query)).await?;
+        previous = view;
+    }
+    spark.sql(&format!("CACHE TABLE events AS SELECT * FROM {previous}"), "running the transform stages").await?;
+
+    let mut summary = RunSummary::default();
+    let counts = spark.sql("SELECT count(*), count_if(blank), count_if(rej IS NOT NULL) FROM sweep_parsed", "counting lines").await?;
+    let [lines, skipped, rejects] = first_row_i64::<3>(&counts)?;
+    summary.input_lines = lines as u64;
+    summary.skipped = skipped as u64;
+    summary.rejects = rejects as u64;
+    summary.events = count(spark, "SELECT count(*) FROM events", "counting events").await?;
+    for batch in spark.sql("SELECT rej.reason, count(*) FROM sweep_parsed WHERE rej IS NOT NULL GROUP BY 1", "counting reasons").await? {
+        let reasons = batch.column(0).as_string::<i32>();
+        let n = batch.column(1).as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            summary.reject_reasons.insert(reasons.value(row).to_string(), n.value(row) as u64);
+        }
+    }
+
+    let mode = pipeline.load.mode;
+    let mut staged_files: Vec<PathBuf> = Vec::new();
+    if let Some(sink) = pipeline.load.sink("events") {
+        let query = "SELECT *, date_format(ts, 'yyyy-MM-dd') AS date FROM events";
+        write_table(spark, &mut summary.tables, "events", &sink, query, &["date"], mode, summary.events).await?;
+    }
+    if let Some(sink) = pipeline.load.sink("rejects") {
+        let query = format!(
+            "SELECT encode(raw, 'UTF-8') AS raw, rej.reason AS reason, rej.detail AS detail, format, source, offset, \
+             timestamp_micros({ingest_micros}) AS ingest_ts FROM sweep_parsed WHERE rej IS NOT NULL"
+        );
+        write_table(spark, &mut summary.tables, "rejects", &sink, &query, &[], mode, summary.rejects).await?;
+    }
+
+    if let (Some(loaded), Some(spec)) = (intel, sweeper) {
+        // Staged beside the tables, where the server can read (it writes there too).
+        let staged = staging_dir(pipeline).join(format!("intel-{}.parquet", loaded.index.version()));
+        write_intel_keys(&loaded.index, &staged)?;
+        spark.create_view("sweep_intel_keys", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
+        staged_files.push(staged);
+        spark.sql("CACHE TABLE intel AS SELECT * FROM sweep_intel_keys", "reading the indicators").await?;
+        spark.create_view("sweep_candidates", client::sql(&candidate_view_sql(&spec.fields))).await?;
+        spark.sql(&format!("CACHE TABLE sweep_hits AS {HITS_SQL}"), "matching indicators").await?;
+        summary.hits = count(spark, "SELECT count(*) FROM sweep_hits", "counting hits").await?;
+        let inactive = count(spark, INACTIVE_SQL, "counting inactive matches").await?;
+        if let Some(sink) = pipeline.load.sink("hits") {
+            write_table(spark, &mut summary.tables, "hits", &sink, "SELECT * FROM sweep_hits", &[], mode, summary.hits).await?;
+        }
+        if let Some(sink) = pipeline.load.sink("intel") {
+            let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
+                         intel_version FROM intel";
+            let n = loaded.index.len() as u64;
+            write_table(spark, &mut summary.tables, "intel", &sink, query, &[], WriteMode::Overwrite, n).await?;
+        }
+        summary.intel = Some(IntelSummary { inactive, ..Default::default() });
+    }
+    spark.sql("CLEAR CACHE", "releasing cached tables").await?;
+    for file in staged_files {
+        let _ = std::fs::remove_file(&file);
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_table(
+    spark: &mut SparkClient,
+    tables: &mut std::collections::BTreeMap<String, TableSummary>,
+    table: &str,
+    sink: &SinkSpec,
+    query: &str,
+    partition_by: &[&str],
+    mode: WriteMode,
+    rows: u64,
+) -> Result<(), SparkError> {
+    let path = sink.path();
+    let save_mode = match mode {
+        WriteMode::Error => proto::write_operation::SaveMode::ErrorIfExists,
+        WriteMode::Append => proto::write_operation::SaveMode::Append,
+        WriteMode::Overwrite => proto::write_operation::SaveMode::Overwrite,
+    };
+    spark.write(client::sql(query), "parquet", &spark_path(path), partition_by, save_mode, HashMap::new()).await?;
+    tables.insert(table.to_string(), TableSummary { path: path.to_path_buf(), rows, files: parquet_files(path) });
+    Ok(())
+}
+
+/// Parquet files under a local table folder (0 when the folder is not local).
+fn parquet_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() { parquet_files(&p) } else { usize::from(p.extension().is_some_and(|x| x == "parquet")) }
+        })
+        .sum()
+}
+
+async fn count(spark: &mut SparkClient, query: &str, what: &str) -> Result<u64, SparkError> {
+    let batches = spark.sql(query, what).await?;
+    Ok(first_row_i64::<1>(&batches)?[0] as u64)
+}
+
+fn first_row_i64<const N: usize>(batches: &[RecordBatch]) -> Result<[i64; N], SparkError> {
+    let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| SparkError::Protocol("a count returned no row".into()))?;
+    let mut out = [0i64; N];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let column = batch.column(i);
+        *slot = column
+            .as_primitive_opt::<Int64Type>()
+            .filter(|c| c.is_valid(0))
+            .map(|c| c.value(0))
+            .ok_or_else(|| SparkError::Protocol(format!("a count returned {:?}", column.data_type())))?;
+    }
+    Ok(out)
+}

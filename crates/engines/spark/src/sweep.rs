@@ -1,0 +1,180 @@
+//! The threat-intel sweeper as Spark joins.
+//!
+//! The indicators are loaded and normalised here, by the same readers and index the embedded
+//! engine uses, and sent to Spark as the `intel` view, with the keys the joins need: 32 hex
+//! digits for addresses, the first and last address of each network in the same form (IPv4
+//! as IPv4-mapped IPv6, so one string order covers both families), and whether a domain is a
+//! public suffix (then it matches exactly only). docs/intel.md gives the semantics; the
+//! comments below say which rule each join implements.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanBuilder, Int32Builder, RecordBatch, StringArray, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema};
+use sweep_intel::IndicatorType;
+use sweep_model::MatchField;
+
+use crate::SparkError;
+use crate::formats::{Steps, ip_steps, is_ip_literal};
+
+/// Writes the `intel` table plus the join keys as one Parquet file at `path`, for Spark to
+/// read. A file rather than rows inside the plan: Spark keeps a plan's local rows in the
+/// driver and ships them with every task, which does not scale to a million indicators.
+pub fn write_intel_keys(index: &sweep_intel::index::IntelIndex, path: &std::path::Path) -> Result<(), SparkError> {
+    let batch = intel_rows(index)?;
+    let failed = |e: &dyn std::fmt::Display| SparkError::Output { path: path.display().to_string(), message: e.to_string() };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| failed(&e))?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| failed(&e))?;
+    writer.write(&batch).map_err(|e| failed(&e))?;
+    writer.close().map_err(|e| failed(&e))?;
+    Ok(())
+}
+
+/// The `intel` table plus the join keys.
+fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, SparkError> {
+    let base = sweep_embedded::sweeper::intel_batch(index);
+    let values = base.column(0).as_any().downcast_ref::<StringArray>().expect("indicator is a string column");
+    let kinds = base.column(1).as_any().downcast_ref::<StringArray>().expect("indicator_type is a string column");
+    let (mut id, mut addr, mut lo, mut hi, mut exact_only) =
+        (Int32Builder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), BooleanBuilder::new());
+    for row in 0..base.num_rows() {
+        id.append_value(row as i32);
+        let value = values.value(row);
+        let kind = kinds.value(row);
+        let (mut a, mut l, mut h) = (None, None, None);
+        if kind == IndicatorType::Ipv4.as_str() || kind == IndicatorType::Ipv6.as_str() {
+            a = value.parse::<IpAddr>().ok().map(|ip| hex(to_u128(ip)));
+        } else if kind == IndicatorType::Cidr.as_str() {
+            if let Ok((net, prefix)) = sweep_intel::normalize::cidr(value) {
+                let (bits, prefix) = match net {
+                    IpAddr::V4(_) => (to_u128(net), u32::from(prefix) + 96),
+                    IpAddr::V6(_) => (to_u128(net), u32::from(prefix)),
+                };
+                let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+                l = Some(hex(bits & mask));
+                h = Some(hex((bits & mask) | !mask));
+            }
+        }
+        addr.append_option(a);
+        lo.append_option(l);
+        hi.append_option(h);
+        exact_only.append_value(kind == IndicatorType::Domain.as_str() && sweep_intel::psl::is_public_suffix(value));
+    }
+    let mut fields: Vec<Field> = base.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend([
+        Field::new("id", DataType::Int32, false),
+        Field::new("addr_hex", DataType::Utf8, true),
+        Field::new("lo_hex", DataType::Utf8, true),
+        Field::new("hi_hex", DataType::Utf8, true),
+        Field::new("exact_only", DataType::Boolean, false),
+    ]);
+    let mut columns: Vec<ArrayRef> = base.columns().to_vec();
+    columns.extend([
+        Arc::new(id.finish()) as ArrayRef,
+        Arc::new(addr.finish()),
+        Arc::new(lo.finish()),
+        Arc::new(hi.finish()),
+        Arc::new(exact_only.finish()),
+    ]);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| SparkError::Protocol(e.to_string()))
+}
+
+fn to_u128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn hex(bits: u128) -> String {
+    format!("{bits:032x}")
+}
+
+/// Views over `events` and `intel` that the hits and the counts read: `sweep_candidates`
+/// holds every (event, indicator, field) that matched, judged against the indicator's
+/// validity window.
+pub fn candidate_view_sql(fields: &[MatchField]) -> String {
+    let mut candidates = Vec::new();
+    let mut seen = Vec::new();
+    for (order, field) in fields.iter().enumerate() {
+        // A field listed twice is matched once, at its first place.
+        if seen.contains(field) {
+            continue;
+        }
+        seen.push(*field);
+        let name = field.as_str();
+        match field {
+            MatchField::ServerIp | MatchField::ClientIp | MatchField::Host => {
+                let key = format!("{name}_hex");
+                // ip: the same address; cidr: the address lies in the network.
+                candidates.push(format!(
+                    "SELECT e.source, e.offset, i.id, 'exact' AS match_kind, '{name}' AS matched_field, {order} AS field_order \
+                     FROM ev e JOIN intel_addr i ON e.{key} = i.addr_hex"
+                ));
+                candidates.push(format!(
+                    "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
+                     FROM ev e JOIN intel_net i ON e.{key} >= i.lo_hex AND e.{key} <= i.hi_hex"
+                ));
+                if *field == MatchField::Host {
+                    // domain: the name or a parent at a label boundary; a public suffix
+                    // matches exactly only.
+                    candidates.push(format!(
+                        "SELECT s.source, s.offset, i.id, CASE WHEN s.depth = 0 THEN 'exact' ELSE 'subdomain' END, '{name}', {order} \
+                         FROM (SELECT source, offset, depth, suffix FROM ev LATERAL VIEW posexplode(\
+                            transform(sequence(0, size(split(name, '\\\\.')) - 1), \
+                                      k -> array_join(slice(split(name, '\\\\.'), k + 1, size(split(name, '\\\\.')) - k), '.'))) d AS depth, suffix \
+                               WHERE name IS NOT NULL) s \
+                         JOIN intel_domain i ON i.indicator = s.suffix AND (NOT i.exact_only OR s.depth = 0)"
+                    ));
+                }
+            }
+            // URL indicators are refused before the run (run::check_supported).
+            MatchField::Url => {}
+        }
+    }
+    // Address keys of the three fields, computed once per event.
+    let mut keys = Steps::default();
+    for field in ["server_ip", "client_ip", "host"] {
+        keys.at(0, format!("{field}_lit"), is_ip_literal(field));
+        ip_steps(&mut keys, 1, field, &format!("k_{field}"));
+    }
+    let keyed = keys.over("SELECT source, offset, server_ip, client_ip, host FROM events");
+    let union = if candidates.is_empty() {
+        "SELECT CAST(NULL AS STRING) AS source, CAST(NULL AS BIGINT) AS offset, CAST(NULL AS INT) AS id, '' AS match_kind, \
+         '' AS matched_field, 0 AS field_order WHERE false"
+            .to_string()
+    } else {
+        candidates.join(" UNION ALL ")
+    };
+    format!(
+        "WITH ev AS (\
+            SELECT source, offset, \
+                   CASE WHEN server_ip_lit THEN k_server_ip_hex END AS server_ip_hex, \
+                   CASE WHEN client_ip_lit THEN k_client_ip_hex END AS client_ip_hex, \
+                   CASE WHEN host_lit THEN k_host_hex END AS host_hex, \
+                   CASE WHEN host IS NOT NULL AND host NOT IN ('', '-') AND NOT host_lit THEN regexp_replace(host, '\\\\.\\\\z', '') END AS name \
+            FROM ({keyed}) k), \
+         intel_addr AS (SELECT id, addr_hex FROM intel WHERE addr_hex IS NOT NULL), \
+         intel_net AS (SELECT id, lo_hex, hi_hex FROM intel WHERE lo_hex IS NOT NULL), \
+         intel_domain AS (SELECT id, indicator, exact_only FROM intel WHERE indicator_type = 'domain'), \
+         cand AS ({union}) \
+         SELECT c.*, i.indicator, i.indicator_type, i.feed, i.confidence, i.tags, i.intel_version, \
+                (i.valid_from IS NULL OR e.ts >= i.valid_from) AND (i.valid_until IS NULL OR e.ts < i.valid_until) AS active, \
+                e.ts, e.client_ip, e.user, e.host, e.url \
+         FROM cand c JOIN intel i ON c.id = i.id JOIN events e ON c.source = e.source AND c.offset = e.offset"
+    )
+}
+
+/// The `hits` table: one row per event and indicator, at the first field that matched.
+pub const HITS_SQL: &str = "SELECT ts, client_ip, user, host, url, indicator, indicator_type, match_kind, matched_field, feed, \
+     confidence, tags, intel_version, source, offset \
+     FROM (SELECT *, row_number() OVER (PARTITION BY source, offset, id ORDER BY field_order) AS rn \
+           FROM sweep_candidates WHERE active) WHERE rn = 1";
+
+/// Matches held back because the indicator was not valid at the event's time (counted once
+/// per event and indicator, as the embedded sweeper counts them).
+pub const INACTIVE_SQL: &str = "SELECT count(*) FROM (SELECT DISTINCT source, offset, id FROM sweep_candidates WHERE NOT active)";
