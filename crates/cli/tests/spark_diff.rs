@@ -13,9 +13,13 @@ use support::{ok, query, summary, sweep};
 const SQUID: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/logs/squid-native-squidview.log");
 const SHARED_INTEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/intel");
 
-fn remote() -> Option<String> {
+/// One run at a time on the shared local server (local[2], a few GB of heap): parallel runs
+/// would measure the server's memory, not sweep.
+static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn remote() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
     match std::env::var("SWEEP_SPARK_REMOTE") {
-        Ok(r) if !r.is_empty() => Some(r),
+        Ok(r) if !r.is_empty() => Some((r, SERVER.lock().unwrap_or_else(|e| e.into_inner()))),
         _ => {
             assert!(
                 std::env::var("SWEEP_REQUIRE_SPARK").as_deref() != Ok("1"),
@@ -148,7 +152,7 @@ fn rows(lake: &Path, sql: &str) -> Vec<String> {
 
 #[test]
 fn spark_writes_the_tables_the_embedded_engine_writes() {
-    let Some(remote) = remote() else { return };
+    let Some((remote, _server)) = remote() else { return };
     let case = case();
     let embedded = case.root.join("embedded");
     let spark = case.root.join("spark");
@@ -200,7 +204,7 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
 
 #[test]
 fn spark_refuses_what_it_cannot_run_with_the_reason() {
-    let Some(remote) = remote() else { return };
+    let Some((remote, _server)) = remote() else { return };
     let case = case();
     let out = sweep(&[
         "scan",
@@ -243,7 +247,7 @@ fn an_unreachable_server_is_a_clear_error() {
 #[test]
 fn the_fluent_api_runs_on_spark() {
     use sweep::{Etl, Files, Format, Pipeline, Sweeper, WriteMode};
-    let Some(remote) = remote() else { return };
+    let Some((remote, _server)) = remote() else { return };
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("feed.txt");
     std::fs::write(&feed, "wikipedia.org\n").unwrap();

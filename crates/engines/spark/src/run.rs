@@ -178,17 +178,22 @@ async fn run_on(
     let mut parsed_parts = Vec::new();
     for (i, (_, path, format)) in inputs.iter().enumerate() {
         let view = format!("sweep_file_{i}");
-        let options = HashMap::from([("wholetext".to_string(), "true".to_string())]);
+        // Lines end at `\n` only, as the embedded reader ends them (Spark's default also ends
+        // them at a lone `\r`); a trailing `\r` is dropped below, as the embedded parser does.
+        let options = HashMap::from([("lineSep".to_string(), "\n".to_string())]);
         spark.create_view(&view, client::read("text", vec![spark_path(path)], options)).await?;
         let fmt = format_sql(format)?;
         let source = lit(&path.display().to_string());
-        // Lines are numbered from 1 per file, as the embedded reader numbers them; a final
-        // newline ends the last line rather than starting an empty one.
+        // Line numbers from 1 per file, as the embedded reader gives them, with the file still
+        // read in parallel splits: a line's number is the lines of the splits before its own
+        // plus its place in its split (rows keep their read order within a split).
         let lines = format!(
-            "SELECT {source} AS source, CAST(pos + 1 AS BIGINT) AS offset, raw, line, line RLIKE '^[ \\t]*\\\\z' AS blank \
-             FROM (SELECT pos, raw, regexp_replace(raw, '\\r\\\\z', '') AS line \
-                   FROM {view} LATERAL VIEW posexplode(CASE WHEN value = '' THEN CAST(array() AS ARRAY<STRING>) \
-                                                       ELSE split(regexp_replace(value, '\\n\\\\z', ''), '\\n', -1) END) t AS pos, raw) l"
+            "WITH t AS (SELECT value AS raw, input_file_block_start() AS b, monotonically_increasing_id() AS id FROM {view}), \
+                  n AS (SELECT b, count(*) AS n FROM t GROUP BY b), \
+                  o AS (SELECT b, coalesce(sum(n) OVER (ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before FROM n) \
+             SELECT {source} AS source, CAST(o.before + row_number() OVER (PARTITION BY t.b ORDER BY t.id) AS BIGINT) AS offset, raw, line, \
+                    line RLIKE '^[ \\t]*\\\\z' AS blank \
+             FROM (SELECT *, regexp_replace(raw, '\\r\\\\z', '') AS line FROM t) t JOIN o ON t.b = o.b"
         );
         let event_columns: Vec<String> = EVENT_COLUMNS.iter().map(|name| format!("e_{name} AS {name}")).collect();
         parsed_parts.push(format!(
