@@ -129,11 +129,20 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
          GROUP BY indicator, indicator_type, match_kind, matched_field, feed ORDER BY hits DESC",
         crate::QueryOutput::Table,
     )?;
-    println!("\nFindings (hosts that look malicious by their name alone; the content analyser's findings table):");
+    println!("\nFindings: hosts that look malicious by their name alone (the content analyser's findings table):");
     crate::query(
         lake.clone(),
-        "SELECT finding, host, count(*) AS requests, round(max(score), 2) AS score, min(reason) AS reason FROM findings \
-         GROUP BY finding, host ORDER BY score DESC, finding, host LIMIT 12",
+        "SELECT finding, count(*) AS findings, count(DISTINCT host) AS hosts FROM findings GROUP BY finding ORDER BY finding",
+        crate::QueryOutput::Table,
+    )?;
+    // The best-scored hosts of each kind: one kind with many hosts does not hide the others.
+    println!("\nThe top hosts of each kind, with the reason:");
+    crate::query(
+        lake.clone(),
+        "SELECT finding, host, requests, score, reason FROM (\
+           SELECT finding, host, count(*) AS requests, round(max(score), 2) AS score, min(reason) AS reason, \
+                  row_number() OVER (PARTITION BY finding ORDER BY max(score) DESC, host) AS rank \
+           FROM findings GROUP BY finding, host) WHERE rank <= 3 ORDER BY finding, score DESC, host",
         crate::QueryOutput::Table,
     )?;
     println!("\nBusiest clients in a 5-minute window (the window analyser's metrics table):");

@@ -109,9 +109,17 @@ fn planted_hosts_give_exactly_their_findings_and_benign_hosts_none() {
     assert_eq!(score(1), 0.95);
     assert_eq!(reason(1), "host paypa1.com looks like paypal.com: digit 1 in place of letter l");
     assert_eq!(score(2), 0.95);
-    assert!(reason(2).contains("puts the name paypal.com in front of the unrelated domain account-verify.xyz"), "{}", reason(2));
+    assert_eq!(
+        reason(2),
+        "host paypal.com.account-verify.xyz puts the name paypal.com in front of the unrelated domain account-verify.xyz"
+    );
     assert!(score(3) >= 0.9 && score(3) <= 1.0, "{}", score(3));
-    assert!(reason(3).starts_with("host xjw9q2kz7hf0v3lp.com: the name xjw9q2kz7hf0v3lp looks machine-generated"), "{}", reason(3));
+    assert_eq!(
+        reason(3),
+        "host xjw9q2kz7hf0v3lp.com: the name xjw9q2kz7hf0v3lp looks machine-generated (score 1.00): its letter pairs are rare in real \
+         site names (7.4 bits of surprise per pair, real names average about 3.5), 5 of its 16 characters are digits mixed with letters, \
+         character entropy 4.0 bits"
+    );
     assert_eq!((score(4), reason(4)), (score(1), reason(1)), "the same host, the same verdict");
     // The event's columns are copied.
     assert_eq!(rows[1]["client_ip"], "10.0.0.7");

@@ -187,7 +187,7 @@ fn demo_runs_and_shows_tables() {
     assert!(text.contains("Top hosts"), "{text}");
     assert!(text.contains("Busiest clients"), "{text}");
     assert!(text.contains("  metrics  "), "the summary names the metrics table: {text}");
-    assert!(text.contains("  findings ") && text.contains("Findings ("), "the demo shows the content analyser's findings: {text}");
+    assert!(text.contains("  findings ") && text.contains("Findings: hosts"), "the demo shows the content analyser's findings: {text}");
     // Each planted host shows up with its kind (two visits each).
     for (host, kind) in [
         ("45.9.148.12", "missing_fqdn"),
