@@ -317,7 +317,7 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
                 Some(sink) => Some(TableWriter::new("findings", sink, findings_schema(), false, prefix.clone(), rows_per_file)?),
                 None => None,
             };
-            // One cache per output partition: each task runs on its own worker thread.
+            // One cache per output partition, owned by its task: no lock between the parallel sinks.
             let mut content = content.clone().map(|a| (a, VerdictCache::new(CONTENT_CACHE_HOSTS)));
             let sweeper = sweeper.clone();
             let mut window = window_spec.clone().map(|spec| WindowAnalyser::new(spec, Mode::Batch)).transpose()?;
