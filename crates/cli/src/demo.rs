@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sweep::generate::{GenFormat, TrafficSpec, write_traffic};
-use sweep::{Etl, Files, Format, Sweeper, WriteMode};
+use sweep::{Content, Etl, Files, Format, Sweeper, WriteMode};
 
 /// Feeds bundled into the binary (see demo/README.md for their origin and licences).
 const FEEDS: [(&str, &str); 2] =
@@ -24,6 +24,30 @@ const PLANT: [&str; 7] = [
     "acc.jiangsujiaxue.com",
     "access.skaparade.com",
 ];
+
+/// Hosts that no feed lists but whose names give them away, for the content analyser: a bare
+/// public address, a typosquat, a brand in front of another domain, a machine-made name and a
+/// punycode look-alike (pаypal.com with a Cyrillic а).
+const SUSPICIOUS: [&str; 5] = [
+    "http://45.9.148.12/gate.php",
+    "https://paypa1.com/signin",
+    "https://paypal.com.account-verify.xyz/login",
+    "http://xjw9q2kz7hf0v3lp.com/c2/beacon",
+    "https://xn--pypal-4ve.com/",
+];
+
+/// Squid lines of one client visiting each [`SUSPICIOUS`] URL twice, in the first minutes of
+/// the generated traffic.
+fn suspicious_lines(start_epoch_s: i64) -> String {
+    let mut out = String::new();
+    for (i, url) in SUSPICIOUS.iter().enumerate() {
+        for visit in 0..2 {
+            let ts = start_epoch_s + 30 + (i * 20 + visit * 7) as i64;
+            out.push_str(&format!("{ts}.250    184 10.1.6.66 TCP_MISS/200 5120 GET {url} mallory HIER_DIRECT/203.0.113.80 text/html\n"));
+        }
+    }
+    out
+}
 
 pub fn run(dir: &Path, lines: u64) -> Result<()> {
     // Absolute paths, so that the saved pipeline file runs from any folder.
@@ -64,6 +88,12 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         std::io::Write::flush(&mut w)?;
         println!("  {name:<20} {} lines, {} malformed on purpose ({})", stats.lines, stats.malformed, format.format_name());
     }
+    let squid_log = input.join("squid-access.log");
+    let extra = suspicious_lines(TrafficSpec::default().start_epoch_s);
+    let mut f =
+        std::fs::OpenOptions::new().append(true).open(&squid_log).with_context(|| format!("cannot append to {}", squid_log.display()))?;
+    std::io::Write::write_all(&mut f, extra.as_bytes())?;
+    println!("  {:<20} {} more lines to hosts that only their names give away", "squid-access.log", extra.lines().count());
 
     let lake = dir.join("lake");
     let flow = Etl::embedded()
@@ -75,6 +105,7 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         .transform(Format::elff())
         .analyse(sweep::SweeperSpec { allow: vec![allow.clone()], ..Sweeper::feeds([feeds.clone()]) })
         .analyse(sweep::WindowSpec { keys: vec![sweep::KeyKind::ClientIp, sweep::KeyKind::Host], ..sweep::Window::sliding("5m", "1m")? })
+        .analyse(Content::detectors())
         .lake(&lake)
         .mode(WriteMode::Overwrite);
     let pipeline_file = dir.join("pipeline.toml");
@@ -98,6 +129,22 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
          GROUP BY indicator, indicator_type, match_kind, matched_field, feed ORDER BY hits DESC",
         crate::QueryOutput::Table,
     )?;
+    println!("\nFindings: hosts that look malicious by their name alone (the content analyser's findings table):");
+    crate::query(
+        lake.clone(),
+        "SELECT finding, count(*) AS findings, count(DISTINCT host) AS hosts FROM findings GROUP BY finding ORDER BY finding",
+        crate::QueryOutput::Table,
+    )?;
+    // The best-scored hosts of each kind: one kind with many hosts does not hide the others.
+    println!("\nThe top hosts of each kind, with the reason:");
+    crate::query(
+        lake.clone(),
+        "SELECT finding, host, requests, score, reason FROM (\
+           SELECT finding, host, count(*) AS requests, round(max(score), 2) AS score, min(reason) AS reason, \
+                  row_number() OVER (PARTITION BY finding ORDER BY max(score) DESC, host) AS rank \
+           FROM findings GROUP BY finding, host) WHERE rank <= 3 ORDER BY finding, score DESC, host",
+        crate::QueryOutput::Table,
+    )?;
     println!("\nBusiest clients in a 5-minute window (the window analyser's metrics table):");
     crate::query(
         lake.clone(),
@@ -119,6 +166,9 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
     println!("  sweep query {lake_s} \"SELECT date, count(*) FROM events GROUP BY date ORDER BY date\"");
     println!("  sweep query {lake_s} \"SELECT source, \\\"offset\\\", reason, detail FROM rejects LIMIT 5\"");
     println!("  sweep query {lake_s} \"SELECT ts, client_ip, user, host, indicator, feed FROM hits ORDER BY ts LIMIT 10\"");
+    println!(
+        "  sweep query {lake_s} \"SELECT client_ip, finding, count(DISTINCT host) AS hosts FROM findings GROUP BY 1, 2 ORDER BY 3 DESC\""
+    );
     println!("  sweep intel stats --intel {}", feeds.display());
     println!("  sweep retro {lake_s} --intel {}", feeds.display());
     println!("  sweep run {}", pipeline_file.display());

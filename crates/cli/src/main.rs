@@ -171,6 +171,10 @@ struct ScanArgs {
     threads: usize,
     #[command(flatten)]
     intel: IntelArgs,
+    /// Flag malicious-looking hosts (bare IPs, typosquats, brand masquerades, DGA names) into
+    /// <out>/findings, with the default content analyser (docs/content.md; options in a pipeline file).
+    #[arg(long)]
+    content: bool,
     /// Table format of the lake: parquet (default) or delta (streaming runs).
     #[arg(long, value_enum, default_value_t = TableFormatArg::Parquet)]
     table_format: TableFormatArg,
@@ -307,7 +311,13 @@ fn scan(args: ScanArgs) -> Result<()> {
         remote: args.remote,
         extract: vec![ExtractSpec { files, stdin: false, kafka, format }],
         transform: args.sql.into_iter().map(|sql| TransformStage { sql }).collect(),
-        analyse: args.intel.sweeper().map(sweep::AnalyseStage::Sweeper).into_iter().collect(),
+        analyse: args
+            .intel
+            .sweeper()
+            .map(sweep::AnalyseStage::Sweeper)
+            .into_iter()
+            .chain(args.content.then(|| sweep::Content::detectors().into()))
+            .collect(),
         load: sweep::LoadSpec { dir: Some(args.out), mode: args.mode.into(), format: table_format, alerts, ..Default::default() },
         settings: Settings { threads: args.threads, ..Settings::default() },
         stream: sweep::StreamSettings {

@@ -94,6 +94,11 @@ pub fn print_summary(s: &RunSummary) {
             group(intel.inactive)
         );
     }
+    if s.tables.contains_key("findings") {
+        let kinds: Vec<String> = s.findings_by_kind.iter().map(|(k, v)| format!("{k} {}", group(*v))).collect();
+        let kinds = if kinds.is_empty() { String::new() } else { format!("  [{}]", kinds.join(", ")) };
+        println!("  findings {:>12}{}{kinds}", group(s.findings), table("findings").unwrap_or_default());
+    }
     if let Some(t) = s.tables.get("metrics") {
         println!("  metrics  {:>12}  -> {} ({} files)", group(s.metrics_rows), t.path.display(), t.files);
     }

@@ -187,6 +187,17 @@ fn demo_runs_and_shows_tables() {
     assert!(text.contains("Top hosts"), "{text}");
     assert!(text.contains("Busiest clients"), "{text}");
     assert!(text.contains("  metrics  "), "the summary names the metrics table: {text}");
+    assert!(text.contains("  findings ") && text.contains("Findings: hosts"), "the demo shows the content analyser's findings: {text}");
+    // Each planted host shows up with its kind (two visits each).
+    for (host, kind) in [
+        ("45.9.148.12", "missing_fqdn"),
+        ("paypa1.com", "typosquat"),
+        ("paypal.com.account-verify.xyz", "masquerade"),
+        ("xjw9q2kz7hf0v3lp.com", "dga"),
+        ("xn--pypal-4ve.com", "masquerade"),
+    ] {
+        assert!(text.lines().any(|l| l.contains(&format!("| {kind}")) && l.contains(&format!("| {host} "))), "{host} {kind}: {text}");
+    }
     // The saved pipeline runs again as it is.
     ok(sweep(&["run", demo.join("pipeline.toml").to_str().unwrap(), "--quiet"]));
 }

@@ -47,7 +47,10 @@ fn scan_kafka(url: &str, lake: &Path, ckpt: &Path, extra: &[&str]) -> std::proce
     sweep(&args)
 }
 
-const WINDOW_AND_SWEEPER: &str = r#"
+const ANALYSERS: &str = r#"
+[[analyse]]
+kind = "content"
+
 [[analyse]]
 kind = "window"
 size = "5m"
@@ -60,6 +63,32 @@ thresholds = [{ metric = "requests", above = 400 }]
 kind = "sweeper"
 intel = [{ path = "feed.txt" }]
 "#;
+
+/// Hosts the content analyser flags, one per detector.
+const SUSPICIOUS: [&str; 4] = [
+    "http://45.9.148.12/gate.php",
+    "https://paypa1.com/signin",
+    "http://paypal.com.account-verify.xyz/login",
+    "http://xjw9q2kz7hf0v3lp.com/c2",
+];
+
+/// Generated Squid lines with a request to a [`SUSPICIOUS`] host after every 500th line (at
+/// that line's time), also written back to `gen-<seed>.log` for a batch run over the same lines.
+fn squid_lines_with_suspicious(dir: &Path, lines: u64, seed: u64) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (i, line) in squid_lines(dir, lines, seed).into_iter().enumerate() {
+        let ts = std::str::from_utf8(&line).ok().and_then(|l| l.split(' ').next()).filter(|t| t.parse::<f64>().is_ok()).map(str::to_string);
+        out.push(line);
+        if let (true, Some(ts)) = (i % 500 == 499, ts) {
+            let url = SUSPICIOUS[(i / 500) % SUSPICIOUS.len()];
+            out.push(format!("{ts}     10 10.9.9.9 TCP_MISS/200 500 GET {url} - HIER_DIRECT/198.51.100.7 text/html").into_bytes());
+        }
+    }
+    let mut file = out.join(&b'\n');
+    file.push(b'\n');
+    std::fs::write(dir.join(format!("gen-{seed}.log")), file).unwrap();
+    out
+}
 
 #[test]
 fn every_message_lands_once_in_delta_with_bad_messages_as_rejects() {
@@ -129,19 +158,19 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("feed.txt"), "fonts.gstatic.com\n").unwrap();
     let topic = create_topic(&broker, "crash", 3);
-    let payloads = squid_lines(dir.path(), 120_000, 11);
+    let payloads = squid_lines_with_suspicious(dir.path(), 120_000, 11);
     let n = produce(&broker, &topic, 3, payloads.iter().map(Vec::as_slice)) as i64;
 
     // The reference: one uninterrupted run.
     let (lake_a, ckpt_a) = (dir.path().join("lake-a"), dir.path().join("ckpt-a"));
     let file_a = dir.path().join("a.toml");
-    std::fs::write(&file_a, pipeline_toml(&broker, &topic, &lake_a, &ckpt_a, WINDOW_AND_SWEEPER)).unwrap();
+    std::fs::write(&file_a, pipeline_toml(&broker, &topic, &lake_a, &ckpt_a, ANALYSERS)).unwrap();
     ok(run_pipeline_file(&file_a));
 
     // The same pipeline, killed with SIGKILL at random moments and restarted each time.
     let (lake_b, ckpt_b) = (dir.path().join("lake-b"), dir.path().join("ckpt-b"));
     let file_b = dir.path().join("b.toml");
-    std::fs::write(&file_b, pipeline_toml(&broker, &topic, &lake_b, &ckpt_b, WINDOW_AND_SWEEPER)).unwrap();
+    std::fs::write(&file_b, pipeline_toml(&broker, &topic, &lake_b, &ckpt_b, ANALYSERS)).unwrap();
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut rng = Lcg(seed);
     let mut kills = 0;
@@ -181,6 +210,9 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         assert_eq!(a, b, "{sql} differs after {kills} kills (seed {seed})");
     };
     same(r#"SELECT count(*), count(DISTINCT source || '/' || CAST("offset" AS VARCHAR)) FROM hits"#);
+    same(
+        r#"SELECT finding, count(*), count(DISTINCT source || '/' || CAST("offset" AS VARCHAR)) FROM findings GROUP BY finding ORDER BY finding"#,
+    );
     same("SELECT reason, count(*) FROM rejects GROUP BY reason ORDER BY reason");
     same(
         "SELECT CAST(window_start AS VARCHAR), key_kind, key, requests, request_bytes, response_bytes, distinct_hosts, errors, denied \
@@ -194,19 +226,17 @@ fn windows_over_a_stream_equal_windows_over_the_same_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("feed.txt"), "fonts.gstatic.com\n").unwrap();
     let topic = create_topic(&broker, "agree", 3);
-    let payloads = squid_lines(dir.path(), 30_000, 5);
+    let payloads = squid_lines_with_suspicious(dir.path(), 30_000, 5);
     produce(&broker, &topic, 3, payloads.iter().map(Vec::as_slice));
 
     let (lake_s, ckpt) = (dir.path().join("lake-stream"), dir.path().join("ckpt"));
     let file = dir.path().join("stream.toml");
-    std::fs::write(&file, pipeline_toml(&broker, &topic, &lake_s, &ckpt, WINDOW_AND_SWEEPER)).unwrap();
+    std::fs::write(&file, pipeline_toml(&broker, &topic, &lake_s, &ckpt, ANALYSERS)).unwrap();
     ok(run_pipeline_file(&file));
 
     let lake_b = dir.path().join("lake-batch");
-    let batch = format!(
-        "[[extract]]\nfiles = [\"gen-5.log\"]\nformat = \"{SQUID}\"\n{WINDOW_AND_SWEEPER}\n[load]\ndir = \"{}\"\n",
-        lake_b.display()
-    );
+    let batch =
+        format!("[[extract]]\nfiles = [\"gen-5.log\"]\nformat = \"{SQUID}\"\n{ANALYSERS}\n[load]\ndir = \"{}\"\n", lake_b.display());
     let batch_file = dir.path().join("batch.toml");
     std::fs::write(&batch_file, batch).unwrap();
     ok(run_pipeline_file(&batch_file));
@@ -216,11 +246,20 @@ fn windows_over_a_stream_equal_windows_over_the_same_file() {
          distinct_hosts, errors, error_ratio, denied FROM metrics ORDER BY 1, 3, 4",
         "SELECT count(*), sum(response_bytes) FROM events",
         "SELECT indicator, count(*) FROM hits GROUP BY indicator",
+        "SELECT host, finding, count(*), min(score), max(reason) FROM findings GROUP BY host, finding ORDER BY host, finding",
     ] {
         let (s, b) = (query(&lake_s, sql), query(&lake_b, sql));
         assert!(!b.is_empty(), "{sql}: batch result is empty");
         assert_eq!(s, b, "{sql}: stream and batch differ");
     }
+    // Every planted host is found in the stream, about once per 500 lines.
+    let hosts = query(&lake_s, "SELECT DISTINCT host || ' ' || finding FROM findings WHERE client_ip = '10.9.9.9' ORDER BY 1");
+    assert_eq!(
+        hosts,
+        ["45.9.148.12 missing_fqdn", "paypa1.com typosquat", "paypal.com.account-verify.xyz masquerade", "xjw9q2kz7hf0v3lp.com dga"]
+    );
+    let planted = query_one(&lake_s, "SELECT count(*) FROM findings WHERE client_ip = '10.9.9.9'");
+    assert!((55..=60).contains(&planted), "{planted} findings of planted hosts in 30,000 lines");
 }
 
 fn squid_line(epoch_s: i64, client: &str, host: &str) -> Vec<u8> {
@@ -312,11 +351,11 @@ fn consume_all(broker: &str, topic: &str, expect: usize) -> Vec<(String, Vec<u8>
 
 #[test]
 fn the_fluent_api_builds_the_same_streaming_pipeline() {
-    use sweep::{Delta, Etl, Format, Kafka, Window};
+    use sweep::{Content, Delta, Etl, Format, Kafka, Window};
     let Some(broker) = broker() else { return };
     let dir = tempfile::tempdir().unwrap();
     let topic = create_topic(&broker, "fluent", 2);
-    let payloads = squid_lines(dir.path(), 5_000, 9);
+    let payloads = squid_lines_with_suspicious(dir.path(), 5_000, 9);
     let n = produce(&broker, &topic, 2, payloads.iter().map(Vec::as_slice)) as u64;
 
     let lake = dir.path().join("lake");
@@ -326,10 +365,12 @@ fn the_fluent_api_builds_the_same_streaming_pipeline() {
         .extract(source)
         .transform(Format::squid())
         .analyse(Window::sliding("10m", "5m").unwrap())
+        .analyse(Content::detectors())
         .lake(&lake)
         .load(Delta::table(lake.join("events")))
         .rejects_to(Delta::table(lake.join("rejects")))
         .metrics_to(Delta::table(lake.join("metrics")))
+        .findings_to(Delta::table(lake.join("findings")))
         .checkpoint(dir.path().join("ckpt"))
         .until_drained();
     // The same pipeline as a file reads back equal.
@@ -343,4 +384,10 @@ fn the_fluent_api_builds_the_same_streaming_pipeline() {
     assert!(s.metrics_rows > 0);
     assert_eq!(query_one(&lake, "SELECT count(*) FROM events") as u64, s.events);
     assert_eq!(query_one(&lake, "SELECT count(*) FROM metrics") as u64, s.metrics_rows);
+    // Ten planted hosts (one per 500 lines), whatever else the generated hosts give.
+    assert!(s.findings >= 10, "{}", s.findings);
+    assert_eq!(s.findings_by_kind.values().sum::<u64>(), s.findings);
+    assert!(lake.join("findings/_delta_log").is_dir());
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM findings") as u64, s.findings);
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM findings WHERE client_ip = '10.9.9.9'"), 10);
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod stream;
 pub use stream::{KafkaSinkSpec, KafkaSourceSpec, StartPosition, StreamSettings, default_group};
+pub use sweep_content::ContentSpec;
 pub use sweep_formats::FormatSpec;
 pub use sweep_intel::feeds::FeedSpec;
 pub use sweep_intel::index::MatchField;
@@ -105,6 +106,15 @@ pub enum AnalyseStage {
     Sweeper(SweeperSpec),
     /// Sliding-window volume metrics per client, user or host, writes `metrics` (docs/windows.md).
     Window(WindowSpec),
+    /// Malicious-looking hosts (bare IPs, typosquats, masquerades, DGA names), writes
+    /// `findings` (docs/content.md).
+    Content(ContentSpec),
+}
+
+impl From<ContentSpec> for AnalyseStage {
+    fn from(c: ContentSpec) -> AnalyseStage {
+        AnalyseStage::Content(c)
+    }
 }
 
 impl From<WindowSpec> for AnalyseStage {
@@ -202,6 +212,9 @@ pub struct LoadSpec {
     /// Window metrics (written when the pipeline has a window analyser).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<SinkSpec>,
+    /// Findings of the content analyser (written when the pipeline has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<SinkSpec>,
     /// The table format of tables placed under `dir`.
     #[serde(default, skip_serializing_if = "is_default")]
     pub format: TableFormat,
@@ -228,6 +241,7 @@ impl LoadSpec {
             "hits" => &self.hits,
             "intel" => &self.intel,
             "metrics" => &self.metrics,
+            "findings" => &self.findings,
             _ => &None,
         };
         explicit.clone().or_else(|| {
@@ -259,6 +273,13 @@ impl Default for Settings {
     fn default() -> Self {
         Settings { threads: 0, chunk_bytes: 4 << 20, max_line_bytes: sweep_formats::DEFAULT_MAX_LINE_BYTES, rows_per_file: 4_000_000 }
     }
+}
+
+/// A content spec error without the library's "content analyser:" prefix, which the
+/// pipeline message already says as "analyse[i] (content)".
+fn spec_message(e: &sweep_content::ContentError) -> String {
+    let text = e.to_string();
+    text.strip_prefix("content analyser: ").map(str::to_string).unwrap_or(text)
 }
 
 /// A pipeline that cannot be read or would not run.
@@ -324,12 +345,27 @@ impl Pipeline {
                         fix(a);
                     }
                 }
+                // Like every path of the file, a protected list is found from the file's folder.
+                AnalyseStage::Content(c) => {
+                    if let Some(f) = &mut c.protected_file
+                        && Path::new(f.as_str()).is_relative()
+                    {
+                        *f = base.join(&*f).display().to_string();
+                    }
+                }
                 AnalyseStage::Window(_) => {}
             }
         }
-        for s in [&mut self.load.events, &mut self.load.rejects, &mut self.load.hits, &mut self.load.intel, &mut self.load.metrics]
-            .into_iter()
-            .flatten()
+        for s in [
+            &mut self.load.events,
+            &mut self.load.rejects,
+            &mut self.load.hits,
+            &mut self.load.intel,
+            &mut self.load.metrics,
+            &mut self.load.findings,
+        ]
+        .into_iter()
+        .flatten()
         {
             match s {
                 SinkSpec::Parquet(p) | SinkSpec::Jsonl(p) | SinkSpec::Delta(p) => fix(p),
@@ -388,6 +424,14 @@ impl Pipeline {
                         return Err(format!("analyse[{i}] (sweeper) writes hits, but there is no hits table: set [load] dir or load.hits"));
                     }
                 }
+                AnalyseStage::Content(c) => {
+                    c.validate().map_err(|e| format!("analyse[{i}] (content): {}", spec_message(&e)))?;
+                    if self.load.sink("findings").is_none() {
+                        return Err(format!(
+                            "analyse[{i}] (content) writes findings, but there is no findings table: set [load] dir or load.findings"
+                        ));
+                    }
+                }
                 AnalyseStage::Window(w) => {
                     w.validate().map_err(|e| format!("analyse[{i}] (window): {e}"))?;
                     if self.load.sink("metrics").is_none() {
@@ -404,6 +448,11 @@ impl Pipeline {
         if self.analyse.iter().filter(|s| matches!(s, AnalyseStage::Window(_))).count() > 1 {
             return Err("more than one window analyser: list every key in one [[analyse]] kind = \"window\" stage".into());
         }
+        if self.analyse.iter().filter(|s| matches!(s, AnalyseStage::Content(_))).count() > 1 {
+            return Err(
+                "more than one content analyser: put every protected domain and option in one [[analyse]] kind = \"content\" stage".into(),
+            );
+        }
         if self.load.sink("events").is_none() && self.load.sink("rejects").is_none() {
             return Err("it writes nothing: set [load] dir = \"lake\", or load.events / load.rejects".into());
         }
@@ -414,7 +463,7 @@ impl Pipeline {
             if self.stream.checkpoint.is_none() {
                 return Err("a Kafka pipeline needs a checkpoint folder: set [stream] checkpoint = \"ckpt\" (CLI: --checkpoint)".into());
             }
-            for table in ["events", "rejects", "hits", "metrics"] {
+            for table in ["events", "rejects", "hits", "metrics", "findings"] {
                 if let Some(SinkSpec::Jsonl(_)) = self.load.sink(table) {
                     return Err(format!(
                         "the {table} table is JSON lines, which a streaming pipeline cannot write exactly once: use delta or parquet"
@@ -479,6 +528,106 @@ mod tests {
         assert_eq!(p.settings.chunk_bytes, 4 << 20);
         let again = Pipeline::from_toml_str(&p.to_toml(), "again", Path::new("/")).unwrap();
         assert_eq!(again, p);
+    }
+
+    const CONTENT_BASE: &str = "[[extract]]\nfiles = [\"a\"]\nformat = \"squid\"\n[load]\ndir = \"lake\"\n";
+
+    #[test]
+    fn content_stage_alone_is_the_default_spec_and_prints_as_one_line() {
+        let p = parse(&format!("{CONTENT_BASE}[[analyse]]\nkind = \"content\"\n")).unwrap();
+        assert_eq!(p.analyse, vec![AnalyseStage::Content(ContentSpec::default())]);
+        assert_eq!(p.load.sink("findings"), Some(SinkSpec::Parquet("/base/lake/findings".into())));
+        let toml = p.to_toml();
+        assert!(toml.contains("[[analyse]]\nkind = \"content\"\n"), "{toml}");
+        assert!(!toml.contains("generic_labels") && !toml.contains("dga"), "defaults are not printed: {toml}");
+        assert_eq!(Pipeline::from_toml_str(&toml, "again", Path::new("/")).unwrap(), p);
+        assert_eq!(AnalyseStage::from(ContentSpec::default()), p.analyse[0]);
+    }
+
+    #[test]
+    fn content_stage_every_key_round_trips() {
+        let p = parse(&format!(
+            r#"{CONTENT_BASE}findings = {{ jsonl = "debug/findings" }}
+            [[analyse]]
+            kind = "content"
+            protected_file = "conf/protected.txt"
+            protected = ["examplecorp.com"]
+            generic_labels = ["office"]
+            allow_domains = ["partner-cdn.net"]
+            [analyse.missing_fqdn]
+            enabled = true
+            allow = ["203.0.113.0/24", "2001:db8::7"]
+            [analyse.typosquat]
+            enabled = true
+            max_distance = 2
+            long_max_distance = 3
+            long_length = 12
+            min_length = 4
+            other_tld = false
+            country_tlds = true
+            [analyse.masquerade]
+            enabled = true
+            brand_labels = false
+            brand_min_length = 4
+            punycode = false
+            max_length = 100
+            max_labels = 8
+            [analyse.dga]
+            enabled = false
+            threshold = 0.75
+            min_length = 10
+            platform_suffixes = true
+            "#
+        ))
+        .unwrap();
+        let AnalyseStage::Content(c) = &p.analyse[0] else { panic!("a content stage: {:?}", p.analyse) };
+        assert_eq!(c.protected_file.as_deref(), Some("/base/conf/protected.txt"), "relative to the pipeline file's folder");
+        assert_eq!(
+            (c.protected.as_slice(), c.generic_labels.as_slice()),
+            (&["examplecorp.com".to_string()][..], &["office".to_string()][..])
+        );
+        assert_eq!(c.allow_domains, ["partner-cdn.net"]);
+        assert_eq!(c.missing_fqdn.allow, ["203.0.113.0/24", "2001:db8::7"]);
+        let t = &c.typosquat;
+        assert_eq!(
+            (t.max_distance, t.long_max_distance, t.long_length, t.min_length, t.other_tld, t.country_tlds),
+            (2, 3, 12, 4, false, true)
+        );
+        let m = &c.masquerade;
+        assert_eq!((m.brand_labels, m.brand_min_length, m.punycode, m.max_length, m.max_labels), (false, 4, false, 100, 8));
+        assert_eq!((c.dga.enabled, c.dga.threshold, c.dga.min_length, c.dga.platform_suffixes), (false, 0.75, 10, true));
+        assert_eq!(p.load.sink("findings"), Some(SinkSpec::Jsonl("/base/debug/findings".into())));
+        let again = Pipeline::from_toml_str(&p.to_toml(), "again", Path::new("/elsewhere")).unwrap();
+        assert_eq!(again, p);
+    }
+
+    #[test]
+    fn content_stage_errors_say_what_to_change() {
+        let content = |extra: &str| parse(&format!("{CONTENT_BASE}[[analyse]]\nkind = \"content\"\n{extra}")).unwrap_err();
+        let err = content("[analyse.dga]\nthreshold = 2.0\n");
+        assert!(err.contains("analyse[0] (content): dga.threshold is 2: use a number in (0, 1]"), "{err}");
+        let err = content("[analyse.typosquat]\nmax_distance = 3\n");
+        assert!(err.contains("analyse[0] (content): typosquat.max_distance is 3"), "{err}");
+        let err = content("protected_files = \"x\"\n");
+        assert!(err.contains("unknown field `protected_files`") && err.contains("protected_file"), "{err}");
+        let err = content("[analyse.dga]\nthreshhold = 0.5\n");
+        assert!(err.contains("unknown field `threshhold`"), "{err}");
+        let err = content("[[analyse]]\nkind = \"content\"\n");
+        assert!(err.contains("more than one content analyser"), "{err}");
+        let err = content(
+            "[analyse.missing_fqdn]\nenabled = false\n[analyse.typosquat]\nenabled = false\n[analyse.masquerade]\nenabled = false\n[analyse.dga]\nenabled = false\n",
+        );
+        assert!(err.contains("every detector is disabled"), "{err}");
+        let err = parse(
+            "[[extract]]\nfiles = [\"a\"]\nformat = \"squid\"\n[[analyse]]\nkind = \"content\"\n[load]\nevents = { parquet = \"e\" }",
+        )
+        .unwrap_err();
+        assert!(err.contains("no findings table: set [load] dir or load.findings"), "{err}");
+        let err = parse("[[extract]]\nformat = \"squid\"\n[extract.kafka]\nbrokers = \"b:1\"\ntopics = [\"t\"]\n[[analyse]]\nkind = \"content\"\n[load]\ndir = \"l\"\nfindings = { jsonl = \"f\" }\n[stream]\ncheckpoint = \"c\"")
+            .unwrap_err();
+        assert!(err.contains("the findings table is JSON lines"), "{err}");
+        let err = parse(&format!("{CONTENT_BASE}[[analyse]]\nkind = \"contnet\"\n")).unwrap_err();
+        assert!(err.contains("unknown variant `contnet`") && err.contains("content"), "{err}");
     }
 
     #[test]

@@ -27,13 +27,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+pub use sweep_content as content;
 pub use sweep_embedded::retro::{RetroSummary, retro as retro_sweep};
 pub use sweep_embedded::stream::StreamSummary;
 pub use sweep_embedded::{IntelSummary, RunCounters, RunSummary, TableSummary, query, sweeper};
 pub use sweep_formats as formats;
 pub use sweep_model::{
-    AnalyseStage, ConfigError, EngineKind, ExtractSpec, FeedSpec, FormatSpec, KafkaSinkSpec, KafkaSourceSpec, LoadSpec, MatchField,
-    Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
+    AnalyseStage, ConfigError, ContentSpec, EngineKind, ExtractSpec, FeedSpec, FormatSpec, KafkaSinkSpec, KafkaSourceSpec, LoadSpec,
+    MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
 };
 pub use sweep_window::{KeyKind, Metric, Span, Threshold, WindowSpec};
 
@@ -236,6 +237,17 @@ impl Window {
     }
 }
 
+/// The content analyser stage: malicious-looking hosts, written to `findings` (docs/content.md).
+pub struct Content;
+
+impl Content {
+    /// Every detector (missing_fqdn, typosquat, masquerade, dga) with the bundled lists; set
+    /// `protected`, `allow_domains` or a detector's options on the returned spec.
+    pub fn detectors() -> ContentSpec {
+        ContentSpec::default()
+    }
+}
+
 /// A folder of JSON-lines files (for debugging).
 pub struct Jsonl;
 
@@ -319,7 +331,8 @@ impl Flow {
         self
     }
 
-    /// Sweeps the events against indicators: writes the `hits` table.
+    /// Adds an analyser over the transformed events: [`Sweeper`] (writes `hits`), [`Window`]
+    /// (`metrics`) or [`Content`] (`findings`).
     pub fn analyse(mut self, stage: impl Into<AnalyseStage>) -> Flow {
         self.pipeline.analyse.push(stage.into());
         self
@@ -334,6 +347,12 @@ impl Flow {
     /// Where rejected lines go.
     pub fn rejects_to(mut self, sink: SinkSpec) -> Flow {
         self.pipeline.load.rejects = Some(sink);
+        self
+    }
+
+    /// Where the content analyser's findings go.
+    pub fn findings_to(mut self, sink: SinkSpec) -> Flow {
+        self.pipeline.load.findings = Some(sink);
         self
     }
 

@@ -43,3 +43,31 @@ fn fluent_errors_are_config_errors() {
     assert!(err.to_string().contains("did you mean"), "{err}");
     assert!(Format::custom("{nonsense}").is_err());
 }
+
+#[test]
+fn content_stage_round_trips_and_runs() {
+    use sweep::{Content, Jsonl};
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = Content::detectors();
+    spec.protected.push("slashdot.org".into());
+    spec.dga.threshold = 0.95;
+    spec.missing_fqdn.allow = vec!["66.35.250.0/24".into()];
+    let flow = Etl::embedded()
+        .extract(Files::paths([SQUID]))
+        .transform(Format::squid())
+        .analyse(spec.clone())
+        .lake(dir.path().join("lake"))
+        .findings_to(Jsonl::table(dir.path().join("findings")));
+    let toml = flow.to_toml();
+    assert!(toml.contains("kind = \"content\"") && toml.contains("threshold = 0.95") && toml.contains("slashdot.org"), "{toml}");
+    assert!(!toml.contains("generic_labels"), "defaults are left out: {toml}");
+    let again = Pipeline::from_toml_str(&toml, "fluent", Path::new("/")).unwrap();
+    assert_eq!(&again, flow.pipeline());
+    assert_eq!(again.analyse, vec![sweep::AnalyseStage::Content(spec)]);
+
+    let s = flow.run().unwrap();
+    assert_eq!(s.input_lines, s.events + s.rejects + s.skipped);
+    assert_eq!(s.tables["findings"].rows, s.findings);
+    assert_eq!(s.tables["findings"].path, dir.path().join("findings"));
+    assert_eq!(s.findings_by_kind.values().sum::<u64>(), s.findings);
+}

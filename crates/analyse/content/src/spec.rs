@@ -59,6 +59,16 @@ fn yes() -> bool {
     true
 }
 
+// A pipeline printed back (`sweep scan --print-pipeline`, `Flow::to_toml`) shows only what
+// differs from the defaults, so `[[analyse]] kind = "content"` stays one line.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn is_default_generic(labels: &[String]) -> bool {
+    labels.iter().map(String::as_str).eq(DEFAULT_GENERIC_LABELS.iter().copied())
+}
+
 /// Configuration of a content analyser (docs/content.md).
 ///
 /// ```toml
@@ -85,16 +95,23 @@ pub struct ContentSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protected_file: Option<String>,
     /// More protected domains, added to the file's or the bundled list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub protected: Vec<String>,
     /// Protected labels that are ordinary words (see [`DEFAULT_GENERIC_LABELS`], the default).
     /// Setting this replaces the default list.
+    #[serde(skip_serializing_if = "is_default_generic")]
     pub generic_labels: Vec<String>,
     /// Domains never flagged by the domain detectors (typosquat, masquerade, dga), with their
     /// subdomains. Bare IPs have their own allowlist in `missing_fqdn.allow`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allow_domains: Vec<String>,
+    #[serde(skip_serializing_if = "is_default")]
     pub missing_fqdn: MissingFqdnSpec,
+    #[serde(skip_serializing_if = "is_default")]
     pub typosquat: TyposquatSpec,
+    #[serde(skip_serializing_if = "is_default")]
     pub masquerade: MasqueradeSpec,
+    #[serde(skip_serializing_if = "is_default")]
     pub dga: DgaSpec,
 }
 

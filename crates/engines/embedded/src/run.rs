@@ -17,6 +17,7 @@ use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use serde::Serialize;
+use sweep_content::{ContentAnalyser, VerdictCache, findings_schema};
 use sweep_extract::{ChunkReader, Input, resolve_inputs};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, rejects_schema};
 use sweep_intel::IndicatorType;
@@ -54,6 +55,8 @@ pub enum EngineError {
     Checkpoint(String),
     #[error("window analyser: {0}")]
     Window(#[from] sweep_window::WindowError),
+    #[error(transparent)]
+    Content(#[from] sweep_content::ContentError),
 }
 
 /// Live counters of a run, shared with whoever shows progress.
@@ -87,6 +90,10 @@ pub struct RunSummary {
     pub skipped: u64,
     pub hits: u64,
     pub metrics_rows: u64,
+    /// Rows written to the findings table (0 without a content analyser).
+    pub findings: u64,
+    /// Findings per kind (`missing_fqdn`, `typosquat`, `masquerade`, `dga`); kinds with none are left out.
+    pub findings_by_kind: BTreeMap<String, u64>,
     pub elapsed_s: f64,
     pub lines_per_second: f64,
     pub reject_reasons: BTreeMap<String, u64>,
@@ -186,12 +193,14 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
     }
     let loaded = sweeper_spec.map(load_intel).transpose()?;
     let sweeper = loaded.as_ref().zip(sweeper_spec).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
+    let content = content_analyser(pipeline)?;
 
     let events_sink = pipeline.load.sink("events");
     let rejects_sink = pipeline.load.sink("rejects");
     let hits_sink = sweeper.as_ref().and_then(|_| pipeline.load.sink("hits"));
     let metrics_sink = window_spec.as_ref().and_then(|_| pipeline.load.sink("metrics"));
-    for sink in [&events_sink, &rejects_sink, &hits_sink, &metrics_sink].into_iter().flatten() {
+    let findings_sink = content.as_ref().and_then(|_| pipeline.load.sink("findings"));
+    for sink in [&events_sink, &rejects_sink, &hits_sink, &metrics_sink, &findings_sink].into_iter().flatten() {
         prepare_table_dir(sink.path(), pipeline.load.mode)?;
     }
     if let (Some(l), Some(sink)) = (&loaded, pipeline.load.sink("intel")) {
@@ -235,6 +244,11 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
         }
         Ok::<_, EngineError>(df)
     })?;
+    if let Some(c) = &content {
+        // An empty batch of the plan's schema checks the columns the analyser reads, so a SQL
+        // stage that drops one fails here and not after the input is read.
+        c.analyse(&RecordBatch::new_empty(Arc::new(plan.schema().as_arrow().clone())))?;
+    }
 
     // Extract: one reader thread feeds chunks to the parsers in file order.
     let reader = {
@@ -299,11 +313,18 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
                 Some(sink) => Some(TableWriter::new("hits", sink, hits_schema(), false, prefix.clone(), rows_per_file)?),
                 None => None,
             };
+            let mut findings_writer = match &findings_sink {
+                Some(sink) => Some(TableWriter::new("findings", sink, findings_schema(), false, prefix.clone(), rows_per_file)?),
+                None => None,
+            };
+            // One cache per output partition, owned by its task: no lock between the parallel sinks.
+            let mut content = content.clone().map(|a| (a, VerdictCache::new(CONTENT_CACHE_HOSTS)));
             let sweeper = sweeper.clone();
             let mut window = window_spec.clone().map(|spec| WindowAnalyser::new(spec, Mode::Batch)).transpose()?;
             tasks.push(tokio::spawn(async move {
                 let mut stats = MatchStats::default();
                 let mut scratch = Vec::new();
+                let mut findings_by_kind = BTreeMap::new();
                 while let Some(batch) = stream.next().await {
                     let batch = batch?;
                     tokio::task::block_in_place(|| {
@@ -314,6 +335,11 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
                             let hits = sw.sweep_batch(&batch, &mut stats, &mut scratch)?;
                             hw.write(&hits)?;
                         }
+                        if let (Some((analyser, cache)), Some(fw)) = (content.as_mut(), findings_writer.as_mut()) {
+                            let findings = analyser.analyse_cached(&batch, cache)?;
+                            count_findings(&findings, &mut findings_by_kind);
+                            fw.write(&findings)?;
+                        }
                         if let Some(w) = writer.as_mut() {
                             w.write(&batch)?;
                         }
@@ -321,7 +347,7 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
                     })?;
                 }
                 tokio::task::block_in_place(|| {
-                    let mut out = SinkReport { stats, window, ..SinkReport::default() };
+                    let mut out = SinkReport { stats, window, findings_by_kind, ..SinkReport::default() };
                     if let Some(w) = writer {
                         out.events_rows = w.rows();
                         out.events_files = w.finish()?;
@@ -329,6 +355,10 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
                     if let Some(w) = hits_writer {
                         out.hits_rows = w.rows();
                         out.hits_files = w.finish()?.len();
+                    }
+                    if let Some(w) = findings_writer {
+                        out.findings_rows = w.rows();
+                        out.findings_files = w.finish()?.len();
                     }
                     Ok::<_, EngineError>(out)
                 })
@@ -341,6 +371,11 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
             total.events_files.extend(r.events_files);
             total.hits_rows += r.hits_rows;
             total.hits_files += r.hits_files;
+            total.findings_rows += r.findings_rows;
+            total.findings_files += r.findings_files;
+            for (k, v) in r.findings_by_kind {
+                *total.findings_by_kind.entry(k).or_default() += v;
+            }
             total.stats.add(&r.stats);
             match (&mut total.window, r.window) {
                 (Some(all), Some(w)) => all.merge(w)?,
@@ -426,6 +461,14 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
             .insert("hits".into(), TableSummary { path: sink.path().to_path_buf(), rows: written.hits_rows, files: written.hits_files });
         summary.hits = written.hits_rows;
     }
+    if let Some(sink) = &findings_sink {
+        summary.tables.insert(
+            "findings".into(),
+            TableSummary { path: sink.path().to_path_buf(), rows: written.findings_rows, files: written.findings_files },
+        );
+        summary.findings = written.findings_rows;
+        summary.findings_by_kind = std::mem::take(&mut written.findings_by_kind);
+    }
     if let Some(t) = metrics_table {
         summary.metrics_rows = t.rows;
         summary.tables.insert("metrics".into(), t);
@@ -455,8 +498,37 @@ struct SinkReport {
     events_files: Vec<PathBuf>,
     hits_rows: u64,
     hits_files: usize,
+    findings_rows: u64,
+    findings_files: usize,
+    findings_by_kind: BTreeMap<String, u64>,
     stats: MatchStats,
     window: Option<WindowAnalyser>,
+}
+
+/// Hosts whose verdicts a worker keeps across batches: about 10 MB, far more distinct hosts
+/// than a batch holds, so a host is judged about once per worker and run.
+pub(crate) const CONTENT_CACHE_HOSTS: usize = 100_000;
+
+/// The pipeline's content analyser, built (lists read, indexes made) before any table is touched.
+pub(crate) fn content_analyser(pipeline: &Pipeline) -> Result<Option<Arc<ContentAnalyser>>, EngineError> {
+    let spec = pipeline.analyse.iter().find_map(|s| match s {
+        AnalyseStage::Content(spec) => Some(spec),
+        _ => None,
+    });
+    Ok(spec.map(|spec| ContentAnalyser::new(spec.clone())).transpose()?.map(Arc::new))
+}
+
+/// Adds a findings batch's rows to the per-kind counts.
+pub(crate) fn count_findings(findings: &RecordBatch, by_kind: &mut BTreeMap<String, u64>) {
+    let Some(kinds) = findings.column_by_name("finding").and_then(|c| c.as_string_opt::<i32>()) else { return };
+    for kind in kinds.iter().flatten() {
+        match by_kind.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                by_kind.insert(kind.to_string(), 1);
+            }
+        }
+    }
 }
 
 /// Sends threshold alerts of a batch run to Kafka (hits stay in the hits table).

@@ -54,6 +54,11 @@ pub struct Totals {
     pub alerts: u64,
     #[serde(default)]
     pub reject_reasons: BTreeMap<String, u64>,
+    // Defaults: checkpoints written before the content analyser existed still resume.
+    #[serde(default)]
+    pub findings: u64,
+    #[serde(default)]
+    pub findings_by_kind: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

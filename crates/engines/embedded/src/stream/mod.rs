@@ -1,9 +1,9 @@
 //! Streaming runs: a Kafka topic in micro-batches, each committed exactly once.
 //!
 //! ```text
-//!  Kafka ─poll─▶ batch n ─plan─▶ checkpoint/offsets/n ─▶ parse ─▶ SQL ─▶ sweep ─▶ window
-//!                                                                        │
-//!  checkpoint/commits/n ◀─ alerts flushed ◀─ every sink commits (txn n) ◀─┘
+//!  Kafka ─poll─▶ batch n ─plan─▶ checkpoint/offsets/n ─▶ parse ─▶ SQL ─▶ sweep, content ─▶ window
+//!                                                                                 │
+//!  checkpoint/commits/n ◀─ alerts flushed ◀─ every sink commits (txn n) ◀──────────┘
 //! ```
 //!
 //! A batch's offset ranges are written before any sink sees it; every sink commits the
@@ -28,6 +28,7 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
+use sweep_content::{ContentAnalyser, VerdictCache, findings_schema};
 use sweep_formats::reject::{Reject, RejectReason};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, Provenance, events_schema, rejects_schema};
 use sweep_intel::index::MatchStats;
@@ -38,7 +39,10 @@ use sweep_model::{AnalyseStage, Pipeline};
 
 use self::checkpoint::{Checkpoint, PlannedBatch, Totals};
 use self::metrics::StreamMetrics;
-use crate::run::{IntelSummary, RunCounters, RunSummary, TableSummary, now_micros, write_intel_table};
+use crate::run::{
+    CONTENT_CACHE_HOSTS, IntelSummary, RunCounters, RunSummary, TableSummary, content_analyser, count_findings, now_micros,
+    write_intel_table,
+};
 use crate::sweeper::{Sweeper, hits_schema, load_intel};
 use crate::{EngineError, window};
 
@@ -111,6 +115,7 @@ struct BatchOutput {
     events: Vec<RecordBatch>,
     rejects: Vec<RecordBatch>,
     hits: Vec<RecordBatch>,
+    findings: Vec<RecordBatch>,
     metrics: Vec<RecordBatch>,
     alerts: Vec<(String, Vec<u8>)>,
     counts: LineCounts,
@@ -125,6 +130,9 @@ struct Stages {
     sources: Vec<String>,
     sql: Vec<String>,
     sweeper: Option<Sweeper>,
+    /// The analyser and its verdicts of earlier batches: a cache only, so a re-run batch
+    /// gets the same findings whatever it holds.
+    content: Option<(Arc<ContentAnalyser>, VerdictCache)>,
     window: Option<window::WindowAnalyser>,
     alerts_wanted: bool,
 }
@@ -145,6 +153,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         match stage {
             AnalyseStage::Sweeper(spec) => loaded = Some(load_intel(spec)?),
             AnalyseStage::Window(spec) => window_spec = Some(spec.clone()),
+            AnalyseStage::Content(_) => {}
         }
     }
     let sweeper = loaded.as_ref().zip(pipeline.analyse.iter().find_map(|s| match s {
@@ -152,6 +161,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         _ => None,
     }));
     let sweeper = sweeper.map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
+    let content = content_analyser(pipeline)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -176,11 +186,12 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
 
     // Sinks: a fresh checkpoint applies the write mode; a resumed one continues its tables.
     let mut tables = Vec::new();
-    let wanted: [(&'static str, SchemaRef, bool, bool); 4] = [
+    let wanted: [(&'static str, SchemaRef, bool, bool); 5] = [
         ("events", events_schema(), true, true),
         ("rejects", rejects_schema(), false, true),
         ("hits", hits_schema(), false, sweeper.is_some()),
         ("metrics", window::metrics_schema(), false, window.is_some()),
+        ("findings", findings_schema(), false, content.is_some()),
     ];
     let sinks: Vec<_> = wanted
         .into_iter()
@@ -216,6 +227,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         sources: sources.clone(),
         sql: pipeline.transform.iter().map(|t| t.sql.clone()).collect(),
         sweeper,
+        content: content.map(|a| (a, VerdictCache::new(CONTENT_CACHE_HOSTS))),
         window: window.take(),
         alerts_wanted: producer.is_some(),
     };
@@ -249,6 +261,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
                     "events" => &out.events,
                     "rejects" => &out.rejects,
                     "hits" => &out.hits,
+                    "findings" => &out.findings,
                     _ => &out.metrics,
                 };
                 table.commit(&app_id, planned.batch, rows, pipeline.settings.rows_per_file).await?;
@@ -269,6 +282,10 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         totals.late += out.late;
         totals.hits += out.hits.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         totals.metrics_rows += out.metrics.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        for f in &out.findings {
+            totals.findings += f.num_rows() as u64;
+            count_findings(f, &mut totals.findings_by_kind);
+        }
         totals.alerts += sent;
         for (k, v) in &out.reasons {
             *totals.reject_reasons.entry(k.clone()).or_default() += v;
@@ -296,6 +313,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
             (&live.events, totals.events),
             (&live.rejects, totals.rejects),
             (&live.hits, totals.hits),
+            (&live.findings, totals.findings),
             (&live.late, totals.late),
             (&live.alerts, totals.alerts),
         ] {
@@ -382,6 +400,8 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         skipped: totals.skipped,
         hits: totals.hits,
         metrics_rows: totals.metrics_rows,
+        findings: totals.findings,
+        findings_by_kind: totals.findings_by_kind.clone(),
         reject_reasons: totals.reject_reasons.clone(),
         elapsed_s: started.elapsed().as_secs_f64(),
         ..RunSummary::default()
@@ -406,7 +426,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     Ok(run)
 }
 
-/// Parses, transforms, sweeps and windows one batch. Pure: the same batch and state give
+/// Parses, transforms, sweeps, judges hosts and windows one batch. Pure: the same batch and state give
 /// the same output, which is what makes a re-run after a crash safe.
 fn process_batch(
     planned: &PlannedBatch,
@@ -447,6 +467,10 @@ fn process_batch(
                 out.alerts.extend(alerts::hit_alerts(&hits)?);
             }
             out.hits.push(hits);
+        }
+        // Before the window analyser, like the sweeper: a late event is still judged.
+        if let Some((analyser, cache)) = stages.content.as_mut() {
+            out.findings.push(analyser.analyse_cached(batch, cache)?);
         }
     }
 
