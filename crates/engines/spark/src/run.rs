@@ -103,13 +103,14 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
                     "the {} analyser has no Spark translation yet",
                     match other {
                         AnalyseStage::Window(_) => "window",
-                        _ => "given",
+                        AnalyseStage::Content(_) => "content",
+                        AnalyseStage::Sweeper(_) => "sweeper",
                     }
                 )));
             }
         }
     }
-    for table in ["events", "rejects", "hits", "intel", "metrics"] {
+    for table in ["events", "rejects", "hits", "intel", "metrics", "findings"] {
         match pipeline.load.sink(table) {
             None | Some(SinkSpec::Parquet(_)) => {}
             Some(other) => {

@@ -1,10 +1,10 @@
 //! The threat-intel sweeper as Spark joins.
 //!
 //! The indicators are loaded and normalised here, by the same readers and index the embedded
-//! engine uses, and sent to Spark as the `intel` view, with the keys the joins need: 32 hex
-//! digits for addresses, the first and last address of each network in the same form (IPv4
-//! as IPv4-mapped IPv6, so one string order covers both families), and whether a domain is a
-//! public suffix (then it matches exactly only). docs/intel.md gives the semantics; the
+//! engine uses, and handed to Spark as the `intel` view, with the keys the joins need: 32 hex
+//! digits for addresses (IPv4 as IPv4-mapped IPv6, so one key covers both families), the
+//! prefix length and leading bits of each network, and whether a domain is a public suffix
+//! (then it matches exactly only). docs/intel.md gives the semantics; the
 //! comments below say which rule each join implements.
 
 use std::net::IpAddr;
@@ -39,48 +39,53 @@ fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, Spa
     let base = sweep_embedded::sweeper::intel_batch(index);
     let values = base.column(0).as_any().downcast_ref::<StringArray>().expect("indicator is a string column");
     let kinds = base.column(1).as_any().downcast_ref::<StringArray>().expect("indicator_type is a string column");
-    let (mut id, mut addr, mut lo, mut hi, mut exact_only) =
-        (Int32Builder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), BooleanBuilder::new());
+    let (mut id, mut addr, mut net_len, mut net_bits, mut exact_only) =
+        (Int32Builder::new(), StringBuilder::new(), Int32Builder::new(), StringBuilder::new(), BooleanBuilder::new());
     for row in 0..base.num_rows() {
         id.append_value(row as i32);
         let value = values.value(row);
         let kind = kinds.value(row);
-        let (mut a, mut l, mut h) = (None, None, None);
+        let (mut a, mut len, mut bits) = (None, None, None);
         if kind == IndicatorType::Ipv4.as_str() || kind == IndicatorType::Ipv6.as_str() {
             a = value.parse::<IpAddr>().ok().map(|ip| hex(to_u128(ip)));
         } else if kind == IndicatorType::Cidr.as_str() {
             if let Ok((net, prefix)) = sweep_intel::normalize::cidr(value) {
-                let (bits, prefix) = match net {
+                let (address, prefix) = match net {
                     IpAddr::V4(_) => (to_u128(net), u32::from(prefix) + 96),
                     IpAddr::V6(_) => (to_u128(net), u32::from(prefix)),
                 };
-                let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
-                l = Some(hex(bits & mask));
-                h = Some(hex((bits & mask) | !mask));
+                len = Some(prefix as i32);
+                bits = Some(format!("{address:0128b}")[..prefix as usize].to_string());
             }
         }
         addr.append_option(a);
-        lo.append_option(l);
-        hi.append_option(h);
+        net_len.append_option(len);
+        net_bits.append_option(bits);
         exact_only.append_value(kind == IndicatorType::Domain.as_str() && sweep_intel::psl::is_public_suffix(value));
     }
     let mut fields: Vec<Field> = base.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend([
         Field::new("id", DataType::Int32, false),
         Field::new("addr_hex", DataType::Utf8, true),
-        Field::new("lo_hex", DataType::Utf8, true),
-        Field::new("hi_hex", DataType::Utf8, true),
+        Field::new("net_len", DataType::Int32, true),
+        Field::new("net_bits", DataType::Utf8, true),
         Field::new("exact_only", DataType::Boolean, false),
     ]);
     let mut columns: Vec<ArrayRef> = base.columns().to_vec();
     columns.extend([
         Arc::new(id.finish()) as ArrayRef,
         Arc::new(addr.finish()),
-        Arc::new(lo.finish()),
-        Arc::new(hi.finish()),
+        Arc::new(net_len.finish()),
+        Arc::new(net_bits.finish()),
         Arc::new(exact_only.finish()),
     ]);
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| SparkError::Protocol(e.to_string()))
+}
+
+/// 32 hex digits as 128 `0`/`1` characters.
+fn hex_to_bits(hex: &str) -> String {
+    let part = |i: usize| format!("lpad(conv(substr({hex}, {}, 8), 16, 2), 32, '0')", i * 8 + 1);
+    format!("concat({}, {}, {}, {})", part(0), part(1), part(2), part(3))
 }
 
 fn to_u128(ip: IpAddr) -> u128 {
@@ -115,9 +120,15 @@ pub fn candidate_view_sql(fields: &[MatchField]) -> String {
                     "SELECT e.source, e.offset, i.id, 'exact' AS match_kind, '{name}' AS matched_field, {order} AS field_order \
                      FROM ev e JOIN intel_addr i ON e.{key} = i.addr_hex"
                 ));
+                // A network of prefix length n holds the address whose first n bits are its
+                // own: an equi-join per prefix length present in the feeds (a range join would
+                // compare every event with every network).
                 candidates.push(format!(
                     "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
-                     FROM ev e JOIN intel_net i ON e.{key} >= i.lo_hex AND e.{key} <= i.hi_hex"
+                     FROM (SELECT source, offset, {bits} AS bits FROM ev WHERE {key} IS NOT NULL) e \
+                     CROSS JOIN net_lengths l \
+                     JOIN intel_net i ON i.net_len = l.net_len AND i.net_bits = substr(e.bits, 1, l.net_len)",
+                    bits = hex_to_bits(&format!("{key}"))
                 ));
                 if *field == MatchField::Host {
                     // domain: the name or a parent at a label boundary; a public suffix
@@ -159,7 +170,8 @@ pub fn candidate_view_sql(fields: &[MatchField]) -> String {
                    CASE WHEN host IS NOT NULL AND host NOT IN ('', '-') AND NOT host_lit THEN regexp_replace(host, '\\\\.\\\\z', '') END AS name \
             FROM ({keyed}) k), \
          intel_addr AS (SELECT id, addr_hex FROM intel WHERE addr_hex IS NOT NULL), \
-         intel_net AS (SELECT id, lo_hex, hi_hex FROM intel WHERE lo_hex IS NOT NULL), \
+         intel_net AS (SELECT id, net_len, net_bits FROM intel WHERE net_len IS NOT NULL), \
+         net_lengths AS (SELECT DISTINCT net_len FROM intel_net), \
          intel_domain AS (SELECT id, indicator, exact_only FROM intel WHERE indicator_type = 'domain'), \
          cand AS ({union}) \
          SELECT c.*, i.indicator, i.indicator_type, i.feed, i.confidence, i.tags, i.intel_version, \
