@@ -59,6 +59,7 @@ fn edge_lines() -> Vec<String> {
         ok("1700000011", "10.0.0.9", "200", "GET", "http://notevil.example/", "-", "HIER_DIRECT/198.51.101.1"),
         ok("1700000012", "10.0.0.9", "-", "-", "-", "-", "NONE/-"),
         ok("1700000013", "10.0.0.9", "200", "POST", "http://x.example:99999/p", "-", "HIER_DIRECT/10.9.9.9"),
+        ok("1700000013.5", "[10.0.0.11]", "200", "GET", "http://[::ffff:198.51.100.7]/", "-", "HIER_DIRECT/[2001:db8:abcd::5]"),
         "1700000014.5 12 10.0.0.5 TCP_MISS/200 10 GET http://a.example/?  john smith FIRST_PARENT_MISS/proxy2 text/plain [Host: a]".into(),
         // Rejects, one per rule, in the parser's order of checks.
         "yesterday 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
