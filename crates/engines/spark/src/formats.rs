@@ -269,29 +269,16 @@ pub struct FormatSql {
     pub steps: Steps,
 }
 
-/// The columns of the events table that a format fills, in table order.
-pub const EVENT_COLUMNS: [&str; 20] = [
-    "ts",
-    "client_ip",
-    "user",
-    "method",
-    "url",
-    "scheme",
-    "host",
-    "port",
-    "path",
-    "query",
-    "status",
-    "request_bytes",
-    "response_bytes",
-    "duration_ms",
-    "user_agent",
-    "referrer",
-    "content_type",
-    "proxy_action",
-    "server_ip",
-    "category",
-];
+/// The columns of the events table that a format fills (all but the provenance), in
+/// table order.
+pub fn event_columns() -> Vec<String> {
+    sweep_formats::events_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|name| !["format", "source", "offset"].contains(&name.as_str()))
+        .collect()
+}
 
 /// The SQL of a format, or why it cannot run on Spark yet.
 pub fn format_sql(spec: &FormatSpec) -> Result<FormatSql, SparkError> {
@@ -405,6 +392,13 @@ mod tests {
     #[test]
     fn literals_escape_quotes_and_backslashes() {
         assert_eq!(lit(r"a'b\c"), r"'a\'b\\c'");
+    }
+
+    #[test]
+    fn squid_fills_every_event_column() {
+        let steps = squid().steps;
+        let filled: Vec<&str> = steps.steps.iter().flatten().filter_map(|(name, _)| name.strip_prefix("e_")).collect();
+        assert_eq!(filled, event_columns(), "the squid SQL must fill the events table's columns, in order");
     }
 
     #[test]

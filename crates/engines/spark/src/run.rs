@@ -14,7 +14,7 @@ use sweep_extract::Input;
 use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
-use crate::formats::{EVENT_COLUMNS, format_sql, lit};
+use crate::formats::{event_columns, format_sql, lit};
 use crate::sweep::{HITS_SQL, INACTIVE_SQL, candidate_view_sql, write_intel_keys};
 use crate::{SparkError, proto};
 
@@ -196,7 +196,7 @@ async fn run_on(
                     line RLIKE '^[ \\t]*\\\\z' AS blank \
              FROM (SELECT *, regexp_replace(raw, '\\r\\\\z', '') AS line FROM t) t JOIN o ON t.b = o.b"
         );
-        let event_columns: Vec<String> = EVENT_COLUMNS.iter().map(|name| format!("e_{name} AS {name}")).collect();
+        let event_columns: Vec<String> = event_columns().iter().map(|name| format!("e_{name} AS {name}")).collect();
         parsed_parts.push(format!(
             "SELECT source, offset, raw, blank, \
                     CASE WHEN octet_length(line) > {max_line} THEN named_struct('reason', 'too_long', 'detail', \
