@@ -4,7 +4,7 @@
 //! `apache-spark-connect` crate: that crate speaks the Spark 4.2 protocol and brings its own
 //! Arrow (58), while the local server sweep tests against is Spark 4.0 (the newest line
 //! with a Delta release) and the rest of sweep uses Arrow 59. The engine needs little of
-//! the protocol: SQL and read relations, local data, temporary views, writes and the
+//! the protocol: SQL and read relations, temporary views, writes and the
 //! server's version.
 
 use std::collections::HashMap;
@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::ipc::reader::StreamReader;
-use arrow::ipc::writer::StreamWriter;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::SparkError;
@@ -238,20 +237,6 @@ pub fn read(format: &str, paths: Vec<String>, options: HashMap<String, String>) 
         })),
         is_streaming: false,
     }))
-}
-
-/// Rows sent from this process, as Arrow IPC.
-pub fn local(batches: &[RecordBatch]) -> Result<proto::Relation, SparkError> {
-    let schema = batches.first().map(|b| b.schema()).ok_or_else(|| SparkError::Protocol("no batches to send".into()))?;
-    let mut data = Vec::new();
-    {
-        let mut writer = StreamWriter::try_new(&mut data, &schema).map_err(|e| SparkError::Protocol(e.to_string()))?;
-        for b in batches {
-            writer.write(b).map_err(|e| SparkError::Protocol(e.to_string()))?;
-        }
-        writer.finish().map_err(|e| SparkError::Protocol(e.to_string()))?;
-    }
-    Ok(relation(proto::relation::RelType::LocalRelation(proto::LocalRelation { data: Some(data), schema: None })))
 }
 
 fn relation(rel_type: proto::relation::RelType) -> proto::Relation {
