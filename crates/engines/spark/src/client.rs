@@ -162,6 +162,57 @@ impl SparkClient {
     }
 
     async fn execute(&mut self, op: proto::plan::OpType, what: &str) -> Result<Vec<RecordBatch>, SparkError> {
+        self.execute_with_results(op, what).await.map(|(batches, _)| batches)
+    }
+
+    /// Runs a command and returns the results it sends besides rows (a checkpoint's
+    /// relation, a streaming query's id, ...).
+    pub async fn command_results(
+        &mut self,
+        command: proto::command::CommandType,
+        what: &str,
+    ) -> Result<Vec<proto::execute_plan_response::ResponseType>, SparkError> {
+        let command = proto::Command { command_type: Some(command) };
+        self.execute_with_results(proto::plan::OpType::Command(command), what).await.map(|(_, results)| results)
+    }
+
+    /// Materialises `relation` on the server (a local checkpoint) and registers the result as
+    /// the view `name`; returns the id to release it with. Unlike `CACHE TABLE`, whose cached
+    /// data Spark reuses only for plans it finds equal (it did not for the parse, so every
+    /// later query parsed the input again), the view reads the stored rows, always.
+    pub async fn checkpoint(&mut self, name: &str, relation: proto::Relation, what: &str) -> Result<String, SparkError> {
+        let command = proto::command::CommandType::CheckpointCommand(proto::CheckpointCommand {
+            relation: Some(relation),
+            local: true,
+            eager: true,
+            storage_level: None,
+        });
+        let id = self
+            .command_results(command, what)
+            .await?
+            .into_iter()
+            .find_map(|r| match r {
+                proto::execute_plan_response::ResponseType::CheckpointCommandResult(c) => c.relation.map(|r| r.relation_id),
+                _ => None,
+            })
+            .ok_or_else(|| SparkError::Protocol(format!("{what}: the server returned no checkpointed relation")))?;
+        self.create_view(name, cached(&id)).await?;
+        Ok(id)
+    }
+
+    /// Frees the rows of a checkpoint (best effort: they go with the session anyway).
+    pub async fn release_checkpoint(&mut self, id: &str) {
+        let command = proto::command::CommandType::RemoveCachedRemoteRelationCommand(proto::RemoveCachedRemoteRelationCommand {
+            relation: Some(proto::CachedRemoteRelation { relation_id: id.to_string() }),
+        });
+        let _ = self.command(command, "releasing a checkpoint").await;
+    }
+
+    async fn execute_with_results(
+        &mut self,
+        op: proto::plan::OpType,
+        what: &str,
+    ) -> Result<(Vec<RecordBatch>, Vec<proto::execute_plan_response::ResponseType>), SparkError> {
         let request = proto::ExecutePlanRequest {
             session_id: self.session_id.clone(),
             client_observed_server_side_session_id: self.server_session_id.clone(),
@@ -179,6 +230,7 @@ impl SparkClient {
         };
         let mut stream = self.service.execute_plan(request).await.map_err(|s| self.status_error(s, what))?.into_inner();
         let mut batches = Vec::new();
+        let mut results = Vec::new();
         loop {
             let message = match stream.message().await {
                 Ok(Some(m)) => m,
@@ -188,15 +240,19 @@ impl SparkClient {
             if !message.server_side_session_id.is_empty() {
                 self.server_session_id = Some(message.server_side_session_id.clone());
             }
-            if let Some(proto::execute_plan_response::ResponseType::ArrowBatch(batch)) = message.response_type {
-                let reader = StreamReader::try_new(std::io::Cursor::new(batch.data), None)
-                    .map_err(|e| SparkError::Protocol(format!("reading Arrow data from Spark: {e}")))?;
-                for b in reader {
-                    batches.push(b.map_err(|e| SparkError::Protocol(format!("reading Arrow data from Spark: {e}")))?);
+            match message.response_type {
+                Some(proto::execute_plan_response::ResponseType::ArrowBatch(batch)) => {
+                    let reader = StreamReader::try_new(std::io::Cursor::new(batch.data), None)
+                        .map_err(|e| SparkError::Protocol(format!("reading Arrow data from Spark: {e}")))?;
+                    for b in reader {
+                        batches.push(b.map_err(|e| SparkError::Protocol(format!("reading Arrow data from Spark: {e}")))?);
+                    }
                 }
+                Some(other) => results.push(other),
+                None => {}
             }
         }
-        Ok(batches)
+        Ok((batches, results))
     }
 
     fn status_error(&self, status: tonic::Status, what: &str) -> SparkError {
@@ -237,6 +293,11 @@ pub fn read(format: &str, paths: Vec<String>, options: HashMap<String, String>) 
         })),
         is_streaming: false,
     }))
+}
+
+/// The rows of a checkpoint, by id.
+pub fn cached(id: &str) -> proto::Relation {
+    relation(proto::relation::RelType::CachedRemoteRelation(proto::CachedRemoteRelation { relation_id: id.to_string() }))
 }
 
 fn relation(rel_type: proto::relation::RelType) -> proto::Relation {

@@ -107,46 +107,69 @@ impl Steps {
 /// brackets dropped, IPv4-mapped IPv6 as IPv4) of the address column `x`, and returns the
 /// step after the last one used. Both are meaningful only for addresses `ip_ok` accepts.
 pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
-    let v4hex = |s: &str| {
-        let octet = |i: usize| format!("lpad(hex(CAST(get(split({s}, '\\\\.'), {i}) AS INT)), 2, '0')");
+    // Four octets as eight hex digits.
+    let v4hex = |octets: &str| {
+        let octet = |i: usize| format!("lpad(hex(CAST(get({octets}, {i}) AS INT)), 2, '0')");
         format!("lower(concat({}, {}, {}, {}))", octet(0), octet(1), octet(2), octet(3))
     };
-    steps.at(base, format!("{p}_b"), format!("regexp_replace({x}, '^\\\\[|\\\\]$', '')"));
-    steps.at(base + 1, format!("{p}_v4"), rlike(&format!("{p}_b"), &format!("^{V4}$")));
-    steps.at(base + 1, format!("{p}_tail"), format!("regexp_extract({p}_b, '([0-9.]+)$', 1)"));
-    steps.at(base + 2, format!("{p}_tailhex"), v4hex(&format!("{p}_tail")));
-    // A dotted tail becomes two hex groups, then `::` is expanded to the missing groups.
+    // Most values are IPv4 addresses (or, for hosts, names): the IPv6 columns are computed
+    // only for values with a colon, and are null (and cost nothing) for the rest.
+    steps.at(
+        base,
+        format!("{p}_b"),
+        format!("CASE WHEN {x} LIKE '[%' OR {x} LIKE '%]' THEN regexp_replace({x}, '^\\\\[|\\\\]$', '') ELSE {x} END"),
+    );
+    steps.at(base + 1, format!("{p}_c"), format!("(instr({p}_b, ':') > 0)"));
+    steps.at(base + 1, format!("{p}_v4"), format!("(instr({p}_b, ':') = 0 AND {})", rlike(&format!("{p}_b"), &format!("^{V4}$"))));
+    steps.at(base + 2, format!("{p}_oct"), format!("CASE WHEN {p}_v4 THEN split({p}_b, '\\\\.') END"));
+    steps.at(
+        base + 2,
+        format!("{p}_tail"),
+        format!("CASE WHEN {p}_c AND instr({p}_b, '.') > 0 THEN regexp_extract({p}_b, '([0-9.]+)$', 1) END"),
+    );
     steps.at(
         base + 3,
+        format!("{p}_tailhex"),
+        format!("CASE WHEN {p}_tail IS NOT NULL THEN {} END", v4hex(&format!("split({p}_tail, '\\\\.')"))),
+    );
+    // A dotted tail becomes two hex groups, then `::` is expanded to the missing groups and
+    // every group padded to four digits (by regular expressions: a lambda would keep Spark
+    // from compiling the step to Java code).
+    steps.at(
+        base + 4,
         format!("{p}_s6"),
         format!(
-            "lower(CASE WHEN instr({p}_b, '.') > 0 THEN concat(substr({p}_b, 1, length({p}_b) - length({p}_tail)), \
-             substr({p}_tailhex, 1, 4), ':', substr({p}_tailhex, 5, 4)) ELSE {p}_b END)"
+            "CASE WHEN {p}_c THEN lower(CASE WHEN {p}_tail IS NOT NULL THEN concat(substr({p}_b, 1, length({p}_b) - length({p}_tail)), \
+             substr({p}_tailhex, 1, 4), ':', substr({p}_tailhex, 5, 4)) ELSE {p}_b END) END"
         ),
     );
-    steps.at(base + 4, format!("{p}_halves"), format!("split({p}_s6, '::', -1)"));
+    steps.at(base + 5, format!("{p}_halves"), format!("CASE WHEN {p}_c THEN split({p}_s6, '::', -1) END"));
     steps.at(
-        base + 5,
+        base + 6,
         format!("{p}_left"),
-        format!("CASE WHEN get({p}_halves, 0) = '' THEN CAST(array() AS ARRAY<STRING>) ELSE split(get({p}_halves, 0), ':') END"),
-    );
-    steps.at(
-        base + 5,
-        format!("{p}_right"),
         format!(
-            "CASE WHEN size({p}_halves) < 2 OR get({p}_halves, 1) = '' THEN CAST(array() AS ARRAY<STRING>) \
-             ELSE split(get({p}_halves, 1), ':') END"
+            "CASE WHEN NOT {p}_c THEN NULL WHEN get({p}_halves, 0) = '' THEN CAST(array() AS ARRAY<STRING>) \
+             ELSE split(get({p}_halves, 0), ':') END"
         ),
     );
     steps.at(
         base + 6,
+        format!("{p}_right"),
+        format!(
+            "CASE WHEN NOT {p}_c THEN NULL WHEN size({p}_halves) < 2 OR get({p}_halves, 1) = '' THEN CAST(array() AS ARRAY<STRING>) \
+             ELSE split(get({p}_halves, 1), ':') END"
+        ),
+    );
+    steps.at(
+        base + 7,
         format!("{p}_hex"),
         format!(
             "CASE WHEN {x} IS NULL OR {x} IN ('', '-') THEN NULL \
              WHEN {p}_v4 THEN concat('00000000000000000000ffff', {}) \
-             ELSE array_join(transform(concat({p}_left, array_repeat('0', 8 - size({p}_left) - size({p}_right)), {p}_right), \
-                                       g -> lpad(g, 4, '0')), '') END",
-            v4hex(&format!("{p}_b"))
+             WHEN {p}_c THEN replace(regexp_replace(regexp_replace(concat(':', array_join(concat({p}_left, \
+                 array_repeat('0', 8 - size({p}_left) - size({p}_right)), {p}_right), ':')), ':', ':000'), \
+                 ':0*([0-9a-f]{{4}})(?=:|$)', '$1'), ':', '') END",
+            v4hex(&format!("{p}_oct"))
         ),
     );
     let dotted = |h: &str| {
@@ -154,7 +177,7 @@ pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
         format!("concat_ws('.', {}, {}, {}, {})", octet(25), octet(27), octet(29), octet(31))
     };
     steps.at(
-        base + 7,
+        base + 8,
         format!("{p}_value"),
         format!(
             "CASE WHEN {x} IS NULL OR {x} IN ('', '-') THEN NULL WHEN {p}_v4 THEN {p}_b \
@@ -162,7 +185,7 @@ pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
             dotted(&format!("{p}_hex"))
         ),
     );
-    base + 8
+    base + 9
 }
 
 /// `int_field`: `-` is none; otherwise an optionally signed decimal of at most 18 digits.

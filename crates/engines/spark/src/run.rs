@@ -15,7 +15,7 @@ use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::formats::{event_columns, format_sql, lit};
-use crate::sweep::{HITS_SQL, INACTIVE_SQL, candidate_view_sql, write_intel_keys};
+use crate::sweep::{HITS_SQL, INACTIVE_SQL, candidate_view_sql, keys_sql, write_intel_keys};
 use crate::{SparkError, proto};
 
 /// What the Spark engine runs today; anything else is refused with this list.
@@ -215,7 +215,8 @@ async fn run_on(
     } else {
         parsed_parts.join(" UNION ALL ")
     };
-    spark.sql(&format!("CACHE TABLE sweep_parsed AS {parsed}"), "parsing the input").await?;
+    // Every later query reads the parsed lines; they are materialised once.
+    let mut checkpoints = vec![spark.checkpoint("sweep_parsed", client::sql(&parsed), "parsing the input").await?];
 
     let event_columns = "ts, client_ip, user, method, url, scheme, host, port, path, query, status, request_bytes, response_bytes, \
         duration_ms, user_agent, referrer, content_type, proxy_action, server_ip, category, format, source, offset";
@@ -229,7 +230,12 @@ async fn run_on(
         spark.create_view(&view, client::sql(&query)).await?;
         previous = view;
     }
-    spark.sql(&format!("CACHE TABLE events AS SELECT * FROM {previous}"), "running the transform stages").await?;
+    if pipeline.transform.is_empty() {
+        spark.create_view("events", client::sql("SELECT * FROM sweep_events_0")).await?;
+    } else {
+        let events = client::sql(&format!("SELECT * FROM {previous}"));
+        checkpoints.push(spark.checkpoint("events", events, "running the transform stages").await?);
+    }
 
     let mut summary = RunSummary::default();
     let counts = spark.sql("SELECT count(*), count_if(blank), count_if(rej IS NOT NULL) FROM sweep_parsed", "counting lines").await?;
@@ -264,11 +270,12 @@ async fn run_on(
         // Staged beside the tables, where the server can read (it writes there too).
         let staged = staging_dir(pipeline).join(format!("intel-{}.parquet", loaded.index.version()));
         write_intel_keys(&loaded.index, &staged)?;
-        spark.create_view("sweep_intel_keys", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
+        spark.create_view("intel", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
         staged_files.push(staged);
-        spark.sql("CACHE TABLE intel AS SELECT * FROM sweep_intel_keys", "reading the indicators").await?;
-        spark.create_view("sweep_candidates", client::sql(&candidate_view_sql(&spec.fields))).await?;
-        spark.sql(&format!("CACHE TABLE sweep_hits AS {HITS_SQL}"), "matching indicators").await?;
+        checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql()), "computing the match keys").await?);
+        let candidates = client::sql(&candidate_view_sql(&spec.fields));
+        checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
+        spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;
         summary.hits = count(spark, "SELECT count(*) FROM sweep_hits", "counting hits").await?;
         let inactive = count(spark, INACTIVE_SQL, "counting inactive matches").await?;
         if let Some(sink) = pipeline.load.sink("hits") {
@@ -282,7 +289,9 @@ async fn run_on(
         }
         summary.intel = Some(IntelSummary { inactive, ..Default::default() });
     }
-    spark.sql("CLEAR CACHE", "releasing cached tables").await?;
+    for id in checkpoints {
+        spark.release_checkpoint(&id).await;
+    }
     for file in staged_files {
         let _ = std::fs::remove_file(&file);
         if let Some(dir) = file.parent() {

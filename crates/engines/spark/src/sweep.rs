@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanBuilder, Int32Builder, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use sweep_intel::IndicatorType;
 use sweep_model::MatchField;
@@ -41,11 +41,12 @@ fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, Spa
     let kinds = base.column(1).as_any().downcast_ref::<StringArray>().expect("indicator_type is a string column");
     let (mut id, mut addr, mut net_len, mut net_bits, mut exact_only) =
         (Int32Builder::new(), StringBuilder::new(), Int32Builder::new(), StringBuilder::new(), BooleanBuilder::new());
+    let (mut v4_len, mut v4_key) = (Int32Builder::new(), Int64Builder::new());
     for row in 0..base.num_rows() {
         id.append_value(row as i32);
         let value = values.value(row);
         let kind = kinds.value(row);
-        let (mut a, mut len, mut bits) = (None, None, None);
+        let (mut a, mut len, mut bits, mut v4) = (None, None, None, None);
         if kind == IndicatorType::Ipv4.as_str() || kind == IndicatorType::Ipv6.as_str() {
             a = value.parse::<IpAddr>().ok().map(|ip| hex(to_u128(ip)));
         } else if kind == IndicatorType::Cidr.as_str() {
@@ -56,9 +57,17 @@ fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, Spa
                 };
                 len = Some(prefix as i32);
                 bits = Some(format!("{address:0128b}")[..prefix as usize].to_string());
+                // A network inside ::ffff:0:0/96 holds IPv4 addresses only: matched as
+                // numbers, the address shifted right to the prefix.
+                if prefix >= 96 && address >> 32 == 0xffff {
+                    let n = prefix - 96;
+                    v4 = Some((n as i32, ((address as u32 as u64) >> (32 - n)) as i64));
+                }
             }
         }
         addr.append_option(a);
+        v4_len.append_option(v4.map(|(n, _)| n));
+        v4_key.append_option(v4.map(|(_, k)| k));
         net_len.append_option(len);
         net_bits.append_option(bits);
         exact_only.append_value(kind == IndicatorType::Domain.as_str() && sweep_intel::psl::is_public_suffix(value));
@@ -70,6 +79,8 @@ fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, Spa
         Field::new("net_len", DataType::Int32, true),
         Field::new("net_bits", DataType::Utf8, true),
         Field::new("exact_only", DataType::Boolean, false),
+        Field::new("v4_len", DataType::Int32, true),
+        Field::new("v4_key", DataType::Int64, true),
     ]);
     let mut columns: Vec<ArrayRef> = base.columns().to_vec();
     columns.extend([
@@ -78,6 +89,8 @@ fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, Spa
         Arc::new(net_len.finish()),
         Arc::new(net_bits.finish()),
         Arc::new(exact_only.finish()),
+        Arc::new(v4_len.finish()),
+        Arc::new(v4_key.finish()),
     ]);
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| SparkError::Protocol(e.to_string()))
 }
@@ -99,9 +112,29 @@ fn hex(bits: u128) -> String {
     format!("{bits:032x}")
 }
 
-/// Views over `events` and `intel` that the hits and the counts read: `sweep_candidates`
-/// holds every (event, indicator, field) that matched, judged against the indicator's
-/// validity window.
+/// The match keys of every event, for the view `sweep_keys` (materialised once: every
+/// join of the candidates reads it): the address of each field as 32 hex digits, and the
+/// host name without its trailing dot when the host is a name.
+pub fn keys_sql() -> String {
+    let mut keys = Steps::default();
+    for field in ["server_ip", "client_ip", "host"] {
+        keys.at(0, format!("{field}_lit"), is_ip_literal(field));
+        ip_steps(&mut keys, 1, field, &format!("k_{field}"));
+    }
+    let keyed = keys.over("SELECT source, offset, server_ip, client_ip, host FROM events");
+    format!(
+        "SELECT source, offset, \
+                CASE WHEN server_ip_lit THEN k_server_ip_hex END AS server_ip_hex, \
+                CASE WHEN client_ip_lit THEN k_client_ip_hex END AS client_ip_hex, \
+                CASE WHEN host_lit THEN k_host_hex END AS host_hex, \
+                CASE WHEN host IS NOT NULL AND host NOT IN ('', '-') AND NOT host_lit THEN regexp_replace(host, '\\\\.\\\\z', '') END AS name \
+         FROM ({keyed}) k"
+    )
+}
+
+/// The view over `sweep_keys`, `events` and `intel` that the hits and the counts read:
+/// every (event, indicator, field) that matched, judged against the indicator's validity
+/// window.
 pub fn candidate_view_sql(fields: &[MatchField]) -> String {
     let mut candidates = Vec::new();
     let mut seen = Vec::new();
@@ -122,10 +155,18 @@ pub fn candidate_view_sql(fields: &[MatchField]) -> String {
                 ));
                 // A network of prefix length n holds the address whose first n bits are its
                 // own: an equi-join per prefix length present in the feeds (a range join would
-                // compare every event with every network).
+                // compare every event with every network). IPv4 networks compare numbers;
+                // the others compare the leading bits as text.
                 candidates.push(format!(
                     "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
-                     FROM (SELECT source, offset, {bits} AS bits FROM ev WHERE {key} IS NOT NULL) e \
+                     FROM (SELECT source, offset, CAST(conv(substr({key}, 25, 8), 16, 10) AS BIGINT) AS v4 FROM ev \
+                           WHERE substr({key}, 1, 24) = '00000000000000000000ffff') e \
+                     CROSS JOIN v4_lengths l \
+                     JOIN intel_net4 i ON i.v4_len = l.v4_len AND i.v4_key = shiftright(e.v4, 32 - l.v4_len)"
+                ));
+                candidates.push(format!(
+                    "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
+                     FROM (SELECT source, offset, {bits} AS bits FROM ev WHERE {key} IS NOT NULL AND EXISTS(SELECT 1 FROM net_lengths)) e \
                      CROSS JOIN net_lengths l \
                      JOIN intel_net i ON i.net_len = l.net_len AND i.net_bits = substr(e.bits, 1, l.net_len)",
                     bits = hex_to_bits(&format!("{key}"))
@@ -147,13 +188,6 @@ pub fn candidate_view_sql(fields: &[MatchField]) -> String {
             MatchField::Url => {}
         }
     }
-    // Address keys of the three fields, computed once per event.
-    let mut keys = Steps::default();
-    for field in ["server_ip", "client_ip", "host"] {
-        keys.at(0, format!("{field}_lit"), is_ip_literal(field));
-        ip_steps(&mut keys, 1, field, &format!("k_{field}"));
-    }
-    let keyed = keys.over("SELECT source, offset, server_ip, client_ip, host FROM events");
     let union = if candidates.is_empty() {
         "SELECT CAST(NULL AS STRING) AS source, CAST(NULL AS BIGINT) AS offset, CAST(NULL AS INT) AS id, '' AS match_kind, \
          '' AS matched_field, 0 AS field_order WHERE false"
@@ -162,16 +196,12 @@ pub fn candidate_view_sql(fields: &[MatchField]) -> String {
         candidates.join(" UNION ALL ")
     };
     format!(
-        "WITH ev AS (\
-            SELECT source, offset, \
-                   CASE WHEN server_ip_lit THEN k_server_ip_hex END AS server_ip_hex, \
-                   CASE WHEN client_ip_lit THEN k_client_ip_hex END AS client_ip_hex, \
-                   CASE WHEN host_lit THEN k_host_hex END AS host_hex, \
-                   CASE WHEN host IS NOT NULL AND host NOT IN ('', '-') AND NOT host_lit THEN regexp_replace(host, '\\\\.\\\\z', '') END AS name \
-            FROM ({keyed}) k), \
+        "WITH ev AS (SELECT * FROM sweep_keys), \
          intel_addr AS (SELECT id, addr_hex FROM intel WHERE addr_hex IS NOT NULL), \
-         intel_net AS (SELECT id, net_len, net_bits FROM intel WHERE net_len IS NOT NULL), \
+         intel_net AS (SELECT id, net_len, net_bits FROM intel WHERE net_len IS NOT NULL AND v4_len IS NULL), \
          net_lengths AS (SELECT DISTINCT net_len FROM intel_net), \
+         intel_net4 AS (SELECT id, v4_len, v4_key FROM intel WHERE v4_len IS NOT NULL), \
+         v4_lengths AS (SELECT DISTINCT v4_len FROM intel_net4), \
          intel_domain AS (SELECT id, indicator, exact_only FROM intel WHERE indicator_type = 'domain'), \
          cand AS ({union}) \
          SELECT c.*, i.indicator, i.indicator_type, i.feed, i.confidence, i.tags, i.intel_version, \
