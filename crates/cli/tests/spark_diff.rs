@@ -89,6 +89,7 @@ struct Case {
     _dir: tempfile::TempDir,
     inputs: Vec<PathBuf>,
     feeds: Vec<PathBuf>,
+    allow: PathBuf,
     root: PathBuf,
 }
 
@@ -119,8 +120,13 @@ fn case() -> Case {
            "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z"}]}"#,
     )
     .unwrap();
+    // Allow-listed: a host under an indicator domain, an address inside an indicator network,
+    // a network around an indicator address, an IPv6 address inside an indicator network.
+    let allow = root.join("allow.txt");
+    std::fs::write(&allow, "a.b.evil.example\n198.51.100.20\n203.0.113.0/28\n2001:db8:abcd::42\n").unwrap();
     let shared = Path::new(SHARED_INTEL);
     Case {
+        allow,
         inputs: vec![PathBuf::from(SQUID), edge, gz],
         feeds: vec![feeds, shared.join("stix21-c2-ip.json"), shared.join("ipsum.txt"), shared.join("stix21-poisonivy.json")],
         root,
@@ -138,6 +144,7 @@ fn scan(case: &Case, lake: &Path, engine: &[&str]) -> serde_json::Value {
         args.push("--intel".into());
         args.push(feed.display().to_string());
     }
+    args.extend(["--allow".to_string(), case.allow.display().to_string()]);
     args.extend(["--match-fields", "server_ip,host,client_ip", "--quiet", "--summary"].map(String::from));
     args.push(summary_path.display().to_string());
     args.extend(engine.iter().map(|s| s.to_string()));
@@ -164,6 +171,8 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
         assert_eq!(e[key], s[key], "summary {key}: embedded {} vs spark {}", e[key], s[key]);
     }
     assert_eq!(e["intel"]["inactive"], s["intel"]["inactive"], "inactive matches");
+    assert_eq!(e["intel"]["suppressed"], s["intel"]["suppressed"], "allow-listed matches");
+    assert!(e["intel"]["suppressed"].as_u64().unwrap() >= 4, "the allowlist suppresses matches: {}", e["intel"]);
     let lines = e["input_lines"].as_u64().unwrap();
     assert_eq!(lines, e["events"].as_u64().unwrap() + e["rejects"].as_u64().unwrap() + e["skipped"].as_u64().unwrap());
     assert!(e["hits"].as_u64().unwrap() >= 20, "the planted indicators hit: {}", e["hits"]);

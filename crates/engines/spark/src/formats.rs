@@ -331,16 +331,20 @@ fn squid() -> FormatSql {
     st.at(2, "status_s", "substr(t_code, instr(t_code, '/') + 1)");
     st.at(2, "url_v", "CASE WHEN t_url <> '-' THEN t_url END");
     st.at(2, "method_v", dash_none("t_method"));
-    let last = "'(?s)^(.*)[ \\t]([^ \\t]*)$'";
-    st.at(3, "has_rest", format!("(rest RLIKE {last})"));
-    st.at(3, "mime_s", format!("regexp_extract(rest, {last}, 2)"));
-    st.at(3, "bm", format!("regexp_replace(regexp_extract(rest, {last}, 1), '\\\\s+\\\\z', '')"));
+    // The last field of a text and what comes before it, split at the last space or tab (a
+    // reversed text read from its start: a pattern for "the last field" backtracks over the
+    // whole text).
+    let last_field = |x: &str| format!("reverse(regexp_extract(reverse({x}), '^[^ \\t]*', 0))");
+    let before_last = |x: &str, last: &str| format!("substr({x}, 1, char_length({x}) - char_length({last}) - 1)");
+    st.at(3, "has_rest", "(rest RLIKE '[ \\t]')");
+    st.at(3, "mime_s", last_field("rest"));
     st.at(3, "status_v", int_value("status_s"));
-    st.at(4, "has_bm", format!("(bm RLIKE {last})"));
-    st.at(4, "user_s", format!("regexp_extract(bm, {last}, 1)"));
-    st.at(4, "hier", format!("regexp_extract(bm, {last}, 2)"));
-    st.at(5, "peer", "substr(hier, instr(hier, '/') + 1)");
-    let after_ip = ip_steps(&mut st, 6, "t_client", "client").max(ip_steps(&mut st, 6, "peer", "peer"));
+    st.at(4, "bm", format!("CASE WHEN has_rest THEN regexp_replace({}, '\\\\s+\\\\z', '') ELSE '' END", before_last("rest", "mime_s")));
+    st.at(5, "has_bm", "(bm RLIKE '[ \\t]')");
+    st.at(5, "hier", format!("CASE WHEN has_bm THEN {} ELSE '' END", last_field("bm")));
+    st.at(6, "user_s", format!("CASE WHEN has_bm THEN {} ELSE '' END", before_last("bm", "hier")));
+    st.at(6, "peer", "substr(hier, instr(hier, '/') + 1)");
+    let after_ip = ip_steps(&mut st, 7, "t_client", "client").max(ip_steps(&mut st, 7, "peer", "peer"));
     let after_url = url_steps(&mut st, 6, "url_v", "method_v", "u");
     let last_step = after_ip.max(after_url);
 

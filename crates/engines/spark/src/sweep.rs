@@ -22,21 +22,45 @@ use crate::formats::{Steps, ip_steps, is_ip_literal};
 /// read. A file rather than rows inside the plan: Spark keeps a plan's local rows in the
 /// driver and ships them with every task, which does not scale to a million indicators.
 pub fn write_intel_keys(index: &sweep_intel::index::IntelIndex, path: &std::path::Path) -> Result<(), SparkError> {
-    let batch = intel_rows(index)?;
+    write_parquet(&intel_rows(index)?, path)
+}
+
+/// Writes the allowlist (`indicator_type`, `indicator`) plus the same join keys as the
+/// indicators have, for the view `allow`.
+pub fn write_allow_keys(index: &sweep_intel::index::IntelIndex, path: &std::path::Path) -> Result<(), SparkError> {
+    let (mut kinds, mut values) = (StringBuilder::new(), StringBuilder::new());
+    for (kind, value) in index.allow_entries() {
+        kinds.append_value(kind.as_str());
+        values.append_value(&*value);
+    }
+    let fields = vec![Field::new("indicator", DataType::Utf8, false), Field::new("indicator_type", DataType::Utf8, false)];
+    let base = RecordBatch::try_new(Arc::new(Schema::new(fields)), vec![Arc::new(values.finish()), Arc::new(kinds.finish())])
+        .map_err(|e| SparkError::Protocol(e.to_string()))?;
+    write_parquet(&with_keys(base)?, path)
+}
+
+fn write_parquet(batch: &RecordBatch, path: &std::path::Path) -> Result<(), SparkError> {
     let failed = |e: &dyn std::fmt::Display| SparkError::Output { path: path.display().to_string(), message: e.to_string() };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
     }
     let file = std::fs::File::create(path).map_err(|e| failed(&e))?;
     let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| failed(&e))?;
-    writer.write(&batch).map_err(|e| failed(&e))?;
+    writer.write(batch).map_err(|e| failed(&e))?;
     writer.close().map_err(|e| failed(&e))?;
     Ok(())
 }
 
 /// The `intel` table plus the join keys.
 fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, SparkError> {
-    let base = sweep_embedded::sweeper::intel_batch(index);
+    with_keys(sweep_embedded::sweeper::intel_batch(index))
+}
+
+/// `base` (its first columns `indicator`, `indicator_type`) plus the join keys: `id` (the
+/// row), `addr_hex` (addresses), `net_len`/`net_bits` (networks, as 128-bit IPv6),
+/// `v4_len`/`v4_key` (networks of IPv4 addresses, as numbers) and `exact_only` (a domain
+/// that is a public suffix).
+fn with_keys(base: RecordBatch) -> Result<RecordBatch, SparkError> {
     let values = base.column(0).as_any().downcast_ref::<StringArray>().expect("indicator is a string column");
     let kinds = base.column(1).as_any().downcast_ref::<StringArray>().expect("indicator_type is a string column");
     let (mut id, mut addr, mut net_len, mut net_bits, mut exact_only) =
@@ -132,11 +156,11 @@ pub fn keys_sql() -> String {
     )
 }
 
-/// The view over `sweep_keys`, `events` and `intel` that the hits and the counts read:
-/// every (event, indicator, field) that matched, judged against the indicator's validity
-/// window.
-pub fn candidate_view_sql(fields: &[MatchField]) -> String {
-    let mut candidates = Vec::new();
+/// Every (event, entry, field) where an entry of the keyed table `table` (`intel` or
+/// `allow`) matches a field of `fields`, as a query over `sweep_keys` with the columns
+/// `source, offset, id, match_kind, matched_field, field_order`.
+fn matches_sql(fields: &[MatchField], table: &str) -> String {
+    let mut parts = Vec::new();
     let mut seen = Vec::new();
     for (order, field) in fields.iter().enumerate() {
         // A field listed twice is matched once, at its first place.
@@ -145,78 +169,106 @@ pub fn candidate_view_sql(fields: &[MatchField]) -> String {
         }
         seen.push(*field);
         let name = field.as_str();
-        match field {
-            MatchField::ServerIp | MatchField::ClientIp | MatchField::Host => {
-                let key = format!("{name}_hex");
-                // ip: the same address; cidr: the address lies in the network.
-                candidates.push(format!(
-                    "SELECT e.source, e.offset, i.id, 'exact' AS match_kind, '{name}' AS matched_field, {order} AS field_order \
-                     FROM ev e JOIN intel_addr i ON e.{key} = i.addr_hex"
-                ));
-                // A network of prefix length n holds the address whose first n bits are its
-                // own: an equi-join per prefix length present in the feeds (a range join would
-                // compare every event with every network). IPv4 networks compare numbers;
-                // the others compare the leading bits as text.
-                candidates.push(format!(
-                    "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
-                     FROM (SELECT source, offset, CAST(conv(substr({key}, 25, 8), 16, 10) AS BIGINT) AS v4 FROM ev \
-                           WHERE substr({key}, 1, 24) = '00000000000000000000ffff') e \
-                     CROSS JOIN v4_lengths l \
-                     JOIN intel_net4 i ON i.v4_len = l.v4_len AND i.v4_key = shiftright(e.v4, 32 - l.v4_len)"
-                ));
-                candidates.push(format!(
-                    "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
-                     FROM (SELECT source, offset, {bits} AS bits FROM ev WHERE {key} IS NOT NULL AND EXISTS(SELECT 1 FROM net_lengths)) e \
-                     CROSS JOIN net_lengths l \
-                     JOIN intel_net i ON i.net_len = l.net_len AND i.net_bits = substr(e.bits, 1, l.net_len)",
-                    bits = hex_to_bits(&format!("{key}"))
-                ));
-                if *field == MatchField::Host {
-                    // domain: the name or a parent at a label boundary; a public suffix
-                    // matches exactly only.
-                    candidates.push(format!(
-                        "SELECT s.source, s.offset, i.id, CASE WHEN s.depth = 0 THEN 'exact' ELSE 'subdomain' END, '{name}', {order} \
-                         FROM (SELECT source, offset, depth, suffix FROM ev LATERAL VIEW posexplode(\
-                            transform(sequence(0, size(split(name, '\\\\.')) - 1), \
-                                      k -> array_join(slice(split(name, '\\\\.'), k + 1, size(split(name, '\\\\.')) - k), '.'))) d AS depth, suffix \
-                               WHERE name IS NOT NULL) s \
-                         JOIN intel_domain i ON i.indicator = s.suffix AND (NOT i.exact_only OR s.depth = 0)"
-                    ));
-                }
-            }
+        if *field == MatchField::Url {
             // URL indicators are refused before the run (run::check_supported).
-            MatchField::Url => {}
+            continue;
+        }
+        let key = format!("{name}_hex");
+        // ip: the same address.
+        parts.push(format!(
+            "SELECT e.source, e.offset, i.id, 'exact' AS match_kind, '{name}' AS matched_field, {order} AS field_order \
+             FROM sweep_keys e JOIN {table} i ON e.{key} = i.addr_hex"
+        ));
+        // cidr: the address lies in the network. A network of prefix length n holds the
+        // addresses whose first n bits are its own: an equi-join per prefix length present in
+        // the feeds (a range join would compare every event with every network). IPv4
+        // networks compare numbers; the others the leading bits as text.
+        parts.push(format!(
+            "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
+             FROM (SELECT source, offset, CAST(conv(substr({key}, 25, 8), 16, 10) AS BIGINT) AS v4 FROM sweep_keys \
+                   WHERE substr({key}, 1, 24) = '00000000000000000000ffff') e \
+             CROSS JOIN (SELECT DISTINCT v4_len FROM {table} WHERE v4_len IS NOT NULL) l \
+             JOIN {table} i ON i.v4_len = l.v4_len AND i.v4_key = shiftright(e.v4, 32 - l.v4_len)"
+        ));
+        parts.push(format!(
+            "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
+             FROM (SELECT source, offset, {bits} AS bits FROM sweep_keys WHERE {key} IS NOT NULL \
+                   AND EXISTS (SELECT 1 FROM {table} WHERE net_len IS NOT NULL AND v4_len IS NULL)) e \
+             CROSS JOIN (SELECT DISTINCT net_len FROM {table} WHERE net_len IS NOT NULL AND v4_len IS NULL) l \
+             JOIN {table} i ON i.v4_len IS NULL AND i.net_len = l.net_len AND i.net_bits = substr(e.bits, 1, l.net_len)",
+            bits = hex_to_bits(&key)
+        ));
+        if *field == MatchField::Host {
+            // domain: the name or a parent at a label boundary; a public suffix matches
+            // exactly only.
+            parts.push(format!(
+                "SELECT s.source, s.offset, i.id, CASE WHEN s.depth = 0 THEN 'exact' ELSE 'subdomain' END, '{name}', {order} \
+                 FROM (SELECT source, offset, depth, suffix FROM sweep_keys LATERAL VIEW posexplode(\
+                    transform(sequence(0, size(split(name, '\\\\.')) - 1), \
+                              k -> array_join(slice(split(name, '\\\\.'), k + 1, size(split(name, '\\\\.')) - k), '.'))) d AS depth, suffix \
+                       WHERE name IS NOT NULL) s \
+                 JOIN {table} i ON i.indicator_type = 'domain' AND i.indicator = s.suffix AND (NOT i.exact_only OR s.depth = 0)"
+            ));
         }
     }
-    let union = if candidates.is_empty() {
-        "SELECT CAST(NULL AS STRING) AS source, CAST(NULL AS BIGINT) AS offset, CAST(NULL AS INT) AS id, '' AS match_kind, \
-         '' AS matched_field, 0 AS field_order WHERE false"
-            .to_string()
+    if parts.is_empty() {
+        return "SELECT CAST(NULL AS STRING) AS source, CAST(NULL AS BIGINT) AS offset, CAST(NULL AS INT) AS id, '' AS match_kind, \
+                '' AS matched_field, 0 AS field_order WHERE false"
+            .to_string();
+    }
+    parts.join(" UNION ALL ")
+}
+
+/// The indicator types an allowlist entry of a type can suppress: addresses and networks
+/// suppress address matches, domains name matches.
+const MATCH_CLASS: &str = "CASE WHEN indicator_type = 'domain' THEN 'name' ELSE 'address' END";
+
+/// The view over `sweep_keys`, `events` and `intel` that the hits and the counts read:
+/// every (event, indicator, field) that matched, judged against the indicator's validity
+/// window (`active`) and the allowlist (`allowed`: the matched value is allow-listed for
+/// the indicator's type; docs/intel.md#allowlist). With `with_allowlist` false, nothing is
+/// allowed.
+pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool) -> String {
+    let allowed = if with_allowlist {
+        format!(
+            "allowed AS (SELECT DISTINCT m.source, m.offset, m.matched_field, {MATCH_CLASS} AS class \
+                         FROM ({}) m JOIN allow a ON m.id = a.id), ",
+            matches_sql(fields, "allow")
+        )
     } else {
-        candidates.join(" UNION ALL ")
+        "allowed AS (SELECT CAST(NULL AS STRING) AS source, CAST(NULL AS BIGINT) AS offset, '' AS matched_field, \
+                            '' AS class WHERE false), "
+            .to_string()
     };
     format!(
-        "WITH ev AS (SELECT * FROM sweep_keys), \
-         intel_addr AS (SELECT id, addr_hex FROM intel WHERE addr_hex IS NOT NULL), \
-         intel_net AS (SELECT id, net_len, net_bits FROM intel WHERE net_len IS NOT NULL AND v4_len IS NULL), \
-         net_lengths AS (SELECT DISTINCT net_len FROM intel_net), \
-         intel_net4 AS (SELECT id, v4_len, v4_key FROM intel WHERE v4_len IS NOT NULL), \
-         v4_lengths AS (SELECT DISTINCT v4_len FROM intel_net4), \
-         intel_domain AS (SELECT id, indicator, exact_only FROM intel WHERE indicator_type = 'domain'), \
-         cand AS ({union}) \
-         SELECT c.*, i.indicator, i.indicator_type, i.feed, i.confidence, i.tags, i.intel_version, \
-                (i.valid_from IS NULL OR e.ts >= i.valid_from) AND (i.valid_until IS NULL OR e.ts < i.valid_until) AS active, \
+        "WITH cand AS ({}), {allowed}\
+         matched AS (SELECT c.*, i.indicator, i.indicator_type, i.feed, i.confidence, i.tags, i.intel_version, \
+                            i.valid_from, i.valid_until, {MATCH_CLASS} AS class \
+                     FROM cand c JOIN intel i ON c.id = i.id) \
+         SELECT m.source, m.offset, m.id, m.match_kind, m.matched_field, m.field_order, m.indicator, m.indicator_type, m.feed, \
+                m.confidence, m.tags, m.intel_version, \
+                (m.valid_from IS NULL OR e.ts >= m.valid_from) AND (m.valid_until IS NULL OR e.ts < m.valid_until) AS active, \
+                a.source IS NOT NULL AS allowed, \
                 e.ts, e.client_ip, e.user, e.host, e.url \
-         FROM cand c JOIN intel i ON c.id = i.id JOIN events e ON c.source = e.source AND c.offset = e.offset"
+         FROM matched m JOIN events e ON m.source = e.source AND m.offset = e.offset \
+         LEFT JOIN allowed a ON a.source = m.source AND a.offset = m.offset AND a.matched_field = m.matched_field AND a.class = m.class",
+        matches_sql(fields, "intel")
     )
 }
 
-/// The `hits` table: one row per event and indicator, at the first field that matched.
+/// The `hits` table: one row per event and indicator, at the first field that matched and
+/// was not allow-listed.
 pub const HITS_SQL: &str = "SELECT ts, client_ip, user, host, url, indicator, indicator_type, match_kind, matched_field, feed, \
      confidence, tags, intel_version, source, offset \
      FROM (SELECT *, row_number() OVER (PARTITION BY source, offset, id ORDER BY field_order) AS rn \
-           FROM sweep_candidates WHERE active) WHERE rn = 1";
+           FROM sweep_candidates WHERE active AND NOT allowed) WHERE rn = 1";
 
 /// Matches held back because the indicator was not valid at the event's time (counted once
 /// per event and indicator, as the embedded sweeper counts them).
 pub const INACTIVE_SQL: &str = "SELECT count(*) FROM (SELECT DISTINCT source, offset, id FROM sweep_candidates WHERE NOT active)";
+
+/// Matches held back because every field where the indicator matched was allow-listed
+/// (counted once per event and indicator; an indicator that hits on another field is not
+/// counted).
+pub const SUPPRESSED_SQL: &str = "SELECT count(*) FROM (SELECT source, offset, id FROM sweep_candidates WHERE active \
+     GROUP BY source, offset, id HAVING count_if(NOT allowed) = 0)";

@@ -965,6 +965,12 @@ impl IntelIndex {
         self.allow_len
     }
 
+    /// The allowlist entries, normalised (type and canonical value), in index order: for an
+    /// engine that applies the allowlist itself (the Spark engine joins against them).
+    pub fn allow_entries(&self) -> impl Iterator<Item = (IndicatorType, ValueText<'_>)> + '_ {
+        (0..self.allow_len as u32).map(|id| (self.allow.kind_of(id), self.allow.value(id)))
+    }
+
     /// Total bytes of the normalised indicator values (what a plain list of them would take).
     pub fn value_bytes(&self) -> usize {
         self.value_bytes
