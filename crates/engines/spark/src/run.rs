@@ -19,7 +19,8 @@ use crate::sweep::{HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, candidate_view_sql, k
 use crate::{SparkError, proto};
 
 /// What the Spark engine runs today; anything else is refused with this list.
-pub const SUPPORT: &str = "batch runs over files (plain or gzip) in the squid format; SQL transform stages (Spark SQL); \
+pub const SUPPORT: &str = "batch runs over files (plain or gzip) in the squid, common, combined, vhost_combined, squid_common and \
+     squid_combined formats; SQL transform stages (Spark SQL); \
      the sweeper with ip, cidr and domain indicators and allowlists on server_ip, client_ip and host; Parquet tables";
 
 /// Runs a batch pipeline on the Spark Connect server at `remote`.

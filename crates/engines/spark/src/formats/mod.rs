@@ -10,6 +10,9 @@ use sweep_model::FormatSpec;
 
 use crate::SparkError;
 
+mod clf;
+mod squid;
+
 /// A SQL string literal.
 pub fn lit(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -29,11 +32,11 @@ pub fn lit(s: &str) -> String {
 }
 
 /// `x RLIKE pattern` with the pattern written as Rust text.
-fn rlike(x: &str, pattern: &str) -> String {
+pub(crate) fn rlike(x: &str, pattern: &str) -> String {
     format!("({x} RLIKE {})", lit(pattern))
 }
 
-const V4: &str = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+pub(crate) const V4: &str = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 
 /// RFC 3986's IPv6address rule (what Rust's `Ipv6Addr` parser accepts).
 fn v6_pattern() -> String {
@@ -54,7 +57,7 @@ fn v6_pattern() -> String {
 ///
 /// Only a value with a colon can be IPv6, so most values (IPv4 addresses, host names) meet
 /// the short IPv4 pattern alone; the IPv6 grammar is one large pattern and costs far more.
-fn ip_ok(x: &str) -> String {
+pub(crate) fn ip_ok(x: &str) -> String {
     let v6 = v6_pattern();
     format!(
         "(CASE WHEN instr({x}, ':') = 0 THEN {} ELSE {} END)",
@@ -189,16 +192,16 @@ pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
 }
 
 /// `int_field`: `-` is none; otherwise an optionally signed decimal of at most 18 digits.
-fn int_ok(x: &str) -> String {
+pub(crate) fn int_ok(x: &str) -> String {
     format!("({x} = '-' OR {})", rlike(x, "^[+-]?[0-9]{1,18}$"))
 }
 
-fn int_value(x: &str) -> String {
+pub(crate) fn int_value(x: &str) -> String {
     format!("CASE WHEN {x} IS NULL OR {x} IN ('', '-') THEN NULL ELSE CAST({x} AS BIGINT) END")
 }
 
 /// Rust's `{:?}` of `truncate(x)` for the usual characters (detail messages).
-fn debug_text(x: &str) -> String {
+pub(crate) fn debug_text(x: &str) -> String {
     format!(
         "concat('\"', replace(replace(replace(replace(replace(substr({x}, 1, 64), '\\\\', '\\\\\\\\'), '\"', '\\\\\"'), '\\t', '\\\\t'), \
          '\\r', '\\\\r'), '\\n', '\\\\n'), '\"')"
@@ -206,12 +209,28 @@ fn debug_text(x: &str) -> String {
 }
 
 /// `dash_none`: empty and `-` are none.
-fn dash_none(x: &str) -> String {
+pub(crate) fn dash_none(x: &str) -> String {
     format!("CASE WHEN {x} IS NULL OR {x} IN ('', '-') THEN NULL ELSE {x} END")
 }
 
+/// A reject: `named_struct(reason, detail)` with a detail expression.
+pub(crate) fn rejection(reason: &str, detail: String) -> String {
+    format!("named_struct('reason', '{reason}', 'detail', {detail})")
+}
+
+/// The `field_count` reject of a missing field (`Cursor::need`).
+pub(crate) fn field_missing(what: &str) -> String {
+    rejection("field_count", lit(&format!("line ends before the {what} field")))
+}
+
+/// The reject of the first check (condition, reject) that holds, or NULL for an event.
+pub(crate) fn first_reject(checks: Vec<(String, String)>) -> String {
+    let whens: Vec<String> = checks.into_iter().map(|(cond, rej)| format!("WHEN {cond} THEN {rej}")).collect();
+    format!("CASE {} END", whens.join(" "))
+}
+
 /// `Cursor::need` failed: the field is missing.
-fn missing(x: &str) -> String {
+pub(crate) fn missing(x: &str) -> String {
     format!("({x} IS NULL OR {x} = '')")
 }
 
@@ -219,7 +238,7 @@ fn missing(x: &str) -> String {
 /// `{p}_port`, `{p}_path`, `{p}_query`) from the request target column `u` and the method
 /// column `m`; returns the step after the last one used. Mirrors
 /// sweep_formats::url::split_url and lower_host.
-fn url_steps(steps: &mut Steps, base: usize, u: &str, m: &str, p: &str) -> usize {
+pub(crate) fn url_steps(steps: &mut Steps, base: usize, u: &str, m: &str, p: &str) -> usize {
     steps.at(base, format!("{p}_origin"), format!("({u} LIKE '/%')"));
     steps.at(base, format!("{p}_sch"), format!("regexp_extract({u}, '^([A-Za-z0-9+.-]+)://', 1)"));
     steps.at(base + 1, format!("{p}_has_sch"), format!("(NOT {p}_origin AND {p}_sch <> '')"));
@@ -306,110 +325,17 @@ pub fn event_columns() -> Vec<String> {
 /// The SQL of a format, or why it cannot run on Spark yet.
 pub fn format_sql(spec: &FormatSpec) -> Result<FormatSql, SparkError> {
     match spec {
-        FormatSpec::Squid => Ok(squid()),
+        FormatSpec::Squid => Ok(squid::squid()),
+        FormatSpec::Common => Ok(clf::clf(clf::Variant::Common)),
+        FormatSpec::Combined => Ok(clf::clf(clf::Variant::Combined)),
+        FormatSpec::VhostCombined => Ok(clf::clf(clf::Variant::VhostCombined)),
+        FormatSpec::SquidCommon => Ok(clf::clf(clf::Variant::SquidCommon)),
+        FormatSpec::SquidCombined => Ok(clf::clf(clf::Variant::SquidCombined)),
         other => Err(SparkError::Unsupported(format!(
-            "the format {:?} has no Spark SQL translation yet (the Spark engine reads: squid)",
+            "the format {:?} has no Spark SQL translation yet (the Spark engine reads: squid, common, combined, vhost_combined, squid_common, squid_combined)",
             other.name()
         ))),
     }
-}
-
-/// Squid native (sweep_formats::formats::squid): `%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt`.
-fn squid() -> FormatSql {
-    let mut st = Steps::default();
-    st.at(0, "f", "split(regexp_replace(line, '^[ \\\\t]+', ''), '[ \\\\t]+', 8)");
-    for (i, name) in ["t_ts", "t_el", "t_client", "t_code", "t_size", "t_method", "t_url"].iter().enumerate() {
-        st.at(1, *name, format!("get(f, {i})"));
-    }
-    // The rest: user (may hold spaces), hierarchy/peer, MIME type, optional `[headers]`.
-    st.at(1, "rest0", "regexp_replace(coalesce(get(f, 7), ''), '\\\\s+\\\\z', '')");
-    st.at(
-        2,
-        "rest",
-        "CASE WHEN instr(rest0, ' [') > 0 THEN regexp_replace(substr(rest0, 1, instr(rest0, ' [') - 1), '\\\\s+\\\\z', '') ELSE rest0 END",
-    );
-    st.at(2, "status_s", "substr(t_code, instr(t_code, '/') + 1)");
-    st.at(2, "url_v", "CASE WHEN t_url <> '-' THEN t_url END");
-    st.at(2, "method_v", dash_none("t_method"));
-    // The last field of a text and what comes before it, split at the last space or tab (a
-    // reversed text read from its start: a pattern for "the last field" backtracks over the
-    // whole text).
-    let last_field = |x: &str| format!("reverse(regexp_extract(reverse({x}), '^[^ \\t]*', 0))");
-    let before_last = |x: &str, last: &str| format!("substr({x}, 1, char_length({x}) - char_length({last}) - 1)");
-    st.at(3, "has_rest", "(rest RLIKE '[ \\t]')");
-    st.at(3, "mime_s", last_field("rest"));
-    st.at(3, "status_v", int_value("status_s"));
-    st.at(4, "bm", format!("CASE WHEN has_rest THEN regexp_replace({}, '\\\\s+\\\\z', '') ELSE '' END", before_last("rest", "mime_s")));
-    st.at(5, "has_bm", "(bm RLIKE '[ \\t]')");
-    st.at(5, "hier", format!("CASE WHEN has_bm THEN {} ELSE '' END", last_field("bm")));
-    st.at(6, "user_s", format!("CASE WHEN has_bm THEN {} ELSE '' END", before_last("bm", "hier")));
-    st.at(6, "peer", "substr(hier, instr(hier, '/') + 1)");
-    let after_ip = ip_steps(&mut st, 7, "t_client", "client").max(ip_steps(&mut st, 7, "peer", "peer"));
-    let after_url = url_steps(&mut st, 6, "url_v", "method_v", "u");
-    let last_step = after_ip.max(after_url);
-
-    let r = |reason: &str, detail: String| format!("named_struct('reason', '{reason}', 'detail', {detail})");
-    let fc = |what: &str| r("field_count", lit(&format!("line ends before the {what} field")));
-    let checks: Vec<(String, String)> = vec![
-        (missing("t_ts"), fc("timestamp")),
-        (
-            format!("NOT {}", rlike("t_ts", "^[0-9]{1,12}(\\.[0-9]+)?$")),
-            r("bad_timestamp", format!("concat('not epoch seconds: ', {})", debug_text("t_ts"))),
-        ),
-        (missing("t_el"), fc("elapsed")),
-        (format!("NOT {}", int_ok("t_el")), r("bad_number", format!("concat('elapsed is not a number: ', {})", debug_text("t_el")))),
-        (missing("t_client"), fc("client address")),
-        (
-            format!("NOT (t_client = '-' OR {})", ip_ok("t_client")),
-            r("bad_ip", format!("concat('client address is not an IP address: ', {})", debug_text("t_client"))),
-        ),
-        (missing("t_code"), fc("result code")),
-        (
-            "instr(t_code, '/') = 0".into(),
-            r("malformed", format!("concat('result code is not ACTION/STATUS: ', {})", debug_text("t_code"))),
-        ),
-        (format!("NOT {}", int_ok("status_s")), r("bad_number", format!("concat('status is not a number: ', {})", debug_text("status_s")))),
-        (
-            "NOT (status_v BETWEEN 0 AND 999 OR status_v IS NULL)".into(),
-            r("bad_number", format!("concat('status out of range: ', {})", debug_text("status_s"))),
-        ),
-        (missing("t_size"), fc("reply size")),
-        (format!("NOT {}", int_ok("t_size")), r("bad_number", format!("concat('reply size is not a number: ', {})", debug_text("t_size")))),
-        (missing("t_method"), fc("method")),
-        (missing("t_url"), fc("URL")),
-        ("NOT has_rest".into(), r("field_count", lit("line ends before the hierarchy and MIME type fields"))),
-        ("NOT has_bm".into(), r("field_count", lit("line ends before the user, hierarchy or MIME type field"))),
-        ("instr(hier, '/') = 0".into(), r("malformed", format!("concat('hierarchy is not CODE/PEER: ', {})", debug_text("hier")))),
-    ];
-    let whens: Vec<String> = checks.into_iter().map(|(cond, rej)| format!("WHEN {cond} THEN {rej}")).collect();
-    st.at(last_step, "parse_rej", format!("CASE {} END", whens.join(" ")));
-    let frac = "rpad(substr(coalesce(get(split(t_ts, '\\\\.'), 1), ''), 1, 6), 6, '0')";
-    let columns: [(&str, String); 20] = [
-        ("ts", format!("timestamp_micros(CAST(get(split(t_ts, '\\\\.'), 0) AS BIGINT) * 1000000 + CAST({frac} AS BIGINT))")),
-        ("client_ip", "client_value".into()),
-        ("user", dash_none("trim(user_s)")),
-        ("method", "method_v".into()),
-        ("url", "url_v".into()),
-        ("scheme", "u_scheme".into()),
-        ("host", "u_host".into()),
-        ("port", "u_port".into()),
-        ("path", "u_path".into()),
-        ("query", "u_query".into()),
-        ("status", "CAST(status_v AS INT)".into()),
-        ("request_bytes", "CAST(NULL AS BIGINT)".into()),
-        ("response_bytes", int_value("t_size")),
-        ("duration_ms", int_value("t_el")),
-        ("user_agent", "CAST(NULL AS STRING)".into()),
-        ("referrer", "CAST(NULL AS STRING)".into()),
-        ("content_type", dash_none("mime_s")),
-        ("proxy_action", dash_none("substring_index(t_code, '/', 1)")),
-        ("server_ip", format!("CASE WHEN {} THEN peer_value END", ip_ok("peer"))),
-        ("category", "CAST(NULL AS STRING)".into()),
-    ];
-    for (name, expr) in columns {
-        st.at(last_step, format!("e_{name}"), expr);
-    }
-    FormatSql { name: "squid", steps: st }
 }
 
 #[cfg(test)]
@@ -423,7 +349,7 @@ mod tests {
 
     #[test]
     fn squid_fills_every_event_column() {
-        let steps = squid().steps;
+        let steps = squid::squid().steps;
         let filled: Vec<&str> = steps.steps.iter().flatten().filter_map(|(name, _)| name.strip_prefix("e_")).collect();
         assert_eq!(filled, event_columns(), "the squid SQL must fill the events table's columns, in order");
     }
@@ -435,7 +361,7 @@ mod tests {
         st.at(0, "a", "x * 2");
         assert_eq!(st.over("SELECT 1 AS x"), "SELECT *, a + 1 AS b FROM (SELECT *, x * 2 AS a FROM (SELECT 1 AS x) s0) s1");
         // The whole squid parse stays far below what Spark's parser handles comfortably.
-        let sql = squid().steps.over("lines");
+        let sql = squid::squid().steps.over("lines");
         assert!(sql.len() < 40_000, "{} bytes", sql.len());
     }
 }

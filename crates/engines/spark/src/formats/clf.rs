@@ -1,0 +1,350 @@
+//! The Common Log Format family as Spark SQL (mirrors sweep_formats::formats::clf): `common`,
+//! `combined`, `vhost_combined`, `squid_common` and `squid_combined`.
+//!
+//! The line is read left to right as the embedded parser's cursor reads it: each field is
+//! taken from the front of the text left after the one before (`r1`, `r2`, ...), so a
+//! field's reject names the first field that failed, with the embedded parser's reason.
+
+use super::*;
+
+/// Which member of the family (sweep_formats::formats::clf::ClfVariant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Variant {
+    SquidCommon,
+    SquidCombined,
+    Common,
+    Combined,
+    VhostCombined,
+}
+
+impl Variant {
+    fn has_vhost(self) -> bool {
+        self == Variant::VhostCombined
+    }
+
+    fn has_referrer_and_agent(self) -> bool {
+        !matches!(self, Variant::Common | Variant::SquidCommon)
+    }
+
+    fn is_squid(self) -> bool {
+        matches!(self, Variant::SquidCommon | Variant::SquidCombined)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Variant::SquidCommon => "squid_common",
+            Variant::SquidCombined => "squid_combined",
+            Variant::Common => "common",
+            Variant::Combined => "combined",
+            Variant::VhostCombined => "vhost_combined",
+        }
+    }
+
+    fn last_field(self) -> &'static str {
+        match self {
+            Variant::Common => "bytes",
+            Variant::Combined | Variant::VhostCombined => "user agent",
+            Variant::SquidCommon | Variant::SquidCombined => "%Ss:%Sh",
+        }
+    }
+}
+
+fn re_extract(x: &str, pattern: &str, group: usize) -> String {
+    format!("regexp_extract({x}, {}, {group})", lit(pattern))
+}
+
+/// A `"..."` field: a backslash escapes the next character, and a quote ends the field only
+/// where a space, a tab or the line end follows (Cursor::quoted).
+const QUOTED: &str = r#"(?s)^[ \t]*"((?:\\.|"(?![ \t]|\z)|[^"\\])*)"(?=[ \t]|\z)"#;
+
+/// A bare field: the next run of characters that are not spaces or tabs (Cursor::bare).
+const BARE: &str = r"(?s)^[ \t]*([^ \t]*)";
+
+/// `dd/Mon/yyyy:HH:MM:SS[.frac][ zone]` (time::parse_clf), checked by shape; the values are
+/// range-checked by `make_timestamp`.
+const TIME: &str = r"^[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?( (Z|z|[+-][0-9]{2}(:?[0-9]{2})?))?\z";
+
+/// Adds the columns `{p}_v` (the field's text, escapes resolved), `{p}_ok` and `{p}_err`
+/// (the reject when it is not there) for a quoted field read from the text column `r`, at
+/// `step`; the text after it is `{next}` at `step + 1`.
+fn quoted(st: &mut Steps, step: usize, r: &str, p: &str, what: &str, next: &str) {
+    st.at(step, format!("{p}_m"), re_extract(r, QUOTED, 0));
+    st.at(step, format!("{p}_raw"), re_extract(r, QUOTED, 1));
+    st.at(step + 1, format!("{p}_ok"), format!("({p}_m <> '')"));
+    st.at(step + 1, format!("{p}_v"), format!("regexp_replace({p}_raw, {}, '$1')", lit(r#"\\(["\\])"#)));
+    st.at(step + 1, next, format!("substr({r}, char_length({p}_m) + 1)"));
+    st.at(
+        step + 1,
+        format!("{p}_err"),
+        format!(
+            "CASE WHEN {} THEN {} WHEN {} THEN {} ELSE {} END",
+            rlike(r, r"^[ \t]*\z"),
+            field_missing(what),
+            rlike(r, r#"^[ \t]*""#),
+            rejection("malformed", lit(&format!("the {what} field has no closing double quote"))),
+            rejection("malformed", lit(&format!("the {what} field does not start with a double quote"))),
+        ),
+    );
+}
+
+/// Adds `{p}` (the next bare field of `r`, empty when the line ends) at `step` and the text
+/// after it, `{next}`, at `step + 1`.
+fn bare(st: &mut Steps, step: usize, r: &str, p: &str, next: &str) {
+    st.at(step, p, re_extract(r, BARE, 1));
+    st.at(step, format!("{p}_len"), format!("char_length({})", re_extract(r, BARE, 0)));
+    st.at(step + 1, next, format!("substr({r}, {p}_len + 1)"));
+}
+
+/// The parse of one member of the family.
+pub(super) fn clf(v: Variant) -> FormatSql {
+    let mut st = Steps::default();
+    let lead = usize::from(v.has_vhost());
+    // The leading bare fields: [virtual host,] client, ident, and the rest of the line.
+    st.at(0, "f", format!("split(regexp_replace(line, '^[ \\\\t]+', ''), '[ \\\\t]+', {})", 3 + lead));
+    if v.has_vhost() {
+        st.at(1, "vh", "get(f, 0)");
+    }
+    st.at(1, "t_client", format!("get(f, {lead})"));
+    st.at(1, "t_ident", format!("get(f, {})", lead + 1));
+    st.at(1, "rest", format!("coalesce(get(f, {}), '')", lead + 2));
+
+    // The user runs up to the `[dd/` of the time field (at the start or after a space).
+    let time_start = r"(?s)^((?:.*?[ \t])?)\[[0-9]{2}/";
+    st.at(2, "has_time", rlike("rest", time_start));
+    st.at(2, "pre", re_extract("rest", time_start, 1));
+    st.at(3, "user_t", "regexp_replace(pre, '^[ \\\\t]+|[ \\\\t]+$', '')");
+    st.at(3, "tp", "substr(rest, char_length(pre) + 1)");
+    st.at(4, "tclose", "instr(tp, ']')");
+    st.at(5, "t_time", "CASE WHEN tclose > 0 THEN substr(tp, 2, tclose - 2) END");
+    st.at(5, "r1", "CASE WHEN tclose > 0 THEN substr(tp, tclose + 1) ELSE '' END");
+
+    // The time, in UTC.
+    st.at(6, "t_shape", rlike("t_time", TIME));
+    st.at(6, "t_frac", format!("rpad(substr({}, 1, 6), 6, '0')", re_extract("t_time", r"^.{20}\.([0-9]+)", 1)));
+    st.at(6, "t_zone", re_extract("t_time", r"^[^ ]* (.*)$", 1));
+    let month = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| format!("WHEN '{m}' THEN {}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    st.at(
+        7,
+        "t_base",
+        format!(
+            "CASE WHEN t_shape THEN make_timestamp(CAST(substr(t_time, 8, 4) AS INT), CASE lower(substr(t_time, 4, 3)) {month} END, \
+             CAST(substr(t_time, 1, 2) AS INT), CAST(substr(t_time, 13, 2) AS INT), CAST(substr(t_time, 16, 2) AS INT), \
+             CAST(concat(substr(t_time, 19, 2), '.', t_frac) AS DECIMAL(8, 6)), 'UTC') END"
+        ),
+    );
+    st.at(7, "z_h", "CASE WHEN t_zone RLIKE '^[+-]' THEN CAST(substr(t_zone, 2, 2) AS INT) ELSE 0 END");
+    st.at(7, "z_m", "CASE WHEN t_zone RLIKE '^[+-]..:?..' THEN CAST(substr(regexp_replace(t_zone, ':', ''), 4, 2) AS INT) ELSE 0 END");
+    st.at(8, "ts_ok", "(t_base IS NOT NULL AND z_h <= 23 AND z_m <= 59)");
+    st.at(
+        8,
+        "ts_v",
+        "timestamp_micros(unix_micros(t_base) - CASE WHEN t_zone LIKE '-%' THEN -1 ELSE 1 END * CAST(z_h * 3600 + z_m * 60 AS BIGINT) * 1000000)",
+    );
+
+    // The request line: `METHOD SP target [SP HTTP/x.y]`, or `-`.
+    quoted(&mut st, 6, "r1", "q_req", "request", "r2");
+    st.at(8, "req_s", "regexp_replace(q_req_v, '^ +| +$', '')");
+    st.at(9, "req_none", "(req_s = '' OR req_s = '-')");
+    st.at(9, "req_sp", "instr(req_s, ' ')");
+    st.at(10, "req_method", "CASE WHEN req_sp > 0 THEN substr(req_s, 1, req_sp - 1) END");
+    st.at(10, "req_after", "CASE WHEN req_sp > 0 THEN substr(req_s, req_sp + 1) END");
+    st.at(11, "req_has_proto", "(instr(req_after, ' ') > 0)");
+    st.at(11, "req_proto", "substring_index(req_after, ' ', -1)");
+    st.at(12, "req_is_version", rlike("req_proto", r"^[Hh][Tt][Tt][Pp]/[0-9][0-9.]*$"));
+    st.at(
+        13,
+        "req_target_raw",
+        "CASE WHEN req_has_proto THEN substr(req_after, 1, char_length(req_after) - char_length(req_proto) - 1) ELSE req_after END",
+    );
+    st.at(14, "req_target", "nullif(nullif(regexp_replace(req_target_raw, '^ +| +$', ''), '-'), '')");
+    st.at(15, "method_v", "CASE WHEN NOT req_none THEN nullif(nullif(req_method, '-'), '') END");
+    st.at(15, "target_v", "CASE WHEN NOT req_none THEN req_target END");
+    // `*` (OPTIONS *) and Squid's `error:...` are URLs that are not split.
+    st.at(16, "url_in", "CASE WHEN target_v = '*' OR target_v LIKE 'error:%' THEN NULL ELSE target_v END");
+    let after_url = url_steps(&mut st, 17, "url_in", "method_v", "u");
+
+    // Status, bytes, [referrer, user agent,] [%Ss:%Sh,] then nothing.
+    bare(&mut st, 8, "r2", "t_status", "r3");
+    st.at(9, "status_v", int_value("t_status"));
+    bare(&mut st, 10, "r3", "t_bytes", "r4");
+    let (mut text, mut step) = ("r4", 12);
+    if v.has_referrer_and_agent() {
+        quoted(&mut st, 12, "r4", "q_ref", "referrer", "r5");
+        quoted(&mut st, 14, "r5", "q_ua", "user agent", "r6");
+        (text, step) = ("r6", 16);
+    }
+    if v.is_squid() {
+        bare(&mut st, step, text, "t_action", "r_end");
+    } else {
+        st.at(step + 1, "r_end", text);
+    }
+    st.at(step + 2, "extra", "regexp_replace(r_end, '^[ \\\\t]+', '')");
+
+    let ip_after = ip_steps(&mut st, 2, "t_client", "client");
+    let mut last_step = after_url.max(ip_after).max(step + 3);
+
+    // The virtual host and port (vhost_field).
+    if v.has_vhost() {
+        st.at(2, "vh_br", "(vh LIKE '[%')");
+        st.at(2, "vh_be", "instr(vh, ']')");
+        st.at(2, "vh_colon", "(instr(vh, ':') > 0)");
+        st.at(
+            3,
+            "vh_host_raw",
+            "CASE WHEN vh_br AND vh_be > 0 THEN substr(vh, 2, vh_be - 2) WHEN vh_br THEN vh WHEN vh_colon THEN \
+             substr(vh, 1, char_length(vh) - char_length(substring_index(vh, ':', -1)) - 1) ELSE vh END",
+        );
+        st.at(3, "vh_port_s", "CASE WHEN NOT vh_br AND vh_colon THEN substring_index(vh, ':', -1) END");
+        let port_of = |x: &str| format!("CASE WHEN {} AND CAST({x} AS INT) <= 65535 THEN CAST({x} AS INT) END", rlike(x, "^[0-9]{1,5}$"));
+        st.at(
+            4,
+            "vh_port",
+            format!(
+                "CASE WHEN vh_br AND vh_be > 0 AND substr(vh, vh_be + 1) LIKE ':%' THEN {} WHEN vh_br THEN NULL \
+                 WHEN vh_port_s IS NULL OR vh_port_s IN ('', '-') THEN NULL ELSE CAST(vh_port_s AS INT) END",
+                port_of("substr(vh, vh_be + 2)")
+            ),
+        );
+        st.at(4, "vh_port_n", int_value("vh_port_s"));
+        last_step = last_step.max(5);
+    }
+
+    let fc = field_missing;
+    let mut checks: Vec<(String, String)> = Vec::new();
+    if v.has_vhost() {
+        checks.extend([
+            (missing("vh"), fc("virtual host")),
+            (
+                "vh_br AND vh_be > 0 AND vh_be = 2".into(),
+                rejection("malformed", format!("concat('virtual host is empty: ', {})", debug_text("vh"))),
+            ),
+            (
+                format!("NOT vh_br AND vh_port_s IS NOT NULL AND vh_port_s <> '' AND NOT {}", int_ok("vh_port_s")),
+                rejection("bad_number", format!("concat('virtual host port is not a number: ', {})", debug_text("vh_port_s"))),
+            ),
+            (
+                "NOT vh_br AND vh_port_n IS NOT NULL AND NOT vh_port_n BETWEEN 0 AND 65535".into(),
+                rejection("bad_number", format!("concat('virtual host port out of range: ', {})", debug_text("vh"))),
+            ),
+            (
+                "NOT vh_br AND vh_host_raw = ''".into(),
+                rejection("malformed", format!("concat('virtual host is empty: ', {})", debug_text("vh"))),
+            ),
+        ]);
+    }
+    checks.extend([
+        (missing("t_client"), fc("client address")),
+        (
+            format!("NOT (t_client = '-' OR {})", ip_ok("t_client")),
+            rejection("bad_ip", format!("concat('client address is not an IP address: ', {})", debug_text("t_client"))),
+        ),
+        (missing("t_ident"), fc("ident")),
+        ("NOT has_time AND instr(rest, '[') = 0".into(), fc("time")),
+        ("NOT has_time".into(), rejection("malformed", lit("no [dd/Mon/yyyy:HH:MM:SS zone] time field after the user field"))),
+        ("user_t = ''".into(), rejection("field_count", lit("line ends before the user field (the time field follows the ident)"))),
+        ("tclose = 0".into(), rejection("malformed", lit("the time field has no closing ']'"))),
+        (
+            "NOT ts_ok".into(),
+            rejection("bad_timestamp", format!("concat('time is not dd/Mon/yyyy:HH:MM:SS zone: ', {})", debug_text("t_time"))),
+        ),
+        ("NOT q_req_ok".into(), "q_req_err".into()),
+        (
+            "NOT req_none AND req_sp = 0".into(),
+            rejection("bad_request", format!("concat('request line has no target: ', {})", debug_text("req_s"))),
+        ),
+        (
+            format!("NOT req_none AND NOT {}", rlike("req_method", r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")),
+            rejection("bad_request", format!("concat('request line does not start with a method: ', {})", debug_text("req_s"))),
+        ),
+        (
+            "NOT req_none AND req_has_proto AND NOT req_is_version".into(),
+            rejection("bad_request", format!("concat('request line does not end with HTTP/x.y: ', {})", debug_text("req_s"))),
+        ),
+        (missing("t_status"), fc("status")),
+        (
+            format!("NOT {}", int_ok("t_status")),
+            rejection("bad_number", format!("concat('status is not a number: ', {})", debug_text("t_status"))),
+        ),
+        (
+            "NOT (status_v BETWEEN 0 AND 999 OR status_v IS NULL)".into(),
+            rejection("bad_number", format!("concat('status out of range: ', {})", debug_text("t_status"))),
+        ),
+        (missing("t_bytes"), fc("bytes")),
+    ]);
+    let bytes_dash_is_zero = !v.is_squid();
+    checks.push((
+        format!("NOT ({} {})", if bytes_dash_is_zero { "t_bytes = '-' OR" } else { "" }, int_ok("t_bytes")),
+        rejection("bad_number", format!("concat('bytes is not a number: ', {})", debug_text("t_bytes"))),
+    ));
+    if v.has_referrer_and_agent() {
+        checks.push(("NOT q_ref_ok".into(), "q_ref_err".into()));
+        checks.push(("NOT q_ua_ok".into(), "q_ua_err".into()));
+    }
+    if v.is_squid() {
+        checks.push((missing("t_action"), fc("%Ss:%Sh")));
+    }
+    let hint = if v == Variant::Common {
+        "CASE WHEN extra LIKE '\"%' THEN ' (a combined line? use format \"combined\")' ELSE '' END"
+    } else {
+        "''"
+    };
+    checks.push((
+        "extra <> ''".into(),
+        rejection(
+            "field_count",
+            format!("concat('unexpected text after the {} field', {hint}, ': ', {})", v.last_field(), debug_text("extra")),
+        ),
+    ));
+    st.at(last_step, "parse_rej", first_reject(checks));
+
+    let (host, port) = if v.has_vhost() {
+        (
+            "CASE WHEN u_host IS NULL THEN lower(regexp_replace(vh_host_raw, '\\\\.\\\\z', '')) ELSE u_host END".to_string(),
+            "CASE WHEN u_host IS NULL THEN vh_port ELSE u_port END".to_string(),
+        )
+    } else {
+        ("u_host".to_string(), "u_port".to_string())
+    };
+    let response_bytes = if bytes_dash_is_zero {
+        format!("CASE WHEN t_bytes = '-' THEN CAST(0 AS BIGINT) ELSE {} END", int_value("t_bytes"))
+    } else {
+        int_value("t_bytes")
+    };
+    let (agent, referrer) = if v.has_referrer_and_agent() {
+        (dash_none("q_ua_v"), dash_none("q_ref_v"))
+    } else {
+        ("CAST(NULL AS STRING)".to_string(), "CAST(NULL AS STRING)".to_string())
+    };
+    let action = if v.is_squid() { dash_none("substring_index(t_action, ':', 1)") } else { "CAST(NULL AS STRING)".to_string() };
+    let columns: [(&str, String); 20] = [
+        ("ts", "ts_v".into()),
+        ("client_ip", "client_value".into()),
+        ("user", dash_none("user_t")),
+        ("method", "method_v".into()),
+        ("url", "target_v".into()),
+        ("scheme", "u_scheme".into()),
+        ("host", host),
+        ("port", port),
+        ("path", "u_path".into()),
+        ("query", "u_query".into()),
+        ("status", "CAST(status_v AS INT)".into()),
+        ("request_bytes", "CAST(NULL AS BIGINT)".into()),
+        ("response_bytes", response_bytes),
+        ("duration_ms", "CAST(NULL AS BIGINT)".into()),
+        ("user_agent", agent),
+        ("referrer", referrer),
+        ("content_type", "CAST(NULL AS STRING)".into()),
+        ("proxy_action", action),
+        ("server_ip", "CAST(NULL AS STRING)".into()),
+        ("category", "CAST(NULL AS STRING)".into()),
+    ];
+    for (name, expr) in columns {
+        st.at(last_step, format!("e_{name}"), expr);
+    }
+    FormatSql { name: v.name(), steps: st }
+}

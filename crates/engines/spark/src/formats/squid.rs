@@ -1,0 +1,101 @@
+//! Squid native as Spark SQL (mirrors sweep_formats::formats::squid).
+
+use super::*;
+
+/// Squid native (sweep_formats::formats::squid): `%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt`.
+pub(super) fn squid() -> FormatSql {
+    let mut st = Steps::default();
+    st.at(0, "f", "split(regexp_replace(line, '^[ \\\\t]+', ''), '[ \\\\t]+', 8)");
+    for (i, name) in ["t_ts", "t_el", "t_client", "t_code", "t_size", "t_method", "t_url"].iter().enumerate() {
+        st.at(1, *name, format!("get(f, {i})"));
+    }
+    // The rest: user (may hold spaces), hierarchy/peer, MIME type, optional `[headers]`.
+    st.at(1, "rest0", "regexp_replace(coalesce(get(f, 7), ''), '\\\\s+\\\\z', '')");
+    st.at(
+        2,
+        "rest",
+        "CASE WHEN instr(rest0, ' [') > 0 THEN regexp_replace(substr(rest0, 1, instr(rest0, ' [') - 1), '\\\\s+\\\\z', '') ELSE rest0 END",
+    );
+    st.at(2, "status_s", "substr(t_code, instr(t_code, '/') + 1)");
+    st.at(2, "url_v", "CASE WHEN t_url <> '-' THEN t_url END");
+    st.at(2, "method_v", dash_none("t_method"));
+    // The last field of a text and what comes before it, split at the last space or tab (a
+    // reversed text read from its start: a pattern for "the last field" backtracks over the
+    // whole text).
+    let last_field = |x: &str| format!("reverse(regexp_extract(reverse({x}), '^[^ \\t]*', 0))");
+    let before_last = |x: &str, last: &str| format!("substr({x}, 1, char_length({x}) - char_length({last}) - 1)");
+    st.at(3, "has_rest", "(rest RLIKE '[ \\t]')");
+    st.at(3, "mime_s", last_field("rest"));
+    st.at(3, "status_v", int_value("status_s"));
+    st.at(4, "bm", format!("CASE WHEN has_rest THEN regexp_replace({}, '\\\\s+\\\\z', '') ELSE '' END", before_last("rest", "mime_s")));
+    st.at(5, "has_bm", "(bm RLIKE '[ \\t]')");
+    st.at(5, "hier", format!("CASE WHEN has_bm THEN {} ELSE '' END", last_field("bm")));
+    st.at(6, "user_s", format!("CASE WHEN has_bm THEN {} ELSE '' END", before_last("bm", "hier")));
+    st.at(6, "peer", "substr(hier, instr(hier, '/') + 1)");
+    let after_ip = ip_steps(&mut st, 7, "t_client", "client").max(ip_steps(&mut st, 7, "peer", "peer"));
+    let after_url = url_steps(&mut st, 6, "url_v", "method_v", "u");
+    let last_step = after_ip.max(after_url);
+
+    let r = |reason: &str, detail: String| format!("named_struct('reason', '{reason}', 'detail', {detail})");
+    let fc = |what: &str| r("field_count", lit(&format!("line ends before the {what} field")));
+    let checks: Vec<(String, String)> = vec![
+        (missing("t_ts"), fc("timestamp")),
+        (
+            format!("NOT {}", rlike("t_ts", "^[0-9]{1,12}(\\.[0-9]+)?$")),
+            r("bad_timestamp", format!("concat('not epoch seconds: ', {})", debug_text("t_ts"))),
+        ),
+        (missing("t_el"), fc("elapsed")),
+        (format!("NOT {}", int_ok("t_el")), r("bad_number", format!("concat('elapsed is not a number: ', {})", debug_text("t_el")))),
+        (missing("t_client"), fc("client address")),
+        (
+            format!("NOT (t_client = '-' OR {})", ip_ok("t_client")),
+            r("bad_ip", format!("concat('client address is not an IP address: ', {})", debug_text("t_client"))),
+        ),
+        (missing("t_code"), fc("result code")),
+        (
+            "instr(t_code, '/') = 0".into(),
+            r("malformed", format!("concat('result code is not ACTION/STATUS: ', {})", debug_text("t_code"))),
+        ),
+        (format!("NOT {}", int_ok("status_s")), r("bad_number", format!("concat('status is not a number: ', {})", debug_text("status_s")))),
+        (
+            "NOT (status_v BETWEEN 0 AND 999 OR status_v IS NULL)".into(),
+            r("bad_number", format!("concat('status out of range: ', {})", debug_text("status_s"))),
+        ),
+        (missing("t_size"), fc("reply size")),
+        (format!("NOT {}", int_ok("t_size")), r("bad_number", format!("concat('reply size is not a number: ', {})", debug_text("t_size")))),
+        (missing("t_method"), fc("method")),
+        (missing("t_url"), fc("URL")),
+        ("NOT has_rest".into(), r("field_count", lit("line ends before the hierarchy and MIME type fields"))),
+        ("NOT has_bm".into(), r("field_count", lit("line ends before the user, hierarchy or MIME type field"))),
+        ("instr(hier, '/') = 0".into(), r("malformed", format!("concat('hierarchy is not CODE/PEER: ', {})", debug_text("hier")))),
+    ];
+    let whens: Vec<String> = checks.into_iter().map(|(cond, rej)| format!("WHEN {cond} THEN {rej}")).collect();
+    st.at(last_step, "parse_rej", format!("CASE {} END", whens.join(" ")));
+    let frac = "rpad(substr(coalesce(get(split(t_ts, '\\\\.'), 1), ''), 1, 6), 6, '0')";
+    let columns: [(&str, String); 20] = [
+        ("ts", format!("timestamp_micros(CAST(get(split(t_ts, '\\\\.'), 0) AS BIGINT) * 1000000 + CAST({frac} AS BIGINT))")),
+        ("client_ip", "client_value".into()),
+        ("user", dash_none("trim(user_s)")),
+        ("method", "method_v".into()),
+        ("url", "url_v".into()),
+        ("scheme", "u_scheme".into()),
+        ("host", "u_host".into()),
+        ("port", "u_port".into()),
+        ("path", "u_path".into()),
+        ("query", "u_query".into()),
+        ("status", "CAST(status_v AS INT)".into()),
+        ("request_bytes", "CAST(NULL AS BIGINT)".into()),
+        ("response_bytes", int_value("t_size")),
+        ("duration_ms", int_value("t_el")),
+        ("user_agent", "CAST(NULL AS STRING)".into()),
+        ("referrer", "CAST(NULL AS STRING)".into()),
+        ("content_type", dash_none("mime_s")),
+        ("proxy_action", dash_none("substring_index(t_code, '/', 1)")),
+        ("server_ip", format!("CASE WHEN {} THEN peer_value END", ip_ok("peer"))),
+        ("category", "CAST(NULL AS STRING)".into()),
+    ];
+    for (name, expr) in columns {
+        st.at(last_step, format!("e_{name}"), expr);
+    }
+    FormatSql { name: "squid", steps: st }
+}
