@@ -71,6 +71,12 @@ enum Command {
         summary: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// The engine: embedded (in this process, the default) or spark (over Spark Connect, with --remote).
+        #[arg(long, value_enum, default_value_t = EngineArg::Embedded)]
+        engine: EngineArg,
+        /// The Spark Connect server of --engine spark, sc://host:port (default: $SWEEP_SPARK_REMOTE).
+        #[arg(long, value_name = "URL")]
+        remote: Option<String>,
     },
     /// Write synthetic proxy traffic (for benchmarks and experiments).
     Generate {
@@ -286,7 +292,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             generate(&format, lines, malformed_per_million, seed, &out)
         }
         Command::Intel { command: IntelCommand::Stats { intel, refused } } => intel_stats(&intel, refused),
-        Command::Retro { lake, intel, since, summary, threads } => retro(&lake, &intel, since.as_deref(), summary, threads),
+        Command::Retro { lake, intel, since, summary, threads, engine, remote } => {
+            retro(&lake, &intel, since.as_deref(), summary, threads, engine, remote)
+        }
     }
 }
 
@@ -497,9 +505,21 @@ fn intel_stats(args: &IntelArgs, list_refused: bool) -> Result<()> {
     Ok(())
 }
 
-fn retro(lake: &std::path::Path, args: &IntelArgs, since: Option<&str>, summary_path: Option<PathBuf>, threads: usize) -> Result<()> {
+fn retro(
+    lake: &std::path::Path,
+    args: &IntelArgs,
+    since: Option<&str>,
+    summary_path: Option<PathBuf>,
+    threads: usize,
+    engine: EngineArg,
+    remote: Option<String>,
+) -> Result<()> {
     let Some(spec) = args.sweeper() else { bail!("name the indicators to sweep with: sweep retro LAKE --intel feeds/") };
-    let s = sweep::retro(lake, &spec, since, threads)?;
+    let s = match engine {
+        EngineArg::Embedded if remote.is_some() => bail!("--remote names a Spark Connect server: use it with --engine spark"),
+        EngineArg::Embedded => sweep::retro(lake, &spec, since, threads)?,
+        EngineArg::Spark => sweep::retro_on_spark(lake, &spec, since, remote.as_deref())?,
+    };
     if let Some(path) = summary_path {
         std::fs::write(&path, serde_json::to_string_pretty(&s)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -392,3 +392,64 @@ fn the_fluent_api_runs_on_spark() {
     assert_eq!(s.hits, 22);
     assert_eq!(s.tables["hits"].rows, 22);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A retro-sweep on Spark appends the hits the embedded retro-sweep appends, and a second
+/// one appends none.
+#[test]
+fn retro_sweep_on_spark_appends_what_the_embedded_one_appends() {
+    let Some((remote, _server)) = remote() else { return };
+    let case = case();
+    let base = case.root.join("history");
+    let mut args: Vec<String> = vec!["scan".into()];
+    args.extend(case.inputs.iter().map(|p| p.display().to_string()));
+    args.extend(["--format", "squid", "--quiet", "--out"].map(String::from));
+    args.push(base.display().to_string());
+    ok(sweep(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+    let (embedded, spark) = (case.root.join("retro-embedded"), case.root.join("retro-spark"));
+    copy_dir(&base, &embedded);
+    copy_dir(&base, &spark);
+
+    let retro = |lake: &Path, engine: &[&str], n: usize| {
+        let summary_path = case.root.join(format!("{}-{n}.json", lake.file_name().unwrap().to_string_lossy()));
+        let mut args: Vec<String> = vec!["retro".into(), lake.display().to_string()];
+        for feed in &case.feeds {
+            args.extend(["--intel".to_string(), feed.display().to_string()]);
+        }
+        args.extend(["--allow".to_string(), case.allow.display().to_string()]);
+        args.extend(["--match-fields", "server_ip,host,client_ip", "--summary"].map(String::from));
+        args.push(summary_path.display().to_string());
+        args.extend(engine.iter().map(|s| s.to_string()));
+        ok(sweep(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        summary(&summary_path)
+    };
+    let spark_args = ["--engine", "spark", "--remote", remote.as_str()];
+    let (e, s) = (retro(&embedded, &[], 1), retro(&spark, &spark_args, 1));
+    for key in ["events_swept", "hits_found", "hits_written", "hits_already_present"] {
+        assert_eq!(e[key], s[key], "retro {key}: embedded {} vs spark {}", e[key], s[key]);
+    }
+    for key in ["inactive", "suppressed", "indicators", "intel_version"] {
+        assert_eq!(e["intel"][key], s["intel"][key], "retro intel.{key}");
+    }
+    assert!(e["hits_written"].as_u64().unwrap() >= 20, "the planted indicators hit: {e}");
+    let hits = "SELECT ts, client_ip, \"user\", host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, \
+                array_to_string(tags, '|'), intel_version, source, \"offset\" FROM hits ORDER BY source, \"offset\", indicator, feed";
+    assert_same_tables(&embedded, &spark, &[("hits", hits)]);
+
+    // Again: everything is stored already.
+    let (e, s) = (retro(&embedded, &[], 2), retro(&spark, &spark_args, 2));
+    assert_eq!((e["hits_written"].as_u64(), s["hits_written"].as_u64()), (Some(0), Some(0)), "a second retro-sweep appends nothing");
+    assert_eq!(e["hits_already_present"], s["hits_already_present"]);
+    assert_same_tables(&embedded, &spark, &[("hits", hits)]);
+}

@@ -44,6 +44,17 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
     Ok(retro_sweep(lake, spec, since, threads)?)
 }
 
+/// Retro-sweep on a Spark Connect server (`sc://host:port`, or `$SWEEP_SPARK_REMOTE` when
+/// `None`): the same contract as [`retro`], with Spark reading the stored events and
+/// appending the new hits (docs/spark.md).
+pub fn retro_on_spark(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: Option<&str>) -> Result<RetroSummary, Error> {
+    let remote = match remote {
+        Some(r) => r.to_string(),
+        None => std::env::var("SWEEP_SPARK_REMOTE").map_err(|_| sweep_spark::SparkError::NoRemote)?,
+    };
+    Ok(sweep_spark::retro(lake, spec, since, &remote)?)
+}
+
 /// Anything that can stop a pipeline.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -148,7 +148,7 @@ fn staging_dir(pipeline: &Pipeline) -> PathBuf {
 }
 
 /// A path as Spark sees it: absolute, since the server does not share our working directory.
-fn spark_path(path: &Path) -> String {
+pub(crate) fn spark_path(path: &Path) -> String {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
 
@@ -159,25 +159,7 @@ async fn run_on(
     intel: Option<&LoadedIntel>,
     sweeper: Option<&sweep_model::SweeperSpec>,
 ) -> Result<RunSummary, SparkError> {
-    let version = spark.spark_version().await?;
-    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    if major < 4 {
-        return Err(SparkError::Version { remote: spark.remote().to_string(), version });
-    }
-    for setting in [
-        // UTC like the embedded engine.
-        "spark.sql.session.timeZone=UTC",
-        // Microsecond timestamps, which every Parquet reader knows.
-        "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS",
-        // The compiled SQL guards every cast itself and expects NULL, not an error, from them.
-        "spark.sql.ansi.enabled=false",
-        // A parse compiles to one Java method too large for the JVM's JIT compiler (8,000
-        // bytes of bytecode; larger methods stay interpreted); past that size Spark compiles
-        // each step on its own instead. Measured: 40 % less CPU for the parse.
-        "spark.sql.codegen.hugeMethodLimit=8000",
-    ] {
-        spark.sql(&format!("SET {setting}"), "configuring the session").await?;
-    }
+    prepare_session(spark).await?;
 
     let ingest_micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
     let max_line = pipeline.settings.max_line_bytes;
@@ -275,25 +257,9 @@ async fn run_on(
     }
 
     if let (Some(loaded), Some(spec)) = (intel, sweeper) {
-        // Staged beside the tables, where the server can read (it writes there too).
-        let staged = staging_dir(pipeline).join(format!("intel-{}.parquet", loaded.index.version()));
-        write_intel_keys(&loaded.index, &staged)?;
-        spark.create_view("intel", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
-        staged_files.push(staged);
-        let with_allowlist = loaded.index.allow_len() > 0;
-        if with_allowlist {
-            let staged = staging_dir(pipeline).join(format!("allow-{}.parquet", loaded.index.version()));
-            write_allow_keys(&loaded.index, &staged)?;
-            spark.create_view("allow", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
-            staged_files.push(staged);
-        }
-        checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql()), "computing the match keys").await?);
-        let candidates = client::sql(&candidate_view_sql(&spec.fields, with_allowlist));
-        checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
-        spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;
-        summary.hits = count(spark, "SELECT count(*) FROM sweep_hits", "counting hits").await?;
-        let inactive = count(spark, INACTIVE_SQL, "counting inactive matches").await?;
-        let suppressed = if with_allowlist { count(spark, SUPPRESSED_SQL, "counting allow-listed matches").await? } else { 0 };
+        let swept = sweep_events(spark, loaded, &spec.fields, &staging_dir(pipeline), &mut checkpoints, &mut staged_files).await?;
+        summary.hits = swept.hits;
+        let (inactive, suppressed) = (swept.inactive, swept.suppressed);
         if let Some(sink) = pipeline.load.sink("hits") {
             write_table(spark, &mut summary.tables, "hits", &sink, "SELECT * FROM sweep_hits", &[], mode, summary.hits).await?;
         }
@@ -305,6 +271,76 @@ async fn run_on(
         }
         summary.intel = Some(IntelSummary { inactive, suppressed, ..Default::default() });
     }
+    release(spark, checkpoints, staged_files).await;
+    Ok(summary)
+}
+
+/// Checks the server's version and sets what the compiled SQL expects of the session.
+pub(crate) async fn prepare_session(spark: &mut SparkClient) -> Result<(), SparkError> {
+    let version = spark.spark_version().await?;
+    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if major < 4 {
+        return Err(SparkError::Version { remote: spark.remote().to_string(), version });
+    }
+    for setting in [
+        // UTC like the embedded engine.
+        "spark.sql.session.timeZone=UTC",
+        // Microsecond timestamps, which every Parquet reader knows.
+        "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS",
+        // The compiled SQL guards every cast itself and expects NULL, not an error, from them.
+        "spark.sql.ansi.enabled=false",
+        // A parse compiles to one Java method too large for the JVM's JIT compiler (8,000
+        // bytes of bytecode; larger methods stay interpreted); past that size Spark compiles
+        // each step on its own instead. Measured: 40 % less CPU for the parse.
+        "spark.sql.codegen.hugeMethodLimit=8000",
+    ] {
+        spark.sql(&format!("SET {setting}"), "configuring the session").await?;
+    }
+    Ok(())
+}
+
+/// What the sweeper found over the view `events`.
+pub(crate) struct Swept {
+    pub hits: u64,
+    pub inactive: u64,
+    pub suppressed: u64,
+}
+
+/// The sweeper over the view `events`: stages the indicators (and the allowlist) in
+/// `staging`, where the server reads them, and defines the views `intel`, `sweep_keys`,
+/// `sweep_candidates` and `sweep_hits`; returns the counts.
+pub(crate) async fn sweep_events(
+    spark: &mut SparkClient,
+    loaded: &LoadedIntel,
+    fields: &[sweep_model::MatchField],
+    staging: &Path,
+    checkpoints: &mut Vec<String>,
+    staged_files: &mut Vec<PathBuf>,
+) -> Result<Swept, SparkError> {
+    let staged = staging.join(format!("intel-{}.parquet", loaded.index.version()));
+    write_intel_keys(&loaded.index, &staged)?;
+    spark.create_view("intel", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
+    staged_files.push(staged);
+    let with_allowlist = loaded.index.allow_len() > 0;
+    if with_allowlist {
+        let staged = staging.join(format!("allow-{}.parquet", loaded.index.version()));
+        write_allow_keys(&loaded.index, &staged)?;
+        spark.create_view("allow", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
+        staged_files.push(staged);
+    }
+    checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql()), "computing the match keys").await?);
+    let candidates = client::sql(&candidate_view_sql(fields, with_allowlist));
+    checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
+    spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;
+    Ok(Swept {
+        hits: count(spark, "SELECT count(*) FROM sweep_hits", "counting hits").await?,
+        inactive: count(spark, INACTIVE_SQL, "counting inactive matches").await?,
+        suppressed: if with_allowlist { count(spark, SUPPRESSED_SQL, "counting allow-listed matches").await? } else { 0 },
+    })
+}
+
+/// Frees the checkpoints and removes the staged files (and their folder, once empty).
+pub(crate) async fn release(spark: &mut SparkClient, checkpoints: Vec<String>, staged_files: Vec<PathBuf>) {
     for id in checkpoints {
         spark.release_checkpoint(&id).await;
     }
@@ -314,11 +350,10 @@ async fn run_on(
             let _ = std::fs::remove_dir(dir);
         }
     }
-    Ok(summary)
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn write_table(
+pub(crate) async fn write_table(
     spark: &mut SparkClient,
     tables: &mut std::collections::BTreeMap<String, TableSummary>,
     table: &str,
@@ -351,7 +386,7 @@ fn parquet_files(dir: &Path) -> usize {
         .sum()
 }
 
-async fn count(spark: &mut SparkClient, query: &str, what: &str) -> Result<u64, SparkError> {
+pub(crate) async fn count(spark: &mut SparkClient, query: &str, what: &str) -> Result<u64, SparkError> {
     let batches = spark.sql(query, what).await?;
     Ok(first_row_i64::<1>(&batches)?[0] as u64)
 }

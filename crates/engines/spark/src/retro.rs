@@ -1,0 +1,111 @@
+//! Retro-sweep on Spark: today's indicators over a lake's stored `events` table.
+//!
+//! The same contract as the embedded retro-sweep (sweep_embedded::retro): the events (from a
+//! date on, optionally) are swept by the same joins as a batch run, and only the (event,
+//! indicator) pairs the `hits` table does not hold yet are appended, so running it again
+//! writes nothing twice. An event is identified by (`source`, `offset`), an indicator by
+//! (`indicator`, `indicator_type`, `feed`). Spark reads and writes the lake itself.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use sweep_embedded::IntelSummary;
+use sweep_embedded::retro::RetroSummary;
+use sweep_embedded::sweeper::load_intel;
+use sweep_model::{SinkSpec, SweeperSpec, WriteMode};
+
+use crate::SparkError;
+use crate::client::{self, Remote, SparkClient};
+use crate::run::{count, prepare_session, release, spark_path, sweep_events, write_table};
+
+/// Sweeps the events under `lake` whose date is `since` or later (all when `None`) on the
+/// Spark Connect server at `remote`.
+pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str) -> Result<RetroSummary, SparkError> {
+    let started = Instant::now();
+    let remote = Remote::parse(remote)?;
+    if let Some(d) = since {
+        let ok = d.len() == 10 && sweep_formats::time::parse_date_and_time(d, "00:00:00").is_some();
+        if !ok {
+            return Err(SparkError::Unsupported(format!("--since {d:?} is not a date; write it as YYYY-MM-DD")));
+        }
+    }
+    if !lake.join("events").is_dir() {
+        return Err(SparkError::Unsupported(format!("{} has no events table to sweep", lake.display())));
+    }
+    let loaded = load_intel(spec)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| SparkError::Protocol(format!("cannot start the client runtime: {e}")))?;
+    let mut summary = runtime.block_on(async {
+        let mut spark = SparkClient::connect(&remote).await?;
+        let result = retro_on(&mut spark, lake, &loaded, spec, since).await;
+        spark.release().await;
+        result
+    })?;
+    let base = IntelSummary::new(&loaded);
+    summary.intel = IntelSummary { inactive: summary.intel.inactive, suppressed: summary.intel.suppressed, ..base };
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    summary.events_per_second = summary.events_swept as f64 / summary.elapsed_s.max(1e-9);
+    Ok(summary)
+}
+
+async fn retro_on(
+    spark: &mut SparkClient,
+    lake: &Path,
+    loaded: &sweep_embedded::sweeper::LoadedIntel,
+    spec: &SweeperSpec,
+    since: Option<&str>,
+) -> Result<RetroSummary, SparkError> {
+    prepare_session(spark).await?;
+    let stored = client::read("parquet", vec![spark_path(&lake.join("events"))], HashMap::new());
+    spark.create_view("sweep_stored_events", stored).await?;
+    let filter = since.map(|d| format!(" WHERE date >= DATE'{d}'")).unwrap_or_default();
+    spark.create_view("events", client::sql(&format!("SELECT * FROM sweep_stored_events{filter}"))).await?;
+
+    let (mut checkpoints, mut staged) = (Vec::new(), Vec::new());
+    let swept = sweep_events(spark, loaded, &spec.fields, &lake.join("_sweep_staging"), &mut checkpoints, &mut staged).await;
+    let result = async {
+        let swept = swept?;
+        let mut summary =
+            RetroSummary { events_swept: count(spark, "SELECT count(*) FROM events", "counting events").await?, ..Default::default() };
+        summary.hits_found = swept.hits;
+        // One hit per (event, indicator value, type, feed), as the embedded retro-sweep keeps
+        // them, and none the table holds already.
+        let keyed = "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY source, offset, indicator, indicator_type, feed \
+                     ORDER BY matched_field, match_kind) AS k FROM sweep_hits) WHERE k = 1";
+        let fresh = if lake.join("hits").is_dir() {
+            let stored = client::read("parquet", vec![spark_path(&lake.join("hits"))], HashMap::new());
+            spark.create_view("sweep_stored_hits", stored).await?;
+            format!(
+                "SELECT h.* FROM ({keyed}) h LEFT ANTI JOIN sweep_stored_hits s ON h.source = s.source AND h.offset = s.offset \
+                 AND h.indicator = s.indicator AND h.indicator_type = s.indicator_type AND h.feed = s.feed"
+            )
+        } else {
+            keyed.to_string()
+        };
+        let columns = "ts, client_ip, user, host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, tags, \
+                       intel_version, source, offset";
+        let fresh = client::sql(&format!("SELECT {columns} FROM ({fresh})"));
+        checkpoints.push(spark.checkpoint("sweep_fresh_hits", fresh, "finding the hits not stored yet").await?);
+        summary.hits_written = count(spark, "SELECT count(*) FROM sweep_fresh_hits", "counting new hits").await?;
+        summary.hits_already_present = summary.hits_found.saturating_sub(summary.hits_written);
+        if summary.hits_written > 0 {
+            let hits = SinkSpec::Parquet(lake.join("hits"));
+            let mut tables = Default::default();
+            write_table(spark, &mut tables, "hits", &hits, "SELECT * FROM sweep_fresh_hits", &[], WriteMode::Append, summary.hits_written)
+                .await?;
+        }
+        let intel = SinkSpec::Parquet(lake.join("intel"));
+        let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
+                     intel_version FROM intel";
+        write_table(spark, &mut Default::default(), "intel", &intel, query, &[], WriteMode::Overwrite, loaded.index.len() as u64).await?;
+        summary.intel = IntelSummary { inactive: swept.inactive, suppressed: swept.suppressed, ..Default::default() };
+        Ok::<_, SparkError>(summary)
+    }
+    .await;
+    release(spark, checkpoints, staged).await;
+    result
+}
