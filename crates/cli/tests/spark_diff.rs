@@ -107,7 +107,9 @@ fn case() -> Case {
     std::fs::create_dir(&feeds).unwrap();
     std::fs::write(
         feeds.join("edge.txt"),
-        "# planted indicators\n198.51.100.0/24\n2001:db8:abcd::/48\n203.0.113.5\nevil.example\nco.uk\n66.35.250.151\nwikipedia.org\n66.230.200.0/24\n",
+        "# planted indicators\n198.51.100.0/24\n2001:db8:abcd::/48\n203.0.113.5\nevil.example\nco.uk\n66.35.250.151\nwikipedia.org\n66.230.200.0/24\n\
+         http://a.b.evil.example/x?y=1\n//host.example.com:8443/a/b?q\nHTTP://203.0.113.5:80/dl.exe\nhttp://crlf.evil.example/\n\
+         http://[2001:db8:abcd::42]/p\nhttp://en.wikipedia.org/wiki/Main_Page\n",
     )
     .unwrap();
     std::fs::write(
@@ -122,9 +124,9 @@ fn case() -> Case {
     )
     .unwrap();
     // Allow-listed: a host under an indicator domain, an address inside an indicator network,
-    // a network around an indicator address, an IPv6 address inside an indicator network.
+    // a network around an indicator address, an IPv6 address inside an indicator network, a URL.
     let allow = root.join("allow.txt");
-    std::fs::write(&allow, "a.b.evil.example\n198.51.100.20\n203.0.113.0/28\n2001:db8:abcd::42\n").unwrap();
+    std::fs::write(&allow, "a.b.evil.example\n198.51.100.20\n203.0.113.0/28\n2001:db8:abcd::42\nhttp://crlf.evil.example/\n").unwrap();
     let shared = Path::new(SHARED_INTEL);
     Case {
         allow,
@@ -146,7 +148,7 @@ fn scan(case: &Case, lake: &Path, engine: &[&str]) -> serde_json::Value {
         args.push(feed.display().to_string());
     }
     args.extend(["--allow".to_string(), case.allow.display().to_string()]);
-    args.extend(["--match-fields", "server_ip,host,client_ip", "--quiet", "--summary"].map(String::from));
+    args.extend(["--match-fields", "server_ip,host,client_ip,url", "--quiet", "--summary"].map(String::from));
     args.push(summary_path.display().to_string());
     args.extend(engine.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -178,6 +180,8 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
     assert_eq!(lines, e["events"].as_u64().unwrap() + e["rejects"].as_u64().unwrap() + e["skipped"].as_u64().unwrap());
     assert!(e["hits"].as_u64().unwrap() >= 20, "the planted indicators hit: {}", e["hits"]);
     assert!(e["intel"]["inactive"].as_u64().unwrap() >= 2, "the lifecycle indicators are held back: {}", e["intel"]);
+    let url_hits = support::query_one(&embedded, "SELECT count(*) FROM hits WHERE matched_field = 'url'");
+    assert!(url_hits >= 5, "the URL indicators hit (absolute, scheme-less, default port, IPv6): {url_hits}");
 
     let tables = [
         (
@@ -428,7 +432,7 @@ fn retro_sweep_on_spark_appends_what_the_embedded_one_appends() {
             args.extend(["--intel".to_string(), feed.display().to_string()]);
         }
         args.extend(["--allow".to_string(), case.allow.display().to_string()]);
-        args.extend(["--match-fields", "server_ip,host,client_ip", "--summary"].map(String::from));
+        args.extend(["--match-fields", "server_ip,host,client_ip,url", "--summary"].map(String::from));
         args.push(summary_path.display().to_string());
         args.extend(engine.iter().map(|s| s.to_string()));
         ok(sweep(&args.iter().map(String::as_str).collect::<Vec<_>>()));

@@ -15,13 +15,15 @@ use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::formats::{event_columns, format_sql, lit};
-use crate::sweep::{HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys};
+use crate::sweep::{
+    HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
+};
 use crate::{SparkError, proto};
 
 /// What the Spark engine runs today; anything else is refused with this list.
 pub const SUPPORT: &str = "batch runs over files (plain or gzip) in the squid, common, combined, vhost_combined, squid_common and \
      squid_combined formats; SQL transform stages (Spark SQL); \
-     the sweeper with ip, cidr and domain indicators and allowlists on server_ip, client_ip and host; Parquet tables";
+     the sweeper (ip, cidr, domain and URL indicators, allowlists); retro-sweeps; Parquet tables";
 
 /// Runs a batch pipeline on the Spark Connect server at `remote`.
 pub fn run(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>) -> Result<RunSummary, SparkError> {
@@ -45,11 +47,7 @@ pub fn run(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>) -> Res
         _ => None,
     });
     let intel = match &sweeper {
-        Some(spec) => {
-            let loaded = load_intel(spec)?;
-            check_intel(&loaded, spec)?;
-            Some(loaded)
-        }
+        Some(spec) => Some(load_intel(spec)?),
         None => None,
     };
 
@@ -120,18 +118,6 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
     }
     if pipeline.load.alerts.is_some() {
         return Err(SparkError::Unsupported("alerts to Kafka are not sent from the Spark engine yet".into()));
-    }
-    Ok(())
-}
-
-/// URL indicators need the URL canonicalisation of sweep-intel, which has no SQL translation yet.
-fn check_intel(loaded: &LoadedIntel, spec: &sweep_model::SweeperSpec) -> Result<(), SparkError> {
-    let urls = loaded.index.count(sweep_intel::IndicatorType::Url);
-    if urls > 0 && spec.fields.contains(&sweep_model::MatchField::Url) {
-        return Err(SparkError::Unsupported(format!(
-            "the feeds hold {urls} URL indicators, and URL matching is not compiled for Spark yet; \
-             remove \"url\" from the sweeper's fields to match the other indicators only"
-        )));
     }
     Ok(())
 }
@@ -328,8 +314,16 @@ pub(crate) async fn sweep_events(
         spark.create_view("allow", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
         staged_files.push(staged);
     }
-    checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql()), "computing the match keys").await?);
-    let candidates = client::sql(&candidate_view_sql(fields, with_allowlist));
+    let with_urls = fields.contains(&sweep_model::MatchField::Url) && loaded.index.count(sweep_intel::IndicatorType::Url) > 0;
+    if with_urls {
+        let tuples = spark.sql(URL_TUPLES_SQL, "collecting the URLs to canonicalise").await?;
+        let staged = staging.join(format!("urls-{}.parquet", loaded.index.version()));
+        write_url_map(&tuples, &staged)?;
+        spark.create_view("sweep_url_map", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
+        staged_files.push(staged);
+    }
+    checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql(with_urls)), "computing the match keys").await?);
+    let candidates = client::sql(&candidate_view_sql(fields, with_allowlist, with_urls));
     checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
     spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;
     Ok(Swept {

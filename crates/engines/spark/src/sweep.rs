@@ -66,6 +66,7 @@ fn with_keys(base: RecordBatch) -> Result<RecordBatch, SparkError> {
     let (mut id, mut addr, mut net_len, mut net_bits, mut exact_only) =
         (Int32Builder::new(), StringBuilder::new(), Int32Builder::new(), StringBuilder::new(), BooleanBuilder::new());
     let (mut v4_len, mut v4_key) = (Int32Builder::new(), Int64Builder::new());
+    let (mut url_rest, mut url_scheme, mut url_host) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
     for row in 0..base.num_rows() {
         id.append_value(row as i32);
         let value = values.value(row);
@@ -95,6 +96,16 @@ fn with_keys(base: RecordBatch) -> Result<RecordBatch, SparkError> {
         net_len.append_option(len);
         net_bits.append_option(bits);
         exact_only.append_value(kind == IndicatorType::Domain.as_str() && sweep_intel::psl::is_public_suffix(value));
+        if kind == IndicatorType::Url.as_str() {
+            let (scheme, rest) = split_canonical_url(value);
+            url_rest.append_value(rest);
+            url_scheme.append_value(scheme);
+            url_host.append_value(canonical_url_host(value).to_ascii_lowercase());
+        } else {
+            url_rest.append_null();
+            url_scheme.append_null();
+            url_host.append_null();
+        }
     }
     let mut fields: Vec<Field> = base.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend([
@@ -105,6 +116,9 @@ fn with_keys(base: RecordBatch) -> Result<RecordBatch, SparkError> {
         Field::new("exact_only", DataType::Boolean, false),
         Field::new("v4_len", DataType::Int32, true),
         Field::new("v4_key", DataType::Int64, true),
+        Field::new("url_rest", DataType::Utf8, true),
+        Field::new("url_scheme", DataType::Utf8, true),
+        Field::new("url_host", DataType::Utf8, true),
     ]);
     let mut columns: Vec<ArrayRef> = base.columns().to_vec();
     columns.extend([
@@ -115,6 +129,9 @@ fn with_keys(base: RecordBatch) -> Result<RecordBatch, SparkError> {
         Arc::new(exact_only.finish()),
         Arc::new(v4_len.finish()),
         Arc::new(v4_key.finish()),
+        Arc::new(url_rest.finish()),
+        Arc::new(url_scheme.finish()),
+        Arc::new(url_host.finish()),
     ]);
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| SparkError::Protocol(e.to_string()))
 }
@@ -139,27 +156,121 @@ fn hex(bits: u128) -> String {
 /// The match keys of every event, for the view `sweep_keys` (materialised once: every
 /// join of the candidates reads it): the address of each field as 32 hex digits, and the
 /// host name without its trailing dot when the host is a name.
-pub fn keys_sql() -> String {
+pub fn keys_sql(with_urls: bool) -> String {
     let mut keys = Steps::default();
     for field in ["server_ip", "client_ip", "host"] {
         keys.at(0, format!("{field}_lit"), is_ip_literal(field));
         ip_steps(&mut keys, 1, field, &format!("k_{field}"));
     }
-    let keyed = keys.over("SELECT source, offset, server_ip, client_ip, host FROM events");
+    let keyed = keys.over("SELECT source, offset, server_ip, client_ip, host, url, scheme, port, path, query FROM events");
+    // The canonical URL of an event, from the table of URLs sweep canonicalised (see
+    // `url_candidates_sql`), split as the indicators are.
+    let (url_join, url_columns) = if with_urls {
+        (
+            " LEFT JOIN sweep_url_map m ON k.url <=> m.url AND k.scheme <=> m.scheme AND k.host <=> m.host AND k.port <=> m.port \
+              AND k.path <=> m.path AND k.query <=> m.query",
+            ", m.canon_rest, m.canon_scheme",
+        )
+    } else {
+        ("", "")
+    };
     format!(
-        "SELECT source, offset, \
-                CASE WHEN server_ip_lit THEN k_server_ip_hex END AS server_ip_hex, \
-                CASE WHEN client_ip_lit THEN k_client_ip_hex END AS client_ip_hex, \
-                CASE WHEN host_lit THEN k_host_hex END AS host_hex, \
-                CASE WHEN host IS NOT NULL AND host NOT IN ('', '-') AND NOT host_lit THEN regexp_replace(host, '\\\\.\\\\z', '') END AS name \
-         FROM ({keyed}) k"
+        "SELECT k.source, k.offset{url_columns}, \
+                CASE WHEN k.server_ip_lit THEN k.k_server_ip_hex END AS server_ip_hex, \
+                CASE WHEN k.client_ip_lit THEN k.k_client_ip_hex END AS client_ip_hex, \
+                CASE WHEN k.host_lit THEN k.k_host_hex END AS host_hex, \
+                CASE WHEN k.host IS NOT NULL AND k.host NOT IN ('', '-') AND NOT k.host_lit THEN regexp_replace(k.host, '\\\\.\\\\z', '') END AS name \
+         FROM ({keyed}) k{url_join}"
     )
+}
+
+/// The URL tuples of events that sweep canonicalises itself (with sweep-intel's URL
+/// canonicalisation: escapes, default ports, IDNA, IPv6 forms, none of which Spark SQL has):
+/// every distinct (url, scheme, host, port, path, query) whose host is the host of a URL
+/// indicator, and those whose host might canonicalise to one (not plain, escaped, missing).
+/// Only these few values leave Spark; the events stay there.
+pub const URL_TUPLES_SQL: &str = "SELECT DISTINCT url, scheme, host, port, path, query FROM events \
+     WHERE (url IS NOT NULL OR path IS NOT NULL) AND (host IS NULL OR NOT host RLIKE '^[A-Za-z0-9._-]+$' OR instr(url, '%') > 0 \
+            OR lower(regexp_replace(host, '\\\\.\\\\z', '')) IN (SELECT url_host FROM intel WHERE url_host IS NOT NULL))";
+
+/// Writes the URL tuples Spark sent (`URL_TUPLES_SQL`) with their canonical forms, split
+/// (`canon_rest`, `canon_scheme`), for the view `sweep_url_map`; tuples without a URL
+/// (a CONNECT target, an invalid URL) are left out.
+pub fn write_url_map(tuples: &[RecordBatch], path: &std::path::Path) -> Result<(), SparkError> {
+    use arrow::array::{AsArray, Int32Builder as PortBuilder};
+    use arrow::datatypes::Int32Type;
+    let names = ["url", "scheme", "host", "path", "query"];
+    let mut text: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
+    let (mut port, mut rest, mut scheme) = (PortBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    for batch in tuples {
+        let column = |name: &str| -> Result<ArrayRef, SparkError> {
+            let c = batch.column_by_name(name).ok_or_else(|| SparkError::Protocol(format!("the URL tuples have no {name} column")))?;
+            arrow::compute::cast(c, if name == "port" { &DataType::Int32 } else { &DataType::Utf8 })
+                .map_err(|e| SparkError::Protocol(format!("the URL tuples' {name} column: {e}")))
+        };
+        let texts: Vec<ArrayRef> = names.iter().map(|n| column(n)).collect::<Result<_, _>>()?;
+        let texts: Vec<&StringArray> = texts.iter().map(|c| c.as_string::<i32>()).collect();
+        let ports = column("port")?;
+        let ports = ports.as_primitive::<Int32Type>();
+        for row in 0..batch.num_rows() {
+            let get = |i: usize| texts[i].is_valid(row).then(|| texts[i].value(row));
+            let port_value = ports.is_valid(row).then(|| ports.value(row));
+            let ev = sweep_intel::index::EventView {
+                url: get(0),
+                scheme: get(1),
+                host: get(2),
+                path: get(3),
+                query: get(4),
+                port: port_value.and_then(|p| u16::try_from(p).ok()),
+                ..Default::default()
+            };
+            let Some(canonical) = sweep_intel::index::IntelIndex::event_url(&ev) else { continue };
+            let (s, r) = split_canonical_url(&canonical);
+            for (i, b) in text.iter_mut().enumerate() {
+                b.append_option(get(i));
+            }
+            port.append_option(port_value);
+            rest.append_value(r);
+            scheme.append_value(s);
+        }
+    }
+    let mut fields: Vec<Field> = names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect();
+    fields.push(Field::new("port", DataType::Int32, true));
+    fields.push(Field::new("canon_rest", DataType::Utf8, false));
+    fields.push(Field::new("canon_scheme", DataType::Utf8, false));
+    let mut columns: Vec<ArrayRef> = text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+    columns.push(Arc::new(port.finish()));
+    columns.push(Arc::new(rest.finish()));
+    columns.push(Arc::new(scheme.finish()));
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| SparkError::Protocol(e.to_string()))?;
+    write_parquet(&batch, path)
+}
+
+/// A canonical URL split into its scheme part (`http:`, or empty for a scheme-less URL)
+/// and the rest (`//host/path`), which is how URLs are compared: a missing scheme on
+/// either side matches any scheme.
+pub fn split_canonical_url(canonical: &str) -> (&str, &str) {
+    let rest = sweep_intel::normalize::url_without_scheme(canonical);
+    (&canonical[..canonical.len() - rest.len()], rest)
+}
+
+/// The host of a canonical URL (`http://user@evil.com:8080/x` -> `evil.com`; IPv6 keeps
+/// its brackets).
+fn canonical_url_host(canonical: &str) -> &str {
+    let r = split_canonical_url(canonical).1;
+    let r = r.strip_prefix("//").unwrap_or(r);
+    let auth = &r[..r.find(['/', '?', '#']).unwrap_or(r.len())];
+    let hostport = auth.rfind('@').map_or(auth, |i| &auth[i + 1..]);
+    if hostport.starts_with('[') {
+        return hostport.find(']').map_or(hostport, |i| &hostport[..=i]);
+    }
+    hostport.rfind(':').map_or(hostport, |i| &hostport[..i])
 }
 
 /// Every (event, entry, field) where an entry of the keyed table `table` (`intel` or
 /// `allow`) matches a field of `fields`, as a query over `sweep_keys` with the columns
 /// `source, offset, id, match_kind, matched_field, field_order`.
-fn matches_sql(fields: &[MatchField], table: &str) -> String {
+fn matches_sql(fields: &[MatchField], table: &str, with_urls: bool) -> String {
     let mut parts = Vec::new();
     let mut seen = Vec::new();
     for (order, field) in fields.iter().enumerate() {
@@ -170,7 +281,16 @@ fn matches_sql(fields: &[MatchField], table: &str) -> String {
         seen.push(*field);
         let name = field.as_str();
         if *field == MatchField::Url {
-            // URL indicators are refused before the run (run::check_supported).
+            if !with_urls {
+                continue;
+            }
+            // url: the canonical URLs are equal, where a missing scheme on either side
+            // matches any scheme.
+            parts.push(format!(
+                "SELECT e.source, e.offset, i.id, 'url', '{name}', {order} \
+                 FROM sweep_keys e JOIN {table} i ON i.url_rest = e.canon_rest \
+                 AND (i.url_scheme = '' OR e.canon_scheme = '' OR i.url_scheme = e.canon_scheme)"
+            ));
             continue;
         }
         let key = format!("{name}_hex");
@@ -220,20 +340,20 @@ fn matches_sql(fields: &[MatchField], table: &str) -> String {
 }
 
 /// The indicator types an allowlist entry of a type can suppress: addresses and networks
-/// suppress address matches, domains name matches.
-const MATCH_CLASS: &str = "CASE WHEN indicator_type = 'domain' THEN 'name' ELSE 'address' END";
+/// suppress address matches, domains name matches, URLs URL matches.
+const MATCH_CLASS: &str = "CASE indicator_type WHEN 'domain' THEN 'name' WHEN 'url' THEN 'url' ELSE 'address' END";
 
 /// The view over `sweep_keys`, `events` and `intel` that the hits and the counts read:
 /// every (event, indicator, field) that matched, judged against the indicator's validity
 /// window (`active`) and the allowlist (`allowed`: the matched value is allow-listed for
 /// the indicator's type; docs/intel.md#allowlist). With `with_allowlist` false, nothing is
-/// allowed.
-pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool) -> String {
+/// allowed; with `with_urls` false, URLs are not matched (the feeds hold no URL).
+pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool, with_urls: bool) -> String {
     let allowed = if with_allowlist {
         format!(
             "allowed AS (SELECT DISTINCT m.source, m.offset, m.matched_field, {MATCH_CLASS} AS class \
                          FROM ({}) m JOIN allow a ON m.id = a.id), ",
-            matches_sql(fields, "allow")
+            matches_sql(fields, "allow", with_urls)
         )
     } else {
         "allowed AS (SELECT CAST(NULL AS STRING) AS source, CAST(NULL AS BIGINT) AS offset, '' AS matched_field, \
@@ -252,7 +372,7 @@ pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool) -> String
                 e.ts, e.client_ip, e.user, e.host, e.url \
          FROM matched m JOIN events e ON m.source = e.source AND m.offset = e.offset \
          LEFT JOIN allowed a ON a.source = m.source AND a.offset = m.offset AND a.matched_field = m.matched_field AND a.class = m.class",
-        matches_sql(fields, "intel")
+        matches_sql(fields, "intel", with_urls)
     )
 }
 
