@@ -118,7 +118,11 @@ pub fn print_summary(s: &RunSummary) {
             st.produce_to_commit_p99_s,
             st.checkpoint.display()
         );
-        println!("           (counts are totals since the checkpoint was created)");
+        if st.counts_since_checkpoint {
+            println!("           (counts are totals since the checkpoint was created)");
+        } else {
+            println!("           (counts are this run's)");
+        }
     }
     let balanced = s.input_lines == s.events + s.rejects + s.skipped;
     println!("  every line accounted for: {}", if balanced { "yes" } else { "NO (please report this)" });

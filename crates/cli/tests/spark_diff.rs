@@ -457,3 +457,98 @@ fn retro_sweep_on_spark_appends_what_the_embedded_one_appends() {
     assert_eq!(e["hits_already_present"], s["hits_already_present"]);
     assert_same_tables(&embedded, &spark, &[("hits", hits)]);
 }
+
+/// A Kafka topic read by Spark lands in Delta as the embedded engine lands it (events and
+/// rejects, row by row), and a second run resumes from the checkpoint: the messages
+/// produced since are added, none twice.
+#[test]
+fn a_kafka_stream_on_spark_lands_as_on_embedded_and_resumes_from_its_checkpoint() {
+    let Some((remote, _server)) = remote() else { return };
+    let Some(broker) = support::broker() else { return };
+    let case = case();
+    let dir = &case.root;
+    let topic = support::create_topic(&broker, "spark-lines", 3);
+    let mut first = support::squid_lines(dir, 3_000, 11);
+    // Messages the reader judges before the format: empty, a lone newline, blank, not
+    // UTF-8, CRLF; and the edge lines of the batch test.
+    first.extend([b"".to_vec(), b"\n".to_vec(), b"   \t".to_vec(), b"\xff\xfe not utf-8 \xc3".to_vec()]);
+    first.extend(edge_lines().into_iter().map(String::into_bytes));
+    first.push(b"1700000030.5 5 10.0.0.1 TCP_MISS/200 1 GET http://crlf.evil.example/ - DIRECT/198.51.100.9 -\r\n".to_vec());
+    let second = support::squid_lines(dir, 2_000, 12);
+
+    let url = format!("kafka://{broker}/{topic}");
+    let run = |engine: &str, n: usize| {
+        let lake = dir.join(format!("stream-{engine}"));
+        let summary_path = dir.join(format!("stream-{engine}-{n}.json"));
+        let (lake_s, ckpt_s, summary_s) =
+            (lake.display().to_string(), dir.join(format!("ckpt-{engine}")).display().to_string(), summary_path.display().to_string());
+        let mut args = vec!["scan", &url, "--format", "squid", "--table-format", "delta", "--until-drained", "--start", "earliest"];
+        args.extend(["--out", &lake_s, "--checkpoint", &ckpt_s, "--summary", &summary_s]);
+        if engine == "spark" {
+            args.extend(["--engine", "spark", "--remote", &remote]);
+        }
+        ok(sweep(&args));
+        (lake, summary(&summary_path))
+    };
+    let rejects = "SELECT encode(raw, 'hex'), reason, detail, format, source, \"offset\" FROM rejects ORDER BY source, \"offset\"";
+    let tables = [("events", EVENTS_SQL), ("rejects", rejects)];
+
+    let n1 = support::produce(&broker, &topic, 3, first.iter().map(Vec::as_slice)) as u64;
+    let ((embedded, e), (spark, s)) = (run("embedded", 1), run("spark", 1));
+    for key in ["input_lines", "events", "rejects", "skipped", "reject_reasons"] {
+        assert_eq!(e[key], s[key], "first run, summary {key}: embedded {} vs spark {}", e[key], s[key]);
+    }
+    assert_eq!(s["input_lines"].as_u64(), Some(n1), "every message is read once");
+    assert!(s["reject_reasons"]["invalid_utf8"].as_u64() >= Some(1) && s["reject_reasons"]["empty"].as_u64() == Some(3), "{s}");
+    assert!(s["stream"]["batches"].as_u64() >= Some(1), "{s}");
+    let skipped_first = s["skipped"].as_u64().unwrap();
+    assert!(spark.join("events/_delta_log").is_dir() && spark.join("rejects/_delta_log").is_dir());
+    assert_same_tables(&embedded, &spark, &tables);
+
+    let n2 = support::produce(&broker, &topic, 3, second.iter().map(Vec::as_slice)) as u64;
+    let events_first = e["events"].as_u64().unwrap();
+    let ((embedded, e), (spark, s)) = (run("embedded", 2), run("spark", 2));
+    // The embedded engine counts since the checkpoint was made, Spark this run (docs/spark.md).
+    assert_eq!(e["events"].as_u64().unwrap() - events_first, s["events"].as_u64().unwrap(), "second run");
+    assert_eq!(s["input_lines"].as_u64(), Some(n2), "the second run reads only the new messages: {s}");
+    assert_same_tables(&embedded, &spark, &tables);
+    let stored = support::query_one(&spark, "SELECT count(*) FROM events") + support::query_one(&spark, "SELECT count(*) FROM rejects");
+    let distinct = support::query_one(
+        &spark,
+        r#"SELECT count(*) FROM (SELECT source, "offset" FROM events UNION SELECT source, "offset" FROM rejects)"#,
+    );
+    assert_eq!(stored, distinct, "a message landed twice");
+    assert_eq!(stored as u64, n1 + n2 - skipped_first - s["skipped"].as_u64().unwrap(), "every message but the blank ones is stored");
+}
+
+/// A sweeper in a Kafka pipeline on Spark is refused before anything runs, with the way
+/// around it.
+#[test]
+fn a_kafka_stream_with_a_sweeper_on_spark_is_refused_with_the_way_around() {
+    let Some((remote, _server)) = remote() else { return };
+    let case = case();
+    let feed = case.feeds[0].display().to_string();
+    let (lake, ckpt) = (case.root.join("l").display().to_string(), case.root.join("c").display().to_string());
+    let out = sweep(&[
+        "scan",
+        "kafka://127.0.0.1:9/t",
+        "--format",
+        "squid",
+        "--until-drained",
+        "--start",
+        "earliest",
+        "--checkpoint",
+        &ckpt,
+        "--out",
+        &lake,
+        "--intel",
+        &feed,
+        "--engine",
+        "spark",
+        "--remote",
+        &remote,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the sweeper in a Kafka pipeline") && err.contains("sweep retro"), "{err}");
+}

@@ -23,6 +23,7 @@ mod error;
 mod formats;
 mod retro;
 mod run;
+mod stream;
 mod sweep;
 
 pub use client::{Remote, SparkClient};

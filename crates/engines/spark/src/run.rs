@@ -14,11 +14,11 @@ use sweep_extract::Input;
 use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
-use crate::formats::{event_columns, format_sql, lit};
+use crate::formats::{FormatSql, event_columns, format_sql, lit};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
 };
-use crate::{SparkError, proto};
+use crate::{SparkError, proto, stream};
 
 /// What the Spark engine runs today; anything else is refused with this list.
 pub const SUPPORT: &str = "batch runs over files (plain or gzip) in the squid, common, combined, vhost_combined, squid_common and \
@@ -30,6 +30,9 @@ pub fn run(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>) -> Res
     let started = Instant::now();
     let remote = Remote::parse(remote)?;
     check_supported(pipeline)?;
+    if let Some(kafka) = pipeline.extract.first().and_then(|e| e.kafka.as_ref()) {
+        return run_kafka(pipeline, kafka, &remote, counters, started);
+    }
     let mut inputs: Vec<(usize, PathBuf, FormatSpec)> = Vec::new();
     for (group, extract) in pipeline.extract.iter().enumerate() {
         for input in sweep_extract::resolve_inputs(&extract.input_args())? {
@@ -83,11 +86,49 @@ pub fn run(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>) -> Res
     Ok(summary)
 }
 
+/// A Kafka pipeline (crate::stream).
+fn run_kafka(
+    pipeline: &Pipeline,
+    kafka: &sweep_model::KafkaSourceSpec,
+    remote: &Remote,
+    counters: Arc<RunCounters>,
+    started: Instant,
+) -> Result<RunSummary, SparkError> {
+    stream::check_supported_stream(pipeline, kafka)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| SparkError::Protocol(format!("cannot start the client runtime: {e}")))?;
+    let mut summary = RunSummary::default();
+    runtime.block_on(async {
+        let mut spark = SparkClient::connect(remote).await?;
+        let result = async {
+            prepare_session(&mut spark).await?;
+            stream::run_stream(&mut spark, pipeline, kafka, &mut summary).await
+        }
+        .await;
+        spark.release().await;
+        result
+    })?;
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    summary.lines_per_second = summary.input_lines as f64 / summary.elapsed_s.max(1e-9);
+    counters.lines.store(summary.input_lines, Ordering::Relaxed);
+    counters.events.store(summary.events, Ordering::Relaxed);
+    counters.rejects.store(summary.rejects, Ordering::Relaxed);
+    for table in ["events", "rejects"] {
+        if let Some(sink) = pipeline.load.sink(table) {
+            let rows = if table == "events" { summary.events } else { summary.rejects };
+            summary
+                .tables
+                .insert(table.to_string(), TableSummary { path: sink.path().to_path_buf(), rows, files: parquet_files(sink.path()) });
+        }
+    }
+    Ok(summary)
+}
+
 /// Refuses, before anything runs, what the Spark engine cannot do yet.
 fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
-    if pipeline.is_streaming() {
-        return Err(SparkError::Unsupported("Kafka sources (streaming) are not compiled for Spark yet".into()));
-    }
     for extract in &pipeline.extract {
         format_sql(&extract.format)?;
     }
@@ -109,9 +150,10 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
     for table in ["events", "rejects", "hits", "intel", "metrics", "findings"] {
         match pipeline.load.sink(table) {
             None | Some(SinkSpec::Parquet(_)) => {}
+            Some(SinkSpec::Delta(_)) if pipeline.is_streaming() => {}
             Some(other) => {
                 return Err(SparkError::Unsupported(format!(
-                    "the {table} table goes to {other:?}; the Spark engine writes Parquet tables only so far"
+                    "the {table} table goes to {other:?}; the Spark engine writes Parquet tables (and Delta tables from Kafka pipelines)"
                 )));
             }
         }
@@ -172,19 +214,11 @@ async fn run_on(
                     line RLIKE '^[ \\t]*\\\\z' AS blank \
              FROM (SELECT *, regexp_replace(raw, '\\r\\\\z', '') AS line FROM t) t JOIN o ON t.b = o.b"
         );
-        let event_columns: Vec<String> = event_columns().iter().map(|name| format!("e_{name} AS {name}")).collect();
-        parsed_parts.push(format!(
-            "SELECT source, offset, raw, blank, \
-                    CASE WHEN octet_length(line) > {max_line} THEN named_struct('reason', 'too_long', 'detail', \
-                              concat('line has ', octet_length(line), ' bytes; the limit is {max_line} (max_line_bytes)')) \
-                         WHEN blank THEN NULL \
-                         ELSE parse_rej END AS rej, \
-                    {format_name} AS format, {columns} \
-             FROM ({parse}) p",
-            format_name = lit(fmt.name),
-            columns = event_columns.join(", "),
-            parse = fmt.steps.over(&lines),
-        ));
+        let too_long = format!(
+            "WHEN octet_length(line) > {max_line} THEN named_struct('reason', 'too_long', 'detail', \
+             concat('line has ', octet_length(line), ' bytes; the limit is {max_line} (max_line_bytes)'))"
+        );
+        parsed_parts.push(parsed_sql(&fmt, &lines, &too_long));
     }
     let parsed = if parsed_parts.is_empty() {
         return Err(SparkError::Unsupported("the pipeline reads no files".into()));
@@ -194,18 +228,7 @@ async fn run_on(
     // Every later query reads the parsed lines; they are materialised once.
     let mut checkpoints = vec![spark.checkpoint("sweep_parsed", client::sql(&parsed), "parsing the input").await?];
 
-    let event_columns = "ts, client_ip, user, method, url, scheme, host, port, path, query, status, request_bytes, response_bytes, \
-        duration_ms, user_agent, referrer, content_type, proxy_action, server_ip, category, format, source, offset";
-    spark
-        .create_view("sweep_events_0", client::sql(&format!("SELECT {event_columns} FROM sweep_parsed WHERE rej IS NULL AND NOT blank")))
-        .await?;
-    let mut previous = "sweep_events_0".to_string();
-    for (i, stage) in pipeline.transform.iter().enumerate() {
-        let view = format!("sweep_events_{}", i + 1);
-        let query = format!("WITH events AS (SELECT * FROM {previous}) SELECT * FROM ({})", stage.sql);
-        spark.create_view(&view, client::sql(&query)).await?;
-        previous = view;
-    }
+    let previous = transform_views(spark, pipeline, false).await?;
     if pipeline.transform.is_empty() {
         spark.create_view("events", client::sql("SELECT * FROM sweep_events_0")).await?;
     } else {
@@ -261,6 +284,50 @@ async fn run_on(
     Ok(summary)
 }
 
+/// The parsed lines over `lines` (a query with the columns `source, offset, raw, line,
+/// blank`): `source, offset, raw, blank, rej, format` and the event columns. `early` holds
+/// the `WHEN ... THEN reject` checks of the reader that come before the format's own; a
+/// blank line is no reject (it is skipped).
+pub(crate) fn parsed_sql(fmt: &FormatSql, lines: &str, early: &str) -> String {
+    let columns: Vec<String> = event_columns().iter().map(|name| format!("e_{name} AS {name}")).collect();
+    format!(
+        "SELECT source, offset, raw, blank, CASE {early} WHEN blank THEN NULL ELSE parse_rej END AS rej, \
+                {format_name} AS format, {columns} \
+         FROM ({parse}) p",
+        format_name = lit(fmt.name),
+        columns = columns.join(", "),
+        parse = fmt.steps.over(lines),
+    )
+}
+
+/// Defines the view `sweep_events_0` (the events of `sweep_parsed`) and one view per SQL
+/// transform stage over it; returns the name of the last.
+///
+/// `barrier` (streams): the parsed lines carry `sweep_barrier`, a column whose value Spark
+/// cannot know in advance; the filter refers to it, so Spark keeps the filter above the
+/// parse instead of rewriting it into the parse's steps (which copies every step's
+/// expression into the condition, and for a stream, with no stored parse in between, grew
+/// the plan until the server ran out of memory).
+pub(crate) async fn transform_views(spark: &mut SparkClient, pipeline: &Pipeline, barrier: bool) -> Result<String, SparkError> {
+    let barrier = if barrier { " AND sweep_barrier >= 0" } else { "" };
+    let event_columns = "ts, client_ip, user, method, url, scheme, host, port, path, query, status, request_bytes, response_bytes, \
+        duration_ms, user_agent, referrer, content_type, proxy_action, server_ip, category, format, source, offset";
+    spark
+        .create_view(
+            "sweep_events_0",
+            client::sql(&format!("SELECT {event_columns} FROM sweep_parsed WHERE rej IS NULL AND NOT blank{barrier}")),
+        )
+        .await?;
+    let mut previous = "sweep_events_0".to_string();
+    for (i, stage) in pipeline.transform.iter().enumerate() {
+        let view = format!("sweep_events_{}", i + 1);
+        let query = format!("WITH events AS (SELECT * FROM {previous}) SELECT * FROM ({})", stage.sql);
+        spark.create_view(&view, client::sql(&query)).await?;
+        previous = view;
+    }
+    Ok(previous)
+}
+
 /// Checks the server's version and sets what the compiled SQL expects of the session.
 pub(crate) async fn prepare_session(spark: &mut SparkClient) -> Result<(), SparkError> {
     let version = spark.spark_version().await?;
@@ -279,6 +346,12 @@ pub(crate) async fn prepare_session(spark: &mut SparkClient) -> Result<(), Spark
         // bytes of bytecode; larger methods stay interpreted); past that size Spark compiles
         // each step on its own instead. Measured: 40 % less CPU for the parse.
         "spark.sql.codegen.hugeMethodLimit=8000",
+        // decode() of bytes that are not UTF-8 gives replacement characters (which the Kafka
+        // reader looks for) instead of failing the query.
+        "spark.sql.legacy.codingErrorAction=true",
+        // The optimizer's constraint propagation multiplies the aliases of a parse's many
+        // steps into sets that filled 4 GB of server heap for one streaming query.
+        "spark.sql.constraintPropagation.enabled=false",
     ] {
         spark.sql(&format!("SET {setting}"), "configuring the session").await?;
     }

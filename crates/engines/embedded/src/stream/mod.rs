@@ -64,6 +64,9 @@ pub struct StreamSummary {
     pub produce_to_commit_max_s: f64,
     /// Why the run stopped: "drained" or "signal".
     pub stopped_by: String,
+    /// The summary's counts are totals since the checkpoint was made (the embedded engine),
+    /// not this run's (the Spark engine).
+    pub counts_since_checkpoint: bool,
     /// The metrics endpoint, when one was served.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_addr: Option<String>,
@@ -240,7 +243,8 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
 
     let mut totals = resume.totals.clone();
     let lines_before = totals.lines;
-    let mut summary = StreamSummary { checkpoint: checkpoint_dir.clone(), metrics_addr, ..StreamSummary::default() };
+    let mut summary =
+        StreamSummary { checkpoint: checkpoint_dir.clone(), metrics_addr, counts_since_checkpoint: true, ..StreamSummary::default() };
     let mut latency = LatencyRecorder::default();
     let mut match_stats = MatchStats::default();
     let mut next_batch = resume.committed.map_or(0, |c| c + 1);
