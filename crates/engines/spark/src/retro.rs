@@ -17,7 +17,7 @@ use sweep_model::{SinkSpec, SweeperSpec, WriteMode};
 
 use crate::SparkError;
 use crate::client::{self, Remote, SparkClient};
-use crate::run::{count, prepare_session, release, spark_path, sweep_events, write_table};
+use crate::run::{client_runtime, count, prepare_session, release, spark_path, sweep_events, write_table};
 
 /// Sweeps the events under `lake` whose date is `since` or later (all when `None`) on the
 /// Spark Connect server at `remote`.
@@ -34,11 +34,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str)
         return Err(SparkError::Unsupported(format!("{} has no events table to sweep", lake.display())));
     }
     let loaded = load_intel(spec)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| SparkError::Protocol(format!("cannot start the client runtime: {e}")))?;
+    let runtime = client_runtime()?;
     let mut summary = runtime.block_on(async {
         let mut spark = SparkClient::connect(&remote).await?;
         let result = retro_on(&mut spark, lake, &loaded, spec, since).await;

@@ -54,11 +54,7 @@ pub fn run(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>) -> Res
         None => None,
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| SparkError::Protocol(format!("cannot start the client runtime: {e}")))?;
+    let runtime = client_runtime()?;
     let mut summary = runtime.block_on(async {
         let mut spark = SparkClient::connect(&remote).await?;
         let result = run_on(&mut spark, pipeline, &inputs, intel.as_ref(), sweeper.as_ref()).await;
@@ -86,6 +82,15 @@ pub fn run(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>) -> Res
     Ok(summary)
 }
 
+/// The client's runtime: it only waits on the server.
+pub(crate) fn client_runtime() -> Result<tokio::runtime::Runtime, SparkError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| SparkError::Protocol(format!("cannot start the client runtime: {e}")))
+}
+
 /// A Kafka pipeline (crate::stream).
 fn run_kafka(
     pipeline: &Pipeline,
@@ -95,11 +100,7 @@ fn run_kafka(
     started: Instant,
 ) -> Result<RunSummary, SparkError> {
     stream::check_supported_stream(pipeline, kafka)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| SparkError::Protocol(format!("cannot start the client runtime: {e}")))?;
+    let runtime = client_runtime()?;
     let mut summary = RunSummary::default();
     runtime.block_on(async {
         let mut spark = SparkClient::connect(remote).await?;
