@@ -219,7 +219,7 @@ async fn run_on(
             "WHEN octet_length(line) > {max_line} THEN named_struct('reason', 'too_long', 'detail', \
              concat('line has ', octet_length(line), ' bytes; the limit is {max_line} (max_line_bytes)'))"
         );
-        parsed_parts.push(parsed_sql(&fmt, &lines, &too_long));
+        parsed_parts.push(parsed_sql(&fmt, &lines, "", &too_long));
     }
     let parsed = if parsed_parts.is_empty() {
         return Err(SparkError::Unsupported("the pipeline reads no files".into()));
@@ -286,13 +286,14 @@ async fn run_on(
 }
 
 /// The parsed lines over `lines` (a query with the columns `source, offset, raw, line,
-/// blank`): `source, offset, raw, blank, rej, format` and the event columns. `early` holds
-/// the `WHEN ... THEN reject` checks of the reader that come before the format's own; a
-/// blank line is no reject (it is skipped).
-pub(crate) fn parsed_sql(fmt: &FormatSql, lines: &str, early: &str) -> String {
+/// blank`): `source, offset, raw, blank, rej, format` and the event columns, after `extra`
+/// (more columns, each followed by a comma). `early` holds the `WHEN ... THEN reject`
+/// checks of the reader that come before the format's own; a blank line is no reject (it
+/// is skipped).
+pub(crate) fn parsed_sql(fmt: &FormatSql, lines: &str, extra: &str, early: &str) -> String {
     let columns: Vec<String> = event_columns().iter().map(|name| format!("e_{name} AS {name}")).collect();
     format!(
-        "SELECT source, offset, raw, blank, CASE {early} WHEN blank THEN NULL ELSE parse_rej END AS rej, \
+        "SELECT source, offset, raw, {extra}blank, CASE {early} WHEN blank THEN NULL ELSE parse_rej END AS rej, \
                 {format_name} AS format, {columns} \
          FROM ({parse}) p",
         format_name = lit(fmt.name),

@@ -99,12 +99,9 @@ pub(crate) async fn run_stream(
          WHEN NOT utf8_ok THEN named_struct('reason', 'invalid_utf8', 'detail', \
               concat('invalid UTF-8 at byte ', octet_length(substr(line, 1, instr(line, '\\uFFFD') - 1))))"
     );
-    // A reject keeps the message as it came, but for its `\n` (the embedded reader's `raw`).
-    let parsed = parsed_sql(&fmt, lines, &early).replacen(
-        "SELECT source, offset, raw, blank,",
-        "SELECT source, offset, raw, l1, rand() AS sweep_barrier, blank,",
-        1,
-    );
+    // A reject keeps the message as it came, but for its `\n` (`l1`, the embedded reader's
+    // `raw`); `sweep_barrier`: see run::transform_views.
+    let parsed = parsed_sql(&fmt, lines, "l1, rand() AS sweep_barrier, ", &early);
     let reasons: Vec<&str> = RejectReason::ALL.iter().map(|r| r.code()).collect();
     let mut line_metrics =
         vec!["count(*) AS lines".to_string(), "count_if(blank) AS skipped".into(), "count_if(rej IS NOT NULL) AS rejects".into()];
