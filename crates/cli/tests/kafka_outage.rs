@@ -4,32 +4,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
-
-fn metric(addr: &str, name: &str) -> Option<f64> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: sweep\r\n\r\n").ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    body.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-}
-
-fn wait_for_lines(addr: &str, lines: f64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let seen = metric(addr, "sweep_lines_total");
-        if seen == Some(lines) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the pipeline reached {seen:?} of {lines} lines in {timeout:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 #[test]
 fn the_pipeline_rides_out_a_broker_restart_and_stops_on_sigterm() {

@@ -458,11 +458,12 @@ fn retro_sweep_on_spark_appends_what_the_embedded_one_appends() {
     assert_same_tables(&embedded, &spark, &[("hits", hits)]);
 }
 
-/// A Kafka topic read by Spark lands in Delta as the embedded engine lands it (events and
-/// rejects, row by row), and a second run resumes from the checkpoint: the messages
-/// produced since are added, none twice.
+/// A Kafka topic on Spark, in micro-batches with the sweeper and alerts, lands as on the
+/// embedded engine (events, rejects and hits row by row, the same alerts), in Delta and in
+/// Parquet; a second run resumes from the checkpoint; and a batch whose commit marker was
+/// lost (a crash after the tables were written) is re-run and each table keeps it once.
 #[test]
-fn a_kafka_stream_on_spark_lands_as_on_embedded_and_resumes_from_its_checkpoint() {
+fn a_kafka_stream_on_spark_sweeps_lands_as_on_embedded_and_resumes_exactly_once() {
     let Some((remote, _server)) = remote() else { return };
     let Some(broker) = support::broker() else { return };
     let case = case();
@@ -470,85 +471,199 @@ fn a_kafka_stream_on_spark_lands_as_on_embedded_and_resumes_from_its_checkpoint(
     let topic = support::create_topic(&broker, "spark-lines", 3);
     let mut first = support::squid_lines(dir, 3_000, 11);
     // Messages the reader judges before the format: empty, a lone newline, blank, not
-    // UTF-8, CRLF; and the edge lines of the batch test.
+    // UTF-8, CRLF; and the edge lines of the batch test, which hit the planted indicators.
     first.extend([b"".to_vec(), b"\n".to_vec(), b"   \t".to_vec(), b"\xff\xfe not utf-8 \xc3".to_vec()]);
     first.extend(edge_lines().into_iter().map(String::into_bytes));
     first.push(b"1700000030.5 5 10.0.0.1 TCP_MISS/200 1 GET http://crlf.evil.example/ - DIRECT/198.51.100.9 -\r\n".to_vec());
     let second = support::squid_lines(dir, 2_000, 12);
 
     let url = format!("kafka://{broker}/{topic}");
-    let run = |engine: &str, n: usize| {
-        let lake = dir.join(format!("stream-{engine}"));
-        let summary_path = dir.join(format!("stream-{engine}-{n}.json"));
-        let (lake_s, ckpt_s, summary_s) =
-            (lake.display().to_string(), dir.join(format!("ckpt-{engine}")).display().to_string(), summary_path.display().to_string());
-        let mut args = vec!["scan", &url, "--format", "squid", "--table-format", "delta", "--until-drained", "--start", "earliest"];
-        args.extend(["--out", &lake_s, "--checkpoint", &ckpt_s, "--summary", &summary_s]);
-        if engine == "spark" {
-            args.extend(["--engine", "spark", "--remote", &remote]);
+    let runs = [("embedded", "delta"), ("spark", "delta"), ("spark", "parquet")];
+    let alert_topics: Vec<String> = runs.iter().map(|(e, f)| support::create_topic(&broker, &format!("alerts-{e}-{f}"), 1)).collect();
+    let run = |i: usize, n: usize| {
+        let (engine, table_format) = runs[i];
+        let name = format!("{engine}-{table_format}");
+        let lake = dir.join(format!("stream-{name}"));
+        let summary_path = dir.join(format!("stream-{name}-{n}.json"));
+        let alerts = format!("kafka://{broker}/{}", alert_topics[i]);
+        let mut args: Vec<String> = ["scan", &url, "--format", "squid", "--until-drained", "--start", "earliest", "--batch-size", "2000"]
+            .map(String::from)
+            .to_vec();
+        args.extend(["--table-format", table_format, "--alerts", &alerts].map(String::from));
+        args.extend([
+            "--out".into(),
+            lake.display().to_string(),
+            "--checkpoint".into(),
+            dir.join(format!("ckpt-{name}")).display().to_string(),
+        ]);
+        args.extend(["--summary".into(), summary_path.display().to_string()]);
+        for feed in &case.feeds {
+            args.extend(["--intel".to_string(), feed.display().to_string()]);
         }
-        ok(sweep(&args));
+        args.extend([
+            "--allow".to_string(),
+            case.allow.display().to_string(),
+            "--match-fields".into(),
+            "server_ip,host,client_ip,url".into(),
+        ]);
+        if engine == "spark" {
+            args.extend(["--engine", "spark", "--remote", &remote].map(String::from));
+        }
+        ok(sweep(&args.iter().map(String::as_str).collect::<Vec<_>>()));
         (lake, summary(&summary_path))
     };
-    let rejects = "SELECT encode(raw, 'hex'), reason, detail, format, source, \"offset\" FROM rejects ORDER BY source, \"offset\"";
-    let tables = [("events", EVENTS_SQL), ("rejects", rejects)];
+    let hits_sql = "SELECT ts, client_ip, \"user\", host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, \
+                    array_to_string(tags, '|'), intel_version, source, \"offset\" FROM hits ORDER BY source, \"offset\", indicator, feed";
+    let tables = [("events", EVENTS_SQL), ("rejects", REJECTS_SQL), ("hits", hits_sql)];
+    let compare = |round: &str, results: &[(PathBuf, serde_json::Value)]| {
+        let (embedded, e) = &results[0];
+        for (lake, s) in &results[1..] {
+            for key in ["input_lines", "events", "rejects", "skipped", "hits", "reject_reasons"] {
+                assert_eq!(e[key], s[key], "{round}, {}: summary {key}: embedded {} vs spark {}", lake.display(), e[key], s[key]);
+            }
+            for key in ["inactive", "suppressed"] {
+                assert_eq!(e["intel"][key], s["intel"][key], "{round}: intel.{key}");
+            }
+            assert_same_tables(embedded, lake, &tables);
+        }
+    };
 
     let n1 = support::produce(&broker, &topic, 3, first.iter().map(Vec::as_slice)) as u64;
-    let ((embedded, e), (spark, s)) = (run("embedded", 1), run("spark", 1));
-    for key in ["input_lines", "events", "rejects", "skipped", "reject_reasons"] {
-        assert_eq!(e[key], s[key], "first run, summary {key}: embedded {} vs spark {}", e[key], s[key]);
-    }
-    assert_eq!(s["input_lines"].as_u64(), Some(n1), "every message is read once");
+    let results: Vec<_> = (0..runs.len()).map(|i| run(i, 1)).collect();
+    compare("first run", &results);
+    let s = &results[1].1;
+    assert_eq!(s["input_lines"].as_u64(), Some(n1), "every message is read once: {s}");
     assert!(s["reject_reasons"]["invalid_utf8"].as_u64() >= Some(1) && s["reject_reasons"]["empty"].as_u64() == Some(3), "{s}");
-    assert!(s["stream"]["batches"].as_u64() >= Some(1), "{s}");
-    let skipped_first = s["skipped"].as_u64().unwrap();
-    assert!(spark.join("events/_delta_log").is_dir() && spark.join("rejects/_delta_log").is_dir());
-    assert_same_tables(&embedded, &spark, &tables);
+    assert!(s["stream"]["batches"].as_u64() >= Some(2), "batches of at most 2,000 messages: {s}");
+    assert!(s["hits"].as_u64() >= Some(20), "the planted indicators hit: {s}");
+    assert!(s["intel"]["suppressed"].as_u64() >= Some(1), "the allowlist suppresses matches: {s}");
+    let spark_delta = &results[1].0;
+    assert!(spark_delta.join("events/_delta_log").is_dir() && spark_delta.join("hits/_delta_log").is_dir());
 
     let n2 = support::produce(&broker, &topic, 3, second.iter().map(Vec::as_slice)) as u64;
-    let events_first = e["events"].as_u64().unwrap();
-    let ((embedded, e), (spark, s)) = (run("embedded", 2), run("spark", 2));
-    // The embedded engine counts since the checkpoint was made, Spark this run (docs/spark.md).
-    assert_eq!(e["events"].as_u64().unwrap() - events_first, s["events"].as_u64().unwrap(), "second run");
-    assert_eq!(s["input_lines"].as_u64(), Some(n2), "the second run reads only the new messages: {s}");
-    assert_same_tables(&embedded, &spark, &tables);
-    let stored = support::query_one(&spark, "SELECT count(*) FROM events") + support::query_one(&spark, "SELECT count(*) FROM rejects");
-    let distinct = support::query_one(
-        &spark,
-        r#"SELECT count(*) FROM (SELECT source, "offset" FROM events UNION SELECT source, "offset" FROM rejects)"#,
-    );
-    assert_eq!(stored, distinct, "a message landed twice");
-    assert_eq!(stored as u64, n1 + n2 - skipped_first - s["skipped"].as_u64().unwrap(), "every message but the blank ones is stored");
+    let results: Vec<_> = (0..runs.len()).map(|i| run(i, 2)).collect();
+    compare("second run", &results);
+    let s = &results[1].1;
+    assert_eq!(s["input_lines"].as_u64(), Some(n1 + n2), "counts since the checkpoint was made: {s}");
+    assert_eq!(s["stream"]["batches"].as_u64(), Some(1), "the second run reads only the new messages: {s}");
+    let no_duplicates = |lake: &Path| {
+        let stored = support::query_one(lake, "SELECT count(*) FROM events") + support::query_one(lake, "SELECT count(*) FROM rejects");
+        let distinct = support::query_one(
+            lake,
+            r#"SELECT count(*) FROM (SELECT source, "offset" FROM events UNION SELECT source, "offset" FROM rejects)"#,
+        );
+        assert_eq!(stored, distinct, "a message landed twice in {}", lake.display());
+        stored as u64
+    };
+    for (lake, s) in &results[1..] {
+        assert_eq!(no_duplicates(lake), n1 + n2 - s["skipped"].as_u64().unwrap(), "every message but the blank ones is stored");
+    }
+
+    // A crash after the tables took the last batch, before its commit marker: the batch is
+    // re-run over the same offsets, and neither Delta nor Parquet takes it twice.
+    for i in 1..runs.len() {
+        let commits = dir.join(format!("ckpt-{}-{}/commits", runs[i].0, runs[i].1));
+        let last = std::fs::read_dir(&commits)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .max_by_key(|p| p.file_stem().unwrap().to_string_lossy().parse::<u64>().unwrap())
+            .unwrap();
+        std::fs::remove_file(last).unwrap();
+        let (lake, s) = run(i, 3);
+        assert_eq!(s["stream"]["replayed_batches"].as_u64(), Some(1), "the unfinished batch is re-run: {s}");
+        assert_eq!(s["input_lines"].as_u64(), Some(n1 + n2), "{s}");
+        no_duplicates(&lake);
+        assert_same_tables(&results[0].0, &lake, &tables);
+    }
+
+    // The same alerts, one per hit; a re-run batch sends its alerts again (at least once).
+    let hits = results[0].1["hits"].as_u64().unwrap() as usize;
+    let distinct = |topic: &str, expect: usize| {
+        let mut all: Vec<String> =
+            support::consume_all(&broker, topic, expect).into_iter().map(|(k, v)| format!("{k} {}", String::from_utf8_lossy(&v))).collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    let embedded_alerts = distinct(&alert_topics[0], hits);
+    assert_eq!(embedded_alerts.len(), hits, "one alert per hit");
+    for topic in &alert_topics[1..] {
+        let spark_alerts = distinct(topic, hits);
+        let missing: Vec<_> = embedded_alerts.iter().filter(|a| !spark_alerts.contains(a)).take(3).collect();
+        assert!(spark_alerts.len() == hits && missing.is_empty(), "{topic}: {} distinct alerts; missing: {missing:?}", spark_alerts.len());
+    }
 }
 
-/// A sweeper in a Kafka pipeline on Spark is refused before anything runs, with the way
-/// around it.
+/// A Kafka run on Spark that goes on until stopped: it serves its metrics, takes messages as
+/// they arrive, and stops cleanly on SIGTERM. A new pipeline with `--start committed` then
+/// starts where the consumer group's committed offsets say, and reads only what came since.
 #[test]
-fn a_kafka_stream_with_a_sweeper_on_spark_is_refused_with_the_way_around() {
+fn a_kafka_run_on_spark_goes_on_until_sigterm_and_commits_the_group_offsets() {
     let Some((remote, _server)) = remote() else { return };
-    let case = case();
-    let feed = case.feeds[0].display().to_string();
-    let (lake, ckpt) = (case.root.join("l").display().to_string(), case.root.join("c").display().to_string());
-    let out = sweep(&[
+    let Some(broker) = support::broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topic = support::create_topic(&broker, "spark-live", 2);
+    let group = format!("group-{topic}");
+    let payloads = support::squid_lines(dir.path(), 3_000, 21);
+    let (first, rest) = payloads.split_at(1_000);
+    let (second, third) = rest.split_at(1_000);
+    support::produce(&broker, &topic, 2, first.iter().map(Vec::as_slice));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let url = format!("kafka://{broker}/{topic}");
+    let (lake, s_path) = (dir.path().join("lake"), dir.path().join("s.json"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["scan", &url, "--format", "squid", "--table-format", "delta", "--start", "earliest", "--group", &group])
+        .args(["--out", lake.to_str().unwrap(), "--checkpoint", dir.path().join("ckpt").to_str().unwrap(), "--metrics-addr", &addr])
+        .args(["--batch-interval-ms", "200", "-q", "--summary", s_path.to_str().unwrap(), "--engine", "spark", "--remote", &remote])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    support::wait_for_lines(&addr, 1_000.0, std::time::Duration::from_secs(180));
+    support::produce(&broker, &topic, 2, second.iter().map(Vec::as_slice));
+    support::wait_for_lines(&addr, 2_000.0, std::time::Duration::from_secs(180));
+    assert_eq!(support::metric(&addr, "sweep_consumer_lag"), Some(0.0));
+    assert!(support::metric(&addr, "sweep_batches_total") >= Some(2.0), "a batch per round of messages");
+
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "sweep exited with {status} after SIGTERM");
+    let s = summary(&s_path);
+    assert_eq!((s["input_lines"].as_u64(), s["stream"]["stopped_by"].as_str()), (Some(2_000), Some("signal")), "{s}");
+    assert!(s["stream"]["produce_to_commit_max_s"].as_f64() > Some(0.0), "the latency is measured: {s}");
+
+    // The group's offsets are where the first pipeline stopped: a new pipeline (a new
+    // checkpoint) that starts from them reads only the third round.
+    support::produce(&broker, &topic, 2, third.iter().map(Vec::as_slice));
+    let (lake2, s2_path) = (dir.path().join("lake2"), dir.path().join("s2.json"));
+    ok(sweep(&[
         "scan",
-        "kafka://127.0.0.1:9/t",
+        &url,
         "--format",
         "squid",
-        "--until-drained",
+        "--table-format",
+        "delta",
         "--start",
-        "earliest",
-        "--checkpoint",
-        &ckpt,
+        "committed",
+        "--group",
+        &group,
+        "--until-drained",
         "--out",
-        &lake,
-        "--intel",
-        &feed,
+        lake2.to_str().unwrap(),
+        "--checkpoint",
+        dir.path().join("ckpt2").to_str().unwrap(),
+        "--summary",
+        s2_path.to_str().unwrap(),
         "--engine",
         "spark",
         "--remote",
         &remote,
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the sweeper in a Kafka pipeline") && err.contains("sweep retro"), "{err}");
+    ]));
+    let s2 = summary(&s2_path);
+    assert_eq!(s2["input_lines"].as_u64(), Some(1_000), "only the messages produced since the group's commit: {s2}");
+    let stored = support::query_one(&lake2, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM rejects)");
+    assert_eq!(stored as u64, 1_000 - s2["skipped"].as_u64().unwrap(), "the second pipeline stored the third round only");
 }

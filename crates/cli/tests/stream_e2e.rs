@@ -320,35 +320,6 @@ thresholds = [{ metric = "requests", above = 2 }]
     assert_eq!(alert["value"], 3.0);
 }
 
-fn consume_all(broker: &str, topic: &str, expect: usize) -> Vec<(String, Vec<u8>)> {
-    use rdkafka::Message;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker)
-        .set("group.id", format!("check-{topic}"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let mut out = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::time::Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).to_string();
-            out.push((key, m.payload().unwrap_or_default().to_vec()));
-        }
-        if out.len() >= expect {
-            // Wait a little longer: more than expected is a failure too.
-            std::thread::sleep(Duration::from_millis(500));
-            while let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-                out.push((String::from_utf8_lossy(m.key().unwrap_or_default()).to_string(), m.payload().unwrap_or_default().to_vec()));
-            }
-            break;
-        }
-    }
-    out
-}
-
 #[test]
 fn the_fluent_api_builds_the_same_streaming_pipeline() {
     use sweep::{Content, Delta, Etl, Format, Kafka, Window};

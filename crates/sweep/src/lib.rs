@@ -85,7 +85,7 @@ pub fn run_pipeline_until(pipeline: &Pipeline, counters: Arc<RunCounters>, stop:
                 Some(r) => r.clone(),
                 None => std::env::var("SWEEP_SPARK_REMOTE").map_err(|_| sweep_spark::SparkError::NoRemote)?,
             };
-            Ok(sweep_spark::run(pipeline, &remote, counters)?)
+            Ok(sweep_spark::run_until(pipeline, &remote, counters, stop)?)
         }
     }
 }

@@ -117,3 +117,57 @@ pub fn squid_lines(dir: &Path, lines: u64, seed: u64) -> Vec<Vec<u8>> {
     ]));
     std::fs::read(&file).unwrap().split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
 }
+
+/// Every message of `topic` (key, payload), waiting up to 20 s for `expect` of them and a
+/// little longer for any beyond.
+pub fn consume_all(broker: &str, topic: &str, expect: usize) -> Vec<(String, Vec<u8>)> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("group.id", format!("check-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).to_string();
+            out.push((key, m.payload().unwrap_or_default().to_vec()));
+        }
+        if out.len() >= expect {
+            // Wait a little longer: more than expected is a failure too.
+            std::thread::sleep(Duration::from_millis(500));
+            while let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                out.push((String::from_utf8_lossy(m.key().unwrap_or_default()).to_string(), m.payload().unwrap_or_default().to_vec()));
+            }
+            break;
+        }
+    }
+    out
+}
+
+/// A metric's value from the `/metrics` endpoint at `addr`.
+pub fn metric(addr: &str, name: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: sweep\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+/// Waits until `sweep_lines_total` is `lines`.
+pub fn wait_for_lines(addr: &str, lines: f64, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let seen = metric(addr, "sweep_lines_total");
+        if seen == Some(lines) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the pipeline reached {seen:?} of {lines} lines in {timeout:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -200,63 +200,6 @@ impl SparkClient {
         Ok(id)
     }
 
-    /// Starts a streaming query writing `relation` as `format` at `path` (options hold the
-    /// checkpoint location); with `available_now` it reads what the source holds now, in
-    /// micro-batches, and stops. Returns the query's id.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn start_stream(
-        &mut self,
-        relation: proto::Relation,
-        format: &str,
-        path: &str,
-        partition_by: &[&str],
-        options: HashMap<String, String>,
-        name: &str,
-        trigger: proto::write_stream_operation_start::Trigger,
-    ) -> Result<proto::StreamingQueryInstanceId, SparkError> {
-        let command = proto::command::CommandType::WriteStreamOperationStart(proto::WriteStreamOperationStart {
-            input: Some(relation),
-            format: format.to_string(),
-            options,
-            partitioning_column_names: partition_by.iter().map(|c| c.to_string()).collect(),
-            trigger: Some(trigger),
-            output_mode: "append".to_string(),
-            query_name: name.to_string(),
-            sink_destination: Some(proto::write_stream_operation_start::SinkDestination::Path(path.to_string())),
-            ..Default::default()
-        });
-        self.command_results(command, &format!("starting the streaming query {name}"))
-            .await?
-            .into_iter()
-            .find_map(|r| match r {
-                proto::execute_plan_response::ResponseType::WriteStreamOperationStartResult(r) => r.query_id,
-                _ => None,
-            })
-            .ok_or_else(|| SparkError::Protocol(format!("the server did not start the streaming query {name}")))
-    }
-
-    /// Sends a command to a running streaming query and returns its answer (none when there
-    /// is nothing to say, as for the exception of a query that did not fail).
-    pub async fn stream_command(
-        &mut self,
-        id: &proto::StreamingQueryInstanceId,
-        command: proto::streaming_query_command::Command,
-        what: &str,
-    ) -> Result<Option<proto::streaming_query_command_result::ResultType>, SparkError> {
-        let command = proto::command::CommandType::StreamingQueryCommand(proto::StreamingQueryCommand {
-            query_id: Some(id.clone()),
-            command: Some(command),
-        });
-        self.command_results(command, what)
-            .await?
-            .into_iter()
-            .find_map(|r| match r {
-                proto::execute_plan_response::ResponseType::StreamingQueryCommandResult(r) => Some(r.result_type),
-                _ => None,
-            })
-            .ok_or_else(|| SparkError::Protocol(format!("{what}: the server sent no answer")))
-    }
-
     /// Frees the rows of a checkpoint (best effort: they go with the session anyway).
     pub async fn release_checkpoint(&mut self, id: &str) {
         let command = proto::command::CommandType::RemoveCachedRemoteRelationCommand(proto::RemoveCachedRemoteRelationCommand {
@@ -349,32 +292,6 @@ pub fn read(format: &str, paths: Vec<String>, options: HashMap<String, String>) 
             ..Default::default()
         })),
         is_streaming: false,
-    }))
-}
-
-/// `input` observed: Spark counts `metrics` (SQL aggregate expressions, `count(*) AS n`)
-/// over the rows that pass, and reports them with the query's progress as `name`.
-pub fn observe(input: proto::Relation, name: &str, metrics: &[String]) -> proto::Relation {
-    let expression = |sql: &String| proto::Expression {
-        expr_type: Some(proto::expression::ExprType::ExpressionString(proto::expression::ExpressionString { expression: sql.clone() })),
-        ..Default::default()
-    };
-    relation(proto::relation::RelType::CollectMetrics(Box::new(proto::CollectMetrics {
-        input: Some(Box::new(input)),
-        name: name.to_string(),
-        metrics: metrics.iter().map(expression).collect(),
-    })))
-}
-
-/// A data source read of a stream (`format`, reader options) as a relation.
-pub fn read_stream(format: &str, options: HashMap<String, String>) -> proto::Relation {
-    relation(proto::relation::RelType::Read(proto::Read {
-        read_type: Some(proto::read::ReadType::DataSource(proto::read::DataSource {
-            format: Some(format.to_string()),
-            options,
-            ..Default::default()
-        })),
-        is_streaming: true,
     }))
 }
 

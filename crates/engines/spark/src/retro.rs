@@ -17,7 +17,7 @@ use sweep_model::{SinkSpec, SweeperSpec, WriteMode};
 
 use crate::SparkError;
 use crate::client::{self, Remote, SparkClient};
-use crate::run::{client_runtime, count, prepare_session, release, spark_path, sweep_events, write_table};
+use crate::run::{Commit, client_runtime, count, prepare_session, release, spark_path, sweep_events, write_table};
 
 /// Sweeps the events under `lake` whose date is `since` or later (all when `None`) on the
 /// Spark Connect server at `remote`.
@@ -91,13 +91,32 @@ async fn retro_on(
         if summary.hits_written > 0 {
             let hits = SinkSpec::Parquet(lake.join("hits"));
             let mut tables = Default::default();
-            write_table(spark, &mut tables, "hits", &hits, "SELECT * FROM sweep_fresh_hits", &[], WriteMode::Append, summary.hits_written)
-                .await?;
+            write_table(
+                spark,
+                &mut tables,
+                "hits",
+                &hits,
+                "SELECT * FROM sweep_fresh_hits",
+                &[],
+                &Commit::Run(WriteMode::Append),
+                summary.hits_written,
+            )
+            .await?;
         }
         let intel = SinkSpec::Parquet(lake.join("intel"));
         let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
                      intel_version FROM intel";
-        write_table(spark, &mut Default::default(), "intel", &intel, query, &[], WriteMode::Overwrite, loaded.index.len() as u64).await?;
+        write_table(
+            spark,
+            &mut Default::default(),
+            "intel",
+            &intel,
+            query,
+            &[],
+            &Commit::Run(WriteMode::Overwrite),
+            loaded.index.len() as u64,
+        )
+        .await?;
         summary.intel = IntelSummary { inactive: swept.inactive, suppressed: swept.suppressed, ..Default::default() };
         Ok::<_, SparkError>(summary)
     }

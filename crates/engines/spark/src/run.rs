@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -21,17 +21,24 @@ use crate::sweep::{
 use crate::{SparkError, proto, stream};
 
 /// What the Spark engine runs today; anything else is refused with this list.
-pub const SUPPORT: &str = "batch runs over files (plain or gzip) in the squid, common, combined, vhost_combined, squid_common and \
+pub const SUPPORT: &str = "batch runs over files (plain or gzip) and Kafka runs (micro-batches, until drained or stopped, \
+     with checkpoints, hit alerts to Kafka and /metrics) in the squid, common, combined, vhost_combined, squid_common and \
      squid_combined formats; SQL transform stages (Spark SQL); \
-     the sweeper (ip, cidr, domain and URL indicators, allowlists); retro-sweeps; Parquet tables";
+     the sweeper (ip, cidr, domain and URL indicators, allowlists); retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
 
-/// Runs a batch pipeline on the Spark Connect server at `remote`.
+/// Runs a pipeline on the Spark Connect server at `remote`. A Kafka pipeline runs until
+/// its topic is drained (`stop_when_drained`) or forever; use [`run_until`] to stop it.
 pub fn run(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>) -> Result<RunSummary, SparkError> {
+    run_until(pipeline, remote, counters, Arc::new(AtomicBool::new(false)))
+}
+
+/// Runs a pipeline; raising `stop` ends a Kafka pipeline after the batch in flight commits.
+pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, SparkError> {
     let started = Instant::now();
     let remote = Remote::parse(remote)?;
     check_supported(pipeline)?;
     if let Some(kafka) = pipeline.extract.first().and_then(|e| e.kafka.as_ref()) {
-        return run_kafka(pipeline, kafka, &remote, counters, started);
+        return run_kafka(pipeline, kafka, &remote, counters, stop);
     }
     let mut inputs: Vec<(usize, PathBuf, FormatSpec)> = Vec::new();
     for (group, extract) in pipeline.extract.iter().enumerate() {
@@ -97,35 +104,27 @@ fn run_kafka(
     kafka: &sweep_model::KafkaSourceSpec,
     remote: &Remote,
     counters: Arc<RunCounters>,
-    started: Instant,
+    stop: Arc<AtomicBool>,
 ) -> Result<RunSummary, SparkError> {
-    stream::check_supported_stream(pipeline, kafka)?;
+    stream::check_supported_stream(pipeline)?;
+    let intel = match pipeline.analyse.iter().find_map(|a| match a {
+        AnalyseStage::Sweeper(s) => Some(s),
+        _ => None,
+    }) {
+        Some(spec) => Some(load_intel(spec)?),
+        None => None,
+    };
     let runtime = client_runtime()?;
-    let mut summary = RunSummary::default();
     runtime.block_on(async {
         let mut spark = SparkClient::connect(remote).await?;
         let result = async {
             prepare_session(&mut spark).await?;
-            stream::run_stream(&mut spark, pipeline, kafka, &mut summary).await
+            stream::run_stream(&mut spark, pipeline, kafka, intel.as_ref(), &counters, stop).await
         }
         .await;
         spark.release().await;
         result
-    })?;
-    summary.elapsed_s = started.elapsed().as_secs_f64();
-    summary.lines_per_second = summary.input_lines as f64 / summary.elapsed_s.max(1e-9);
-    counters.lines.store(summary.input_lines, Ordering::Relaxed);
-    counters.events.store(summary.events, Ordering::Relaxed);
-    counters.rejects.store(summary.rejects, Ordering::Relaxed);
-    for table in ["events", "rejects"] {
-        if let Some(sink) = pipeline.load.sink(table) {
-            let rows = if table == "events" { summary.events } else { summary.rejects };
-            summary
-                .tables
-                .insert(table.to_string(), TableSummary { path: sink.path().to_path_buf(), rows, files: parquet_files(sink.path()) });
-        }
-    }
-    Ok(summary)
+    })
 }
 
 /// Refuses, before anything runs, what the Spark engine cannot do yet.
@@ -158,9 +157,6 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
                 )));
             }
         }
-    }
-    if pipeline.load.alerts.is_some() {
-        return Err(SparkError::Unsupported("alerts to Kafka are not sent from the Spark engine yet".into()));
     }
     Ok(())
 }
@@ -221,15 +217,80 @@ async fn run_on(
         );
         parsed_parts.push(parsed_sql(&fmt, &lines, "", &too_long));
     }
-    let parsed = if parsed_parts.is_empty() {
+    if parsed_parts.is_empty() {
         return Err(SparkError::Unsupported("the pipeline reads no files".into()));
-    } else {
-        parsed_parts.join(" UNION ALL ")
-    };
-    // Every later query reads the parsed lines; they are materialised once.
-    let mut checkpoints = vec![spark.checkpoint("sweep_parsed", client::sql(&parsed), "parsing the input").await?];
+    }
+    let parsed = parsed_parts.join(" UNION ALL ");
 
-    let previous = transform_views(spark, pipeline, false).await?;
+    let (mut checkpoints, mut staged_files) = (Vec::new(), Vec::new());
+    let result = async {
+        let staged = match (intel, sweeper) {
+            (Some(loaded), Some(spec)) => {
+                Some(StagedIntel::stage(spark, loaded, &spec.fields, &staging_dir(pipeline), &mut staged_files).await?)
+            }
+            _ => None,
+        };
+        let commit = Commit::Run(pipeline.load.mode);
+        let mut summary = RunSummary::default();
+        let raw = "encode(raw, 'UTF-8')";
+        process_parsed(
+            spark,
+            pipeline,
+            &parsed,
+            raw,
+            ingest_micros,
+            staged.as_ref(),
+            &commit,
+            &mut checkpoints,
+            &mut staged_files,
+            &mut summary,
+        )
+        .await?;
+        if let (Some(loaded), Some(sink)) = (intel, pipeline.load.sink("intel")) {
+            let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
+                         intel_version FROM intel";
+            let n = loaded.index.len() as u64;
+            write_table(spark, &mut summary.tables, "intel", &sink, query, &[], &Commit::Run(WriteMode::Overwrite), n).await?;
+        }
+        Ok::<_, SparkError>(summary)
+    }
+    .await;
+    release(spark, checkpoints, staged_files).await;
+    result
+}
+
+/// Where the tables of a run go, and how each write is committed.
+pub(crate) enum Commit<'a> {
+    /// A batch run over files: each table is written with this write mode.
+    Run(WriteMode),
+    /// One micro-batch of a Kafka run (crate::stream), exactly once: a Delta write carries the
+    /// application transaction (`app_id`, `batch`), which Delta skips if the table holds it;
+    /// Parquet files are written to `staging`, then moved into the table under names fixed by
+    /// the batch number, replacing what an interrupted attempt left.
+    MicroBatch { app_id: &'a str, batch: u64, staging: &'a Path },
+}
+
+/// The stages after the reader, over `parsed` (a query over the parsed lines, see
+/// [`parsed_sql`]): stores the parse, runs the transform stages, counts, writes events and
+/// rejects, sweeps (with `intel`) and writes hits; adds the counts to `summary`. Rejects keep
+/// `raw_sql` (an expression over `sweep_parsed`) as their raw bytes. The views stay defined
+/// (`events`, `sweep_hits`, ...) until the session ends or the caller replaces them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn process_parsed(
+    spark: &mut SparkClient,
+    pipeline: &Pipeline,
+    parsed: &str,
+    raw_sql: &str,
+    ingest_micros: i64,
+    intel: Option<&StagedIntel<'_>>,
+    commit: &Commit<'_>,
+    checkpoints: &mut Vec<String>,
+    staged_files: &mut Vec<PathBuf>,
+    summary: &mut RunSummary,
+) -> Result<(), SparkError> {
+    // Every later query reads the parsed lines; they are materialised once.
+    checkpoints.push(spark.checkpoint("sweep_parsed", client::sql(parsed), "parsing the input").await?);
+    let previous = transform_views(spark, pipeline).await?;
     if pipeline.transform.is_empty() {
         spark.create_view("events", client::sql("SELECT * FROM sweep_events_0")).await?;
     } else {
@@ -237,7 +298,6 @@ async fn run_on(
         checkpoints.push(spark.checkpoint("events", events, "running the transform stages").await?);
     }
 
-    let mut summary = RunSummary::default();
     let counts = spark.sql("SELECT count(*), count_if(blank), count_if(rej IS NOT NULL) FROM sweep_parsed", "counting lines").await?;
     let [lines, skipped, rejects] = first_row_i64::<3>(&counts)?;
     summary.input_lines = lines as u64;
@@ -252,37 +312,31 @@ async fn run_on(
         }
     }
 
-    let mode = pipeline.load.mode;
-    let mut staged_files: Vec<PathBuf> = Vec::new();
     if let Some(sink) = pipeline.load.sink("events") {
         let query = "SELECT *, date_format(ts, 'yyyy-MM-dd') AS date FROM events";
-        write_table(spark, &mut summary.tables, "events", &sink, query, &["date"], mode, summary.events).await?;
+        write_table(spark, &mut summary.tables, "events", &sink, query, &["date"], commit, summary.events).await?;
     }
     if let Some(sink) = pipeline.load.sink("rejects") {
         let query = format!(
-            "SELECT encode(raw, 'UTF-8') AS raw, rej.reason AS reason, rej.detail AS detail, format, source, offset, \
+            "SELECT {raw_sql} AS raw, rej.reason AS reason, rej.detail AS detail, format, source, offset, \
              timestamp_micros({ingest_micros}) AS ingest_ts FROM sweep_parsed WHERE rej IS NOT NULL"
         );
-        write_table(spark, &mut summary.tables, "rejects", &sink, &query, &[], mode, summary.rejects).await?;
+        write_table(spark, &mut summary.tables, "rejects", &sink, &query, &[], commit, summary.rejects).await?;
     }
 
-    if let (Some(loaded), Some(spec)) = (intel, sweeper) {
-        let swept = sweep_events(spark, loaded, &spec.fields, &staging_dir(pipeline), &mut checkpoints, &mut staged_files).await?;
+    if let Some(staged) = intel {
+        let tag = match commit {
+            Commit::MicroBatch { batch, .. } => format!("-batch-{batch}"),
+            Commit::Run(_) => String::new(),
+        };
+        let swept = staged.sweep(spark, &tag, checkpoints, staged_files).await?;
         summary.hits = swept.hits;
-        let (inactive, suppressed) = (swept.inactive, swept.suppressed);
         if let Some(sink) = pipeline.load.sink("hits") {
-            write_table(spark, &mut summary.tables, "hits", &sink, "SELECT * FROM sweep_hits", &[], mode, summary.hits).await?;
+            write_table(spark, &mut summary.tables, "hits", &sink, "SELECT * FROM sweep_hits", &[], commit, summary.hits).await?;
         }
-        if let Some(sink) = pipeline.load.sink("intel") {
-            let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
-                         intel_version FROM intel";
-            let n = loaded.index.len() as u64;
-            write_table(spark, &mut summary.tables, "intel", &sink, query, &[], WriteMode::Overwrite, n).await?;
-        }
-        summary.intel = Some(IntelSummary { inactive, suppressed, ..Default::default() });
+        summary.intel = Some(IntelSummary { inactive: swept.inactive, suppressed: swept.suppressed, ..Default::default() });
     }
-    release(spark, checkpoints, staged_files).await;
-    Ok(summary)
+    Ok(())
 }
 
 /// The parsed lines over `lines` (a query with the columns `source, offset, raw, line,
@@ -304,21 +358,11 @@ pub(crate) fn parsed_sql(fmt: &FormatSql, lines: &str, extra: &str, early: &str)
 
 /// Defines the view `sweep_events_0` (the events of `sweep_parsed`) and one view per SQL
 /// transform stage over it; returns the name of the last.
-///
-/// `barrier` (streams): the parsed lines carry `sweep_barrier`, a column whose value Spark
-/// cannot know in advance; the filter refers to it, so Spark keeps the filter above the
-/// parse instead of rewriting it into the parse's steps (which copies every step's
-/// expression into the condition, and for a stream, with no stored parse in between, grew
-/// the plan until the server ran out of memory).
-pub(crate) async fn transform_views(spark: &mut SparkClient, pipeline: &Pipeline, barrier: bool) -> Result<String, SparkError> {
-    let barrier = if barrier { " AND sweep_barrier >= 0" } else { "" };
+async fn transform_views(spark: &mut SparkClient, pipeline: &Pipeline) -> Result<String, SparkError> {
     let event_columns = "ts, client_ip, user, method, url, scheme, host, port, path, query, status, request_bytes, response_bytes, \
         duration_ms, user_agent, referrer, content_type, proxy_action, server_ip, category, format, source, offset";
     spark
-        .create_view(
-            "sweep_events_0",
-            client::sql(&format!("SELECT {event_columns} FROM sweep_parsed WHERE rej IS NULL AND NOT blank{barrier}")),
-        )
+        .create_view("sweep_events_0", client::sql(&format!("SELECT {event_columns} FROM sweep_parsed WHERE rej IS NULL AND NOT blank")))
         .await?;
     let mut previous = "sweep_events_0".to_string();
     for (i, stage) in pipeline.transform.iter().enumerate() {
@@ -367,9 +411,69 @@ pub(crate) struct Swept {
     pub suppressed: u64,
 }
 
-/// The sweeper over the view `events`: stages the indicators (and the allowlist) in
-/// `staging`, where the server reads them, and defines the views `intel`, `sweep_keys`,
-/// `sweep_candidates` and `sweep_hits`; returns the counts.
+/// The indicators (and the allowlist) staged in a folder the server reads, as the views
+/// `intel` and `allow`: done once per run, however many batches are swept against them.
+pub(crate) struct StagedIntel<'a> {
+    pub loaded: &'a LoadedIntel,
+    pub fields: &'a [sweep_model::MatchField],
+    staging: PathBuf,
+    with_allowlist: bool,
+    with_urls: bool,
+}
+
+impl<'a> StagedIntel<'a> {
+    pub(crate) async fn stage(
+        spark: &mut SparkClient,
+        loaded: &'a LoadedIntel,
+        fields: &'a [sweep_model::MatchField],
+        staging: &Path,
+        staged_files: &mut Vec<PathBuf>,
+    ) -> Result<StagedIntel<'a>, SparkError> {
+        let staged = staging.join(format!("intel-{}.parquet", loaded.index.version()));
+        write_intel_keys(&loaded.index, &staged)?;
+        spark.create_view("intel", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
+        staged_files.push(staged);
+        let with_allowlist = loaded.index.allow_len() > 0;
+        if with_allowlist {
+            let staged = staging.join(format!("allow-{}.parquet", loaded.index.version()));
+            write_allow_keys(&loaded.index, &staged)?;
+            spark.create_view("allow", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
+            staged_files.push(staged);
+        }
+        let with_urls = fields.contains(&sweep_model::MatchField::Url) && loaded.index.count(sweep_intel::IndicatorType::Url) > 0;
+        Ok(StagedIntel { loaded, fields, staging: staging.to_path_buf(), with_allowlist, with_urls })
+    }
+
+    /// Sweeps the view `events`: defines the views `sweep_keys`, `sweep_candidates` and
+    /// `sweep_hits`, and returns the counts. `tag` names this sweep's staged files apart
+    /// from other batches'.
+    pub(crate) async fn sweep(
+        &self,
+        spark: &mut SparkClient,
+        tag: &str,
+        checkpoints: &mut Vec<String>,
+        staged_files: &mut Vec<PathBuf>,
+    ) -> Result<Swept, SparkError> {
+        if self.with_urls {
+            let tuples = spark.sql(URL_TUPLES_SQL, "collecting the URLs to canonicalise").await?;
+            let staged = self.staging.join(format!("urls-{}{tag}.parquet", self.loaded.index.version()));
+            write_url_map(&tuples, &staged)?;
+            spark.create_view("sweep_url_map", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
+            staged_files.push(staged);
+        }
+        checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql(self.with_urls)), "computing the match keys").await?);
+        let candidates = client::sql(&candidate_view_sql(self.fields, self.with_allowlist, self.with_urls));
+        checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
+        spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;
+        Ok(Swept {
+            hits: count(spark, "SELECT count(*) FROM sweep_hits", "counting hits").await?,
+            inactive: count(spark, INACTIVE_SQL, "counting inactive matches").await?,
+            suppressed: if self.with_allowlist { count(spark, SUPPRESSED_SQL, "counting allow-listed matches").await? } else { 0 },
+        })
+    }
+}
+
+/// The sweeper over the view `events`, staged and swept at once (runs that sweep once).
 pub(crate) async fn sweep_events(
     spark: &mut SparkClient,
     loaded: &LoadedIntel,
@@ -378,34 +482,8 @@ pub(crate) async fn sweep_events(
     checkpoints: &mut Vec<String>,
     staged_files: &mut Vec<PathBuf>,
 ) -> Result<Swept, SparkError> {
-    let staged = staging.join(format!("intel-{}.parquet", loaded.index.version()));
-    write_intel_keys(&loaded.index, &staged)?;
-    spark.create_view("intel", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
-    staged_files.push(staged);
-    let with_allowlist = loaded.index.allow_len() > 0;
-    if with_allowlist {
-        let staged = staging.join(format!("allow-{}.parquet", loaded.index.version()));
-        write_allow_keys(&loaded.index, &staged)?;
-        spark.create_view("allow", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
-        staged_files.push(staged);
-    }
-    let with_urls = fields.contains(&sweep_model::MatchField::Url) && loaded.index.count(sweep_intel::IndicatorType::Url) > 0;
-    if with_urls {
-        let tuples = spark.sql(URL_TUPLES_SQL, "collecting the URLs to canonicalise").await?;
-        let staged = staging.join(format!("urls-{}.parquet", loaded.index.version()));
-        write_url_map(&tuples, &staged)?;
-        spark.create_view("sweep_url_map", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
-        staged_files.push(staged);
-    }
-    checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql(with_urls)), "computing the match keys").await?);
-    let candidates = client::sql(&candidate_view_sql(fields, with_allowlist, with_urls));
-    checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
-    spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;
-    Ok(Swept {
-        hits: count(spark, "SELECT count(*) FROM sweep_hits", "counting hits").await?,
-        inactive: count(spark, INACTIVE_SQL, "counting inactive matches").await?,
-        suppressed: if with_allowlist { count(spark, SUPPRESSED_SQL, "counting allow-listed matches").await? } else { 0 },
-    })
+    let staged = StagedIntel::stage(spark, loaded, fields, staging, staged_files).await?;
+    staged.sweep(spark, "", checkpoints, staged_files).await
 }
 
 /// Frees the checkpoints and removes the staged files (and their folder, once empty).
@@ -421,6 +499,8 @@ pub(crate) async fn release(spark: &mut SparkClient, checkpoints: Vec<String>, s
     }
 }
 
+/// Writes `query` as the table `table` and records it in `tables` (a micro-batch adds to
+/// what earlier batches wrote).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_table(
     spark: &mut SparkClient,
@@ -429,18 +509,82 @@ pub(crate) async fn write_table(
     sink: &SinkSpec,
     query: &str,
     partition_by: &[&str],
-    mode: WriteMode,
+    commit: &Commit<'_>,
     rows: u64,
 ) -> Result<(), SparkError> {
     let path = sink.path();
-    let save_mode = match mode {
-        WriteMode::Error => proto::write_operation::SaveMode::ErrorIfExists,
-        WriteMode::Append => proto::write_operation::SaveMode::Append,
-        WriteMode::Overwrite => proto::write_operation::SaveMode::Overwrite,
-    };
-    spark.write(client::sql(query), "parquet", &spark_path(path), partition_by, save_mode, HashMap::new()).await?;
-    tables.insert(table.to_string(), TableSummary { path: path.to_path_buf(), rows, files: parquet_files(path) });
+    let entry = tables.entry(table.to_string()).or_insert_with(|| TableSummary { path: path.to_path_buf(), rows: 0, files: 0 });
+    match commit {
+        Commit::Run(mode) => {
+            let save_mode = match mode {
+                WriteMode::Error => proto::write_operation::SaveMode::ErrorIfExists,
+                WriteMode::Append => proto::write_operation::SaveMode::Append,
+                WriteMode::Overwrite => proto::write_operation::SaveMode::Overwrite,
+            };
+            spark.write(client::sql(query), "parquet", &spark_path(path), partition_by, save_mode, HashMap::new()).await?;
+            entry.rows = rows;
+            entry.files = parquet_files(path);
+        }
+        // An empty batch leaves the table as it is, as the embedded engine does.
+        Commit::MicroBatch { .. } if rows == 0 => {}
+        Commit::MicroBatch { app_id, batch, .. } if matches!(sink, SinkSpec::Delta(_)) => {
+            let options = HashMap::from([("txnAppId".to_string(), app_id.to_string()), ("txnVersion".to_string(), batch.to_string())]);
+            let append = proto::write_operation::SaveMode::Append;
+            spark.write(client::sql(query), "delta", &spark_path(path), partition_by, append, options).await?;
+            entry.rows += rows;
+            entry.files += 1;
+        }
+        Commit::MicroBatch { batch, staging, .. } => {
+            let staged = staging.join(table).join(format!("batch-{batch:012}"));
+            let overwrite = proto::write_operation::SaveMode::Overwrite;
+            spark.write(client::sql(query), "parquet", &spark_path(&staged), partition_by, overwrite, HashMap::new()).await?;
+            entry.rows += rows;
+            entry.files += move_batch_files(&staged, path, *batch)?;
+        }
+    }
     Ok(())
+}
+
+/// Moves the Parquet files Spark wrote for micro-batch `batch` at `staged` into the table at
+/// `table`, as `batch-<n>-<k>.parquet` in the same partition folders: first removes the
+/// files an earlier attempt at the batch left, so the table holds the batch once. Returns
+/// the number of files.
+fn move_batch_files(staged: &Path, table: &Path, batch: u64) -> Result<usize, SparkError> {
+    let failed = |e: std::io::Error, what: &Path| SparkError::Output { path: what.display().to_string(), message: e.to_string() };
+    let prefix = format!("batch-{batch:012}-");
+    let mut earlier = Vec::new();
+    collect_files(table, &mut earlier);
+    for file in earlier.iter().filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix))) {
+        std::fs::remove_file(file).map_err(|e| failed(e, file))?;
+    }
+    let mut written = Vec::new();
+    collect_files(staged, &mut written);
+    written.retain(|f| f.extension().is_some_and(|x| x == "parquet"));
+    written.sort();
+    for (k, file) in written.iter().enumerate() {
+        let folder = file.parent().and_then(|p| p.strip_prefix(staged).ok()).unwrap_or(Path::new(""));
+        let target_dir = table.join(folder);
+        std::fs::create_dir_all(&target_dir).map_err(|e| failed(e, &target_dir))?;
+        let target = target_dir.join(format!("{prefix}{k:05}.parquet"));
+        // A rename within one file system; a copy when the staging folder is on another.
+        if std::fs::rename(file, &target).is_err() {
+            std::fs::copy(file, &target).map_err(|e| failed(e, &target))?;
+        }
+    }
+    std::fs::remove_dir_all(staged).map_err(|e| failed(e, staged))?;
+    Ok(written.len())
+}
+
+fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, into);
+        } else {
+            into.push(path);
+        }
+    }
 }
 
 /// Parquet files under a local table folder (0 when the folder is not local).

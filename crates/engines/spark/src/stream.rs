@@ -1,51 +1,51 @@
-//! Kafka pipelines on Spark: Spark reads the topic itself (the log data never passes through
-//! this process) and runs one streaming query per table (events, rejects), each with
-//! its own checkpoint under `<checkpoint>/spark/`, into Delta or Parquet. Spark's checkpoint
-//! and the table's transaction log make every message land exactly once, across restarts.
+//! Kafka pipelines on Spark, in micro-batches that sweep plans and Spark runs.
 //!
-//! A run reads what the topic holds when it starts, in micro-batches of at most
-//! `batch_size` messages, and stops (Spark's available-now trigger: `--until-drained`); run
-//! it again, or on a schedule, and it resumes from the checkpoint. The counts come from
-//! metrics Spark observes on the rows as they pass (`observe`), reported with each
-//! micro-batch's progress.
+//! ```text
+//!  sweep (driver)                                         Spark Connect server
+//!  ──────────────                                         ────────────────────
+//!  end offsets (Kafka metadata) ─▶ plan batch n ─▶ checkpoint/offsets/n
+//!                                        │
+//!                                        └─ offset ranges ─▶ read the ranges from Kafka ─▶ parse ─▶ SQL ─▶ sweep
+//!                                                            write events, rejects, hits (Delta txn n / Parquet batch-n files)
+//!  alerts to Kafka ◀── hits of batch n ◀──────────────────────┘
+//!  checkpoint/commits/n, then the consumer group's offsets
+//! ```
+//!
+//! The log data never passes through this process: Spark reads each batch's offset ranges
+//! from the topic itself. Each batch runs the same compiled stages as a batch run over
+//! files, so the same lines give the same tables. The checkpoint folder is the embedded
+//! engine's (`sweep_embedded::stream::checkpoint`), with the same protocol: a batch's ranges
+//! are recorded before any table is written, every table commits the batch exactly once
+//! (a Delta application transaction with the pipeline id and batch number, which Delta
+//! skips when the table holds it; Parquet files named by the batch number), and the commit
+//! marker is written last. After a crash the unfinished batch is re-read over the same
+//! offsets and written again, and each table keeps it once.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use sweep_embedded::RunSummary;
-use sweep_formats::RejectReason;
-use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, StartPosition};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use sweep_embedded::stream::checkpoint::{Checkpoint, PlannedBatch, Totals};
+use sweep_embedded::stream::metrics::{self, StreamMetrics};
+use sweep_embedded::stream::{LatencyRecorder, StreamSummary};
+use sweep_embedded::sweeper::{LoadedIntel, hits_schema};
+use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary};
+use sweep_kafka::sink::AlertProducer;
+use sweep_kafka::source::TopicSource;
+use sweep_load::prepare_table_dir;
+use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 
+use crate::SparkError;
 use crate::client::{self, SparkClient};
 use crate::formats::format_sql;
-use crate::run::{parsed_sql, spark_path, transform_views};
-use crate::{SparkError, proto};
+use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, write_table};
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
-pub(crate) fn check_supported_stream(pipeline: &Pipeline, kafka: &KafkaSourceSpec) -> Result<(), SparkError> {
-    if kafka.start == StartPosition::Committed {
-        return Err(SparkError::Unsupported(
-            "start = \"committed\" (the consumer group's offsets): Spark's Kafka source keeps its position in its checkpoint, \
-             not in a consumer group; start with --start earliest or --start latest (later runs resume from the checkpoint)"
-                .into(),
-        ));
-    }
-    if !pipeline.stream.stop_when_drained {
-        return Err(SparkError::Unsupported(
-            "a Kafka pipeline that runs until stopped: on Spark a run reads what the topic holds and stops (--until-drained, \
-             [stream] stop_when_drained = true); run it on a schedule, each run resumes from the checkpoint"
-                .into(),
-        ));
-    }
-    if pipeline.stream.metrics_addr.is_some() {
-        return Err(SparkError::Unsupported("the /metrics endpoint (the Spark UI shows a streaming query's progress)".into()));
-    }
-    if pipeline.analyse.iter().any(|a| matches!(a, sweep_model::AnalyseStage::Sweeper(_))) {
-        return Err(SparkError::Unsupported(
-            "the sweeper in a Kafka pipeline: not yet on Spark; store the stream's events (this pipeline without --intel) and \
-             sweep them with `sweep retro LAKE --intel ... --engine spark`, or run the stream on the embedded engine"
-                .into(),
-        ));
-    }
+pub(crate) fn check_supported_stream(pipeline: &Pipeline) -> Result<(), SparkError> {
     for table in ["events", "rejects", "hits"] {
         if let Some(SinkSpec::Jsonl(_)) = pipeline.load.sink(table) {
             return Err(SparkError::Unsupported(format!("the {table} table as JSON lines in a Kafka pipeline: use delta or parquet")));
@@ -54,44 +54,39 @@ pub(crate) fn check_supported_stream(pipeline: &Pipeline, kafka: &KafkaSourceSpe
     Ok(())
 }
 
-/// Runs the Kafka pipeline; `summary` gets this run's counts.
+/// The messages of one batch as lines: one message is one line, its trailing `\n` dropped,
+/// as the embedded reader takes it; then the checks of every line (a `\r` dropped, UTF-8,
+/// blank). Columns: `source, offset, raw` (the message), `kafka_ts` (its Kafka timestamp),
+/// `l1` (without its `\n`), `l2`,
+/// `line` (decoded), `utf8_ok`, `blank`.
+const LINES_SQL: &str = "SELECT source, offset, raw, kafka_ts, l1, l2, line, utf8_ok, \
+        (octet_length(l1) > 0 AND utf8_ok AND line RLIKE '^[ \\t]*\\\\z') AS blank \
+     FROM (SELECT *, decode(l2, 'UTF-8') AS line, (encode(decode(l2, 'UTF-8'), 'UTF-8') = l2) AS utf8_ok \
+           FROM (SELECT *, CASE WHEN octet_length(l1) > 0 AND substr(l1, -1) = X'0D' THEN substr(l1, 1, octet_length(l1) - 1) \
+                                ELSE l1 END AS l2 \
+                 FROM (SELECT concat('kafka:', topic, '/', partition) AS source, offset, timestamp AS kafka_ts, coalesce(value, X'') AS raw, \
+                              CASE WHEN octet_length(value) > 0 AND substr(value, -1) = X'0A' \
+                                   THEN substr(value, 1, octet_length(value) - 1) ELSE coalesce(value, X'') END AS l1 \
+                       FROM sweep_kafka) k) k) k";
+
+/// A reject keeps the message as it came, but for its `\n` (`l1`, the embedded reader's `raw`).
+const REJECT_RAW_SQL: &str = "CASE WHEN octet_length(l1) = 0 THEN raw ELSE l1 END";
+
+/// Runs a Kafka pipeline until `stop` is raised or, with `stop_when_drained`, until every
+/// partition is read to the end offset it had when the batch was planned.
 pub(crate) async fn run_stream(
     spark: &mut SparkClient,
     pipeline: &Pipeline,
     kafka: &KafkaSourceSpec,
-    summary: &mut RunSummary,
-) -> Result<(), SparkError> {
-    let extract = &pipeline.extract[0];
-    let fmt = format_sql(&extract.format)?;
-    let checkpoint =
+    intel: Option<&LoadedIntel>,
+    counters: &RunCounters,
+    stop: Arc<AtomicBool>,
+) -> Result<RunSummary, SparkError> {
+    let started = Instant::now();
+    let fmt = format_sql(&pipeline.extract[0].format)?;
+    let checkpoint_dir =
         pipeline.stream.checkpoint.clone().ok_or_else(|| SparkError::Unsupported("a Kafka pipeline without a checkpoint".into()))?;
-    let checkpoint = checkpoint.join("spark");
-
-    let mut options = HashMap::from([
-        ("kafka.bootstrap.servers".to_string(), kafka.brokers.clone()),
-        ("subscribe".to_string(), kafka.topics.join(",")),
-        ("startingOffsets".to_string(), if kafka.start == StartPosition::Latest { "latest" } else { "earliest" }.to_string()),
-        ("maxOffsetsPerTrigger".to_string(), kafka.batch_size.max(1).to_string()),
-        ("includeHeaders".to_string(), "false".to_string()),
-    ]);
-    for (key, value) in &kafka.options {
-        options.insert(format!("kafka.{key}"), value.clone());
-    }
-    spark.create_view("sweep_kafka", client::read_stream("kafka", options)).await?;
-
-    // One message is one line, its trailing `\n` dropped, as the embedded reader takes it; an
-    // empty message is a reject; then the checks of every line (a `\r` dropped, length,
-    // UTF-8, blank).
     let max_line = pipeline.settings.max_line_bytes;
-    let lines = "SELECT source, offset, raw, l1, l2, line, utf8_ok, \
-                        (octet_length(l1) > 0 AND utf8_ok AND line RLIKE '^[ \\t]*\\\\z') AS blank \
-                 FROM (SELECT *, decode(l2, 'UTF-8') AS line, (encode(decode(l2, 'UTF-8'), 'UTF-8') = l2) AS utf8_ok \
-                       FROM (SELECT *, CASE WHEN octet_length(l1) > 0 AND substr(l1, -1) = X'0D' THEN substr(l1, 1, octet_length(l1) - 1) \
-                                            ELSE l1 END AS l2 \
-                             FROM (SELECT concat('kafka:', topic, '/', partition) AS source, offset, coalesce(value, X'') AS raw, \
-                                          CASE WHEN octet_length(value) > 0 AND substr(value, -1) = X'0A' \
-                                               THEN substr(value, 1, octet_length(value) - 1) ELSE coalesce(value, X'') END AS l1 \
-                                   FROM sweep_kafka) k) k) k";
     let early = format!(
         "WHEN octet_length(l1) = 0 THEN named_struct('reason', 'empty', 'detail', 'the Kafka message has no payload') \
          WHEN octet_length(l2) > {max_line} THEN named_struct('reason', 'too_long', 'detail', \
@@ -99,123 +94,428 @@ pub(crate) async fn run_stream(
          WHEN NOT utf8_ok THEN named_struct('reason', 'invalid_utf8', 'detail', \
               concat('invalid UTF-8 at byte ', octet_length(substr(line, 1, instr(line, '\\uFFFD') - 1))))"
     );
-    // A reject keeps the message as it came, but for its `\n` (`l1`, the embedded reader's
-    // `raw`); `sweep_barrier`: see run::transform_views.
-    let parsed = parsed_sql(&fmt, lines, "l1, rand() AS sweep_barrier, ", &early);
-    let reasons: Vec<&str> = RejectReason::ALL.iter().map(|r| r.code()).collect();
-    let mut line_metrics =
-        vec!["count(*) AS lines".to_string(), "count_if(blank) AS skipped".into(), "count_if(rej IS NOT NULL) AS rejects".into()];
-    line_metrics.extend(reasons.iter().map(|r| format!("count_if(rej.reason = '{r}') AS `r_{r}`")));
-    spark.create_view("sweep_parsed", client::observe(client::sql(&parsed), "lines", &line_metrics)).await?;
-    let previous = transform_views(spark, pipeline, true).await?;
-    spark.create_view("events", client::sql(&format!("SELECT * FROM {previous}"))).await?;
+    let parsed = parsed_sql(&fmt, LINES_SQL, "l1, kafka_ts, ", &early);
 
-    let mut queries = Vec::new();
-    let trigger = proto::write_stream_operation_start::Trigger::AvailableNow(true);
-    let start = |table: &str,
-                 sink: &SinkSpec,
-                 partition_by: &'static [&'static str]|
-     -> (String, String, HashMap<String, String>, &'static [&'static str]) {
-        let format = match sink {
-            SinkSpec::Delta(_) => "delta",
-            _ => "parquet",
-        };
-        let options = HashMap::from([("checkpointLocation".to_string(), spark_path(&checkpoint.join(table)))]);
-        (format.to_string(), spark_path(sink.path()), options, partition_by)
+    let source = TopicSource::connect(kafka).map_err(kafka_error)?;
+    let sources: Vec<String> = source.partitions().iter().map(|p| p.source_name()).collect();
+    let (ckpt, resume) = Checkpoint::open(&checkpoint_dir, now_micros())?;
+    let app_id = resume.pipeline_id.clone();
+    let staging = checkpoint_dir.join("staging");
+
+    let sweeper = pipeline.analyse.iter().find_map(|a| match a {
+        AnalyseStage::Sweeper(s) => Some(s),
+        _ => None,
+    });
+    let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits"]
+        .into_iter()
+        .filter(|t| *t != "hits" || sweeper.is_some())
+        .filter_map(|t| pipeline.load.sink(t).map(|s| (t, s)))
+        .collect();
+    // The write mode applies once per checkpoint, before its first batch.
+    if !ckpt.tables_prepared() {
+        for (_, sink) in &sinks {
+            prepare_table_dir(sink.path(), pipeline.load.mode).map_err(EngineError::from)?;
+        }
+        ckpt.mark_tables_prepared()?;
+    }
+    let mut producer = match &pipeline.load.alerts {
+        Some(spec) => Some(AlertProducer::connect(spec).map_err(kafka_error)?),
+        None => None,
     };
-    // The rejects query carries the line counts: it reads every parsed line.
-    if let Some(sink) = pipeline.load.sink("rejects") {
-        let (format, path, options, by) = start("rejects", &sink, &[]);
-        let query = "SELECT CASE WHEN octet_length(l1) = 0 THEN raw ELSE l1 END AS raw, rej.reason AS reason, rej.detail AS detail, format, source, offset, current_timestamp() AS ingest_ts \
-                     FROM sweep_parsed WHERE rej IS NOT NULL AND sweep_barrier >= 0";
-        let id = spark.start_stream(client::sql(query), &format, &path, by, options, "sweep_rejects", trigger.clone()).await?;
-        queries.push(("rejects", id));
-    } else {
-        return Err(SparkError::Unsupported("a Kafka pipeline on Spark without a rejects table (it carries the line counts)".into()));
-    }
-    if let Some(sink) = pipeline.load.sink("events") {
-        let (format, path, options, by) = start("events", &sink, &["date"]);
-        let query = "SELECT *, date_format(ts, 'yyyy-MM-dd') AS date FROM events";
-        let id = spark.start_stream(client::sql(query), &format, &path, by, options, "sweep_events", trigger.clone()).await?;
-        queries.push(("events", id));
-    }
-    // Wait for every query to read the topic to where it was at the start, then add up the
-    // metrics of this run's micro-batches.
-    let mut batches = 0u64;
-    for (table, id) in &queries {
-        // Waited for in short steps, so that a server that stops answering is an error, not a hang.
+    let live = Arc::new(StreamMetrics::default());
+    let metrics_addr = match &pipeline.stream.metrics_addr {
+        Some(addr) => Some(metrics::serve(addr, live.clone(), stop.clone())?.to_string()),
+        None => None,
+    };
+
+    let mut run = RunSummary::default();
+    let mut intel_files = Vec::new();
+    let staged = match (intel, sweeper) {
+        (Some(loaded), Some(spec)) => {
+            let staged = StagedIntel::stage(spark, loaded, &spec.fields, &staging.join("intel"), &mut intel_files).await?;
+            if let Some(sink) = pipeline.load.sink("intel") {
+                let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
+                             intel_version FROM intel";
+                let overwrite = Commit::Run(WriteMode::Overwrite);
+                write_table(spark, &mut run.tables, "intel", &sink, query, &[], &overwrite, loaded.index.len() as u64).await?;
+            }
+            Some(staged)
+        }
+        _ => None,
+    };
+
+    let mut batches = Batches {
+        spark,
+        pipeline,
+        parsed,
+        kafka,
+        sources: &sources,
+        partitions: source.partitions().iter().map(|p| (p.topic.clone(), p.partition)).collect(),
+        ckpt: &ckpt,
+        app_id: &app_id,
+        staging: &staging,
+        intel: staged.as_ref(),
+        producer: producer.as_mut(),
+        totals: resume.totals.clone(),
+        tables: BTreeMap::new(),
+        inactive: 0,
+        suppressed: 0,
+        latency: LatencyRecorder::default(),
+    };
+    let lines_before = batches.totals.lines;
+    let mut summary =
+        StreamSummary { checkpoint: checkpoint_dir.clone(), metrics_addr, counts_since_checkpoint: true, ..Default::default() };
+
+    let result = async {
+        // A batch planned but not committed before a crash is re-run first, over the same offsets.
+        let mut positions = match &resume.unfinished {
+            Some(planned) => {
+                batches.run(planned, &live, counters).await?;
+                summary.replayed_batches += 1;
+                summary.batches += 1;
+                offsets_of(&sources, &planned.until)
+            }
+            None => match &resume.next_from {
+                Some(from) => {
+                    let start = if sources.iter().all(|s| from.contains_key(s)) {
+                        None
+                    } else {
+                        Some(source.start_offsets().map_err(kafka_error)?)
+                    };
+                    sources
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| from.get(s).copied().unwrap_or_else(|| start.as_ref().map_or(0, |st| st[i])))
+                        .collect()
+                }
+                None => source.start_offsets().map_err(kafka_error)?,
+            },
+        };
+        let mut next_batch = resume.unfinished.as_ref().map(|p| p.batch + 1).or(resume.committed.map(|c| c + 1)).unwrap_or(0);
         loop {
-            let wait = proto::streaming_query_command::Command::AwaitTermination(proto::streaming_query_command::AwaitTerminationCommand {
-                timeout_ms: Some(2_000),
-            });
-            let answer = tokio::time::timeout(
-                std::time::Duration::from_secs(60),
-                spark.stream_command(id, wait, &format!("running the {table} query")),
-            )
-            .await
-            .map_err(|_| SparkError::Protocol(format!("the server stopped answering while the {table} query ran")))??;
-            if let Some(proto::streaming_query_command_result::ResultType::AwaitTermination(t)) = answer
-                && t.terminated
-            {
+            if stop.load(Ordering::Relaxed) {
+                summary.stopped_by = "signal".into();
                 break;
             }
-        }
-        let failure = spark.stream_command(id, proto::streaming_query_command::Command::Exception(true), "checking the query").await?;
-        if let Some(proto::streaming_query_command_result::ResultType::Exception(e)) = failure
-            && let Some(message) = e.exception_message
-        {
-            return Err(SparkError::Server { what: format!("the {table} query"), message: first_lines(&message, 12) });
-        }
-        let progress =
-            spark.stream_command(id, proto::streaming_query_command::Command::RecentProgress(true), "reading the query's progress").await?;
-        let Some(proto::streaming_query_command_result::ResultType::RecentProgress(progress)) = progress else {
-            return Err(SparkError::Protocol(format!("the {table} query sent no progress")));
-        };
-        let mut observed: BTreeMap<String, u64> = BTreeMap::new();
-        let mut n = 0u64;
-        for json in &progress.recent_progress_json {
-            let p: serde_json::Value = serde_json::from_str(json).map_err(|e| SparkError::Protocol(format!("query progress: {e}")))?;
-            let read: u64 = p["sources"].as_array().into_iter().flatten().map(|s| s["numInputRows"].as_u64().unwrap_or(0)).sum();
-            if read > 0 {
-                n += 1;
-            }
-            // {"lines": {"values": [3000, 0, ...], "schema": {"fields": [{"name": "lines", ...}, ...]}}}
-            if let Some(metrics) = p["observedMetrics"].as_object() {
-                for group in metrics.values() {
-                    let names = group["schema"]["fields"].as_array().into_iter().flatten().map(|f| f["name"].as_str().unwrap_or(""));
-                    let values = group["values"].as_array().into_iter().flatten().map(|v| v.as_u64().unwrap_or(0));
-                    for (name, value) in names.zip(values) {
-                        *observed.entry(name.to_string()).or_default() += value;
-                    }
+            let marks = match source.watermarks() {
+                Ok(marks) => marks,
+                // The broker is away: librdkafka reconnects; try again after a pause.
+                Err(e) => {
+                    eprintln!("sweep: warning: {e}; retrying");
+                    pause(&stop, Duration::from_millis(kafka.batch_interval_ms.max(500))).await;
+                    continue;
                 }
-            }
-        }
-        batches = batches.max(n);
-        match *table {
-            "rejects" => {
-                summary.input_lines = observed.get("lines").copied().unwrap_or(0);
-                summary.skipped = observed.get("skipped").copied().unwrap_or(0);
-                summary.rejects = observed.get("rejects").copied().unwrap_or(0);
-                summary.events = summary.input_lines - summary.skipped.min(summary.input_lines) - summary.rejects.min(summary.input_lines);
-                for r in &reasons {
-                    let count = observed.get(&format!("r_{r}")).copied().unwrap_or(0);
-                    if count > 0 {
-                        summary.reject_reasons.insert(r.to_string(), count);
-                    }
+            };
+            // Messages removed by retention before they were read are gone; start at the first held.
+            let from: Vec<i64> = positions.iter().zip(&marks).map(|(p, (low, _))| (*p).max(*low)).collect();
+            let high: Vec<i64> = marks.iter().map(|(_, high)| *high).collect();
+            let until = plan_until(&from, &high, kafka.batch_size.max(1));
+            live.lag.store(lag(&from, &high), Ordering::Relaxed);
+            if until == from {
+                if pipeline.stream.stop_when_drained {
+                    summary.stopped_by = "drained".into();
+                    break;
                 }
+                pause(&stop, Duration::from_millis(kafka.batch_interval_ms.max(100))).await;
+                continue;
             }
-            _ => {}
+            let planned = PlannedBatch {
+                batch: next_batch,
+                from: keyed(&sources, &from),
+                until: keyed(&sources, &until),
+                planned_at_us: now_micros(),
+                final_flush: false,
+            };
+            ckpt.plan(&planned)?;
+            batches.run(&planned, &live, counters).await?;
+            summary.batches += 1;
+            next_batch += 1;
+            positions = until;
+            live.lag.store(lag(&positions, &high), Ordering::Relaxed);
+            // Best effort: the checkpoint is the truth; the group offsets are for monitoring.
+            if let Err(e) = source.commit(&positions) {
+                eprintln!("sweep: warning: {e} (the checkpoint is unaffected; retrying after the next batch)");
+            }
         }
+        Ok::<_, SparkError>(())
     }
-    summary.stream = Some(sweep_embedded::stream::StreamSummary {
-        checkpoint: pipeline.stream.checkpoint.clone().unwrap_or_default(),
-        batches,
-        stopped_by: "drained".to_string(),
-        ..Default::default()
-    });
-    Ok(())
+    .await;
+    let (totals, tables, inactive, suppressed, latency) =
+        (batches.totals, batches.tables, batches.inactive, batches.suppressed, batches.latency);
+    release(spark, Vec::new(), intel_files).await;
+    let _ = std::fs::remove_dir_all(&staging);
+    result?;
+
+    summary.lag = live.lag.load(Ordering::Relaxed);
+    summary.alerts = totals.alerts;
+    (summary.produce_to_commit_p50_s, summary.produce_to_commit_p99_s, summary.produce_to_commit_max_s) =
+        (latency.quantile(0.5), latency.quantile(0.99), latency.max());
+    run.input_lines = totals.lines;
+    run.events = totals.events;
+    run.rejects = totals.rejects;
+    run.skipped = totals.skipped;
+    run.hits = totals.hits;
+    run.reject_reasons = totals.reject_reasons.clone();
+    run.tables.extend(tables);
+    run.elapsed_s = started.elapsed().as_secs_f64();
+    // Throughput of this process, not of earlier runs on the same checkpoint.
+    run.lines_per_second = (totals.lines - lines_before) as f64 / run.elapsed_s.max(1e-9);
+    if let Some(loaded) = intel {
+        run.intel = Some(IntelSummary { inactive, suppressed, ..IntelSummary::new(loaded) });
+    }
+    run.stream = Some(summary);
+    Ok(run)
 }
 
-fn first_lines(message: &str, n: usize) -> String {
-    message.lines().take(n).collect::<Vec<_>>().join("\n")
+/// What every batch of a run shares, and what the batches have added up.
+struct Batches<'a> {
+    spark: &'a mut SparkClient,
+    pipeline: &'a Pipeline,
+    parsed: String,
+    kafka: &'a KafkaSourceSpec,
+    sources: &'a [String],
+    partitions: Vec<(String, i32)>,
+    ckpt: &'a Checkpoint,
+    app_id: &'a str,
+    staging: &'a Path,
+    intel: Option<&'a StagedIntel<'a>>,
+    producer: Option<&'a mut AlertProducer>,
+    totals: Totals,
+    tables: BTreeMap<String, TableSummary>,
+    inactive: u64,
+    suppressed: u64,
+    latency: LatencyRecorder,
+}
+
+impl Batches<'_> {
+    /// Reads, processes and commits one planned batch.
+    async fn run(&mut self, planned: &PlannedBatch, live: &StreamMetrics, counters: &RunCounters) -> Result<(), SparkError> {
+        let batch_started = Instant::now();
+        let options = self.read_options(planned)?;
+        let spark = &mut *self.spark;
+        spark.create_view("sweep_kafka", client::read("kafka", Vec::new(), options)).await?;
+        let (mut checkpoints, mut staged_files) = (Vec::new(), Vec::new());
+        let mut out = RunSummary::default();
+        let commit = Commit::MicroBatch { app_id: self.app_id, batch: planned.batch, staging: self.staging };
+        let result = async {
+            process_parsed(
+                spark,
+                self.pipeline,
+                &self.parsed,
+                REJECT_RAW_SQL,
+                planned.planned_at_us,
+                self.intel,
+                &commit,
+                &mut checkpoints,
+                &mut staged_files,
+                &mut out,
+            )
+            .await?;
+            // Alerts go out after the tables hold the batch and before its commit marker: at
+            // least once (a re-run batch sends its alerts again).
+            let mut sent = 0;
+            if let Some(producer) = self.producer.as_deref_mut()
+                && out.hits > 0
+            {
+                let hits = spark.sql("SELECT * FROM sweep_hits", "collecting the hits to alert on").await?;
+                for batch in &hits {
+                    for (key, json) in sweep_embedded::stream::hit_alerts(&as_hits_schema(batch)?)? {
+                        producer.send(&key, &json).map_err(kafka_error)?;
+                    }
+                }
+                sent = producer.flush(Duration::from_secs(60)).map_err(kafka_error)?;
+            }
+            // When the messages were produced, to the second, for the produce-to-commit latency.
+            let produced = spark
+                .sql(
+                    "SELECT unix_millis(kafka_ts) DIV 1000 AS s, count(*) AS n FROM sweep_parsed WHERE kafka_ts IS NOT NULL GROUP BY 1",
+                    "reading the messages' times",
+                )
+                .await?;
+            Ok::<_, SparkError>((sent, produced))
+        }
+        .await;
+        release(spark, checkpoints, staged_files).await;
+        let (sent, produced) = result?;
+
+        let totals = &mut self.totals;
+        totals.lines += out.input_lines;
+        totals.events += out.events;
+        totals.rejects += out.rejects;
+        totals.skipped += out.skipped;
+        totals.hits += out.hits;
+        totals.alerts += sent;
+        for (reason, n) in &out.reject_reasons {
+            *totals.reject_reasons.entry(reason.clone()).or_default() += n;
+        }
+        self.ckpt.commit(planned.batch, totals, None)?;
+
+        // Committed: everything below is reporting.
+        let committed_ms = now_micros() / 1000;
+        let mut histogram = live.produce_to_commit_seconds.lock().unwrap_or_else(|e| e.into_inner());
+        for batch in &produced {
+            let (seconds, n) = (batch.column(0).as_primitive::<Int64Type>(), batch.column(1).as_primitive::<Int64Type>());
+            for row in 0..batch.num_rows() {
+                // The middle of the second the messages were produced in.
+                let took = (committed_ms - seconds.value(row) * 1000 - 500).max(0) as f64 / 1000.0;
+                histogram.observe(took, n.value(row) as u64);
+                self.latency.observe_times(took, n.value(row) as u64);
+            }
+        }
+        drop(histogram);
+        if let Some(intel) = &out.intel {
+            self.inactive += intel.inactive;
+            self.suppressed += intel.suppressed;
+        }
+        for (name, t) in out.tables {
+            let entry = self.tables.entry(name).or_insert_with(|| TableSummary { path: t.path.clone(), rows: 0, files: 0 });
+            entry.rows += t.rows;
+            entry.files += t.files;
+        }
+        let took = batch_started.elapsed().as_secs_f64();
+        live.batch_seconds.lock().unwrap_or_else(|e| e.into_inner()).observe(took, 1);
+        live.rate_milli.store((out.input_lines as f64 / took.max(1e-6) * 1000.0) as u64, Ordering::Relaxed);
+        for (gauge, value) in [
+            (&live.lines, totals.lines),
+            (&live.events, totals.events),
+            (&live.rejects, totals.rejects),
+            (&live.hits, totals.hits),
+            (&live.alerts, totals.alerts),
+        ] {
+            gauge.store(value, Ordering::Relaxed);
+        }
+        live.batches.fetch_add(1, Ordering::Relaxed);
+        counters.lines.store(totals.lines, Ordering::Relaxed);
+        counters.events.store(totals.events, Ordering::Relaxed);
+        counters.rejects.store(totals.rejects, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Spark's Kafka batch reader over exactly the batch's offset ranges.
+    fn read_options(&self, planned: &PlannedBatch) -> Result<HashMap<String, String>, SparkError> {
+        let mut assign: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        let mut starting: BTreeMap<&str, BTreeMap<String, i64>> = BTreeMap::new();
+        let mut ending: BTreeMap<&str, BTreeMap<String, i64>> = BTreeMap::new();
+        for (source, (topic, partition)) in self.sources.iter().zip(&self.partitions) {
+            let (Some(from), Some(until)) = (planned.from.get(source), planned.until.get(source)) else { continue };
+            if from >= until {
+                continue;
+            }
+            assign.entry(topic).or_default().push(*partition);
+            starting.entry(topic).or_default().insert(partition.to_string(), *from);
+            ending.entry(topic).or_default().insert(partition.to_string(), *until);
+        }
+        if planned.until.keys().any(|k| !self.sources.contains(k)) {
+            return Err(EngineError::Checkpoint(format!(
+                "batch {} read partitions that the topic no longer has; the topic was recreated: use a new checkpoint folder",
+                planned.batch
+            ))
+            .into());
+        }
+        let mut options = HashMap::from([
+            ("kafka.bootstrap.servers".to_string(), self.kafka.brokers.clone()),
+            ("assign".to_string(), to_json(&assign)),
+            ("startingOffsets".to_string(), to_json(&starting)),
+            ("endingOffsets".to_string(), to_json(&ending)),
+            ("includeHeaders".to_string(), "false".to_string()),
+        ]);
+        for (key, value) in &self.kafka.options {
+            options.insert(format!("kafka.{key}"), value.clone());
+        }
+        Ok(options)
+    }
+}
+
+/// JSON of an offset map (serialising one cannot fail).
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The end offsets of the next batch: everything up to `high`, at most `limit` messages in
+/// all, shared evenly between the partitions that have messages (what one leaves unused
+/// goes to the others).
+fn plan_until(from: &[i64], high: &[i64], limit: usize) -> Vec<i64> {
+    let mut until = from.to_vec();
+    let mut left = limit as i64;
+    loop {
+        let open: Vec<usize> = (0..from.len()).filter(|&p| until[p] < high[p]).collect();
+        if open.is_empty() || left <= 0 {
+            return until;
+        }
+        let share = (left / open.len() as i64).max(1);
+        for p in open {
+            let take = share.min(high[p] - until[p]).min(left);
+            until[p] += take;
+            left -= take;
+        }
+    }
+}
+
+fn lag(positions: &[i64], high: &[i64]) -> u64 {
+    positions.iter().zip(high).map(|(p, h)| (h - p).max(0) as u64).sum()
+}
+
+fn keyed(sources: &[String], offsets: &[i64]) -> BTreeMap<String, i64> {
+    sources.iter().cloned().zip(offsets.iter().copied()).collect()
+}
+
+/// A checkpointed batch's offsets in partition order (a partition added since: from its start).
+fn offsets_of(sources: &[String], keyed: &BTreeMap<String, i64>) -> Vec<i64> {
+    sources.iter().map(|s| keyed.get(s).copied().unwrap_or(0)).collect()
+}
+
+/// The hits as the embedded engine's schema has them (Spark's Arrow types differ in time
+/// zone names and nullability), so that alerts are the same JSON on both engines.
+fn as_hits_schema(batch: &RecordBatch) -> Result<RecordBatch, SparkError> {
+    let schema = hits_schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let column =
+                batch.column_by_name(f.name()).ok_or_else(|| SparkError::Protocol(format!("the hits have no column {}", f.name())))?;
+            arrow::compute::cast(column, f.data_type()).map_err(|e| SparkError::Protocol(format!("hits column {}: {e}", f.name())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let schema =
+        Arc::new(arrow::datatypes::Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>()));
+    RecordBatch::try_new(schema, columns).map_err(|e| SparkError::Protocol(format!("hits: {e}")))
+}
+
+/// Sleeps for `how_long`, waking early when `stop` is raised.
+async fn pause(stop: &AtomicBool, how_long: Duration) {
+    let until = Instant::now() + how_long;
+    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn kafka_error(e: sweep_kafka::KafkaError) -> SparkError {
+    SparkError::Engine(EngineError::Kafka(e))
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_takes_what_the_partitions_hold_up_to_the_limit() {
+        assert_eq!(plan_until(&[0, 0], &[10, 10], 100), vec![10, 10]);
+        assert_eq!(plan_until(&[0, 0], &[10, 10], 10), vec![5, 5]);
+        // What one partition does not use goes to the other.
+        assert_eq!(plan_until(&[0, 8], &[100, 10], 10), vec![8, 10]);
+        assert_eq!(plan_until(&[5, 5], &[5, 5], 10), vec![5, 5]);
+        // An odd limit is used to the last message.
+        assert_eq!(plan_until(&[0, 0, 0], &[10, 10, 10], 7), vec![3, 2, 2]);
+        assert_eq!(plan_until(&[0], &[3], 1), vec![1]);
+    }
+
+    #[test]
+    fn lag_is_what_is_left_behind() {
+        assert_eq!(lag(&[3, 10], &[5, 10]), 2);
+    }
 }

@@ -376,11 +376,6 @@ pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool, with_urls
     )
 }
 
-/// The `hits` of a stream of events (the view `events`), row by row: a streaming query has
-/// no window functions over the whole stream, so an indicator's first field is found by
-/// checking, on the matched row itself, that the indicator matches none of the fields
-/// before (every key of both sides is on the row). Allowlists and URLs are not compiled
-/// for streams (run::check_supported_stream refuses them).
 /// The `hits` table: one row per event and indicator, at the first field that matched and
 /// was not allow-listed.
 pub const HITS_SQL: &str = "SELECT ts, client_ip, user, host, url, indicator, indicator_type, match_kind, matched_field, feed, \

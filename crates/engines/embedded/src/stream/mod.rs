@@ -14,8 +14,8 @@
 //! it already holds. docs/streaming.md states the guarantee of every sink.
 
 mod alerts;
-pub use alerts::threshold_alerts;
-mod checkpoint;
+pub use alerts::{hit_alerts, threshold_alerts};
+pub mod checkpoint;
 pub mod metrics;
 
 use std::collections::BTreeMap;
@@ -584,7 +584,7 @@ fn update_lag(source: &TopicSource, live: &StreamMetrics) {
 
 /// Produce-to-commit latencies in 10 ms steps, for the quantiles of the run summary.
 #[derive(Default)]
-struct LatencyRecorder {
+pub struct LatencyRecorder {
     buckets: Vec<u64>,
     count: u64,
     max: f64,
@@ -594,17 +594,26 @@ impl LatencyRecorder {
     const STEP: f64 = 0.01;
     const LIMIT: usize = 60_000;
 
-    fn observe(&mut self, seconds: f64) {
+    pub fn observe(&mut self, seconds: f64) {
+        self.observe_times(seconds, 1);
+    }
+
+    /// `times` messages that each took `seconds`.
+    pub fn observe_times(&mut self, seconds: f64, times: u64) {
         let i = ((seconds / Self::STEP) as usize).min(Self::LIMIT - 1);
         if self.buckets.len() <= i {
             self.buckets.resize(i + 1, 0);
         }
-        self.buckets[i] += 1;
-        self.count += 1;
+        self.buckets[i] += times;
+        self.count += times;
         self.max = self.max.max(seconds);
     }
 
-    fn quantile(&self, q: f64) -> f64 {
+    pub fn max(&self) -> f64 {
+        self.max
+    }
+
+    pub fn quantile(&self, q: f64) -> f64 {
         if self.count == 0 {
             return 0.0;
         }
