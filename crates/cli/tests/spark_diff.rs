@@ -667,3 +667,91 @@ fn a_kafka_run_on_spark_goes_on_until_sigterm_and_commits_the_group_offsets() {
     let stored = support::query_one(&lake2, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM rejects)");
     assert_eq!(stored as u64, 1_000 - s2["skipped"].as_u64().unwrap(), "the second pipeline stored the third round only");
 }
+
+/// The window analyser of a batch run on Spark writes the metrics table and sends the
+/// threshold alerts the embedded engine writes and sends: windows that overlap
+/// (size 10m, slide 5m), three key kinds, rules on a count, on one key kind and on a ratio.
+#[test]
+fn spark_computes_the_window_metrics_and_alerts_of_the_embedded_engine() {
+    let Some((remote, _server)) = remote() else { return };
+    let Some(broker) = support::broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated.log");
+    let mut text = Vec::new();
+    for line in support::squid_lines(dir.path(), 5_000, 31) {
+        text.extend_from_slice(&line);
+        text.push(b'\n');
+    }
+    // Denials in any case, an error status, and an empty user and host.
+    text.extend_from_slice(b"1700000100.000 5 10.9.9.9 TCP_DENIED/403 10 GET http://blocked.example/ - HIER_NONE/- -\n");
+    text.extend_from_slice(b"1700000101.000 5 10.9.9.9 tcp_denied_reply/200 10 GET http://blocked.example/a bob HIER_NONE/- -\n");
+    text.extend_from_slice(b"1700000102.000 5 10.9.9.9 TCP_MISS/502 10 CONNECT blocked.example:443 - HIER_NONE/- -\n");
+    std::fs::write(&generated, text).unwrap();
+    let run = |engine: &str| {
+        let topic = support::create_topic(&broker, &format!("window-alerts-{engine}"), 1);
+        let lake = dir.path().join(format!("lake-{engine}"));
+        let pipeline = dir.path().join(format!("{engine}.toml"));
+        std::fs::write(
+            &pipeline,
+            format!(
+                r#"engine = "{engine}"
+remote = "{remote}"
+
+[[extract]]
+files = ["{SQUID}", "{generated}"]
+format = "squid"
+
+[[analyse]]
+kind = "window"
+size = "10m"
+slide = "5m"
+keys = ["client_ip", "user", "host"]
+thresholds = [
+  {{ metric = "requests", above = 40 }},
+  {{ metric = "denied", above = 1, key = "client_ip" }},
+  {{ metric = "error_ratio", above = 0.5 }},
+]
+
+[load]
+dir = "{lake}"
+[load.alerts]
+brokers = "{broker}"
+topic = "{topic}"
+"#,
+                generated = generated.display(),
+                lake = lake.display(),
+            ),
+        )
+        .unwrap();
+        let s_path = dir.path().join(format!("{engine}.json"));
+        ok(sweep(&["run", pipeline.to_str().unwrap(), "-q", "--summary", s_path.to_str().unwrap()]));
+        (lake, summary(&s_path), topic)
+    };
+    let ((embedded, e, e_topic), (spark, s, s_topic)) = (run("embedded"), run("spark"));
+    for key in ["input_lines", "events", "rejects", "metrics_rows"] {
+        assert_eq!(e[key], s[key], "summary {key}: embedded {} vs spark {}", e[key], s[key]);
+    }
+    let metrics = "SELECT window_start, window_end, key_kind, key, requests, request_bytes, response_bytes, distinct_hosts, errors, \
+                   round(error_ratio, 12), denied FROM metrics ORDER BY window_start, key_kind, key";
+    assert_same_tables(&embedded, &spark, &[("metrics", metrics)]);
+    let denied = support::query_one(&spark, "SELECT sum(denied) FROM metrics WHERE key = '10.9.9.9'");
+    assert_eq!(denied, 4, "both denials, in each of the two windows of the client");
+
+    let expected = support::query_one(
+        &embedded,
+        "SELECT sum(CASE WHEN requests >= 40 THEN 1 ELSE 0 END) + sum(CASE WHEN denied >= 1 AND key_kind = 'client_ip' THEN 1 ELSE 0 END) \
+         + sum(CASE WHEN error_ratio >= 0.5 THEN 1 ELSE 0 END) FROM metrics",
+    ) as usize;
+    let alerts = |topic: &str| {
+        let mut all: Vec<String> = support::consume_all(&broker, topic, expected)
+            .into_iter()
+            .map(|(k, v)| format!("{k} {}", String::from_utf8_lossy(&v)))
+            .collect();
+        all.sort();
+        all
+    };
+    let (a, b) = (alerts(&e_topic), alerts(&s_topic));
+    assert!(a.iter().any(|x| x.contains("\"denied\"")) && a.iter().any(|x| x.contains("\"requests\"")), "{a:?}");
+    assert_eq!(a.len(), expected, "one alert per window and rule that fired");
+    assert_eq!(a, b, "the same threshold alerts");
+}

@@ -25,6 +25,7 @@ mod retro;
 mod run;
 mod stream;
 mod sweep;
+mod window;
 
 pub use client::{Remote, SparkClient};
 pub use error::SparkError;

@@ -18,13 +18,13 @@ use crate::formats::{FormatSql, event_columns, format_sql, lit};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
 };
-use crate::{SparkError, proto, stream};
+use crate::{SparkError, proto, stream, window};
 
 /// What the Spark engine runs today; anything else is refused with this list.
 pub const SUPPORT: &str = "batch runs over files (plain or gzip) and Kafka runs (micro-batches, until drained or stopped, \
      with checkpoints, hit alerts to Kafka and /metrics) in the squid, common, combined, vhost_combined, squid_common and \
      squid_combined formats; SQL transform stages (Spark SQL); \
-     the sweeper (ip, cidr, domain and URL indicators, allowlists); retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
+     the sweeper (ip, cidr, domain and URL indicators, allowlists); the window analyser in batch runs (metrics, threshold alerts); retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
 
 /// Runs a pipeline on the Spark Connect server at `remote`. A Kafka pipeline runs until
 /// its topic is drained (`stop_when_drained`) or forever; use [`run_until`] to stop it.
@@ -135,6 +135,14 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
     for stage in &pipeline.analyse {
         match stage {
             AnalyseStage::Sweeper(_) => {}
+            AnalyseStage::Window(_) if !pipeline.is_streaming() => {}
+            AnalyseStage::Window(_) => {
+                return Err(SparkError::Unsupported(
+                    "the window analyser in a Kafka run (its windows stay open across batches); run the stream on the embedded \
+                     engine, or the windows over files in a batch run on Spark"
+                        .into(),
+                ));
+            }
             other => {
                 return Err(SparkError::Unsupported(format!(
                     "the {} analyser has no Spark translation yet",
@@ -252,11 +260,41 @@ async fn run_on(
             let n = loaded.index.len() as u64;
             write_table(spark, &mut summary.tables, "intel", &sink, query, &[], &Commit::Run(WriteMode::Overwrite), n).await?;
         }
+        // Every window is final at the end of the input, as in the embedded engine's batch runs.
+        let window_spec = pipeline.analyse.iter().find_map(|a| match a {
+            AnalyseStage::Window(w) => Some(w),
+            _ => None,
+        });
+        if let (Some(spec), Some(sink)) = (window_spec, pipeline.load.sink("metrics")) {
+            let metrics = client::sql(&window::metrics_sql(spec));
+            checkpoints.push(spark.checkpoint("sweep_metrics", metrics, "computing the window metrics").await?);
+            summary.metrics_rows = count(spark, "SELECT count(*) FROM sweep_metrics", "counting metrics rows").await?;
+            let query = "SELECT * FROM sweep_metrics ORDER BY window_start, key_kind, key";
+            write_table(spark, &mut summary.tables, "metrics", &sink, query, &[], &commit, summary.metrics_rows).await?;
+            if let Some(alerts) = &pipeline.load.alerts {
+                send_threshold_alerts(alerts, &window::threshold_alerts(spark, spec).await?)?;
+            }
+        }
         Ok::<_, SparkError>(summary)
     }
     .await;
     release(spark, checkpoints, staged_files).await;
     result
+}
+
+/// Sends the threshold alerts of a batch run to Kafka with the embedded engine's producer
+/// (the same JSON), and waits for the broker to take them.
+fn send_threshold_alerts(spec: &sweep_model::KafkaSinkSpec, alerts: &[sweep_window::Alert]) -> Result<(), SparkError> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let kafka = |e| SparkError::Engine(sweep_embedded::EngineError::Kafka(e));
+    let mut producer = sweep_kafka::sink::AlertProducer::connect(spec).map_err(kafka)?;
+    for (key, json) in sweep_embedded::stream::threshold_alerts(alerts)? {
+        producer.send(&key, &json).map_err(kafka)?;
+    }
+    producer.flush(std::time::Duration::from_secs(60)).map_err(kafka)?;
+    Ok(())
 }
 
 /// Where the tables of a run go, and how each write is committed.
