@@ -755,3 +755,133 @@ topic = "{topic}"
     assert_eq!(a.len(), expected, "one alert per window and rule that fired");
     assert_eq!(a, b, "the same threshold alerts");
 }
+
+/// The window analyser in a Kafka run on Spark keeps its windows open across batches,
+/// judges events against the watermark (late ones go to the rejects table, still swept), and
+/// emits each window once when it becomes final, as the embedded engine does: the same events,
+/// rejects, metrics and alerts. One partition and fixed batch sizes, so that both engines cut
+/// the topic into the same batches (lateness depends on where a batch starts).
+#[test]
+fn a_kafka_run_on_spark_windows_with_watermarks_as_on_embedded() {
+    let Some((remote, _server)) = remote() else { return };
+    let Some(broker) = support::broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topic = support::create_topic(&broker, "spark-windows", 1);
+    let base = 1_700_000_000i64;
+    let hosts = ["a.example", "b.example", "c.example", "bad-domain.net", "e.example"];
+    let lines: Vec<Vec<u8>> = (0..2_500i64)
+        .map(|i| {
+            // Two seconds apart, some 40 s behind (within the lateness), three an hour behind (late).
+            let ts = match i {
+                1_200 | 1_203 | 1_900 => base - 3_600,
+                _ if i % 10 == 3 => base + i * 2 - 40,
+                _ => base + i * 2,
+            };
+            let status = [200, 403, 404, 200, 500][(i % 5) as usize];
+            let action = if i % 7 == 0 { "TCP_DENIED" } else { "TCP_MISS" };
+            format!(
+                "{ts}.{ms:03} {elapsed} 10.1.{a}.{b} {action}/{status} {bytes} GET http://{host}/p{i} {user} HIER_DIRECT/198.51.100.{c} text/html",
+                ms = i % 1000,
+                elapsed = i % 97,
+                a = i % 3,
+                b = i % 4,
+                bytes = 100 + i * 13 % 5000,
+                host = hosts[(i % 5) as usize],
+                user = ["alice", "bob", "-"][(i % 3) as usize],
+                c = i % 200,
+            )
+            .into_bytes()
+        })
+        .collect();
+    support::produce(&broker, &topic, 1, lines.iter().map(Vec::as_slice));
+    let feed = dir.path().join("feed.txt");
+    std::fs::write(&feed, "bad-domain.net\n").unwrap();
+
+    let run = |engine: &str| {
+        let alerts = support::create_topic(&broker, &format!("window-stream-alerts-{engine}"), 1);
+        let lake = dir.path().join(format!("lake-{engine}"));
+        let pipeline = dir.path().join(format!("{engine}.toml"));
+        std::fs::write(
+            &pipeline,
+            format!(
+                r#"engine = "{engine}"
+remote = "{remote}"
+
+[[extract]]
+format = "squid"
+[extract.kafka]
+brokers = "{broker}"
+topics = ["{topic}"]
+start = "earliest"
+batch_size = 1000
+batch_interval_ms = 10000
+
+[[analyse]]
+kind = "sweeper"
+intel = [{{ path = "{feed}" }}]
+
+[[analyse]]
+kind = "window"
+size = "10m"
+slide = "5m"
+keys = ["client_ip", "host"]
+allowed_lateness = "1m"
+thresholds = [{{ metric = "requests", above = 60 }}, {{ metric = "denied", above = 10, key = "client_ip" }}]
+
+[load]
+dir = "{lake}"
+format = "delta"
+[load.alerts]
+brokers = "{broker}"
+topic = "{alerts}"
+
+[stream]
+checkpoint = "{ckpt}"
+stop_when_drained = true
+"#,
+                feed = feed.display(),
+                lake = lake.display(),
+                ckpt = dir.path().join(format!("ckpt-{engine}")).display(),
+            ),
+        )
+        .unwrap();
+        let s_path = dir.path().join(format!("{engine}.json"));
+        ok(sweep(&["run", pipeline.to_str().unwrap(), "-q", "--summary", s_path.to_str().unwrap()]));
+        (lake, summary(&s_path), alerts)
+    };
+    let ((embedded, e, e_alerts), (spark, s, s_alerts)) = (run("embedded"), run("spark"));
+    for key in ["input_lines", "events", "rejects", "hits", "metrics_rows", "reject_reasons"] {
+        assert_eq!(e[key], s[key], "summary {key}: embedded {} vs spark {}", e[key], s[key]);
+    }
+    assert_eq!(e["stream"]["late_events"], s["stream"]["late_events"]);
+    assert_eq!(s["stream"]["late_events"].as_u64(), Some(3), "the three events an hour behind are late: {s}");
+    assert_eq!(s["stream"]["batches"].as_u64(), Some(4), "three batches of messages and the final flush: {s}");
+    assert!(e["hits"].as_u64() >= Some(400), "every fifth event is at bad-domain.net: {e}");
+    let metrics = "SELECT window_start, window_end, key_kind, key, requests, request_bytes, response_bytes, distinct_hosts, errors, \
+                   round(error_ratio, 12), denied FROM metrics ORDER BY window_start, key_kind, key";
+    let hits = "SELECT ts, client_ip, host, indicator, matched_field, source, \"offset\" FROM hits ORDER BY source, \"offset\"";
+    assert_same_tables(&embedded, &spark, &[("events", EVENTS_SQL), ("rejects", REJECTS_SQL), ("metrics", metrics), ("hits", hits)]);
+    let late_hits = support::query_one(&spark, "SELECT count(*) FROM hits WHERE ts < TIMESTAMP '2023-11-14 22:00:00'");
+    assert_eq!(late_hits, 1, "a late event is still swept (the one at bad-domain.net)");
+
+    // A crash before the final flush was committed: it is re-run from the stored panes of the
+    // batch before, and the metrics table keeps its windows once.
+    std::fs::remove_file(dir.path().join("ckpt-spark/commits/000000000003.json")).unwrap();
+    let metrics_before = rows(&spark, metrics);
+    let (_, replayed, _) = run("spark");
+    assert_eq!(replayed["stream"]["replayed_batches"].as_u64(), Some(1), "{replayed}");
+    assert_eq!(rows(&spark, metrics), metrics_before, "the re-run flush changed the metrics table");
+
+    let expected = e["hits"].as_u64().unwrap() as usize;
+    let alerts = |topic: &str| {
+        let mut all: Vec<String> = support::consume_all(&broker, topic, expected)
+            .into_iter()
+            .map(|(k, v)| format!("{k} {}", String::from_utf8_lossy(&v)))
+            .collect();
+        all.sort();
+        all
+    };
+    let (a, b) = (alerts(&e_alerts), alerts(&s_alerts));
+    assert!(a.iter().any(|x| x.contains("\"threshold\"")), "threshold alerts fired: {} alerts", a.len());
+    assert_eq!(a, b, "the same hit and threshold alerts");
+}

@@ -24,7 +24,7 @@ use crate::{SparkError, proto, stream, window};
 pub const SUPPORT: &str = "batch runs over files (plain or gzip) and Kafka runs (micro-batches, until drained or stopped, \
      with checkpoints, hit alerts to Kafka and /metrics) in the squid, common, combined, vhost_combined, squid_common and \
      squid_combined formats; SQL transform stages (Spark SQL); \
-     the sweeper (ip, cidr, domain and URL indicators, allowlists); the window analyser in batch runs (metrics, threshold alerts); retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
+     the sweeper (ip, cidr, domain and URL indicators, allowlists); the window analyser (metrics, threshold alerts; watermarks and late events in Kafka runs); retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
 
 /// Runs a pipeline on the Spark Connect server at `remote`. A Kafka pipeline runs until
 /// its topic is drained (`stop_when_drained`) or forever; use [`run_until`] to stop it.
@@ -135,14 +135,7 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
     for stage in &pipeline.analyse {
         match stage {
             AnalyseStage::Sweeper(_) => {}
-            AnalyseStage::Window(_) if !pipeline.is_streaming() => {}
-            AnalyseStage::Window(_) => {
-                return Err(SparkError::Unsupported(
-                    "the window analyser in a Kafka run (its windows stay open across batches); run the stream on the embedded \
-                     engine, or the windows over files in a batch run on Spark"
-                        .into(),
-                ));
-            }
+            AnalyseStage::Window(_) => {}
             other => {
                 return Err(SparkError::Unsupported(format!(
                     "the {} analyser has no Spark translation yet",
@@ -247,6 +240,7 @@ async fn run_on(
             &parsed,
             raw,
             ingest_micros,
+            None,
             staged.as_ref(),
             &commit,
             &mut checkpoints,
@@ -266,7 +260,8 @@ async fn run_on(
             _ => None,
         });
         if let (Some(spec), Some(sink)) = (window_spec, pipeline.load.sink("metrics")) {
-            let metrics = client::sql(&window::metrics_sql(spec));
+            spark.create_view("sweep_panes", client::sql(&window::panes_sql(spec, None))).await?;
+            let metrics = client::sql(&window::windows_sql(spec, "sweep_panes", None, None));
             checkpoints.push(spark.checkpoint("sweep_metrics", metrics, "computing the window metrics").await?);
             summary.metrics_rows = count(spark, "SELECT count(*) FROM sweep_metrics", "counting metrics rows").await?;
             let query = "SELECT * FROM sweep_metrics ORDER BY window_start, key_kind, key";
@@ -313,6 +308,10 @@ pub(crate) enum Commit<'a> {
 /// rejects, sweeps (with `intel`) and writes hits; adds the counts to `summary`. Rejects keep
 /// `raw_sql` (an expression over `sweep_parsed`) as their raw bytes. The views stay defined
 /// (`events`, `sweep_hits`, ...) until the session ends or the caller replaces them.
+///
+/// `late_before` (a stream's window watermark, µs): events before it are late. They are
+/// swept, then written to the rejects table (reason `late`) instead of the events table, as
+/// the embedded engine routes them; returns how many there were.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn process_parsed(
     spark: &mut SparkClient,
@@ -320,12 +319,13 @@ pub(crate) async fn process_parsed(
     parsed: &str,
     raw_sql: &str,
     ingest_micros: i64,
+    late_before: Option<i64>,
     intel: Option<&StagedIntel<'_>>,
     commit: &Commit<'_>,
     checkpoints: &mut Vec<String>,
     staged_files: &mut Vec<PathBuf>,
     summary: &mut RunSummary,
-) -> Result<(), SparkError> {
+) -> Result<u64, SparkError> {
     // Every later query reads the parsed lines; they are materialised once.
     checkpoints.push(spark.checkpoint("sweep_parsed", client::sql(parsed), "parsing the input").await?);
     let previous = transform_views(spark, pipeline).await?;
@@ -350,15 +350,38 @@ pub(crate) async fn process_parsed(
         }
     }
 
+    let (on_time, late) = match late_before {
+        Some(w) => {
+            let late = count(spark, &format!("SELECT count(*) FROM events WHERE unix_micros(ts) < {w}"), "finding late events").await?;
+            (format!(" WHERE ts IS NULL OR unix_micros(ts) >= {w}"), late)
+        }
+        None => (String::new(), 0),
+    };
+    summary.events -= late;
+    summary.rejects += late;
+    if late > 0 {
+        *summary.reject_reasons.entry("late".to_string()).or_default() += late;
+    }
     if let Some(sink) = pipeline.load.sink("events") {
-        let query = "SELECT *, date_format(ts, 'yyyy-MM-dd') AS date FROM events";
-        write_table(spark, &mut summary.tables, "events", &sink, query, &["date"], commit, summary.events).await?;
+        let query = format!("SELECT *, date_format(ts, 'yyyy-MM-dd') AS date FROM events{on_time}");
+        write_table(spark, &mut summary.tables, "events", &sink, &query, &["date"], commit, summary.events).await?;
     }
     if let Some(sink) = pipeline.load.sink("rejects") {
-        let query = format!(
+        let mut query = format!(
             "SELECT {raw_sql} AS raw, rej.reason AS reason, rej.detail AS detail, format, source, offset, \
              timestamp_micros({ingest_micros}) AS ingest_ts FROM sweep_parsed WHERE rej IS NOT NULL"
         );
+        if let (Some(w), true) = (late_before, late > 0) {
+            // The embedded engine's message: docs/streaming.md.
+            query.push_str(&format!(
+                " UNION ALL SELECT {raw_sql} AS raw, 'late' AS reason, \
+                   concat('event time ', date_format(e.ts, 'yyyy-MM-dd\\'T\\'HH:mm:ss.SSSSSS\\'Z\\''), \
+                          ' is behind the window watermark (allowed_lateness)') AS detail, \
+                   p.format, p.source, p.offset, timestamp_micros({ingest_micros}) AS ingest_ts \
+                 FROM (SELECT source, offset, ts FROM events WHERE unix_micros(ts) < {w}) e \
+                 JOIN sweep_parsed p ON e.source = p.source AND e.offset = p.offset"
+            ));
+        }
         write_table(spark, &mut summary.tables, "rejects", &sink, &query, &[], commit, summary.rejects).await?;
     }
 
@@ -374,7 +397,7 @@ pub(crate) async fn process_parsed(
         }
         summary.intel = Some(IntelSummary { inactive: swept.inactive, suppressed: swept.suppressed, ..Default::default() });
     }
-    Ok(())
+    Ok(late)
 }
 
 /// The parsed lines over `lines` (a query with the columns `source, offset, raw, line,

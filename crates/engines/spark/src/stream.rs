@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use sweep_embedded::stream::checkpoint::{Checkpoint, PlannedBatch, Totals};
 use sweep_embedded::stream::metrics::{self, StreamMetrics};
@@ -106,9 +106,10 @@ pub(crate) async fn run_stream(
         AnalyseStage::Sweeper(s) => Some(s),
         _ => None,
     });
-    let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits"]
+    let windowed = pipeline.analyse.iter().any(|a| matches!(a, AnalyseStage::Window(_)));
+    let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics"]
         .into_iter()
-        .filter(|t| *t != "hits" || sweeper.is_some())
+        .filter(|t| (*t != "hits" || sweeper.is_some()) && (*t != "metrics" || windowed))
         .filter_map(|t| pipeline.load.sink(t).map(|s| (t, s)))
         .collect();
     // The write mode applies once per checkpoint, before its first batch.
@@ -161,6 +162,15 @@ pub(crate) async fn run_stream(
         inactive: 0,
         suppressed: 0,
         latency: LatencyRecorder::default(),
+        window: pipeline
+            .analyse
+            .iter()
+            .find_map(|a| match a {
+                AnalyseStage::Window(spec) => Some(spec),
+                _ => None,
+            })
+            .map(|spec| StreamWindow::open(spec, checkpoint_dir.join("window"), resume.window_state.as_deref()))
+            .transpose()?,
     };
     let lines_before = batches.totals.lines;
     let mut summary =
@@ -173,6 +183,9 @@ pub(crate) async fn run_stream(
                 batches.run(planned, &live, counters).await?;
                 summary.replayed_batches += 1;
                 summary.batches += 1;
+                if planned.final_flush {
+                    summary.stopped_by = "drained".into();
+                }
                 offsets_of(&sources, &planned.until)
             }
             None => match &resume.next_from {
@@ -192,7 +205,7 @@ pub(crate) async fn run_stream(
             },
         };
         let mut next_batch = resume.unfinished.as_ref().map(|p| p.batch + 1).or(resume.committed.map(|c| c + 1)).unwrap_or(0);
-        loop {
+        while summary.stopped_by.is_empty() {
             if stop.load(Ordering::Relaxed) {
                 summary.stopped_by = "signal".into();
                 break;
@@ -211,8 +224,24 @@ pub(crate) async fn run_stream(
             let high: Vec<i64> = marks.iter().map(|(_, high)| *high).collect();
             let until = plan_until(&from, &high, kafka.batch_size.max(1));
             live.lag.store(lag(&from, &high), Ordering::Relaxed);
+            let drained = until == from && pipeline.stream.stop_when_drained;
+            if drained && batches.window.as_ref().is_some_and(|w| w.has_open_windows()) {
+                // The end of the input: a batch without messages makes every open window final.
+                let planned = PlannedBatch {
+                    batch: next_batch,
+                    from: keyed(&sources, &from),
+                    until: keyed(&sources, &from),
+                    planned_at_us: now_micros(),
+                    final_flush: true,
+                };
+                ckpt.plan(&planned)?;
+                batches.run(&planned, &live, counters).await?;
+                summary.batches += 1;
+                summary.stopped_by = "drained".into();
+                break;
+            }
             if until == from {
-                if pipeline.stream.stop_when_drained {
+                if drained {
                     summary.stopped_by = "drained".into();
                     break;
                 }
@@ -248,6 +277,7 @@ pub(crate) async fn run_stream(
 
     summary.lag = live.lag.load(Ordering::Relaxed);
     summary.alerts = totals.alerts;
+    summary.late_events = totals.late;
     (summary.produce_to_commit_p50_s, summary.produce_to_commit_p99_s, summary.produce_to_commit_max_s) =
         (latency.quantile(0.5), latency.quantile(0.99), latency.max());
     run.input_lines = totals.lines;
@@ -255,6 +285,7 @@ pub(crate) async fn run_stream(
     run.rejects = totals.rejects;
     run.skipped = totals.skipped;
     run.hits = totals.hits;
+    run.metrics_rows = totals.metrics_rows;
     run.reject_reasons = totals.reject_reasons.clone();
     run.tables.extend(tables);
     run.elapsed_s = started.elapsed().as_secs_f64();
@@ -285,6 +316,7 @@ struct Batches<'a> {
     inactive: u64,
     suppressed: u64,
     latency: LatencyRecorder,
+    window: Option<StreamWindow<'a>>,
 }
 
 impl Batches<'_> {
@@ -293,17 +325,21 @@ impl Batches<'_> {
         let batch_started = Instant::now();
         let options = self.read_options(planned)?;
         let spark = &mut *self.spark;
-        spark.create_view("sweep_kafka", client::read("kafka", Vec::new(), options)).await?;
+        // A batch with no messages (the final flush of the windows) reads nothing.
+        let messages = if options.contains_key("assign") { client::read("kafka", Vec::new(), options) } else { client::sql(NO_MESSAGES) };
+        spark.create_view("sweep_kafka", messages).await?;
         let (mut checkpoints, mut staged_files) = (Vec::new(), Vec::new());
         let mut out = RunSummary::default();
         let commit = Commit::MicroBatch { app_id: self.app_id, batch: planned.batch, staging: self.staging };
         let result = async {
-            process_parsed(
+            let watermark = self.window.as_ref().and_then(|w| w.state.watermark);
+            let late = process_parsed(
                 spark,
                 self.pipeline,
                 &self.parsed,
                 REJECT_RAW_SQL,
                 planned.planned_at_us,
+                watermark,
                 self.intel,
                 &commit,
                 &mut checkpoints,
@@ -311,17 +347,28 @@ impl Batches<'_> {
                 &mut out,
             )
             .await?;
+            let (window_state, threshold_alerts) = match &self.window {
+                Some(w) => {
+                    let wanted = self.producer.is_some();
+                    let (state, alerts) = w.advance(spark, self.pipeline, planned, &commit, wanted, &mut checkpoints, &mut out).await?;
+                    (Some(state), alerts)
+                }
+                None => (None, Vec::new()),
+            };
             // Alerts go out after the tables hold the batch and before its commit marker: at
             // least once (a re-run batch sends its alerts again).
             let mut sent = 0;
-            if let Some(producer) = self.producer.as_deref_mut()
-                && out.hits > 0
-            {
-                let hits = spark.sql("SELECT * FROM sweep_hits", "collecting the hits to alert on").await?;
-                for batch in &hits {
-                    for (key, json) in sweep_embedded::stream::hit_alerts(&as_hits_schema(batch)?)? {
-                        producer.send(&key, &json).map_err(kafka_error)?;
+            if let Some(producer) = self.producer.as_deref_mut() {
+                if out.hits > 0 {
+                    let hits = spark.sql("SELECT * FROM sweep_hits", "collecting the hits to alert on").await?;
+                    for batch in &hits {
+                        for (key, json) in sweep_embedded::stream::hit_alerts(&as_hits_schema(batch)?)? {
+                            producer.send(&key, &json).map_err(kafka_error)?;
+                        }
                     }
+                }
+                for (key, json) in sweep_embedded::stream::threshold_alerts(&threshold_alerts)? {
+                    producer.send(&key, &json).map_err(kafka_error)?;
                 }
                 sent = producer.flush(Duration::from_secs(60)).map_err(kafka_error)?;
             }
@@ -332,11 +379,11 @@ impl Batches<'_> {
                     "reading the messages' times",
                 )
                 .await?;
-            Ok::<_, SparkError>((sent, produced))
+            Ok::<_, SparkError>((sent, produced, late, window_state))
         }
         .await;
         release(spark, checkpoints, staged_files).await;
-        let (sent, produced) = result?;
+        let (sent, produced, late, window_state) = result?;
 
         let totals = &mut self.totals;
         totals.lines += out.input_lines;
@@ -345,10 +392,16 @@ impl Batches<'_> {
         totals.skipped += out.skipped;
         totals.hits += out.hits;
         totals.alerts += sent;
+        totals.late += late;
+        totals.metrics_rows += out.metrics_rows;
         for (reason, n) in &out.reject_reasons {
             *totals.reject_reasons.entry(reason.clone()).or_default() += n;
         }
-        self.ckpt.commit(planned.batch, totals, None)?;
+        let state_json = window_state.as_ref().map(|s| serde_json::to_vec(s).unwrap_or_default());
+        self.ckpt.commit(planned.batch, totals, state_json.as_deref())?;
+        if let (Some(window), Some(state)) = (self.window.as_mut(), window_state) {
+            window.committed(state);
+        }
 
         // Committed: everything below is reporting.
         let committed_ms = now_micros() / 1000;
@@ -380,6 +433,7 @@ impl Batches<'_> {
             (&live.events, totals.events),
             (&live.rejects, totals.rejects),
             (&live.hits, totals.hits),
+            (&live.late, totals.late),
             (&live.alerts, totals.alerts),
         ] {
             gauge.store(value, Ordering::Relaxed);
@@ -424,6 +478,161 @@ impl Batches<'_> {
         }
         Ok(options)
     }
+}
+
+/// The messages of a batch that has none: the columns of Spark's Kafka source.
+const NO_MESSAGES: &str = "SELECT CAST(NULL AS STRING) AS topic, CAST(NULL AS INT) AS partition, CAST(NULL AS BIGINT) AS offset, \
+     CAST(NULL AS TIMESTAMP) AS timestamp, CAST(NULL AS BINARY) AS value WHERE false";
+
+/// The window analyser of a Kafka run (docs/windows.md, streaming mode): the watermark, and
+/// the panes of every window not final yet, stored under the checkpoint between batches. The
+/// state after each batch is part of that batch's commit (`state/<n>.json`), so a re-run
+/// batch starts from the state of the batch before it.
+pub(crate) struct StreamWindow<'a> {
+    spec: &'a sweep_window::WindowSpec,
+    dir: std::path::PathBuf,
+    state: WindowState,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct WindowState {
+    /// How far event time has certainly progressed (µs); events before it are late.
+    watermark: Option<i64>,
+    /// Windows ending at or before this (µs) have been emitted.
+    emitted_until: Option<i64>,
+    /// The stored panes (a Parquet folder), when some window is still open.
+    panes: Option<std::path::PathBuf>,
+}
+
+impl<'a> StreamWindow<'a> {
+    fn open(spec: &'a sweep_window::WindowSpec, dir: std::path::PathBuf, saved: Option<&[u8]>) -> Result<Self, SparkError> {
+        let state = match saved {
+            Some(bytes) => serde_json::from_slice(bytes).map_err(|e| {
+                EngineError::Checkpoint(format!(
+                    "the window state in the checkpoint is not the Spark engine's ({e}); a checkpoint belongs to one engine's \
+                     windows: use a new checkpoint folder"
+                ))
+            })?,
+            None => WindowState::default(),
+        };
+        Ok(StreamWindow { spec, dir, state })
+    }
+
+    fn has_open_windows(&self) -> bool {
+        self.state.panes.is_some()
+    }
+
+    /// Counts the batch's on-time events into the panes, emits (writes, and returns the
+    /// threshold alerts of) the windows that became final, and stores the panes still
+    /// needed. Returns the state after the batch, to commit with it.
+    #[allow(clippy::too_many_arguments)]
+    async fn advance(
+        &self,
+        spark: &mut SparkClient,
+        pipeline: &Pipeline,
+        planned: &PlannedBatch,
+        commit: &Commit<'_>,
+        alerts_wanted: bool,
+        checkpoints: &mut Vec<String>,
+        out: &mut RunSummary,
+    ) -> Result<(WindowState, Vec<sweep_window::Alert>), SparkError> {
+        use crate::window::{PANE_COLUMNS, merge_panes_sql, panes_sql, windows_sql};
+        let (size, slide) = (self.spec.size.as_micros(), self.spec.slide.as_micros());
+        let new = client::sql(&panes_sql(self.spec, self.state.watermark));
+        checkpoints.push(spark.checkpoint("sweep_new_panes", new, "counting the events into window panes").await?);
+        let newest = max_i64(spark, "SELECT max(newest) FROM sweep_new_panes").await?;
+        let merged = match &self.state.panes {
+            Some(stored) => {
+                let stored = client::read("parquet", vec![crate::run::spark_path(stored)], HashMap::new());
+                spark.create_view("sweep_stored_panes", stored).await?;
+                merge_panes_sql(
+                    &format!("SELECT {PANE_COLUMNS} FROM sweep_stored_panes"),
+                    &format!("SELECT {PANE_COLUMNS} FROM sweep_new_panes"),
+                )
+            }
+            None => format!("SELECT {PANE_COLUMNS} FROM sweep_new_panes"),
+        };
+        checkpoints.push(spark.checkpoint("sweep_panes", client::sql(&merged), "merging the window panes").await?);
+
+        let mut next = self.state.clone();
+        if let Some(max) = newest {
+            let w = max.saturating_sub(self.spec.allowed_lateness.as_micros());
+            next.watermark = Some(next.watermark.map_or(w, |old| old.max(w)));
+        }
+        // Final: at the end of the input every window; otherwise those the watermark passed.
+        let emit = if planned.final_flush {
+            Some((self.state.emitted_until, None))
+        } else {
+            match next.watermark {
+                Some(w) if next.emitted_until != Some(w) => Some((next.emitted_until, Some(w))),
+                _ => None,
+            }
+        };
+        let mut alerts = Vec::new();
+        if let Some((after, until)) = emit {
+            let windows = client::sql(&windows_sql(self.spec, "sweep_panes", after, until));
+            checkpoints.push(spark.checkpoint("sweep_metrics", windows, "computing the final windows").await?);
+            out.metrics_rows = crate::run::count(spark, "SELECT count(*) FROM sweep_metrics", "counting metrics rows").await?;
+            if let Some(sink) = pipeline.load.sink("metrics") {
+                let query = "SELECT * FROM sweep_metrics ORDER BY window_start, key_kind, key";
+                write_table(spark, &mut out.tables, "metrics", &sink, query, &[], commit, out.metrics_rows).await?;
+            }
+            if alerts_wanted {
+                alerts = crate::window::threshold_alerts(spark, self.spec).await?;
+            }
+        }
+
+        // The panes still needed: those of a window not final yet.
+        let keep_from = if planned.final_flush {
+            // The end of the input: the watermark moves past the last window, as on the embedded engine.
+            if let Some(last) = max_i64(spark, "SELECT max(pane) FROM sweep_panes").await? {
+                let end = last.saturating_add(size);
+                next.watermark = Some(next.watermark.map_or(end, |w| w.max(end)));
+                next.emitted_until = next.watermark;
+            }
+            None
+        } else if let Some((_, Some(w))) = emit {
+            next.emitted_until = Some(w);
+            // A pane is in the windows that start at it and in the size/slide - 1 before; the last ends at pane + size.
+            Some(w.saturating_sub(size).div_euclid(slide).saturating_add(1).saturating_mul(slide))
+        } else {
+            Some(i64::MIN)
+        };
+        next.panes = None;
+        if let Some(from) = keep_from {
+            let query = format!("SELECT {PANE_COLUMNS} FROM sweep_panes WHERE pane >= {from}");
+            let n = crate::run::count(spark, &format!("SELECT count(*) FROM ({query})"), "counting the open window panes").await?;
+            if n > 0 {
+                let path = self.dir.join(format!("panes-{:012}", planned.batch));
+                let overwrite = crate::proto::write_operation::SaveMode::Overwrite;
+                let target = crate::run::spark_path(&path);
+                spark.write(client::sql(&query), "parquet", &target, &[], overwrite, HashMap::new()).await?;
+                next.panes = Some(path);
+            }
+        }
+        Ok((next, alerts))
+    }
+
+    /// The batch that produced `state` is committed: older stored panes are not needed any more.
+    fn committed(&mut self, state: WindowState) {
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                if Some(entry.path()) != state.panes && Some(entry.path()) != self.state.panes {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        self.state = state;
+    }
+}
+
+async fn max_i64(spark: &mut SparkClient, query: &str) -> Result<Option<i64>, SparkError> {
+    let batches = spark.sql(query, "reading the window state").await?;
+    let value = batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
+        let column = b.column(0).as_primitive_opt::<Int64Type>()?;
+        column.is_valid(0).then(|| column.value(0))
+    });
+    Ok(value)
 }
 
 /// JSON of an offset map (serialising one cannot fail).

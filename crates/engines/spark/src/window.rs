@@ -1,20 +1,23 @@
-//! The window analyser of a batch run as Spark SQL: the `metrics` table and its threshold
-//! alerts, by the rules of docs/windows.md (batch mode: every event counts, every window
-//! is final at the end of the input).
+//! The window analyser as Spark SQL: the `metrics` table and its threshold
+//! alerts, by the rules of docs/windows.md.
 //!
-//! An event at time `t` (µs) lies in the pane starting at `t - pmod(t, slide)` and in the
-//! `size / slide` windows starting at that pane and the panes before it; the rows are
-//! exploded into those windows and grouped by key kind, key and window start.
+//! An event at time `t` (µs) lies in the pane starting at `t - pmod(t, slide)`; a window is
+//! the union of the `size / slide` panes from its start. Events are first counted per pane
+//! (with the set of hosts, for the distinct count), then the panes are exploded into the
+//! windows that hold them and summed. A Kafka run keeps the panes of the windows that are
+//! not final yet between batches (crate::stream).
 
 use sweep_window::{Alert, KeyKind, WindowSpec};
 
 use crate::SparkError;
 use crate::client::SparkClient;
 
-/// The `metrics` table over the view `events`, in the embedded table's columns and order.
-pub fn metrics_sql(spec: &WindowSpec) -> String {
-    let (size, slide) = (spec.size.as_micros(), spec.slide.as_micros());
-    let panes_per_window = size / slide;
+/// The panes of the view `events` (docs/windows.md): per key kind, key and `slide`-long
+/// pane, the counters and the set of hosts. Events before `from` (µs; a stream's watermark)
+/// are left out; `newest` is the latest event time in the pane.
+pub fn panes_sql(spec: &WindowSpec, from: Option<i64>) -> String {
+    let slide = spec.slide.as_micros();
+    let from = from.map(|w| format!(" AND unix_micros(ts) >= {w}")).unwrap_or_default();
     let keyed: Vec<String> = spec
         .keys
         .iter()
@@ -28,21 +31,54 @@ pub fn metrics_sql(spec: &WindowSpec) -> String {
         })
         .collect();
     format!(
-        "WITH timed AS (SELECT unix_micros(ts) AS t, * FROM events WHERE ts IS NOT NULL), \
-              keyed AS ({keyed}), \
-              windowed AS (SELECT *, t - pmod(t, {slide}) - j * {slide} AS start \
-                           FROM keyed LATERAL VIEW explode(sequence(0, {last})) w AS j) \
-         SELECT timestamp_micros(start) AS window_start, timestamp_micros(start + {size}) AS window_end, key_kind, key, \
-                count(*) AS requests, \
+        "WITH timed AS (SELECT unix_micros(ts) AS t, * FROM events WHERE ts IS NOT NULL{from}), keyed AS ({keyed}) \
+         SELECT key_kind, key, t - pmod(t, {slide}) AS pane, count(*) AS requests, \
                 CAST(sum(coalesce(CAST(request_bytes AS BIGINT), 0)) AS BIGINT) AS request_bytes, \
                 CAST(sum(coalesce(CAST(response_bytes AS BIGINT), 0)) AS BIGINT) AS response_bytes, \
-                count(DISTINCT nullif(host, '')) AS distinct_hosts, \
                 count_if(status >= 400) AS errors, \
-                CAST(count_if(status >= 400) AS DOUBLE) / count(*) AS error_ratio, \
-                count_if(status IN (403, 407) OR lower(proxy_action) LIKE '%denied%') AS denied \
-         FROM windowed GROUP BY start, key_kind, key",
+                count_if(status IN (403, 407) OR lower(proxy_action) LIKE '%denied%') AS denied, \
+                collect_set(nullif(host, '')) AS hosts, max(t) AS newest \
+         FROM keyed GROUP BY key_kind, key, t - pmod(t, {slide})",
         keyed = keyed.join(" UNION ALL "),
-        last = panes_per_window - 1,
+    )
+}
+
+/// Two sets of panes (queries with the columns of [`panes_sql`] but `newest`) as one.
+pub fn merge_panes_sql(a: &str, b: &str) -> String {
+    format!(
+        "SELECT key_kind, key, pane, CAST(sum(requests) AS BIGINT) AS requests, CAST(sum(request_bytes) AS BIGINT) AS request_bytes, \
+                CAST(sum(response_bytes) AS BIGINT) AS response_bytes, CAST(sum(errors) AS BIGINT) AS errors, \
+                CAST(sum(denied) AS BIGINT) AS denied, array_distinct(flatten(collect_list(hosts))) AS hosts \
+         FROM ({a} UNION ALL {b}) GROUP BY key_kind, key, pane"
+    )
+}
+
+/// The columns of a stored pane.
+pub const PANE_COLUMNS: &str = "key_kind, key, pane, requests, request_bytes, response_bytes, errors, denied, hosts";
+
+/// The `metrics` rows of the windows over the view `panes` whose end is after `after` and
+/// at or before `until` (µs; unbounded when `None`), in the embedded table's columns. A
+/// window is the union of the `size / slide` panes from its start.
+pub fn windows_sql(spec: &WindowSpec, panes: &str, after: Option<i64>, until: Option<i64>) -> String {
+    let (size, slide) = (spec.size.as_micros(), spec.slide.as_micros());
+    let mut bounds = Vec::new();
+    if let Some(lo) = after {
+        bounds.push(format!("start + {size} > {lo}"));
+    }
+    if let Some(hi) = until {
+        bounds.push(format!("start + {size} <= {hi}"));
+    }
+    let bounds = if bounds.is_empty() { String::new() } else { format!("WHERE {}", bounds.join(" AND ")) };
+    format!(
+        "SELECT timestamp_micros(start) AS window_start, timestamp_micros(start + {size}) AS window_end, key_kind, key, \
+                CAST(sum(requests) AS BIGINT) AS requests, CAST(sum(request_bytes) AS BIGINT) AS request_bytes, \
+                CAST(sum(response_bytes) AS BIGINT) AS response_bytes, \
+                CAST(size(array_distinct(flatten(collect_list(hosts)))) AS BIGINT) AS distinct_hosts, \
+                CAST(sum(errors) AS BIGINT) AS errors, CAST(sum(errors) AS DOUBLE) / sum(requests) AS error_ratio, \
+                CAST(sum(denied) AS BIGINT) AS denied \
+         FROM (SELECT *, pane - j * {slide} AS start FROM {panes} LATERAL VIEW explode(sequence(0, {last})) w AS j) {bounds} \
+         GROUP BY start, key_kind, key",
+        last = size / slide - 1,
     )
 }
 
