@@ -58,6 +58,11 @@ fn edge_lines() -> Vec<String> {
         ok("1700000009", "10.0.0.9", "200", "GET", "http://www.expired.example/", "-", "HIER_DIRECT/192.0.2.77"),
         ok("1700000010", "10.0.0.9", "200", "GET", "http://[2001:db8:abcd::42]/p", "-", "HIER_DIRECT/2001:db8:abcd::42"),
         ok("1700000011", "10.0.0.9", "200", "GET", "http://notevil.example/", "-", "HIER_DIRECT/198.51.101.1"),
+        // For the content analyser: a typosquat, a brand on another domain, a generated name, a punycode look-alike.
+        ok("1700000012", "10.0.0.9", "200", "GET", "http://paypa1.com/login", "-", "HIER_DIRECT/198.51.101.2"),
+        ok("1700000013", "10.0.0.9", "200", "GET", "http://paypal.com.account-verify.net/", "-", "HIER_DIRECT/198.51.101.3"),
+        ok("1700000014", "10.0.0.9", "200", "GET", "http://xkqjzvwphtrmbnd.com/", "-", "HIER_DIRECT/198.51.101.4"),
+        ok("1700000015", "10.0.0.9", "200", "GET", "http://xn--pypal-4ve.com/", "-", "HIER_DIRECT/198.51.101.5"),
         ok("1700000012", "10.0.0.9", "-", "-", "-", "-", "NONE/-"),
         ok("1700000013", "10.0.0.9", "200", "POST", "http://x.example:99999/p", "-", "HIER_DIRECT/10.9.9.9"),
         ok("1700000013.5", "[10.0.0.11]", "200", "GET", "http://[::ffff:198.51.100.7]/", "-", "HIER_DIRECT/[2001:db8:abcd::5]"),
@@ -148,7 +153,7 @@ fn scan(case: &Case, lake: &Path, engine: &[&str]) -> serde_json::Value {
         args.push(feed.display().to_string());
     }
     args.extend(["--allow".to_string(), case.allow.display().to_string()]);
-    args.extend(["--match-fields", "server_ip,host,client_ip,url", "--quiet", "--summary"].map(String::from));
+    args.extend(["--match-fields", "server_ip,host,client_ip,url", "--content", "--quiet", "--summary"].map(String::from));
     args.push(summary_path.display().to_string());
     args.extend(engine.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -170,9 +175,10 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
     let e = scan(&case, &embedded, &[]);
     let s = scan(&case, &spark, &["--engine", "spark", "--remote", &remote]);
 
-    for key in ["input_lines", "events", "rejects", "skipped", "hits", "reject_reasons", "input_files"] {
+    for key in ["input_lines", "events", "rejects", "skipped", "hits", "reject_reasons", "input_files", "findings", "findings_by_kind"] {
         assert_eq!(e[key], s[key], "summary {key}: embedded {} vs spark {}", e[key], s[key]);
     }
+    assert!(e["findings_by_kind"].as_object().is_some_and(|k| k.len() >= 2), "the content analyser flags hosts: {e}");
     assert_eq!(e["intel"]["inactive"], s["intel"]["inactive"], "inactive matches");
     assert_eq!(e["intel"]["suppressed"], s["intel"]["suppressed"], "allow-listed matches");
     assert!(e["intel"]["suppressed"].as_u64().unwrap() >= 4, "the allowlist suppresses matches: {}", e["intel"]);
@@ -201,6 +207,7 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
             "SELECT indicator, indicator_type, feed, confidence, severity, array_to_string(tags, '|'), description, valid_from, \
              valid_until, intel_version FROM intel ORDER BY indicator, feed",
         ),
+        ("findings", FINDINGS_SQL),
     ];
     assert_same_tables(&embedded, &spark, &tables);
 }
@@ -225,6 +232,8 @@ fn assert_same_tables(embedded: &Path, spark: &Path, tables: &[(&str, &str)]) {
 const EVENTS_SQL: &str = "SELECT ts, client_ip, \"user\", method, url, scheme, host, port, path, query, status, request_bytes, response_bytes, \
      duration_ms, user_agent, referrer, content_type, proxy_action, server_ip, category, format, source, \"offset\", date \
      FROM events ORDER BY source, \"offset\"";
+const FINDINGS_SQL: &str = "SELECT ts, client_ip, \"user\", host, url, source, \"offset\", finding, round(score, 12), reason FROM findings \
+     ORDER BY source, \"offset\", finding";
 const REJECTS_SQL: &str = "SELECT encode(raw, 'hex'), reason, detail, format, source, \"offset\" FROM rejects ORDER BY source, \"offset\"";
 
 /// Lines of the Common Log Format family: every rule of the parser, each reject reason,
@@ -768,7 +777,7 @@ fn a_kafka_run_on_spark_windows_with_watermarks_as_on_embedded() {
     let dir = tempfile::tempdir().unwrap();
     let topic = support::create_topic(&broker, "spark-windows", 1);
     let base = 1_700_000_000i64;
-    let hosts = ["a.example", "b.example", "c.example", "bad-domain.net", "e.example"];
+    let hosts = ["a.example", "paypa1.com", "c.example", "bad-domain.net", "xkqjzvwphtrmbnd.com"];
     let lines: Vec<Vec<u8>> = (0..2_500i64)
         .map(|i| {
             // Two seconds apart, some 40 s behind (within the lateness), three an hour behind (late).
@@ -821,6 +830,9 @@ kind = "sweeper"
 intel = [{{ path = "{feed}" }}]
 
 [[analyse]]
+kind = "content"
+
+[[analyse]]
 kind = "window"
 size = "10m"
 slide = "5m"
@@ -850,9 +862,10 @@ stop_when_drained = true
         (lake, summary(&s_path), alerts)
     };
     let ((embedded, e, e_alerts), (spark, s, s_alerts)) = (run("embedded"), run("spark"));
-    for key in ["input_lines", "events", "rejects", "hits", "metrics_rows", "reject_reasons"] {
+    for key in ["input_lines", "events", "rejects", "hits", "metrics_rows", "reject_reasons", "findings", "findings_by_kind"] {
         assert_eq!(e[key], s[key], "summary {key}: embedded {} vs spark {}", e[key], s[key]);
     }
+    assert!(e["findings"].as_u64() >= Some(500), "paypa1.com and the generated name are flagged: {e}");
     assert_eq!(e["stream"]["late_events"], s["stream"]["late_events"]);
     assert_eq!(s["stream"]["late_events"].as_u64(), Some(3), "the three events an hour behind are late: {s}");
     assert_eq!(s["stream"]["batches"].as_u64(), Some(4), "three batches of messages and the final flush: {s}");
@@ -860,7 +873,8 @@ stop_when_drained = true
     let metrics = "SELECT window_start, window_end, key_kind, key, requests, request_bytes, response_bytes, distinct_hosts, errors, \
                    round(error_ratio, 12), denied FROM metrics ORDER BY window_start, key_kind, key";
     let hits = "SELECT ts, client_ip, host, indicator, matched_field, source, \"offset\" FROM hits ORDER BY source, \"offset\"";
-    assert_same_tables(&embedded, &spark, &[("events", EVENTS_SQL), ("rejects", REJECTS_SQL), ("metrics", metrics), ("hits", hits)]);
+    let tables = [("events", EVENTS_SQL), ("rejects", REJECTS_SQL), ("metrics", metrics), ("hits", hits), ("findings", FINDINGS_SQL)];
+    assert_same_tables(&embedded, &spark, &tables);
     let late_hits = support::query_one(&spark, "SELECT count(*) FROM hits WHERE ts < TIMESTAMP '2023-11-14 22:00:00'");
     assert_eq!(late_hits, 1, "a late event is still swept (the one at bad-domain.net)");
 

@@ -19,6 +19,7 @@
 //! runs here; anything else is refused before the run starts, with the reason.
 
 pub mod client;
+mod content;
 mod error;
 mod formats;
 mod retro;

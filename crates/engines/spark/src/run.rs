@@ -14,6 +14,7 @@ use sweep_extract::Input;
 use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
+use crate::content::{FINDINGS_SQL, StagedContent};
 use crate::formats::{FormatSql, event_columns, format_sql, lit};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
@@ -24,7 +25,7 @@ use crate::{SparkError, proto, stream, window};
 pub const SUPPORT: &str = "batch runs over files (plain or gzip) and Kafka runs (micro-batches, until drained or stopped, \
      with checkpoints, hit alerts to Kafka and /metrics) in the squid, common, combined, vhost_combined, squid_common and \
      squid_combined formats; SQL transform stages (Spark SQL); \
-     the sweeper (ip, cidr, domain and URL indicators, allowlists); the window analyser (metrics, threshold alerts; watermarks and late events in Kafka runs); retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
+     the sweeper (ip, cidr, domain and URL indicators, allowlists); the window analyser (metrics, threshold alerts; watermarks and late events in Kafka runs); the content analyser; retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
 
 /// Runs a pipeline on the Spark Connect server at `remote`. A Kafka pipeline runs until
 /// its topic is drained (`stop_when_drained`) or forever; use [`run_until`] to stop it.
@@ -132,22 +133,7 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
     for extract in &pipeline.extract {
         format_sql(&extract.format)?;
     }
-    for stage in &pipeline.analyse {
-        match stage {
-            AnalyseStage::Sweeper(_) => {}
-            AnalyseStage::Window(_) => {}
-            other => {
-                return Err(SparkError::Unsupported(format!(
-                    "the {} analyser has no Spark translation yet",
-                    match other {
-                        AnalyseStage::Window(_) => "window",
-                        AnalyseStage::Content(_) => "content",
-                        AnalyseStage::Sweeper(_) => "sweeper",
-                    }
-                )));
-            }
-        }
-    }
+    // Every analyser runs on Spark (sweeper, window, content).
     for table in ["events", "rejects", "hits", "intel", "metrics", "findings"] {
         match pipeline.load.sink(table) {
             None | Some(SinkSpec::Parquet(_)) => {}
@@ -231,6 +217,8 @@ async fn run_on(
             }
             _ => None,
         };
+        let analyser = content_analyser(pipeline)?;
+        let content = analyser.as_ref().map(|analyser| StagedContent { analyser, staging: staging_dir(pipeline) });
         let commit = Commit::Run(pipeline.load.mode);
         let mut summary = RunSummary::default();
         let raw = "encode(raw, 'UTF-8')";
@@ -242,6 +230,7 @@ async fn run_on(
             ingest_micros,
             None,
             staged.as_ref(),
+            content.as_ref(),
             &commit,
             &mut checkpoints,
             &mut staged_files,
@@ -275,6 +264,15 @@ async fn run_on(
     .await;
     release(spark, checkpoints, staged_files).await;
     result
+}
+
+/// The pipeline's content analyser, if it has one.
+pub(crate) fn content_analyser(pipeline: &Pipeline) -> Result<Option<sweep_content::ContentAnalyser>, SparkError> {
+    let spec = pipeline.analyse.iter().find_map(|s| match s {
+        AnalyseStage::Content(spec) => Some(spec),
+        _ => None,
+    });
+    spec.map(|spec| sweep_content::ContentAnalyser::new(spec.clone()).map_err(|e| SparkError::Engine(e.into()))).transpose()
 }
 
 /// Sends the threshold alerts of a batch run to Kafka with the embedded engine's producer
@@ -321,6 +319,7 @@ pub(crate) async fn process_parsed(
     ingest_micros: i64,
     late_before: Option<i64>,
     intel: Option<&StagedIntel<'_>>,
+    content: Option<&StagedContent<'_>>,
     commit: &Commit<'_>,
     checkpoints: &mut Vec<String>,
     staged_files: &mut Vec<PathBuf>,
@@ -385,17 +384,32 @@ pub(crate) async fn process_parsed(
         write_table(spark, &mut summary.tables, "rejects", &sink, &query, &[], commit, summary.rejects).await?;
     }
 
+    let tag = match commit {
+        Commit::MicroBatch { batch, .. } => format!("-batch-{batch}"),
+        Commit::Run(_) => String::new(),
+    };
     if let Some(staged) = intel {
-        let tag = match commit {
-            Commit::MicroBatch { batch, .. } => format!("-batch-{batch}"),
-            Commit::Run(_) => String::new(),
-        };
         let swept = staged.sweep(spark, &tag, checkpoints, staged_files).await?;
         summary.hits = swept.hits;
         if let Some(sink) = pipeline.load.sink("hits") {
             write_table(spark, &mut summary.tables, "hits", &sink, "SELECT * FROM sweep_hits", &[], commit, summary.hits).await?;
         }
         summary.intel = Some(IntelSummary { inactive: swept.inactive, suppressed: swept.suppressed, ..Default::default() });
+    }
+    // Late events are judged too, as they are swept.
+    if let (Some(content), Some(sink)) = (content, pipeline.load.sink("findings")) {
+        content.judge(spark, &tag, staged_files).await?;
+        checkpoints.push(spark.checkpoint("sweep_findings", client::sql(FINDINGS_SQL), "judging the hosts").await?);
+        for batch in spark.sql("SELECT finding, count(*) FROM sweep_findings GROUP BY 1", "counting findings").await? {
+            let (kinds, n) = (batch.column(0).as_string::<i32>(), batch.column(1).as_primitive::<Int64Type>());
+            for row in 0..batch.num_rows() {
+                summary.findings += n.value(row) as u64;
+                *summary.findings_by_kind.entry(kinds.value(row).to_string()).or_default() += n.value(row) as u64;
+            }
+        }
+        let query = "SELECT ts, client_ip, user, host, url, source, offset, finding, score, reason FROM sweep_findings \
+                     ORDER BY source, offset, rank";
+        write_table(spark, &mut summary.tables, "findings", &sink, query, &[], commit, summary.findings).await?;
     }
     Ok(late)
 }

@@ -41,6 +41,7 @@ use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::SparkError;
 use crate::client::{self, SparkClient};
+use crate::content::StagedContent;
 use crate::formats::format_sql;
 use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, write_table};
 
@@ -107,9 +108,15 @@ pub(crate) async fn run_stream(
         _ => None,
     });
     let windowed = pipeline.analyse.iter().any(|a| matches!(a, AnalyseStage::Window(_)));
-    let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics"]
+    let judged = pipeline.analyse.iter().any(|a| matches!(a, AnalyseStage::Content(_)));
+    let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics", "findings"]
         .into_iter()
-        .filter(|t| (*t != "hits" || sweeper.is_some()) && (*t != "metrics" || windowed))
+        .filter(|t| match *t {
+            "hits" => sweeper.is_some(),
+            "metrics" => windowed,
+            "findings" => judged,
+            _ => true,
+        })
         .filter_map(|t| pipeline.load.sink(t).map(|s| (t, s)))
         .collect();
     // The write mode applies once per checkpoint, before its first batch.
@@ -145,6 +152,7 @@ pub(crate) async fn run_stream(
         _ => None,
     };
 
+    let analyser = crate::run::content_analyser(pipeline)?;
     let mut batches = Batches {
         spark,
         pipeline,
@@ -156,6 +164,7 @@ pub(crate) async fn run_stream(
         app_id: &app_id,
         staging: &staging,
         intel: staged.as_ref(),
+        content: analyser.as_ref().map(|analyser| StagedContent { analyser, staging: staging.join("content") }),
         producer: producer.as_mut(),
         totals: resume.totals.clone(),
         tables: BTreeMap::new(),
@@ -286,6 +295,8 @@ pub(crate) async fn run_stream(
     run.skipped = totals.skipped;
     run.hits = totals.hits;
     run.metrics_rows = totals.metrics_rows;
+    run.findings = totals.findings;
+    run.findings_by_kind = totals.findings_by_kind.clone();
     run.reject_reasons = totals.reject_reasons.clone();
     run.tables.extend(tables);
     run.elapsed_s = started.elapsed().as_secs_f64();
@@ -310,6 +321,7 @@ struct Batches<'a> {
     app_id: &'a str,
     staging: &'a Path,
     intel: Option<&'a StagedIntel<'a>>,
+    content: Option<StagedContent<'a>>,
     producer: Option<&'a mut AlertProducer>,
     totals: Totals,
     tables: BTreeMap<String, TableSummary>,
@@ -341,6 +353,7 @@ impl Batches<'_> {
                 planned.planned_at_us,
                 watermark,
                 self.intel,
+                self.content.as_ref(),
                 &commit,
                 &mut checkpoints,
                 &mut staged_files,
@@ -394,6 +407,10 @@ impl Batches<'_> {
         totals.alerts += sent;
         totals.late += late;
         totals.metrics_rows += out.metrics_rows;
+        totals.findings += out.findings;
+        for (kind, n) in &out.findings_by_kind {
+            *totals.findings_by_kind.entry(kind.clone()).or_default() += n;
+        }
         for (reason, n) in &out.reject_reasons {
             *totals.reject_reasons.entry(reason.clone()).or_default() += n;
         }
@@ -433,6 +450,7 @@ impl Batches<'_> {
             (&live.events, totals.events),
             (&live.rejects, totals.rejects),
             (&live.hits, totals.hits),
+            (&live.findings, totals.findings),
             (&live.late, totals.late),
             (&live.alerts, totals.alerts),
         ] {

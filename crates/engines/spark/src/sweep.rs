@@ -39,7 +39,7 @@ pub fn write_allow_keys(index: &sweep_intel::index::IntelIndex, path: &std::path
     write_parquet(&with_keys(base)?, path)
 }
 
-fn write_parquet(batch: &RecordBatch, path: &std::path::Path) -> Result<(), SparkError> {
+pub(crate) fn write_parquet(batch: &RecordBatch, path: &std::path::Path) -> Result<(), SparkError> {
     let failed = |e: &dyn std::fmt::Display| SparkError::Output { path: path.display().to_string(), message: e.to_string() };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
