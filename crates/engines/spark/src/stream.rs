@@ -442,21 +442,7 @@ impl Batches<'_> {
             entry.rows += t.rows;
             entry.files += t.files;
         }
-        let took = batch_started.elapsed().as_secs_f64();
-        live.batch_seconds.lock().unwrap_or_else(|e| e.into_inner()).observe(took, 1);
-        live.rate_milli.store((out.input_lines as f64 / took.max(1e-6) * 1000.0) as u64, Ordering::Relaxed);
-        for (gauge, value) in [
-            (&live.lines, totals.lines),
-            (&live.events, totals.events),
-            (&live.rejects, totals.rejects),
-            (&live.hits, totals.hits),
-            (&live.findings, totals.findings),
-            (&live.late, totals.late),
-            (&live.alerts, totals.alerts),
-        ] {
-            gauge.store(value, Ordering::Relaxed);
-        }
-        live.batches.fetch_add(1, Ordering::Relaxed);
+        live.batch_committed(totals, out.input_lines, batch_started.elapsed().as_secs_f64());
         counters.lines.store(totals.lines, Ordering::Relaxed);
         counters.events.store(totals.events, Ordering::Relaxed);
         counters.rejects.store(totals.rejects, Ordering::Relaxed);

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use super::checkpoint::Totals;
 use crate::EngineError;
 
 /// Upper bounds (seconds) of the latency histograms' buckets.
@@ -60,6 +61,25 @@ pub struct StreamMetrics {
 }
 
 impl StreamMetrics {
+    /// A batch of `lines` lines committed after `seconds`, leaving the running `totals`: the
+    /// gauges and the batch counter follow (both engines' streaming runs call this).
+    pub fn batch_committed(&self, totals: &Totals, lines: u64, seconds: f64) {
+        self.batch_seconds.lock().unwrap_or_else(|e| e.into_inner()).observe(seconds, 1);
+        self.rate_milli.store((lines as f64 / seconds.max(1e-6) * 1000.0) as u64, Ordering::Relaxed);
+        for (gauge, value) in [
+            (&self.lines, totals.lines),
+            (&self.events, totals.events),
+            (&self.rejects, totals.rejects),
+            (&self.hits, totals.hits),
+            (&self.findings, totals.findings),
+            (&self.late, totals.late),
+            (&self.alerts, totals.alerts),
+        ] {
+            gauge.store(value, Ordering::Relaxed);
+        }
+        self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();

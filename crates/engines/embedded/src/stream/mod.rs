@@ -309,21 +309,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
             }
         }
         drop(h);
-        let took = batch_started.elapsed().as_secs_f64();
-        live.batch_seconds.lock().expect("metrics lock").observe(took, 1);
-        live.rate_milli.store((out.counts.lines as f64 / took.max(1e-6) * 1000.0) as u64, Ordering::Relaxed);
-        for (gauge, value) in [
-            (&live.lines, totals.lines),
-            (&live.events, totals.events),
-            (&live.rejects, totals.rejects),
-            (&live.hits, totals.hits),
-            (&live.findings, totals.findings),
-            (&live.late, totals.late),
-            (&live.alerts, totals.alerts),
-        ] {
-            gauge.store(value, Ordering::Relaxed);
-        }
-        live.batches.fetch_add(1, Ordering::Relaxed);
+        live.batch_committed(totals, out.counts.lines, batch_started.elapsed().as_secs_f64());
         counters.lines.store(totals.lines, Ordering::Relaxed);
         counters.events.store(totals.events, Ordering::Relaxed);
         counters.rejects.store(totals.rejects, Ordering::Relaxed);
