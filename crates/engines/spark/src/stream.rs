@@ -136,7 +136,7 @@ pub(crate) async fn run_stream(
         None => None,
     };
 
-    let mut run = RunSummary::default();
+    let mut intel_table = BTreeMap::new();
     let mut intel_files = Vec::new();
     let staged = match (intel, sweeper) {
         (Some(loaded), Some(spec)) => {
@@ -145,7 +145,7 @@ pub(crate) async fn run_stream(
                 let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
                              intel_version FROM intel";
                 let overwrite = Commit::Run(WriteMode::Overwrite);
-                write_table(spark, &mut run.tables, "intel", &sink, query, &[], &overwrite, loaded.index.len() as u64).await?;
+                write_table(spark, &mut intel_table, "intel", &sink, query, &[], &overwrite, loaded.index.len() as u64).await?;
             }
             Some(staged)
         }
@@ -234,22 +234,9 @@ pub(crate) async fn run_stream(
             let until = plan_until(&from, &high, kafka.batch_size.max(1));
             live.lag.store(lag(&from, &high), Ordering::Relaxed);
             let drained = until == from && pipeline.stream.stop_when_drained;
-            if drained && batches.window.as_ref().is_some_and(|w| w.has_open_windows()) {
-                // The end of the input: a batch without messages makes every open window final.
-                let planned = PlannedBatch {
-                    batch: next_batch,
-                    from: keyed(&sources, &from),
-                    until: keyed(&sources, &from),
-                    planned_at_us: now_micros(),
-                    final_flush: true,
-                };
-                ckpt.plan(&planned)?;
-                batches.run(&planned, &live, counters).await?;
-                summary.batches += 1;
-                summary.stopped_by = "drained".into();
-                break;
-            }
-            if until == from {
+            // At the end of the input a batch without messages makes every open window final.
+            let flush = drained && batches.window.as_ref().is_some_and(|w| w.has_open_windows());
+            if until == from && !flush {
                 if drained {
                     summary.stopped_by = "drained".into();
                     break;
@@ -262,7 +249,7 @@ pub(crate) async fn run_stream(
                 from: keyed(&sources, &from),
                 until: keyed(&sources, &until),
                 planned_at_us: now_micros(),
-                final_flush: false,
+                final_flush: flush,
             };
             ckpt.plan(&planned)?;
             batches.run(&planned, &live, counters).await?;
@@ -270,6 +257,9 @@ pub(crate) async fn run_stream(
             next_batch += 1;
             positions = until;
             live.lag.store(lag(&positions, &high), Ordering::Relaxed);
+            if flush {
+                summary.stopped_by = "drained".into();
+            }
             // Best effort: the checkpoint is the truth; the group offsets are for monitoring.
             if let Err(e) = source.commit(&positions) {
                 eprintln!("sweep: warning: {e} (the checkpoint is unaffected; retrying after the next batch)");
@@ -289,15 +279,8 @@ pub(crate) async fn run_stream(
     summary.late_events = totals.late;
     (summary.produce_to_commit_p50_s, summary.produce_to_commit_p99_s, summary.produce_to_commit_max_s) =
         (latency.quantile(0.5), latency.quantile(0.99), latency.max());
-    run.input_lines = totals.lines;
-    run.events = totals.events;
-    run.rejects = totals.rejects;
-    run.skipped = totals.skipped;
-    run.hits = totals.hits;
-    run.metrics_rows = totals.metrics_rows;
-    run.findings = totals.findings;
-    run.findings_by_kind = totals.findings_by_kind.clone();
-    run.reject_reasons = totals.reject_reasons.clone();
+    let mut run = totals.summary();
+    run.tables = intel_table;
     run.tables.extend(tables);
     run.elapsed_s = started.elapsed().as_secs_f64();
     // Throughput of this process, not of earlier runs on the same checkpoint.

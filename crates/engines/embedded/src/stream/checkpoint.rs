@@ -61,6 +61,24 @@ pub struct Totals {
     pub findings_by_kind: BTreeMap<String, u64>,
 }
 
+impl Totals {
+    /// The run summary's counts: a streaming run reports totals since its checkpoint was made.
+    pub fn summary(&self) -> crate::RunSummary {
+        crate::RunSummary {
+            input_lines: self.lines,
+            events: self.events,
+            rejects: self.rejects,
+            skipped: self.skipped,
+            hits: self.hits,
+            metrics_rows: self.metrics_rows,
+            findings: self.findings,
+            findings_by_kind: self.findings_by_kind.clone(),
+            reject_reasons: self.reject_reasons.clone(),
+            ..crate::RunSummary::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CommitRecord {
     batch: u64,

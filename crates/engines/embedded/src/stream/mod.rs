@@ -383,19 +383,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     (summary.produce_to_commit_p50_s, summary.produce_to_commit_p99_s, summary.produce_to_commit_max_s) =
         (latency.quantile(0.5), latency.quantile(0.99), latency.max);
 
-    let mut run = RunSummary {
-        input_lines: totals.lines,
-        events: totals.events,
-        rejects: totals.rejects,
-        skipped: totals.skipped,
-        hits: totals.hits,
-        metrics_rows: totals.metrics_rows,
-        findings: totals.findings,
-        findings_by_kind: totals.findings_by_kind.clone(),
-        reject_reasons: totals.reject_reasons.clone(),
-        elapsed_s: started.elapsed().as_secs_f64(),
-        ..RunSummary::default()
-    };
+    let mut run = RunSummary { elapsed_s: started.elapsed().as_secs_f64(), ..totals.summary() };
     // Throughput of this process, not of earlier runs on the same checkpoint.
     let lines_now = run.input_lines - lines_before;
     run.lines_per_second = if run.elapsed_s > 0.0 { lines_now as f64 / run.elapsed_s } else { 0.0 };
