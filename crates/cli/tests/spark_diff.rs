@@ -8,29 +8,12 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use support::spark::{EVENTS_SQL, REJECTS_SQL, assert_same_tables, remote};
 use support::{ok, query, summary, sweep};
 
 const SQUID: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/logs/squid-native-squidview.log");
 const APACHE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/logs/apache-combined-semicomplete.log");
 const SHARED_INTEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/intel");
-
-/// One run at a time on the shared local server (local[2], a few GB of heap): parallel runs
-/// would measure the server's memory, not sweep.
-static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn remote() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
-    match std::env::var("SWEEP_SPARK_REMOTE") {
-        Ok(r) if !r.is_empty() => Some((r, SERVER.lock().unwrap_or_else(|e| e.into_inner()))),
-        _ => {
-            assert!(
-                std::env::var("SWEEP_REQUIRE_SPARK").as_deref() != Ok("1"),
-                "SWEEP_REQUIRE_SPARK=1 but SWEEP_SPARK_REMOTE is unset: start a server with scripts/spark start"
-            );
-            eprintln!("skipped: no Spark Connect server (SWEEP_SPARK_REMOTE unset; scripts/test starts one)");
-            None
-        }
-    }
-}
 
 /// Squid lines that exercise every branch of the parser and of the sweeper's joins.
 fn edge_lines() -> Vec<String> {
@@ -212,29 +195,8 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
     assert_same_tables(&embedded, &spark, &tables);
 }
 
-/// The tables' rows (each query's), equal on both engines and not empty.
-fn assert_same_tables(embedded: &Path, spark: &Path, tables: &[(&str, &str)]) {
-    for (table, sql) in tables {
-        let (a, b) = (rows(embedded, sql), rows(spark, sql));
-        assert!(!a.is_empty(), "{table} is empty");
-        let differing: Vec<String> =
-            a.iter().zip(&b).filter(|(x, y)| x != y).take(5).map(|(x, y)| format!("  embedded: {x}\n  spark:    {y}")).collect();
-        assert!(
-            a.len() == b.len() && differing.is_empty(),
-            "{table}: embedded has {} rows, spark {}; first differences:\n{}",
-            a.len(),
-            b.len(),
-            differing.join("\n")
-        );
-    }
-}
-
-const EVENTS_SQL: &str = "SELECT ts, client_ip, \"user\", method, url, scheme, host, port, path, query, status, request_bytes, response_bytes, \
-     duration_ms, user_agent, referrer, content_type, proxy_action, server_ip, category, format, source, \"offset\", date \
-     FROM events ORDER BY source, \"offset\"";
 const FINDINGS_SQL: &str = "SELECT ts, client_ip, \"user\", host, url, source, \"offset\", finding, round(score, 12), reason FROM findings \
      ORDER BY source, \"offset\", finding";
-const REJECTS_SQL: &str = "SELECT encode(raw, 'hex'), reason, detail, format, source, \"offset\" FROM rejects ORDER BY source, \"offset\"";
 
 /// Lines of the Common Log Format family: every rule of the parser, each reject reason,
 /// in `variant`'s layout (`tail` is what follows the bytes field).

@@ -3,6 +3,8 @@
 //! SWEEP_REQUIRE_KAFKA=1 (set by scripts/test), where a missing broker fails them.
 #![allow(dead_code)]
 
+pub mod spark;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -417,12 +417,14 @@ pub(crate) async fn process_parsed(
 /// The parsed lines over `lines` (a query with the columns `source, offset, raw, line,
 /// blank`): `source, offset, raw, blank, rej, format` and the event columns, after `extra`
 /// (more columns, each followed by a comma). `early` holds the `WHEN ... THEN reject`
-/// checks of the reader that come before the format's own; a blank line is no reject (it
-/// is skipped).
+/// checks of the reader that come before the format's own; a blank line, or one the format
+/// skips (`parse_skip`: comments, directives, header rows), is no reject: it is counted as
+/// skipped, and `blank` is true for it.
 pub(crate) fn parsed_sql(fmt: &FormatSql, lines: &str, extra: &str, early: &str) -> String {
     let columns: Vec<String> = event_columns().iter().map(|name| format!("e_{name} AS {name}")).collect();
     format!(
-        "SELECT source, offset, raw, {extra}blank, CASE {early} WHEN blank THEN NULL ELSE parse_rej END AS rej, \
+        "SELECT source, offset, raw, {extra}((CASE {early} ELSE NULL END) IS NULL AND (blank OR parse_skip)) AS blank, \
+                CASE {early} WHEN blank OR parse_skip THEN NULL ELSE parse_rej END AS rej, \
                 {format_name} AS format, {columns} \
          FROM ({parse}) p",
         format_name = lit(fmt.name),

@@ -301,6 +301,7 @@ pub(super) fn clf(v: Variant) -> FormatSql {
         ),
     ));
     st.at(last_step, "parse_rej", first_reject(checks));
+    st.at(last_step, "parse_skip", "FALSE");
 
     let (host, port) = if v.has_vhost() {
         (

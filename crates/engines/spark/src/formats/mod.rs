@@ -11,7 +11,10 @@ use sweep_model::FormatSpec;
 use crate::SparkError;
 
 mod clf;
+mod custom;
+mod jsonl;
 mod squid;
+mod zscaler;
 
 /// A SQL string literal.
 pub fn lit(s: &str) -> String {
@@ -304,7 +307,8 @@ pub(crate) fn url_steps(steps: &mut Steps, base: usize, u: &str, m: &str, p: &st
 }
 
 /// The parse of one format, as steps over the columns `line` (the line without its `\r`).
-/// The last step holds `parse_rej`, a struct (reason, detail) that is null for events, and
+/// The last step holds `parse_rej`, a struct (reason, detail) that is null for events,
+/// `parse_skip`, true for lines the format skips (comments, directives, header rows), and
 /// every column of the events table but the provenance.
 pub struct FormatSql {
     pub name: &'static str,
@@ -331,11 +335,19 @@ pub fn format_sql(spec: &FormatSpec) -> Result<FormatSql, SparkError> {
         FormatSpec::VhostCombined => Ok(clf::clf(clf::Variant::VhostCombined)),
         FormatSpec::SquidCommon => Ok(clf::clf(clf::Variant::SquidCommon)),
         FormatSpec::SquidCombined => Ok(clf::clf(clf::Variant::SquidCombined)),
-        other => Err(SparkError::Unsupported(format!(
-            "the format {:?} has no Spark SQL translation yet (the Spark engine reads: squid, common, combined, vhost_combined, squid_common, squid_combined)",
-            other.name()
-        ))),
+        FormatSpec::Zscaler(options) => zscaler::zscaler(options),
+        FormatSpec::Jsonl(mapping) => jsonl::jsonl(mapping),
+        FormatSpec::Custom(options) => custom::custom(options),
+        other => Err(not_yet(other)),
     }
+}
+
+/// The refusal of a format (or a layout of one) that has no Spark SQL translation.
+pub(crate) fn not_yet(spec: &FormatSpec) -> SparkError {
+    SparkError::Unsupported(format!(
+        "the format {:?} has no Spark SQL translation yet (the Spark engine reads: squid, common, combined, vhost_combined, squid_common, squid_combined)",
+        spec.name()
+    ))
 }
 
 #[cfg(test)]

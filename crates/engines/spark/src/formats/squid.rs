@@ -71,6 +71,7 @@ pub(super) fn squid() -> FormatSql {
     ];
     let whens: Vec<String> = checks.into_iter().map(|(cond, rej)| format!("WHEN {cond} THEN {rej}")).collect();
     st.at(last_step, "parse_rej", format!("CASE {} END", whens.join(" ")));
+    st.at(last_step, "parse_skip", "FALSE");
     let frac = "rpad(substr(coalesce(get(split(t_ts, '\\\\.'), 1), ''), 1, 6), 6, '0')";
     let columns: [(&str, String); 20] = [
         ("ts", format!("timestamp_micros(CAST(get(split(t_ts, '\\\\.'), 0) AS BIGINT) * 1000000 + CAST({frac} AS BIGINT))")),
