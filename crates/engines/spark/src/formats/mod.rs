@@ -14,6 +14,7 @@ mod clf;
 mod custom;
 mod jsonl;
 mod squid;
+mod time;
 mod zscaler;
 
 /// A SQL string literal.
