@@ -15,7 +15,7 @@ use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
-use crate::formats::{FormatSql, event_columns, format_sql, lit};
+use crate::formats::{Directive, FormatSql, event_columns, file_format_sql, format_sql, lit};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
 };
@@ -182,7 +182,6 @@ async fn run_on(
         // them at a lone `\r`); a trailing `\r` is dropped below, as the embedded parser does.
         let options = HashMap::from([("lineSep".to_string(), "\n".to_string())]);
         spark.create_view(&view, client::read("text", vec![spark_path(path)], options)).await?;
-        let fmt = format_sql(format)?;
         let source = lit(&path.display().to_string());
         // Line numbers from 1 per file, as the embedded reader gives them, with the file still
         // read in parallel splits and no line moved between tasks: a split's lines keep their
@@ -198,6 +197,11 @@ async fn run_on(
                     line RLIKE '^[ \\t]*\\\\z' AS blank \
              FROM (SELECT *, regexp_replace(raw, '\\r\\\\z', '') AS line FROM t) t JOIN o ON t.b = o.b"
         );
+        let directives = match format.header_directive() {
+            Some(prefix) => header_directives(spark, &lines, prefix, path).await?,
+            None => Vec::new(),
+        };
+        let fmt = file_format_sql(format, &directives)?;
         let too_long = format!(
             "WHEN octet_length(line) > {max_line} THEN named_struct('reason', 'too_long', 'detail', \
              concat('line has ', octet_length(line), ' bytes; the limit is {max_line} (max_line_bytes)'))"
@@ -264,6 +268,26 @@ async fn run_on(
     .await;
     release(spark, checkpoints, staged_files).await;
     result
+}
+
+/// The header directive lines of a file (`#Fields:` lines of ELFF) with their line numbers,
+/// in order: the format reads each line with the last directive before it.
+async fn header_directives(spark: &mut SparkClient, lines: &str, prefix: &[u8], path: &Path) -> Result<Vec<Directive>, SparkError> {
+    let prefix = lit(&String::from_utf8_lossy(prefix));
+    let query = format!("SELECT offset, line FROM ({lines}) l WHERE startswith(line, {prefix}) ORDER BY offset");
+    let batches = spark.sql(&query, &format!("finding the header directives of {}", path.display())).await?;
+    let mut directives = Vec::new();
+    for batch in &batches {
+        let offsets = batch.column(0).as_primitive_opt::<Int64Type>();
+        let texts = batch.column(1).as_string_opt::<i32>();
+        let (Some(offsets), Some(texts)) = (offsets, texts) else {
+            return Err(SparkError::Protocol(format!("header directives: unexpected column types {:?}", batch.schema())));
+        };
+        for i in 0..batch.num_rows() {
+            directives.push(Directive { offset: offsets.value(i), line: texts.value(i).to_string() });
+        }
+    }
+    Ok(directives)
 }
 
 /// The pipeline's content analyser, if it has one.

@@ -39,7 +39,7 @@ www.example.com 80 /index.html ?lang=en html \"Mozilla/5.0 (Windows NT 10.0; Win
 
 /// The directive that names the columns. Matched exactly (case-sensitive), as the chunk
 /// readers do with [`crate::FormatSpec::header_directive`].
-const FIELDS_DIRECTIVE: &str = "#Fields:";
+pub const FIELDS_DIRECTIVE: &str = "#Fields:";
 
 /// Options of the `elff` format.
 ///
@@ -64,9 +64,10 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// What a column of the field list feeds.
+/// What a column of the field list feeds. Public so that other engines (the Spark engine's
+/// SQL translation) read a field list exactly as this parser does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Col {
+pub enum Col {
     Ignore,
     Date,
     Time,
@@ -99,7 +100,7 @@ enum Col {
 
 impl Col {
     /// The role of a field name (case-insensitive). Unknown names are ignored.
-    fn of(name: &str) -> Col {
+    pub fn of(name: &str) -> Col {
         match name.to_ascii_lowercase().as_str() {
             "date" => Col::Date,
             "time" => Col::Time,
@@ -261,7 +262,8 @@ struct Pending<'a> {
     cs_bytes: Option<Cow<'a, str>>,
 }
 
-const SERVER_IP_NAMES: [&str; 3] = ["r-ip", "rs-ip", "s-supplier-ip"];
+/// The server address fields, in order of preference: the first one present is used.
+pub const SERVER_IP_NAMES: [&str; 3] = ["r-ip", "rs-ip", "s-supplier-ip"];
 
 impl<'a> Pending<'a> {
     fn finish(self, layout: &Layout, rec: &mut Record<'a>) -> Result<(), Reject> {

@@ -12,6 +12,7 @@ use crate::SparkError;
 
 mod clf;
 mod custom;
+mod elff;
 mod jsonl;
 mod squid;
 mod time;
@@ -327,8 +328,16 @@ pub fn event_columns() -> Vec<String> {
         .collect()
 }
 
+pub use elff::Directive;
+
 /// The SQL of a format, or why it cannot run on Spark yet.
 pub fn format_sql(spec: &FormatSpec) -> Result<FormatSql, SparkError> {
+    file_format_sql(spec, &[])
+}
+
+/// The SQL of a format for one file whose header directives (`#Fields:` lines of ELFF,
+/// see `FormatSpec::header_directive`) are `directives`.
+pub fn file_format_sql(spec: &FormatSpec, directives: &[Directive]) -> Result<FormatSql, SparkError> {
     match spec {
         FormatSpec::Squid => Ok(squid::squid()),
         FormatSpec::Common => Ok(clf::clf(clf::Variant::Common)),
@@ -336,10 +345,10 @@ pub fn format_sql(spec: &FormatSpec) -> Result<FormatSql, SparkError> {
         FormatSpec::VhostCombined => Ok(clf::clf(clf::Variant::VhostCombined)),
         FormatSpec::SquidCommon => Ok(clf::clf(clf::Variant::SquidCommon)),
         FormatSpec::SquidCombined => Ok(clf::clf(clf::Variant::SquidCombined)),
+        FormatSpec::Elff(options) => Ok(elff::elff(options, directives)),
         FormatSpec::Zscaler(options) => zscaler::zscaler(options),
         FormatSpec::Jsonl(mapping) => jsonl::jsonl(mapping),
         FormatSpec::Custom(options) => custom::custom(options),
-        other => Err(not_yet(other)),
     }
 }
 
