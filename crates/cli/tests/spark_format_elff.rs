@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use support::spark::{assert_same_parse, remote};
+use support::spark::{assert_same_kafka_parse, assert_same_parse, remote};
 
 const BCREPORTERMAIN_V1: &str = "date time time-taken c-ip cs-username cs-auth-group x-exception-id sc-filter-result \
 cs-categories cs(Referer) sc-status s-action cs-method rs(Content-Type) cs-uri-scheme cs-host cs-uri-port cs-uri-path \
@@ -169,4 +169,20 @@ fn spark_strips_syslog_headers_as_embedded_does() {
         let both = assert_same_parse(dir.path(), label, &remote, &format, &[&file]);
         assert!(both.embedded_summary["events"].as_u64().unwrap() >= 5, "{}", both.embedded_summary);
     }
+}
+
+/// Over Kafka a message stands alone: a `#Fields:` message is skipped and not followed, on
+/// both engines; the `fields` option reads every message.
+#[test]
+fn spark_reads_elff_messages_from_kafka_as_embedded_does() {
+    let Some((remote, _server)) = remote() else { return };
+    let Some(broker) = support::broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut messages = headed_lines();
+    messages.extend(syslog_lines());
+    let payloads: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
+    let format = format!("{{ name = \"elff\", fields = [{:?}] }}", BCREPORTERMAIN_V1);
+    let both = assert_same_kafka_parse(dir.path(), "elff-kafka", &remote, &broker, &format, &payloads);
+    let e = &both.embedded_summary;
+    assert!(e["events"].as_u64().unwrap() >= 10 && e["reject_reasons"]["field_count"].as_u64() >= Some(10), "{e}");
 }

@@ -101,6 +101,15 @@ impl ChunkParser {
         }
     }
 
+    /// Parses one Kafka message's line. A message stands alone: a header directive in one
+    /// message does not change how the next is read, since messages of different
+    /// partitions interleave and a restart starts in the middle of a topic (ELFF over Kafka
+    /// reads with its `fields` option).
+    pub fn parse_message(&mut self, raw: &[u8], source: &str, offset: i64, out: &mut BatchBuilder) {
+        self.parser.start_chunk(None);
+        self.parse_line(raw, source, offset, out);
+    }
+
     /// Parses one line (without its `\n`; a trailing `\r` is dropped here).
     pub fn parse_line(&mut self, raw: &[u8], source: &str, offset: i64, out: &mut BatchBuilder) {
         let prov = Provenance { format: &self.format_name, source, offset };

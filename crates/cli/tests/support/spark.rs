@@ -60,19 +60,39 @@ pub struct BothParses {
     pub spark_summary: serde_json::Value,
 }
 
+/// Like [`assert_same_parse`], over the messages of a new one-partition topic (so that both
+/// engines see them in the same order) read to its end from `broker`.
+pub fn assert_same_kafka_parse(dir: &Path, label: &str, remote: &str, broker: &str, format: &str, messages: &[&[u8]]) -> BothParses {
+    let topic = super::create_topic(broker, label, 1);
+    super::produce(broker, &topic, 1, messages.iter().copied());
+    let extract = format!(
+        "[[extract]]\nformat = {format}\nkafka = {{ brokers = {broker:?}, topics = [{topic:?}], start = \"earliest\", batch_size = 1000 }}\n"
+    );
+    both_parses(dir, label, remote, &extract, true)
+}
+
 /// Reads `inputs` with `format` (a TOML value: `"squid"` or `{ name = "elff", fields = [...] }`)
 /// on both engines, through a pipeline file in `dir` named after `label`, and checks that the
-/// line counts, the reject reasons, and every row of the events and rejects tables are equal.
+/// line counts, the reject reasons, and every row of the events and rejects tables (the
+/// ingest time aside) are equal.
 pub fn assert_same_parse(dir: &Path, label: &str, remote: &str, format: &str, inputs: &[&Path]) -> BothParses {
     let files: Vec<String> = inputs.iter().map(|p| format!("{:?}", p.display().to_string())).collect();
+    let extract = format!("[[extract]]\nfiles = [{}]\nformat = {format}\n", files.join(", "));
+    both_parses(dir, label, remote, &extract, false)
+}
+
+fn both_parses(dir: &Path, label: &str, remote: &str, extract: &str, stream: bool) -> BothParses {
     let run = |engine: &str| {
         let lake = dir.join(format!("{label}-{engine}"));
         let pipeline = dir.join(format!("{label}-{engine}.toml"));
-        let text = format!(
-            "engine = \"{engine}\"\nremote = \"{remote}\"\n\n[[extract]]\nfiles = [{files}]\nformat = {format}\n\n[load]\ndir = {lake:?}\n",
-            files = files.join(", "),
+        let mut text = format!(
+            "engine = \"{engine}\"\nremote = \"{remote}\"\n\n{extract}\n[load]\ndir = {lake:?}\n",
             lake = lake.display().to_string(),
         );
+        if stream {
+            let checkpoint = dir.join(format!("{label}-{engine}-checkpoint"));
+            text.push_str(&format!("\n[stream]\ncheckpoint = {:?}\nstop_when_drained = true\n", checkpoint.display().to_string()));
+        }
         std::fs::write(&pipeline, text).unwrap();
         let summary_path = dir.join(format!("{label}-{engine}.json"));
         ok(sweep(&["run", pipeline.to_str().unwrap(), "-q", "--summary", summary_path.to_str().unwrap()]));

@@ -424,7 +424,7 @@ fn process_batch(
             let why = Reject::new(RejectReason::Empty, "the Kafka message has no payload");
             builder.push_reject(payload, &why, Provenance { format: &format, source, offset: m.offset });
         } else {
-            stages.parser.parse_line(line, source, m.offset, &mut builder);
+            stages.parser.parse_message(line, source, m.offset, &mut builder);
         }
     }
     let parsed = builder.finish();
