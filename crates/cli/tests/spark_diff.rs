@@ -392,9 +392,55 @@ fn retro_sweep_on_spark_appends_what_the_embedded_one_appends() {
     args.extend(["--format", "squid", "--quiet", "--out"].map(String::from));
     args.push(base.display().to_string());
     ok(sweep(&args.iter().map(String::as_str).collect::<Vec<_>>()));
-    let (embedded, spark) = (case.root.join("retro-embedded"), case.root.join("retro-spark"));
-    copy_dir(&base, &embedded);
-    copy_dir(&base, &spark);
+    retro_twice(&case, &base, &remote, "parquet");
+}
+
+/// The same over a lake a Kafka run wrote as Delta tables: the new hits are one Delta commit
+/// on either engine.
+#[test]
+fn retro_sweep_on_spark_appends_to_delta_lakes_as_the_embedded_one_does() {
+    let Some((remote, _server)) = remote() else { return };
+    let Some(broker) = support::broker() else { return };
+    let case = case();
+    let topic = support::create_topic(&broker, "retro-history", 2);
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for input in &case.inputs {
+        let text = std::fs::read(input).unwrap();
+        lines.extend(text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
+    }
+    support::produce(&broker, &topic, 2, lines.iter().map(Vec::as_slice));
+    let base = case.root.join("history");
+    let url = format!("kafka://{broker}/{topic}");
+    let checkpoint = case.root.join("history-checkpoint");
+    ok(sweep(&[
+        "scan",
+        &url,
+        "--format",
+        "squid",
+        "--until-drained",
+        "--start",
+        "earliest",
+        "--table-format",
+        "delta",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--out",
+        base.to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert!(base.join("events/_delta_log").is_dir() && !base.join("hits").exists());
+    retro_twice(&case, &base, &remote, "delta");
+    for engine in ["embedded", "spark"] {
+        let hits = case.root.join(format!("retro-{engine}-delta/hits"));
+        assert!(hits.join("_delta_log").is_dir(), "{engine}: the hits of a Delta lake are a Delta table");
+    }
+}
+
+/// Retro-sweeps copies of `base` on both engines, twice: the same hits, then none appended.
+fn retro_twice(case: &Case, base: &Path, remote: &str, label: &str) {
+    let (embedded, spark) = (case.root.join(format!("retro-embedded-{label}")), case.root.join(format!("retro-spark-{label}")));
+    copy_dir(base, &embedded);
+    copy_dir(base, &spark);
 
     let retro = |lake: &Path, engine: &[&str], n: usize| {
         let summary_path = case.root.join(format!("{}-{n}.json", lake.file_name().unwrap().to_string_lossy()));
@@ -409,22 +455,26 @@ fn retro_sweep_on_spark_appends_what_the_embedded_one_appends() {
         ok(sweep(&args.iter().map(String::as_str).collect::<Vec<_>>()));
         summary(&summary_path)
     };
-    let spark_args = ["--engine", "spark", "--remote", remote.as_str()];
+    let spark_args = ["--engine", "spark", "--remote", remote];
     let (e, s) = (retro(&embedded, &[], 1), retro(&spark, &spark_args, 1));
     for key in ["events_swept", "hits_found", "hits_written", "hits_already_present"] {
-        assert_eq!(e[key], s[key], "retro {key}: embedded {} vs spark {}", e[key], s[key]);
+        assert_eq!(e[key], s[key], "{label}: retro {key}: embedded {} vs spark {}", e[key], s[key]);
     }
     for key in ["inactive", "suppressed", "indicators", "intel_version"] {
-        assert_eq!(e["intel"][key], s["intel"][key], "retro intel.{key}");
+        assert_eq!(e["intel"][key], s["intel"][key], "{label}: retro intel.{key}");
     }
-    assert!(e["hits_written"].as_u64().unwrap() >= 20, "the planted indicators hit: {e}");
+    assert!(e["hits_written"].as_u64().unwrap() >= 20, "{label}: the planted indicators hit: {e}");
     let hits = "SELECT ts, client_ip, \"user\", host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, \
                 array_to_string(tags, '|'), intel_version, source, \"offset\" FROM hits ORDER BY source, \"offset\", indicator, feed";
     assert_same_tables(&embedded, &spark, &[("hits", hits)]);
 
     // Again: everything is stored already.
     let (e, s) = (retro(&embedded, &[], 2), retro(&spark, &spark_args, 2));
-    assert_eq!((e["hits_written"].as_u64(), s["hits_written"].as_u64()), (Some(0), Some(0)), "a second retro-sweep appends nothing");
+    assert_eq!(
+        (e["hits_written"].as_u64(), s["hits_written"].as_u64()),
+        (Some(0), Some(0)),
+        "{label}: a second retro-sweep appends nothing"
+    );
     assert_eq!(e["hits_already_present"], s["hits_already_present"]);
     assert_same_tables(&embedded, &spark, &[("hits", hits)]);
 }

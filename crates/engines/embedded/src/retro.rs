@@ -11,14 +11,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::take_record_batch;
-use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray, UInt32Array};
+use datafusion::arrow::compute::{cast, take_record_batch};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use serde::Serialize;
 use sweep_intel::index::MatchStats;
-use sweep_load::{SinkSpec, TableWriter, run_id};
+use sweep_load::{DeltaSink, SinkSpec, TableWriter, run_id};
 use sweep_model::SweeperSpec;
 
 use crate::query::register_lake;
@@ -41,9 +41,23 @@ pub struct RetroSummary {
 
 type HitKey = (String, i64, String, String, String);
 
+/// The application id of retro-sweep commits to a Delta hits table.
+const RETRO_APP_ID: &str = "sweep-retro";
+
+/// True when a retro-sweep of `lake` appends to a Delta hits table: the lake's hits table
+/// is one, or it has none yet and the events table is one (a lake a Kafka run wrote with
+/// `--table-format delta`). Otherwise the new hits are Parquet files.
+pub fn hits_are_delta(lake: &Path) -> bool {
+    let hits = lake.join("hits");
+    if hits.exists() { hits.join("_delta_log").is_dir() } else { lake.join("events").join("_delta_log").is_dir() }
+}
+
 fn keys_of(batch: &RecordBatch) -> Vec<Option<HitKey>> {
-    let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>());
+    // A Delta table's reader gives string views, a Parquet one plain strings.
+    let text =
+        |name: &str| -> Option<StringArray> { cast(batch.column_by_name(name)?, &DataType::Utf8).ok()?.as_string_opt::<i32>().cloned() };
     let (source, indicator, kind, feed) = (text("source"), text("indicator"), text("indicator_type"), text("feed"));
+    let (source, indicator, kind, feed) = (source.as_ref(), indicator.as_ref(), kind.as_ref(), feed.as_ref());
     let offset = batch.column_by_name("offset").and_then(|c| c.as_primitive_opt::<Int64Type>());
     (0..batch.num_rows())
         .map(|i| {
@@ -77,6 +91,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
     let threads = if threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { threads };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().map_err(EngineError::Runtime)?;
     let hits_sink = SinkSpec::Parquet(lake.join("hits"));
+    let delta = hits_are_delta(lake);
     let run = run_id();
 
     let result = runtime.block_on(async {
@@ -104,7 +119,13 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
         for (i, mut stream) in streams.into_iter().enumerate() {
             let sweeper = sweeper.clone();
             let seen = seen.clone();
-            let mut writer = TableWriter::new("hits", &hits_sink, hits_schema(), false, format!("part-{run}-retro-{i:02}"), 4_000_000)?;
+            // A Delta table takes the new hits as one commit at the end (they are few); Parquet
+            // files are written as they come.
+            let mut writer = match delta {
+                true => None,
+                false => Some(TableWriter::new("hits", &hits_sink, hits_schema(), false, format!("part-{run}-retro-{i:02}"), 4_000_000)?),
+            };
+            let mut kept = Vec::new();
             tasks.push(tokio::spawn(async move {
                 let mut stats = MatchStats::default();
                 let mut scratch = Vec::new();
@@ -125,23 +146,39 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
                             .collect();
                         drop(seen);
                         let fresh = take_record_batch(&hits, &UInt32Array::from(fresh))?;
-                        writer.write(&fresh)?;
+                        match writer.as_mut() {
+                            Some(writer) => writer.write(&fresh)?,
+                            None => kept.push(fresh),
+                        }
                         Ok::<_, EngineError>(())
                     })?;
                 }
-                let written = writer.rows();
-                tokio::task::block_in_place(|| writer.finish())?;
-                Ok::<_, EngineError>((events, found, written, stats))
+                let written = match writer {
+                    Some(writer) => {
+                        let rows = writer.rows();
+                        tokio::task::block_in_place(|| writer.finish())?;
+                        rows
+                    }
+                    None => kept.iter().map(|b| b.num_rows() as u64).sum(),
+                };
+                Ok::<_, EngineError>((events, found, written, stats, kept))
             }));
         }
         let mut summary = RetroSummary::default();
         let mut stats = MatchStats::default();
+        let mut kept = Vec::new();
         for t in tasks {
-            let (e, f, w, s) = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
+            let (e, f, w, s, k) = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
             summary.events_swept += e;
             summary.hits_found += f;
             summary.hits_written += w;
             stats.add(&s);
+            kept.extend(k);
+        }
+        if delta && summary.hits_written > 0 {
+            let mut table = DeltaSink::open("hits", &lake.join("hits"), &hits_schema(), false).await?;
+            let next = table.committed_batch(RETRO_APP_ID).await?.map_or(0, |done| done + 1);
+            table.commit(RETRO_APP_ID, next, &kept).await?;
         }
         summary.hits_already_present = summary.hits_found - summary.hits_written;
         let mut intel = IntelSummary::new(&loaded);

@@ -11,12 +11,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use sweep_embedded::IntelSummary;
-use sweep_embedded::retro::RetroSummary;
+use sweep_embedded::retro::{RetroSummary, hits_are_delta};
 use sweep_embedded::sweeper::load_intel;
 use sweep_model::{SinkSpec, SweeperSpec, WriteMode};
 
 use crate::SparkError;
 use crate::client::{self, Remote, SparkClient};
+use crate::proto;
 use crate::run::{Commit, client_runtime, count, prepare_session, release, spark_path, sweep_events, write_table};
 
 /// Sweeps the events under `lake` whose date is `since` or later (all when `None`) on the
@@ -56,7 +57,7 @@ async fn retro_on(
     since: Option<&str>,
 ) -> Result<RetroSummary, SparkError> {
     prepare_session(spark).await?;
-    let stored = client::read("parquet", vec![spark_path(&lake.join("events"))], HashMap::new());
+    let stored = client::read(table_format(&lake.join("events")), vec![spark_path(&lake.join("events"))], HashMap::new());
     spark.create_view("sweep_stored_events", stored).await?;
     let filter = since.map(|d| format!(" WHERE date >= DATE'{d}'")).unwrap_or_default();
     spark.create_view("events", client::sql(&format!("SELECT * FROM sweep_stored_events{filter}"))).await?;
@@ -73,7 +74,7 @@ async fn retro_on(
         let keyed = "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY source, offset, indicator, indicator_type, feed \
                      ORDER BY matched_field, match_kind) AS k FROM sweep_hits) WHERE k = 1";
         let fresh = if lake.join("hits").is_dir() {
-            let stored = client::read("parquet", vec![spark_path(&lake.join("hits"))], HashMap::new());
+            let stored = client::read(table_format(&lake.join("hits")), vec![spark_path(&lake.join("hits"))], HashMap::new());
             spark.create_view("sweep_stored_hits", stored).await?;
             format!(
                 "SELECT h.* FROM ({keyed}) h LEFT ANTI JOIN sweep_stored_hits s ON h.source = s.source AND h.offset = s.offset \
@@ -88,7 +89,11 @@ async fn retro_on(
         checkpoints.push(spark.checkpoint("sweep_fresh_hits", fresh, "finding the hits not stored yet").await?);
         summary.hits_written = count(spark, "SELECT count(*) FROM sweep_fresh_hits", "counting new hits").await?;
         summary.hits_already_present = summary.hits_found.saturating_sub(summary.hits_written);
-        if summary.hits_written > 0 {
+        if summary.hits_written > 0 && hits_are_delta(lake) {
+            let append = proto::write_operation::SaveMode::Append;
+            let fresh = client::sql("SELECT * FROM sweep_fresh_hits");
+            spark.write(fresh, "delta", &spark_path(&lake.join("hits")), &[], append, HashMap::new()).await?;
+        } else if summary.hits_written > 0 {
             let hits = SinkSpec::Parquet(lake.join("hits"));
             let mut tables = Default::default();
             write_table(
@@ -123,4 +128,10 @@ async fn retro_on(
     .await;
     release(spark, checkpoints, staged).await;
     result
+}
+
+/// How a stored table is read: a Delta table by its log (its folder also holds the files of
+/// versions it removed), anything else as Parquet files.
+fn table_format(table: &Path) -> &'static str {
+    if table.join("_delta_log").is_dir() { "delta" } else { "parquet" }
 }
