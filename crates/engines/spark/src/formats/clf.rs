@@ -5,6 +5,7 @@
 //! taken from the front of the text left after the one before (`r1`, `r2`, ...), so a
 //! field's reject names the first field that failed, with the embedded parser's reason.
 
+use super::time::clf_micros;
 use super::*;
 
 /// Which member of the family (sweep_formats::formats::clf::ClfVariant).
@@ -59,10 +60,6 @@ const QUOTED: &str = r#"(?s)^[ \t]*"((?:\\.|"(?![ \t]|\z)|[^"\\])*)"(?=[ \t]|\z)
 
 /// A bare field: the next run of characters that are not spaces or tabs (Cursor::bare).
 const BARE: &str = r"(?s)^[ \t]*([^ \t]*)";
-
-/// `dd/Mon/yyyy:HH:MM:SS[.frac][ zone]` (time::parse_clf), checked by shape; the values are
-/// range-checked by `make_timestamp`.
-const TIME: &str = r"^[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?( (Z|z|[+-][0-9]{2}(:?[0-9]{2})?))?\z";
 
 /// Adds the columns `{p}_v` (the field's text, escapes resolved), `{p}_ok` and `{p}_err`
 /// (the reject when it is not there) for a quoted field read from the text column `r`, at
@@ -119,32 +116,9 @@ pub(super) fn clf(v: Variant) -> FormatSql {
     st.at(5, "r1", "CASE WHEN tclose > 0 THEN substr(tp, tclose + 1) ELSE '' END");
 
     // The time, in UTC.
-    st.at(6, "t_shape", rlike("t_time", TIME));
-    st.at(6, "t_frac", format!("rpad(substr({}, 1, 6), 6, '0')", re_extract("t_time", r"^.{20}\.([0-9]+)", 1)));
-    st.at(6, "t_zone", re_extract("t_time", r"^[^ ]* (.*)$", 1));
-    let month = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-        .iter()
-        .enumerate()
-        .map(|(i, m)| format!("WHEN '{m}' THEN {}", i + 1))
-        .collect::<Vec<_>>()
-        .join(" ");
-    st.at(
-        7,
-        "t_base",
-        format!(
-            "CASE WHEN t_shape THEN make_timestamp(CAST(substr(t_time, 8, 4) AS INT), CASE lower(substr(t_time, 4, 3)) {month} END, \
-             CAST(substr(t_time, 1, 2) AS INT), CAST(substr(t_time, 13, 2) AS INT), CAST(substr(t_time, 16, 2) AS INT), \
-             CAST(concat(substr(t_time, 19, 2), '.', t_frac) AS DECIMAL(8, 6)), 'UTC') END"
-        ),
-    );
-    st.at(7, "z_h", "CASE WHEN t_zone RLIKE '^[+-]' THEN CAST(substr(t_zone, 2, 2) AS INT) ELSE 0 END");
-    st.at(7, "z_m", "CASE WHEN t_zone RLIKE '^[+-]..:?..' THEN CAST(substr(regexp_replace(t_zone, ':', ''), 4, 2) AS INT) ELSE 0 END");
-    st.at(8, "ts_ok", "(t_base IS NOT NULL AND z_h <= 23 AND z_m <= 59)");
-    st.at(
-        8,
-        "ts_v",
-        "timestamp_micros(unix_micros(t_base) - CASE WHEN t_zone LIKE '-%' THEN -1 ELSE 1 END * CAST(z_h * 3600 + z_m * 60 AS BIGINT) * 1000000)",
-    );
+    st.at(6, "ts_micros", clf_micros("t_time"));
+    st.at(7, "ts_ok", "(ts_micros IS NOT NULL)");
+    st.at(7, "ts_v", "timestamp_micros(ts_micros)");
 
     // The request line: `METHOD SP target [SP HTTP/x.y]`, or `-`.
     quoted(&mut st, 6, "r1", "q_req", "request", "r2");
