@@ -50,6 +50,11 @@ fn edge_lines() -> Vec<String> {
         ok("1700000013", "10.0.0.9", "200", "POST", "http://x.example:99999/p", "-", "HIER_DIRECT/10.9.9.9"),
         ok("1700000013.5", "[10.0.0.11]", "200", "GET", "http://[::ffff:198.51.100.7]/", "-", "HIER_DIRECT/[2001:db8:abcd::5]"),
         "1700000014.5 12 10.0.0.5 TCP_MISS/200 10 GET http://a.example/?  john smith FIRST_PARENT_MISS/proxy2 text/plain [Host: a]".into(),
+        // Upper-case IPv6 not in its shortest form is stored as Rust writes it; nested brackets.
+        ok("1700000014.6", "2001:DB8:0:0:0:0:0:1", "200", "GET", "http://a.example/", "-", "HIER_DIRECT/64:FF9B::1.2.3.4"),
+        ok("1700000014.7", "[[10.0.0.12]]", "200", "GET", "http://BÜCHER.Example/", "-", "HIER_DIRECT/[-]"),
+        "1700000014.8 1 [bad] TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000014.9 1 10.0.0.1\u{2028} TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
         // Rejects, one per rule, in the parser's order of checks.
         "yesterday 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
         "1700000015.x 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),

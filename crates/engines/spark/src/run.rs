@@ -15,7 +15,7 @@ use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
-use crate::formats::{Directive, FormatSql, event_columns, file_format_sql, format_sql, lit};
+use crate::formats::{Directive, FormatSql, event_columns, file_format_sql, format_sql, lit, reject_detail, rejection};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
 };
@@ -203,8 +203,8 @@ async fn run_on(
         };
         let fmt = file_format_sql(format, &directives)?;
         let too_long = format!(
-            "WHEN octet_length(line) > {max_line} THEN named_struct('reason', 'too_long', 'detail', \
-             concat('line has ', octet_length(line), ' bytes; the limit is {max_line} (max_line_bytes)'))"
+            "WHEN octet_length(line) > {max_line} THEN {}",
+            rejection("too_long", format!("concat('line has ', octet_length(line), ' bytes; the limit is {max_line} (max_line_bytes)')"))
         );
         parsed_parts.push(parsed_sql(&fmt, &lines, "", &too_long));
     }
@@ -391,8 +391,9 @@ pub(crate) async fn process_parsed(
     }
     if let Some(sink) = pipeline.load.sink("rejects") {
         let mut query = format!(
-            "SELECT {raw_sql} AS raw, rej.reason AS reason, rej.detail AS detail, format, source, offset, \
-             timestamp_micros({ingest_micros}) AS ingest_ts FROM sweep_parsed WHERE rej IS NOT NULL"
+            "SELECT {raw_sql} AS raw, rej.reason AS reason, {detail} AS detail, format, source, offset, \
+             timestamp_micros({ingest_micros}) AS ingest_ts FROM sweep_parsed WHERE rej IS NOT NULL",
+            detail = reject_detail("rej")
         );
         if let (Some(w), true) = (late_before, late > 0) {
             // The embedded engine's message: docs/streaming.md.

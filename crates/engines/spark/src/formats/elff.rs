@@ -147,7 +147,7 @@ fn authority_steps(st: &mut Steps, base: usize, x: &str, p: &str) -> usize {
     st.at(base, format!("{p}_a"), format!("regexp_replace({x}, '(?s)^.*@', '')"));
     st.at(base + 1, format!("{p}_be"), format!("instr({p}_a, ']')"));
     st.at(base + 1, format!("{p}_colons"), format!("(size(split({p}_a, ':', -1)) - 1)"));
-    let port_of = |s: &str| format!("CASE WHEN {} AND CAST({s} AS INT) <= 65535 THEN CAST({s} AS INT) END", rlike(s, "^[0-9]{1,5}$"));
+    let port_of = |s: &str| format!("CASE WHEN {} AND CAST({s} AS INT) <= 65535 THEN CAST({s} AS INT) END", rlike(s, "^[0-9]{1,5}\\z"));
     st.at(
         base + 2,
         format!("{p}_name"),
@@ -167,7 +167,7 @@ fn authority_steps(st: &mut Steps, base: usize, x: &str, p: &str) -> usize {
             port_of(&format!("substring_index({p}_a, ':', -1)"))
         ),
     );
-    st.at(base + 3, format!("{p}_host"), format!("lower(regexp_replace({p}_name, '\\\\.\\\\z', ''))"));
+    st.at(base + 3, format!("{p}_host"), ascii_lower(&format!("regexp_replace({p}_name, '\\\\.\\\\z', '')")));
     base + 4
 }
 
@@ -340,8 +340,8 @@ pub(super) fn elff(options: &ElffOptions, directives: &[Directive]) -> FormatSql
     st.at(t + 1, "port_n", int_value("v_port"));
     st.at(t + 1, "query_v", "CASE WHEN v_query LIKE '?%' THEN substr(v_query, 2) ELSE v_query END");
     let after_auth = authority_steps(&mut st, t + 1, "v_host", "ha");
-    let after_client = ip_steps(&mut st, t + 1, "v_cip", "cip");
-    let after_server = ip_steps(&mut st, t + 2, "server_ip_raw", "sip");
+    let after_client = ip_field_steps(&mut st, t + 1, "v_cip", "cip");
+    let after_server = ip_field_steps(&mut st, t + 2, "server_ip_raw", "sip");
     // The URL from cs-uri (split as any logged URL) ...
     st.at(t + 2, "uri_method", "CASE WHEN is_connect THEN 'CONNECT' END");
     let after_uri = url_steps(&mut st, t + 3, "v_uri", "uri_method", "u");
@@ -364,10 +364,9 @@ pub(super) fn elff(options: &ElffOptions, directives: &[Directive]) -> FormatSql
     );
     let last = (a + 3).max(after_uri).max(after_client).max(after_server);
 
-    let bad = |what: &str, v: &str| rejection("bad_timestamp", format!("concat('{what} is not a valid time: ', {})", debug_text(v)));
-    let number = |v: &str, what: &str| {
-        (format!("NOT {}", int_ok(v)), rejection("bad_number", format!("concat('{what} is not a number: ', {})", debug_text(v))))
-    };
+    let bad = |what: &str, v: &str| rejection_quoting("bad_timestamp", format!("'{what} is not a valid time: '"), v);
+    let number =
+        |v: &str, what: &str| (format!("NOT {}", int_ok(v)), rejection_quoting("bad_number", format!("'{what} is not a number: '"), v));
     let checks: Vec<(String, String)> = vec![
         ("empty_fields".into(), rejection("malformed", lit("the #Fields: directive names no fields"))),
         ("no_syslog".into(), rejection("malformed", lit("syslog = true, but the line has no syslog header"))),
@@ -426,23 +425,17 @@ pub(super) fn elff(options: &ElffOptions, directives: &[Directive]) -> FormatSql
         number("v_status", "status"),
         (
             "NOT (CAST(v_status AS BIGINT) BETWEEN 0 AND 999 OR v_status IS NULL)".into(),
-            rejection("bad_number", format!("concat('status out of range: ', {})", debug_text("v_status"))),
+            rejection_quoting("bad_number", "'status out of range: '", "v_status"),
         ),
-        (
-            format!("v_cip IS NOT NULL AND NOT {}", ip_ok("v_cip")),
-            rejection("bad_ip", format!("concat('c-ip is not an IP address: ', {})", debug_text(&unbracket("v_cip")))),
-        ),
-        (
-            format!("server_ip_raw IS NOT NULL AND NOT {}", ip_ok("server_ip_raw")),
-            rejection("bad_ip", format!("concat(server_ip_name, ' is not an IP address: ', {})", debug_text(&unbracket("server_ip_raw")))),
-        ),
+        ("cip_bad".into(), rejection_quoting("bad_ip", "'c-ip is not an IP address: '", "cip_core")),
+        ("sip_bad".into(), rejection_quoting("bad_ip", "concat(server_ip_name, ' is not an IP address: ')", "sip_core")),
         (
             "v_uri IS NULL AND v_port IS NOT NULL AND NOT (v_port = '-' OR {int_port})".replace("{int_port}", &int_ok("v_port")),
-            rejection("bad_number", format!("concat('cs-uri-port is not a number: ', {})", debug_text("v_port"))),
+            rejection_quoting("bad_number", "'cs-uri-port is not a number: '", "v_port"),
         ),
         (
             "v_uri IS NULL AND v_port IS NOT NULL AND port_v IS NULL".into(),
-            rejection("bad_number", format!("concat('cs-uri-port is not a port: ', {})", debug_text("v_port"))),
+            rejection_quoting("bad_number", "'cs-uri-port is not a port: '", "v_port"),
         ),
     ];
     // Directives are skipped (one that names no fields is a reject), and so are directives
@@ -459,7 +452,7 @@ pub(super) fn elff(options: &ElffOptions, directives: &[Directive]) -> FormatSql
     let uri = |part: &str, built: &str| format!("CASE WHEN v_uri IS NOT NULL THEN u_{part} ELSE {built} END");
     let columns: [(&str, String); 20] = [
         ("ts", "timestamp_micros(coalesce(ts_dt, ts_gmt, ts_unix, ts_local))".into()),
-        ("client_ip", "cip_value".into()),
+        ("client_ip", "cip_ip".into()),
         ("user", "v_user".into()),
         ("method", "v_method".into()),
         ("url", "CASE WHEN v_uri IS NOT NULL THEN v_uri ELSE built_url END".into()),
@@ -476,18 +469,13 @@ pub(super) fn elff(options: &ElffOptions, directives: &[Directive]) -> FormatSql
         ("referrer", "v_referrer".into()),
         ("content_type", "v_ctype".into()),
         ("proxy_action", "coalesce(v_saction, v_filter)".into()),
-        ("server_ip", "sip_value".into()),
+        ("server_ip", "sip_ip".into()),
         ("category", "v_category".into()),
     ];
     for (name, expr) in columns {
         st.at(last, format!("e_{name}"), expr);
     }
     FormatSql { name: "elff", steps: st }
-}
-
-/// An address as `ip_field` names it in a reject: without the brackets it tried to read.
-fn unbracket(v: &str) -> String {
-    format!("CASE WHEN {v} LIKE '[%]' THEN substr({v}, 2, char_length({v}) - 2) ELSE {v} END")
 }
 
 /// The text of a quoted value with `\"` and `\\` resolved (fields::unescape).

@@ -66,8 +66,8 @@ pub(crate) fn ip_ok(x: &str) -> String {
     let v6 = v6_pattern();
     format!(
         "(CASE WHEN instr({x}, ':') = 0 THEN {} ELSE {} END)",
-        rlike(x, &format!("^(?:{V4}|\\[{V4}\\])$")),
-        rlike(x, &format!("^(?:{v6}|\\[(?:{V4}|{v6})\\])$"))
+        rlike(x, &format!("^(?:{V4}|\\[{V4}\\])\\z")),
+        rlike(x, &format!("^(?:{v6}|\\[(?:{V4}|{v6})\\])\\z"))
     )
 }
 
@@ -75,8 +75,8 @@ pub(crate) fn ip_ok(x: &str) -> String {
 pub fn is_ip_literal(x: &str) -> String {
     format!(
         "({x} IS NOT NULL AND CASE WHEN instr({x}, ':') = 0 THEN {} ELSE {} END)",
-        rlike(x, &format!("^{V4}$")),
-        rlike(x, &format!("^{}$", v6_pattern()))
+        rlike(x, &format!("^{V4}\\z")),
+        rlike(x, &format!("^{}\\z", v6_pattern()))
     )
 }
 
@@ -125,15 +125,15 @@ pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
     steps.at(
         base,
         format!("{p}_b"),
-        format!("CASE WHEN {x} LIKE '[%' OR {x} LIKE '%]' THEN regexp_replace({x}, '^\\\\[|\\\\]$', '') ELSE {x} END"),
+        format!("CASE WHEN {x} LIKE '[%' OR {x} LIKE '%]' THEN regexp_replace({x}, '^\\\\[|\\\\]\\\\z', '') ELSE {x} END"),
     );
     steps.at(base + 1, format!("{p}_c"), format!("(instr({p}_b, ':') > 0)"));
-    steps.at(base + 1, format!("{p}_v4"), format!("(instr({p}_b, ':') = 0 AND {})", rlike(&format!("{p}_b"), &format!("^{V4}$"))));
+    steps.at(base + 1, format!("{p}_v4"), format!("(instr({p}_b, ':') = 0 AND {})", rlike(&format!("{p}_b"), &format!("^{V4}\\z"))));
     steps.at(base + 2, format!("{p}_oct"), format!("CASE WHEN {p}_v4 THEN split({p}_b, '\\\\.') END"));
     steps.at(
         base + 2,
         format!("{p}_tail"),
-        format!("CASE WHEN {p}_c AND instr({p}_b, '.') > 0 THEN regexp_extract({p}_b, '([0-9.]+)$', 1) END"),
+        format!("CASE WHEN {p}_c AND instr({p}_b, '.') > 0 THEN regexp_extract({p}_b, '([0-9.]+)\\\\z', 1) END"),
     );
     steps.at(
         base + 3,
@@ -196,9 +196,75 @@ pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
     base + 9
 }
 
+/// Rust's `Display` of an IPv6 address, from `w`: its 32 hex digits (`ip_steps`' `{p}_hex`)
+/// as [`ipv6_groups`] writes them. The longest run of two or more zero groups (the first of
+/// equal runs) is written `::`.
+fn ipv6_display(w: &str) -> String {
+    // Between colons, a run of n zero groups is `:0(:0){n-1}:`; the first longest one becomes
+    // `::`, then the colons added around the groups go, unless they belong to that `::`.
+    let runs: String = (2..=8)
+        .rev()
+        .map(|n| {
+            let run = format!(":0(?::0){{{}}}:", n - 1);
+            format!(" WHEN {} THEN regexp_replace({w}, {}, '$1::')", rlike(w, &run), lit(&format!("^(.*?){run}")))
+        })
+        .collect();
+    format!("regexp_replace(CASE{runs} ELSE {w} END, '^:(?!:)|(?<!:):\\\\z', '')")
+}
+
+/// The eight groups of an address given as 32 hex digits, without leading zeros, between
+/// colons (`:2001:db8:0:0:0:0:0:1:`).
+fn ipv6_groups(hex: &str) -> String {
+    format!("concat(':', regexp_replace(regexp_replace({hex}, '([0-9a-f]{{4}})(?!\\\\z)', '$1:'), '(^|:)0{{1,3}}(?=[0-9a-f])', '$1'), ':')")
+}
+
+/// Adds, from step `base` on, the checks and value of the address field `x` (null when
+/// absent) as `fields::ip_field` reads it: `{p}_bad` (true
+/// when it is not an address) and `{p}_ip` (the address as stored), and `{p}_core` (the text
+/// checked, for the message); returns the step after the last one used.
+///
+/// `ip_field` strips one pair of outer brackets at a time until the text parses, so the text
+/// checked is `x` without as many leading `[` and trailing `]` as it has of both; that text
+/// may then be empty or `-`, which is no address and no error. An IPv6 address written with
+/// an upper-case letter is stored in Rust's canonical form; one without is kept as written.
+pub(crate) fn ip_field_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
+    let layers = format!(
+        "least(char_length({x}) - char_length(TRIM(LEADING '[' FROM {x})), char_length({x}) - char_length(TRIM(TRAILING ']' FROM {x})))"
+    );
+    steps.at(base, format!("{p}_k"), layers);
+    steps.at(base + 1, format!("{p}_core"), format!("substr({x}, {p}_k + 1, char_length({x}) - 2 * {p}_k)"));
+    let core = format!("{p}_core");
+    steps.at(base + 2, format!("{p}_bad"), format!("({core} IS NOT NULL AND {core} NOT IN ('', '-') AND NOT {})", ip_ok(&core)));
+    let next = ip_steps(steps, base + 2, &core, p);
+    steps.at(
+        next,
+        format!("{p}_w"),
+        format!(
+            "CASE WHEN {p}_c AND {} AND substr({p}_hex, 1, 24) <> '00000000000000000000ffff' THEN {} END",
+            rlike(&core, "[A-Z]"),
+            ipv6_groups(&format!("{p}_hex"))
+        ),
+    );
+    steps.at(
+        next + 1,
+        format!("{p}_ip"),
+        format!("CASE WHEN {p}_w IS NOT NULL THEN {} ELSE {p}_value END", ipv6_display(&format!("{p}_w"))),
+    );
+    next + 2
+}
+
+const ASCII_UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const ASCII_LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+
+/// `x` with ASCII letters lower-cased and every other character kept (Rust's
+/// `to_ascii_lowercase`; Spark's `lower` also maps non-ASCII letters).
+pub(crate) fn ascii_lower(x: &str) -> String {
+    format!("translate({x}, '{ASCII_UPPER}', '{ASCII_LOWER}')")
+}
+
 /// `int_field`: `-` is none; otherwise an optionally signed decimal of at most 18 digits.
 pub(crate) fn int_ok(x: &str) -> String {
-    format!("({x} = '-' OR {})", rlike(x, "^[+-]?[0-9]{1,18}$"))
+    format!("({x} = '-' OR {})", rlike(x, "^[+-]?[0-9]{1,18}\\z"))
 }
 
 pub(crate) fn int_value(x: &str) -> String {
@@ -218,9 +284,66 @@ pub(crate) fn dash_none(x: &str) -> String {
     format!("CASE WHEN {x} IS NULL OR {x} IN ('', '-') THEN NULL ELSE {x} END")
 }
 
-/// A reject: `named_struct(reason, detail)` with a detail expression.
+/// A reject: its reason code and its detail (a SQL expression).
 pub(crate) fn rejection(reason: &str, detail: String) -> String {
-    format!("named_struct('reason', '{reason}', 'detail', {detail})")
+    reject_struct(reason, &detail, "CAST(NULL AS STRING)", "CAST(NULL AS STRING)")
+}
+
+/// A reject whose detail is `prefix` (a SQL expression) followed by the value `value` as
+/// the embedded parser quotes it, Rust's `{:?}` of `truncate(value)`.
+pub(crate) fn rejection_quoting(reason: &str, prefix: impl std::fmt::Display, value: &str) -> String {
+    reject_struct(reason, &prefix.to_string(), &truncate_bytes(value), "CAST(NULL AS STRING)")
+}
+
+/// A parse's reject, `named_struct(reason, detail, quoted, after)`: the detail is `detail`,
+/// then `quoted` as Rust's `{:?}` writes it, then `after` (see [`reject_detail`]). The
+/// quoting is done when the rejects table is written, over the rejects alone: for the rare
+/// characters Rust writes as `\u{..}` it takes a per-character lambda, which in the parse
+/// would keep Spark from compiling the whole step.
+pub(crate) fn reject_struct(reason: &str, detail: &str, quoted: &str, after: &str) -> String {
+    format!("named_struct('reason', '{reason}', 'detail', {detail}, 'quoted', {quoted}, 'after', {after})")
+}
+
+/// The detail text of the reject struct `r` (see [`reject_struct`]).
+pub fn reject_detail(r: &str) -> String {
+    format!(
+        "CASE WHEN {r}.quoted IS NULL THEN {r}.detail ELSE concat({r}.detail, {}, coalesce({r}.after, '')) END",
+        escape_debug(&format!("{r}.quoted"))
+    )
+}
+
+/// The characters Rust's `{:?}` of a string writes as `\u{..}`: controls, format and private
+/// use characters, unassigned code points, separators but the space, and combining marks
+/// (which it escapes as grapheme extenders).
+const ESCAPED_BY_DEBUG: &str = r"[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Mn}\p{Me}&&[^ \t\r\n]]";
+
+/// Rust's `{:?}` of the text `x`: quoted, with `\\`, `\"`, `\t`, `\r`, `\n` and `\0`
+/// escaped, and the characters of [`ESCAPED_BY_DEBUG`] as `\u{hex}`. Text without such
+/// characters (nearly all) takes the path without a lambda.
+pub(crate) fn escape_debug(x: &str) -> String {
+    let simple = format!(
+        "concat('\"', replace(replace(replace(replace(replace({x}, '\\\\', '\\\\\\\\'), '\"', '\\\\\"'), '\\t', '\\\\t'), \
+         '\\r', '\\\\r'), '\\n', '\\\\n'), '\"')"
+    );
+    let each = format!(
+        "concat('\"', array_join(transform(regexp_extract_all({x}, '(?s).', 0), c -> CASE WHEN c = '\\\\' THEN '\\\\\\\\' \
+         WHEN c = '\"' THEN '\\\\\"' WHEN c = '\\t' THEN '\\\\t' WHEN c = '\\r' THEN '\\\\r' WHEN c = '\\n' THEN '\\\\n' \
+         WHEN ascii(c) = 0 THEN '\\\\0' WHEN {} THEN concat('\\\\u{{', lower(hex(ascii(c))), '}}') ELSE c END), ''), '\"')",
+        rlike("c", ESCAPED_BY_DEBUG)
+    );
+    format!("(CASE WHEN {} THEN {each} ELSE {simple} END)", rlike(x, ESCAPED_BY_DEBUG))
+}
+
+/// `sweep_formats::fields::truncate`: at most 64 bytes, cut at a character boundary.
+pub(crate) fn truncate_bytes(x: &str) -> String {
+    let continuation = |i: usize| format!("(hex(substr(encode({x}, 'UTF-8'), {i}, 1)) BETWEEN '80' AND 'BF')");
+    format!(
+        "CASE WHEN octet_length({x}) <= 64 THEN {x} ELSE decode(substr(encode({x}, 'UTF-8'), 1, \
+         CASE WHEN NOT {} THEN 64 WHEN NOT {} THEN 63 WHEN NOT {} THEN 62 ELSE 61 END), 'UTF-8') END",
+        continuation(65),
+        continuation(64),
+        continuation(63)
+    )
 }
 
 /// The `field_count` reject of a missing field (`Cursor::need`).
@@ -256,7 +379,7 @@ pub(crate) fn url_steps(steps: &mut Steps, base: usize, u: &str, m: &str, p: &st
     steps.at(base + 5, format!("{p}_colons"), format!("(size(split({p}_a, ':', -1)) - 1)"));
     steps.at(base + 5, format!("{p}_be"), format!("instr({p}_a, ']')"));
     steps.at(base + 6, format!("{p}_ab"), format!("substr({p}_a, {p}_be + 1)"));
-    let port_of = |x: &str| format!("CASE WHEN {} AND CAST({x} AS INT) <= 65535 THEN CAST({x} AS INT) END", rlike(x, "^[0-9]{1,5}$"));
+    let port_of = |x: &str| format!("CASE WHEN {} AND CAST({x} AS INT) <= 65535 THEN CAST({x} AS INT) END", rlike(x, "^[0-9]{1,5}\\z"));
     let host_raw = format!(
         "CASE WHEN {p}_origin OR {p}_a = '' THEN NULL \
          WHEN {p}_a LIKE '[%' AND {p}_be > 0 THEN nullif(substr({p}_a, 2, {p}_be - 2), '') \
@@ -284,7 +407,7 @@ pub(crate) fn url_steps(steps: &mut Steps, base: usize, u: &str, m: &str, p: &st
     );
     let when_url = |e: String| format!("CASE WHEN {u} IS NOT NULL THEN {e} END");
     steps.at(base + 8, format!("{p}_scheme"), when_url(format!("CASE WHEN {p}_has_sch THEN {p}_sch END")));
-    steps.at(base + 8, format!("{p}_host"), when_url(format!("lower(regexp_replace({p}_host_raw, '\\\\.\\\\z', ''))")));
+    steps.at(base + 8, format!("{p}_host"), when_url(ascii_lower(&format!("regexp_replace({p}_host_raw, '\\\\.\\\\z', '')"))));
     steps.at(
         base + 8,
         format!("{p}_port"),

@@ -32,42 +32,35 @@ pub(super) fn squid() -> FormatSql {
     st.at(5, "hier", format!("CASE WHEN has_bm THEN {} ELSE '' END", last_field("bm")));
     st.at(6, "user_s", format!("CASE WHEN has_bm THEN {} ELSE '' END", before_last("bm", "hier")));
     st.at(6, "peer", "substr(hier, instr(hier, '/') + 1)");
-    let after_ip = ip_steps(&mut st, 7, "t_client", "client").max(ip_steps(&mut st, 7, "peer", "peer"));
+    let after_ip = ip_field_steps(&mut st, 7, "t_client", "client").max(ip_field_steps(&mut st, 7, "peer", "peer"));
     let after_url = url_steps(&mut st, 6, "url_v", "method_v", "u");
     let last_step = after_ip.max(after_url);
 
-    let r = |reason: &str, detail: String| format!("named_struct('reason', '{reason}', 'detail', {detail})");
-    let fc = |what: &str| r("field_count", lit(&format!("line ends before the {what} field")));
+    let fc = field_missing;
     let checks: Vec<(String, String)> = vec![
         (missing("t_ts"), fc("timestamp")),
         (
-            format!("NOT {}", rlike("t_ts", "^[0-9]{1,12}(\\.[0-9]+)?$")),
-            r("bad_timestamp", format!("concat('not epoch seconds: ', {})", debug_text("t_ts"))),
+            format!("NOT {}", rlike("t_ts", "^[0-9]{1,12}(\\.[0-9]+)?\\z")),
+            rejection_quoting("bad_timestamp", "'not epoch seconds: '", "t_ts"),
         ),
         (missing("t_el"), fc("elapsed")),
-        (format!("NOT {}", int_ok("t_el")), r("bad_number", format!("concat('elapsed is not a number: ', {})", debug_text("t_el")))),
+        (format!("NOT {}", int_ok("t_el")), rejection_quoting("bad_number", "'elapsed is not a number: '", "t_el")),
         (missing("t_client"), fc("client address")),
-        (
-            format!("NOT (t_client = '-' OR {})", ip_ok("t_client")),
-            r("bad_ip", format!("concat('client address is not an IP address: ', {})", debug_text("t_client"))),
-        ),
+        ("client_bad".into(), rejection_quoting("bad_ip", "'client address is not an IP address: '", "client_core")),
         (missing("t_code"), fc("result code")),
-        (
-            "instr(t_code, '/') = 0".into(),
-            r("malformed", format!("concat('result code is not ACTION/STATUS: ', {})", debug_text("t_code"))),
-        ),
-        (format!("NOT {}", int_ok("status_s")), r("bad_number", format!("concat('status is not a number: ', {})", debug_text("status_s")))),
+        ("instr(t_code, '/') = 0".into(), rejection_quoting("malformed", "'result code is not ACTION/STATUS: '", "t_code")),
+        (format!("NOT {}", int_ok("status_s")), rejection_quoting("bad_number", "'status is not a number: '", "status_s")),
         (
             "NOT (status_v BETWEEN 0 AND 999 OR status_v IS NULL)".into(),
-            r("bad_number", format!("concat('status out of range: ', {})", debug_text("status_s"))),
+            rejection_quoting("bad_number", "'status out of range: '", "status_s"),
         ),
         (missing("t_size"), fc("reply size")),
-        (format!("NOT {}", int_ok("t_size")), r("bad_number", format!("concat('reply size is not a number: ', {})", debug_text("t_size")))),
+        (format!("NOT {}", int_ok("t_size")), rejection_quoting("bad_number", "'reply size is not a number: '", "t_size")),
         (missing("t_method"), fc("method")),
         (missing("t_url"), fc("URL")),
-        ("NOT has_rest".into(), r("field_count", lit("line ends before the hierarchy and MIME type fields"))),
-        ("NOT has_bm".into(), r("field_count", lit("line ends before the user, hierarchy or MIME type field"))),
-        ("instr(hier, '/') = 0".into(), r("malformed", format!("concat('hierarchy is not CODE/PEER: ', {})", debug_text("hier")))),
+        ("NOT has_rest".into(), rejection("field_count", lit("line ends before the hierarchy and MIME type fields"))),
+        ("NOT has_bm".into(), rejection("field_count", lit("line ends before the user, hierarchy or MIME type field"))),
+        ("instr(hier, '/') = 0".into(), rejection_quoting("malformed", "'hierarchy is not CODE/PEER: '", "hier")),
     ];
     let whens: Vec<String> = checks.into_iter().map(|(cond, rej)| format!("WHEN {cond} THEN {rej}")).collect();
     st.at(last_step, "parse_rej", format!("CASE {} END", whens.join(" ")));
@@ -75,7 +68,7 @@ pub(super) fn squid() -> FormatSql {
     let frac = "rpad(substr(coalesce(get(split(t_ts, '\\\\.'), 1), ''), 1, 6), 6, '0')";
     let columns: [(&str, String); 20] = [
         ("ts", format!("timestamp_micros(CAST(get(split(t_ts, '\\\\.'), 0) AS BIGINT) * 1000000 + CAST({frac} AS BIGINT))")),
-        ("client_ip", "client_value".into()),
+        ("client_ip", "client_ip".into()),
         ("user", dash_none("trim(user_s)")),
         ("method", "method_v".into()),
         ("url", "url_v".into()),
@@ -92,7 +85,7 @@ pub(super) fn squid() -> FormatSql {
         ("referrer", "CAST(NULL AS STRING)".into()),
         ("content_type", dash_none("mime_s")),
         ("proxy_action", dash_none("substring_index(t_code, '/', 1)")),
-        ("server_ip", format!("CASE WHEN {} THEN peer_value END", ip_ok("peer"))),
+        ("server_ip", "CASE WHEN NOT peer_bad THEN peer_ip END".into()),
         ("category", "CAST(NULL AS STRING)".into()),
     ];
     for (name, expr) in columns {

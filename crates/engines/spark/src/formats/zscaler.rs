@@ -41,23 +41,6 @@ const KNOWN_FIELDS: [&str; 19] = [
     "contenttype",
 ];
 
-const ASCII_UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-const ASCII_LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
-
-/// `x` with ASCII letters lower-cased and every other character kept (Rust's
-/// `to_ascii_lowercase`; Spark's `lower` also maps non-ASCII letters).
-fn ascii_lower(x: &str) -> String {
-    format!("translate({x}, '{ASCII_UPPER}', '{ASCII_LOWER}')")
-}
-
-/// Rust's `{:?}` of the whole of `x`, not truncated (`debug_text` is `{:?}` of `truncate(x)`).
-fn debug_whole(x: &str) -> String {
-    format!(
-        "concat('\"', replace(replace(replace(replace(replace({x}, '\\\\', '\\\\\\\\'), '\"', '\\\\\"'), '\\t', '\\\\t'), \
-         '\\r', '\\\\r'), '\\n', '\\\\n'), '\"')"
-    )
-}
-
 /// The column names of a CSV/TSV layout, as `Zscaler::new` reads the `fields` option.
 fn column_names(options: &ZscalerOptions) -> Vec<String> {
     match &options.fields {
@@ -104,63 +87,6 @@ fn header_row(names: &[String], sep: &str, value: impl Fn(usize) -> String) -> S
     let columns: Vec<String> = names.iter().map(|name| format!("(?:{0}|\"{0}\")", literal(name))).collect();
     // The first column alone rules out nearly every line, before the whole line is lowered.
     format!("({} AND {})", each[0], rlike(&ascii_lower("line"), &format!("^{}\\z", columns.join(sep))))
-}
-
-/// Rust's `Display` of an IPv6 address, from `w`: its 32 hex digits (`ip_steps`' `{p}_hex`)
-/// as [`ipv6_groups`] writes them. The longest run of two or more zero groups (the first of
-/// equal runs) is written `::`.
-fn ipv6_display(w: &str) -> String {
-    // Between colons, a run of n zero groups is `:0(:0){n-1}:`; the first longest one becomes
-    // `::`, then the colons added around the groups go, unless they belong to that `::`.
-    let runs: String = (2..=8)
-        .rev()
-        .map(|n| {
-            let run = format!(":0(?::0){{{}}}:", n - 1);
-            format!(" WHEN {} THEN regexp_replace({w}, {}, '$1::')", rlike(w, &run), lit(&format!("^(.*?){run}")))
-        })
-        .collect();
-    format!("regexp_replace(CASE{runs} ELSE {w} END, '^:(?!:)|(?<!:):\\\\z', '')")
-}
-
-/// The eight groups of an address given as 32 hex digits, without leading zeros, between
-/// colons (`:2001:db8:0:0:0:0:0:1:`).
-fn ipv6_groups(hex: &str) -> String {
-    format!("concat(':', regexp_replace(regexp_replace({hex}, '([0-9a-f]{{4}})(?!\\\\z)', '$1:'), '(^|:)0{{1,3}}(?=[0-9a-f])', '$1'), ':')")
-}
-
-/// Adds, from step `base` on, the checks and value of the address field `x` (an NSS value,
-/// null when absent) as `elff::ip_cow`, that is `fields::ip_field`, reads it: `{p}_bad` (true
-/// when it is not an address) and `{p}_ip` (the address as stored), and `{p}_core` (the text
-/// checked, for the message); returns the step after the last one used.
-///
-/// `ip_field` strips one pair of outer brackets at a time until the text parses, so the text
-/// checked is `x` without as many leading `[` and trailing `]` as it has of both; that text
-/// may then be empty or `-`, which is no address and no error. An IPv6 address written with
-/// an upper-case letter is stored in Rust's canonical form; one without is kept as written.
-fn ip_value(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
-    let layers = format!(
-        "least(char_length({x}) - char_length(TRIM(LEADING '[' FROM {x})), char_length({x}) - char_length(TRIM(TRAILING ']' FROM {x})))"
-    );
-    steps.at(base, format!("{p}_k"), layers);
-    steps.at(base + 1, format!("{p}_core"), format!("substr({x}, {p}_k + 1, char_length({x}) - 2 * {p}_k)"));
-    let core = format!("{p}_core");
-    steps.at(base + 2, format!("{p}_bad"), format!("({core} IS NOT NULL AND {core} NOT IN ('', '-') AND NOT {})", ip_ok(&core)));
-    let next = ip_steps(steps, base + 2, &core, p);
-    steps.at(
-        next,
-        format!("{p}_w"),
-        format!(
-            "CASE WHEN {p}_c AND {} AND substr({p}_hex, 1, 24) <> '00000000000000000000ffff' THEN {} END",
-            rlike(&core, "[A-Z]"),
-            ipv6_groups(&format!("{p}_hex"))
-        ),
-    );
-    steps.at(
-        next + 1,
-        format!("{p}_ip"),
-        format!("CASE WHEN {p}_w IS NOT NULL THEN {} ELSE {p}_value END", ipv6_display(&format!("{p}_w"))),
-    );
-    next + 2
 }
 
 /// Adds at `step` `{p}_v` (the value of an `int_field`, null for no value) and `{p}_bad` (not
@@ -242,21 +168,14 @@ pub(super) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, SparkError>
     }
     st.at(6, "connect_m", "CASE WHEN is_connect THEN 'CONNECT' END");
     let after_url = url_steps(&mut st, 7, "url_v", "connect_m", "u");
-    let after_ip = ip_value(&mut st, 5, "v_cip", "cip").max(ip_value(&mut st, 5, "v_sip", "sip"));
+    let after_ip = ip_field_steps(&mut st, 5, "v_cip", "cip").max(ip_field_steps(&mut st, 5, "v_sip", "sip"));
     let last = after_url.max(after_ip);
 
     let bad_number = |p: &str, what: &str| {
-        (
-            format!("{p}_bad"),
-            rejection("bad_number", format!("concat({}, {})", lit(&format!("{what} is not a number: ")), debug_text(&format!("v_{p}")))),
-        )
+        (format!("{p}_bad"), rejection_quoting("bad_number", lit(&format!("{what} is not a number: ")), &format!("v_{p}")))
     };
-    let bad_ip = |p: &str| {
-        (
-            format!("{p}_bad"),
-            rejection("bad_ip", format!("concat({}, {})", lit(&format!("{p} is not an IP address: ")), debug_text(&format!("{p}_core")))),
-        )
-    };
+    let bad_ip =
+        |p: &str| (format!("{p}_bad"), rejection_quoting("bad_ip", lit(&format!("{p} is not an IP address: ")), &format!("{p}_core")));
     let layout = if options.fields.is_some() { "the fields option" } else { "the default NSS web layout" };
     let checks = vec![
         (
@@ -272,14 +191,11 @@ pub(super) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, SparkError>
         ),
         (
             "ts_us IS NULL AND v_time IS NOT NULL".into(),
-            rejection(
-                "bad_timestamp",
-                format!("concat({}, {})", lit("time is not a ctime-style date (Mon Jun 20 15:29:11 2022): "), debug_text("v_time")),
-            ),
+            rejection_quoting("bad_timestamp", lit("time is not a ctime-style date (Mon Jun 20 15:29:11 2022): "), "v_time"),
         ),
         (
             "ts_us IS NULL AND v_epochtime IS NOT NULL".into(),
-            rejection("bad_timestamp", format!("concat('epochtime is not epoch seconds: Text(', {}, ')')", debug_whole("v_epochtime"))),
+            reject_struct("bad_timestamp", "'epochtime is not epoch seconds: Text('", "v_epochtime", "')'"),
         ),
         ("ts_us IS NULL".into(), rejection("bad_timestamp", lit("the record has no time"))),
         bad_number("reqsize", "reqsize"),
@@ -288,10 +204,7 @@ pub(super) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, SparkError>
         bad_ip("cip"),
         bad_ip("sip"),
         bad_number("respcode", "status"),
-        (
-            "respcode_v NOT BETWEEN 0 AND 999".into(),
-            rejection("bad_number", format!("concat('status out of range: ', {})", debug_text("v_respcode"))),
-        ),
+        ("respcode_v NOT BETWEEN 0 AND 999".into(), rejection_quoting("bad_number", "'status out of range: '", "v_respcode")),
     ];
     st.at(last, "parse_rej", first_reject(checks));
     st.at(last, "parse_skip", format!("(line LIKE '#%' OR (zs_closed AND zs_n = {} AND zs_header))", names.len()));
