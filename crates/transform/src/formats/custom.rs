@@ -83,8 +83,9 @@ pub const NAMES: &[&str] = &[
     "_",
 ];
 
+/// The type of a `{ts:TYPE}` placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TsKind {
+pub enum TsKind {
     Auto,
     Epoch,
     EpochMs,
@@ -108,7 +109,7 @@ impl TsKind {
     }
 
     /// How many space-separated words the time may span.
-    fn max_words(self) -> usize {
+    pub fn max_words(self) -> usize {
         match self {
             TsKind::Epoch | TsKind::EpochMs => 1,
             TsKind::Clf | TsKind::Iso8601 => 2,
@@ -116,7 +117,8 @@ impl TsKind {
         }
     }
 
-    fn describe(self) -> &'static str {
+    /// What the type reads, as reject details name it.
+    pub fn describe(self) -> &'static str {
         match self {
             TsKind::Auto => "a timestamp (RFC 3339, epoch, CLF or ctime)",
             TsKind::Epoch => "epoch seconds",
@@ -128,8 +130,9 @@ impl TsKind {
     }
 }
 
+/// The events column of a text placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TextCol {
+pub enum TextCol {
     User,
     Method,
     Scheme,
@@ -141,8 +144,9 @@ enum TextCol {
     Category,
 }
 
+/// What a placeholder reads, with its type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Ignore,
     Ts(TsKind),
     Date,
@@ -164,15 +168,17 @@ enum Kind {
     },
 }
 
+/// The unit of a `{duration_ms:UNIT}` placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DurUnit {
+pub enum DurUnit {
     Ms,
     S,
     Us,
 }
 
+/// One placeholder of a compiled pattern.
 #[derive(Debug, Clone)]
-struct Field {
+pub struct Field {
     kind: Kind,
     /// The column name (`_` for ignored values), for messages.
     name: &'static str,
@@ -182,8 +188,10 @@ struct Field {
     quoted: bool,
 }
 
+/// One step of a compiled pattern; [`Custom::steps`] lists them, for engines that translate
+/// the pattern into their own terms (the Spark engine's SQL).
 #[derive(Debug, Clone)]
-enum Step {
+pub enum Step {
     /// Text that must appear exactly (never empty, never holds spaces or tabs).
     Lit(Box<str>),
     /// One or more spaces or tabs.
@@ -196,6 +204,28 @@ enum Step {
 pub struct Custom {
     steps: Vec<Step>,
     placeholders: usize,
+}
+
+impl Field {
+    /// What the placeholder reads.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The column name (`_` for ignored values), as messages name it.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// 1-based position among the placeholders.
+    pub fn number(&self) -> usize {
+        self.number
+    }
+
+    /// Inside double quotes in the pattern: read as a quoted value, with escapes.
+    pub fn quoted(&self) -> bool {
+        self.quoted
+    }
 }
 
 fn invalid(message: String) -> FormatError {
@@ -391,6 +421,16 @@ impl Custom {
             }
         }
         Ok(Custom { steps, placeholders })
+    }
+
+    /// The compiled pattern, in the order a line is read.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// How many placeholders the pattern has (as messages count them).
+    pub fn placeholders(&self) -> usize {
+        self.placeholders
     }
 
     /// Where an unquoted value starting at `pos` ends, given the step after it;

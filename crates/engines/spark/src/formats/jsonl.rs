@@ -2,6 +2,6 @@
 
 use super::*;
 
-pub(super) fn jsonl(mapping: &sweep_formats::formats::jsonl::JsonMapping) -> Result<FormatSql, SparkError> {
-    Err(not_yet(&FormatSpec::Jsonl(mapping.clone())))
+pub(super) fn jsonl(_mapping: &sweep_formats::formats::jsonl::JsonMapping) -> Result<FormatSql, SparkError> {
+    Err(SparkError::Unsupported("the format \"jsonl\" has no Spark SQL translation yet".into()))
 }

@@ -271,14 +271,6 @@ pub(crate) fn int_value(x: &str) -> String {
     format!("CASE WHEN {x} IS NULL OR {x} IN ('', '-') THEN NULL ELSE CAST({x} AS BIGINT) END")
 }
 
-/// Rust's `{:?}` of `truncate(x)` for the usual characters (detail messages).
-pub(crate) fn debug_text(x: &str) -> String {
-    format!(
-        "concat('\"', replace(replace(replace(replace(replace(substr({x}, 1, 64), '\\\\', '\\\\\\\\'), '\"', '\\\\\"'), '\\t', '\\\\t'), \
-         '\\r', '\\\\r'), '\\n', '\\\\n'), '\"')"
-    )
-}
-
 /// `dash_none`: empty and `-` are none.
 pub(crate) fn dash_none(x: &str) -> String {
     format!("CASE WHEN {x} IS NULL OR {x} IN ('', '-') THEN NULL ELSE {x} END")
@@ -286,29 +278,39 @@ pub(crate) fn dash_none(x: &str) -> String {
 
 /// A reject: its reason code and its detail (a SQL expression).
 pub(crate) fn rejection(reason: &str, detail: String) -> String {
-    reject_struct(reason, &detail, "CAST(NULL AS STRING)", "CAST(NULL AS STRING)")
+    reject_struct(reason, &detail, NO_TEXT, NO_TEXT)
 }
 
 /// A reject whose detail is `prefix` (a SQL expression) followed by the value `value` as
 /// the embedded parser quotes it, Rust's `{:?}` of `truncate(value)`.
 pub(crate) fn rejection_quoting(reason: &str, prefix: impl std::fmt::Display, value: &str) -> String {
-    reject_struct(reason, &prefix.to_string(), &truncate_bytes(value), "CAST(NULL AS STRING)")
+    reject_struct(reason, &format!("concat({prefix}, {QUOTED_1})"), &truncate_bytes(value), NO_TEXT)
 }
 
-/// A parse's reject, `named_struct(reason, detail, quoted, after)`: the detail is `detail`,
-/// then `quoted` as Rust's `{:?}` writes it, then `after` (see [`reject_detail`]). The
-/// quoting is done when the rejects table is written, over the rejects alone: for the rare
-/// characters Rust writes as `\u{..}` it takes a per-character lambda, which in the parse
-/// would keep Spark from compiling the whole step.
-pub(crate) fn reject_struct(reason: &str, detail: &str, quoted: &str, after: &str) -> String {
-    format!("named_struct('reason', '{reason}', 'detail', {detail}, 'quoted', {quoted}, 'after', {after})")
+const NO_TEXT: &str = "CAST(NULL AS STRING)";
+
+/// Where a reject's detail shows its first and its second quoted value (see [`reject_struct`]).
+pub(crate) const QUOTED_1: &str = "chr(1)";
+pub(crate) const QUOTED_2: &str = "chr(2)";
+
+/// A parse's reject, `named_struct(reason, detail, quoted_1, quoted_2)`: the detail shows
+/// the texts `quoted_1` and `quoted_2` as Rust's `{:?}` writes them where it holds
+/// [`QUOTED_1`] and [`QUOTED_2`] (see [`reject_detail`]). The quoting is done when the
+/// rejects table is written, over the rejects alone: for the rare characters Rust writes as
+/// `\u{..}` it takes a per-character lambda, which in the parse would keep Spark from
+/// compiling the parse's steps into one function.
+pub(crate) fn reject_struct(reason: &str, detail: &str, quoted_1: &str, quoted_2: &str) -> String {
+    format!("named_struct('reason', '{reason}', 'detail', {detail}, 'quoted_1', {quoted_1}, 'quoted_2', {quoted_2})")
 }
 
-/// The detail text of the reject struct `r` (see [`reject_struct`]).
+/// The detail text of the reject struct `r` (see [`reject_struct`]). Escaped text holds no
+/// control characters, so a marker is never read inside a quoted value.
 pub fn reject_detail(r: &str) -> String {
     format!(
-        "CASE WHEN {r}.quoted IS NULL THEN {r}.detail ELSE concat({r}.detail, {}, coalesce({r}.after, '')) END",
-        escape_debug(&format!("{r}.quoted"))
+        "CASE WHEN {r}.quoted_1 IS NULL THEN {r}.detail \
+         ELSE replace(replace({r}.detail, {QUOTED_1}, {}), {QUOTED_2}, coalesce({}, '')) END",
+        escape_debug(&format!("{r}.quoted_1")),
+        escape_debug(&format!("{r}.quoted_2"))
     )
 }
 
@@ -473,14 +475,6 @@ pub fn file_format_sql(spec: &FormatSpec, directives: &[Directive]) -> Result<Fo
         FormatSpec::Jsonl(mapping) => jsonl::jsonl(mapping),
         FormatSpec::Custom(options) => custom::custom(options),
     }
-}
-
-/// The refusal of a format (or a layout of one) that has no Spark SQL translation.
-pub(crate) fn not_yet(spec: &FormatSpec) -> SparkError {
-    SparkError::Unsupported(format!(
-        "the format {:?} has no Spark SQL translation yet (the Spark engine reads: squid, common, combined, vhost_combined, squid_common, squid_combined)",
-        spec.name()
-    ))
 }
 
 #[cfg(test)]

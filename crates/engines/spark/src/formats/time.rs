@@ -18,10 +18,16 @@ pub(crate) fn month_number(x: &str) -> String {
     format!("(CASE lower({x}){whens} END)")
 }
 
-/// Microseconds of a UTC civil time; `sec` is the seconds with their fraction as text
-/// (`"11"`, `"11.5"`), all others are integer expressions.
-fn civil_micros(y: &str, mo: &str, d: &str, h: &str, mi: &str, sec: &str) -> String {
-    format!("unix_micros(make_timestamp({y}, {mo}, {d}, {h}, {mi}, CAST({sec} AS DECIMAL(16, 6)), 'UTC'))")
+/// Microseconds of a UTC civil time; `sec` is the seconds' digits and `frac` the digits of
+/// their fraction (maybe empty) as text, the others integer expressions. The seconds are
+/// added to the minute, so that a leap second (60, with any fraction) rolls into the next
+/// minute as `time::micros_from_parts` has it. More than six digits of fraction are cut,
+/// not rounded, as `time::fraction_micros` reads them.
+fn civil_micros(y: &str, mo: &str, d: &str, h: &str, mi: &str, sec: &str, frac: &str) -> String {
+    format!(
+        "(CASE WHEN CAST({sec} AS INT) <= 60 THEN unix_micros(make_timestamp({y}, {mo}, {d}, {h}, {mi}, 0, 'UTC')) \
+         + CAST({sec} AS BIGINT) * 1000000 + CAST(rpad(substr({frac}, 1, 6), 6, '0') AS BIGINT) END)"
+    )
 }
 
 /// The text of a group of a regular expression match.
@@ -31,12 +37,6 @@ fn group(x: &str, pattern: &str, i: usize) -> String {
 
 fn int(x: String) -> String {
     format!("CAST({x} AS INT)")
-}
-
-/// A fraction of a second after `.` or `,`: its first six digits, as `time::fraction_micros`
-/// reads it (more digits are cut, not rounded).
-fn seconds_with_fraction(secs: String, frac: String) -> String {
-    format!("concat({secs}, '.', rpad(substr({frac}, 1, 6), 6, '0'))")
 }
 
 /// `HH:MM:SS[.frac]` (the fraction after `.` or `,`), as `time::parse_hms` reads it.
@@ -75,7 +75,7 @@ pub(crate) fn date_time_micros(date: &str, time: &str) -> String {
         "(CASE WHEN {} AND {} THEN {} END)",
         rlike(date, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z"),
         rlike(time, &hms),
-        civil_micros(&d(1), &d(2), &d(3), &int(t(1)), &int(t(2)), &seconds_with_fraction(t(3), t(4)))
+        civil_micros(&d(1), &d(2), &d(3), &int(t(1)), &int(t(2)), &t(3), &t(4))
     )
 }
 
@@ -84,7 +84,7 @@ pub(crate) fn date_time_micros(date: &str, time: &str) -> String {
 pub(crate) fn rfc3339_micros(x: &str) -> String {
     let pattern = format!("^([0-9]{{4}})-([0-9]{{2}})-([0-9]{{2}})[Tt ]{HMS}({ZONE})?\\z");
     let g = |i: usize| group(x, &pattern, i);
-    let base = civil_micros(&int(g(1)), &int(g(2)), &int(g(3)), &int(g(4)), &int(g(5)), &seconds_with_fraction(g(6), g(7)));
+    let base = civil_micros(&int(g(1)), &int(g(2)), &int(g(3)), &int(g(4)), &int(g(5)), &g(6), &g(7));
     with_zone(rlike(x, &pattern), base, g(8))
 }
 
@@ -98,7 +98,7 @@ pub(crate) fn clf_micros(x: &str) -> String {
     let pattern =
         format!("^([0-9]{{2}})/([A-Za-z]{{3}})/([0-9]{{4}}):([0-9]{{2}}):([0-9]{{2}}):([0-9]{{2}})(?:\\.([0-9]+))?(?: ({ZONE}))?\\z");
     let g = |i: usize| group(x, &pattern, i);
-    let base = civil_micros(&int(g(3)), &month_number(&g(2)), &int(g(1)), &int(g(4)), &int(g(5)), &seconds_with_fraction(g(6), g(7)));
+    let base = civil_micros(&int(g(3)), &month_number(&g(2)), &int(g(1)), &int(g(4)), &int(g(5)), &g(6), &g(7));
     with_zone(rlike(x, &pattern), base, g(8))
 }
 
@@ -108,7 +108,7 @@ pub(crate) fn ctime_micros(x: &str) -> String {
     let ws = r"[ \t\n\f\r]";
     let pattern = format!("^{ws}*(?:([A-Za-z]{{3}}){ws}+)?([A-Za-z]{{3}}){ws}+([0-9]{{1,9}}){ws}+{HMS}{ws}+([0-9]{{1,9}}){ws}*\\z");
     let g = |i: usize| group(x, &pattern, i);
-    let base = civil_micros(&int(g(8)), &month_number(&g(2)), &int(g(3)), &int(g(4)), &int(g(5)), &seconds_with_fraction(g(6), g(7)));
+    let base = civil_micros(&int(g(8)), &month_number(&g(2)), &int(g(3)), &int(g(4)), &int(g(5)), &g(6), &g(7));
     format!("(CASE WHEN {} AND {} IS NULL THEN {base} END)", rlike(x, &pattern), month_number(&g(1)))
 }
 
@@ -158,6 +158,8 @@ mod tests {
                 &[
                     "2022-06-20|15:29:11",
                     "2022-06-20|15:29:11.5",
+                    "2024-02-29|23:59:60.5",
+                    "2024-12-31|23:59:60.999999",
                     "2022-06-20|15:29:11,123456789",
                     "2024-02-29|23:59:60",
                     "2023-02-29|00:00:00",
@@ -204,6 +206,7 @@ mod tests {
                     "10/oct/2000:13:55:36",
                     "10/Oct/2000:13:55:36.123 Z",
                     "29/Feb/2024:23:59:60",
+                    "29/Feb/2024:23:59:60.25 +0100",
                     "29/Feb/2023:00:00:00",
                     "10/Oct/2000:13:55:36 +2400",
                     "10/Oct/2000:13:55:36 +01",

@@ -195,7 +195,12 @@ pub(super) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, SparkError>
         ),
         (
             "ts_us IS NULL AND v_epochtime IS NOT NULL".into(),
-            reject_struct("bad_timestamp", "'epochtime is not epoch seconds: Text('", "v_epochtime", "')'"),
+            reject_struct(
+                "bad_timestamp",
+                &format!("concat('epochtime is not epoch seconds: Text(', {QUOTED_1}, ')')"),
+                "v_epochtime",
+                "CAST(NULL AS STRING)",
+            ),
         ),
         ("ts_us IS NULL".into(), rejection("bad_timestamp", lit("the record has no time"))),
         bad_number("reqsize", "reqsize"),
