@@ -309,21 +309,20 @@ fn spark_reads_the_common_log_format_family_as_embedded_does() {
 fn spark_refuses_what_it_cannot_run_with_the_reason() {
     let Some((remote, _server)) = remote() else { return };
     let case = case();
-    let out = sweep(&[
-        "scan",
-        case.inputs[1].to_str().unwrap(),
-        "--format",
-        "zscaler",
-        "--out",
-        case.root.join("x").to_str().unwrap(),
-        "--engine",
-        "spark",
-        "--remote",
-        &remote,
-    ]);
+    // JSON-lines tables are for debugging on the embedded engine.
+    let pipeline = case.root.join("refused.toml");
+    let text = format!(
+        "engine = \"spark\"\nremote = \"{remote}\"\n\n[[extract]]\nfiles = [{:?}]\nformat = \"squid\"\n\n[load]\ndir = {:?}\nrejects = {{ jsonl = {:?} }}\n",
+        case.inputs[1].display().to_string(),
+        case.root.join("x").display().to_string(),
+        case.root.join("x/rejects").display().to_string(),
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    let out = sweep(&["run", pipeline.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot run on the Spark engine") && err.contains("zscaler"), "{err}");
+    assert!(err.contains("cannot run on the Spark engine") && err.contains("rejects table"), "{err}");
+    assert!(!case.root.join("x").exists(), "nothing runs before the refusal");
 }
 
 #[test]

@@ -386,7 +386,9 @@ pub(crate) async fn process_parsed(
         *summary.reject_reasons.entry("late".to_string()).or_default() += late;
     }
     if let Some(sink) = pipeline.load.sink("events") {
-        let query = format!("SELECT *, date_format(ts, 'yyyy-MM-dd') AS date FROM events{on_time}");
+        // The partition's date as the embedded engine writes it (`{y:04}-{m:02}-{d:02}`, also past
+        // year 9999, where `date_format` would add a sign).
+        let query = format!("SELECT *, format_string('%04d-%02d-%02d', year(ts), month(ts), day(ts)) AS date FROM events{on_time}");
         write_table(spark, &mut summary.tables, "events", &sink, &query, &["date"], commit, summary.events).await?;
     }
     if let Some(sink) = pipeline.load.sink("rejects") {
@@ -500,6 +502,12 @@ pub(crate) async fn prepare_session(spark: &mut SparkClient) -> Result<(), Spark
         // The optimizer's constraint propagation multiplies the aliases of a parse's many
         // steps into sets that filled 4 GB of server heap for one streaming query.
         "spark.sql.constraintPropagation.enabled=false",
+        // A custom pattern of many placeholders nests more steps than the analyser's default
+        // 100 rounds resolve ("Max iterations (100) reached for batch Resolution").
+        "spark.sql.analyzer.maxIterations=1000",
+        // JSON lines: of a key written twice in an object, the last counts (serde_json's
+        // reading), instead of the line failing.
+        "spark.sql.variant.allowDuplicateKeys=true",
     ] {
         spark.sql(&format!("SET {setting}"), "configuring the session").await?;
     }
