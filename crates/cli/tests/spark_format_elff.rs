@@ -4,9 +4,7 @@
 
 mod support;
 
-use std::path::Path;
-
-use support::spark::{assert_same_kafka_parse, assert_same_parse, remote};
+use support::spark::{assert_same_kafka_parse, assert_same_parse, remote, write_lines};
 
 const BCREPORTERMAIN_V1: &str = "date time time-taken c-ip cs-username cs-auth-group x-exception-id sc-filter-result \
 cs-categories cs(Referer) sc-status s-action cs-method rs(Content-Type) cs-uri-scheme cs-host cs-uri-port cs-uri-path \
@@ -130,17 +128,11 @@ fn syslog_lines() -> Vec<String> {
     .into()
 }
 
-fn write(dir: &Path, name: &str, lines: &[String]) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path
-}
-
 #[test]
 fn spark_reads_elff_with_its_field_lists_as_embedded_does() {
     let Some((remote, _server)) = remote() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let headed = write(dir.path(), "headed.log", &headed_lines());
+    let headed = write_lines(dir.path(), "headed.log", &headed_lines());
     // Headers only: lines before the first #Fields: have no field list.
     let both = assert_same_parse(dir.path(), "headed", &remote, "\"elff\"", &[&headed]);
     let e = &both.embedded_summary;
@@ -152,7 +144,7 @@ fn spark_reads_elff_with_its_field_lists_as_embedded_does() {
 
     // With the `fields` option: it is the list before the first #Fields: line and after an
     // empty one; a second file starts from it again.
-    let other = write(dir.path(), "headless.log", &[LINE.to_string(), LINE.replace("21:03:45", "21:03:46")]);
+    let other = write_lines(dir.path(), "headless.log", &[LINE.to_string(), LINE.replace("21:03:45", "21:03:46")]);
     let format = format!("{{ name = \"elff\", fields = [{:?}] }}", BCREPORTERMAIN_V1);
     let both = assert_same_parse(dir.path(), "fields", &remote, &format, &[&headed, &other]);
     assert!(both.embedded_summary["reject_reasons"].get("no_header").is_none(), "{}", both.embedded_summary);
@@ -162,7 +154,7 @@ fn spark_reads_elff_with_its_field_lists_as_embedded_does() {
 fn spark_strips_syslog_headers_as_embedded_does() {
     let Some((remote, _server)) = remote() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "syslog.log", &syslog_lines());
+    let file = write_lines(dir.path(), "syslog.log", &syslog_lines());
     let fields = "fields = [\"date time c-ip cs-method cs-uri sc-status\"]";
     for (label, syslog) in [("syslog", "true"), ("plain", "false")] {
         let format = format!("{{ name = \"elff\", {fields}, syslog = {syslog} }}");

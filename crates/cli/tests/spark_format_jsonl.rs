@@ -18,8 +18,8 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use support::spark::{BothParses, EVENTS_SQL, assert_same_parse, assert_same_tables, remote};
-use support::{ok, query, summary, sweep};
+use support::spark::{BothParses, assert_same_parse, assert_same_rows, parse_on_both, remote, write_lines};
+use support::{ok, query, sweep};
 
 /// A line that parses with the default mapping (sweep_formats::formats::jsonl::EXAMPLE).
 const EXAMPLE: &str = r#"{"ts":"2024-03-05T14:22:31.250Z","client_ip":"10.1.2.3","user":"alice","method":"GET","url":"https://www.example.com/search?q=proxy","status":200,"request_bytes":512,"response_bytes":10240,"duration_ms":87,"user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0","referrer":"https://www.example.com/","content_type":"text/html","proxy_action":"TCP_MISS","server_ip":"93.184.216.34","category":"Search Engines"}"#;
@@ -34,12 +34,6 @@ const ECS_FORMAT: &str = r#"{ name = "jsonl", fields = { ts = "@timestamp", clie
 /// nginx `log_format json escape=json '{"time":"$time_iso8601","remote_addr":...}'`: every
 /// value a string, `-` or empty for unset variables, `$request_time` in seconds.
 const NGINX_FORMAT: &str = r#"{ name = "jsonl", duration_unit = "s", fields = { ts = "time", client_ip = "remote_addr", user = "remote_user", method = "request_method", url = "request_uri", host = "host", status = "status", response_bytes = "body_bytes_sent", request_bytes = "request_length", duration_ms = "request_time", referrer = "http_referer", user_agent = "http_user_agent", server_ip = "upstream_addr", scheme = "scheme", port = "server_port" } }"#;
-
-fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path
-}
 
 fn count(parse: &BothParses, key: &str) -> u64 {
     parse.embedded_summary[key].as_u64().unwrap_or(0)
@@ -258,33 +252,12 @@ fn other_bad_json_lines() -> Vec<String> {
 /// The events table and the rejects table with every `bad_json` detail blanked, equal on
 /// both engines; returns (bad_json rejects, how many of their details are equal anyway).
 fn assert_same_parse_but_bad_json_detail(dir: &Path, label: &str, remote: &str, format: &str, input: &Path) -> (usize, usize) {
-    let run = |engine: &str| {
-        let lake = dir.join(format!("{label}-{engine}"));
-        let pipeline = dir.join(format!("{label}-{engine}.toml"));
-        let text = format!(
-            "engine = \"{engine}\"\nremote = \"{remote}\"\n\n[[extract]]\nfiles = [{input:?}]\nformat = {format}\n\n[load]\ndir = {lake:?}\n",
-            input = input.display().to_string(),
-            lake = lake.display().to_string(),
-        );
-        std::fs::write(&pipeline, text).unwrap();
-        let summary_path = dir.join(format!("{label}-{engine}.json"));
-        ok(sweep(&["run", pipeline.to_str().unwrap(), "-q", "--summary", summary_path.to_str().unwrap()]));
-        (lake, summary(&summary_path))
-    };
-    let (embedded, e) = run("embedded");
-    let (spark, s) = run("spark");
-    for key in ["input_lines", "events", "rejects", "skipped", "reject_reasons"] {
-        assert_eq!(e[key], s[key], "{label}: summary {key}");
-    }
+    let both = parse_on_both(dir, label, remote, format, &[input]);
     let masked = "SELECT encode(raw, 'hex'), reason, CASE WHEN reason = 'bad_json' THEN '' ELSE detail END, format, source, \"offset\" \
                   FROM rejects ORDER BY source, \"offset\"";
-    let mut tables = vec![("rejects", masked)];
-    if e["events"].as_u64() > Some(0) {
-        tables.push(("events", EVENTS_SQL));
-    }
-    assert_same_tables(&embedded, &spark, &tables);
+    assert_same_rows(&both, masked);
     let details = "SELECT detail FROM rejects WHERE reason = 'bad_json' ORDER BY source, \"offset\"";
-    let (a, b) = (query(&embedded, details), query(&spark, details));
+    let (a, b) = (query(&both.embedded, details), query(&both.spark, details));
     for (x, y) in a.iter().zip(&b).filter(|(x, y)| x != y) {
         eprintln!("bad_json detail differs:\n  embedded: {x}\n  spark:    {y}");
     }
