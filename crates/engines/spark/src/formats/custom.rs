@@ -151,28 +151,6 @@ fn quoted_patterns(close: &str, after: &str) -> (String, String) {
     (value, with_quote)
 }
 
-/// The groups of an IPv6 address given as 32 hex digits, without leading zeros, each
-/// between colons (`:2001:db8:0:0:0:0:0:1:`).
-fn ipv6_groups(hex: &str) -> String {
-    format!("concat({}, ':')", re_replace(&re_replace(hex, "(.{4})", ":$1"), ":0{1,3}", ":"))
-}
-
-/// The canonical text of an IPv6 address (Rust's `Ipv6Addr` display: the first longest run
-/// of two or more zero groups written `::`) from its groups as `ipv6_groups` writes them.
-fn ipv6_canonical(groups: &str) -> String {
-    let mut whens = String::new();
-    for run in (2..=8).rev() {
-        let zeros = format!(":{}", "0:".repeat(run));
-        let at = format!("instr({groups}, '{zeros}')");
-        whens.push_str(&format!(
-            " WHEN {at} > 0 THEN concat(substr({groups}, 1, {at} - 1), '::', substr({groups}, {at} + {}))",
-            zeros.len()
-        ));
-    }
-    // The padding colons go, not those of `::`.
-    re_replace(&format!("(CASE{whens} ELSE {groups} END)"), r"^:(?!:)|(?<!:):\z", "")
-}
-
 /// A placeholder's value: the column that holds its text and the first step that can read it.
 struct Value {
     field: Field,
@@ -538,33 +516,15 @@ fn value_checks(w: &mut Walk, value: &Value, ts_done: bool) {
             );
         }
         Kind::Ip { lenient, .. } => {
-            // `ip_field` strips matching brackets as long as the text is not an address.
             let p = format!("{v}_ip");
-            let opening = format!("char_length({})", re(v, r"^\[*", 0));
-            let closing = format!("char_length({v}) - char_length({})", re_replace(v, r"\]+\z", ""));
-            w.at(at, format!("{p}_k"), format!("least({opening}, {closing})"));
-            w.at(at + 1, format!("{p}_in"), format!("substr({v}, {p}_k + 1, char_length({v}) - 2 * {p}_k)"));
-            w.at(at + 2, format!("{p}_ok"), format!("({} OR {})", is_none(&format!("{p}_in")), ip_ok(&format!("{p}_in"))));
-            let after = ip_steps(&mut w.st, at + 2, &format!("{p}_in"), &p);
-            w.at(after, format!("{p}_groups"), ipv6_groups(&format!("{p}_hex")));
-            w.at(
-                after + 1,
-                format!("{p}_text"),
-                format!(
-                    "CASE WHEN {none} OR NOT {p}_ok THEN NULL \
-                     WHEN instr({p}_in, ':') > 0 AND {upper} AND substr({p}_hex, 1, 24) <> '00000000000000000000ffff' THEN {canonical} \
-                     ELSE {p}_value END",
-                    none = is_none(&format!("{p}_in")),
-                    upper = rlike(&format!("{p}_in"), "[A-Z]"),
-                    canonical = ipv6_canonical(&format!("{p}_groups")),
-                ),
-            );
+            let after = ip_field_steps(&mut w.st, at, v, &p);
+            w.at(after, format!("{p}_text"), format!("CASE WHEN NOT {p}_bad THEN {p}_ip END"));
             if !lenient {
                 w.check_showing(
-                    format!("NOT {p}_ok"),
+                    format!("{p}_bad"),
                     "bad_ip",
                     format!("concat({}, {})", lit(&format!("{name} is not an IP address: ")), SHOWN[0]),
-                    &format!("{p}_in"),
+                    &format!("{p}_core"),
                     None,
                 );
             }

@@ -58,19 +58,6 @@ fn v6_pattern() -> String {
     format!("(?:{})", alts.join("|"))
 }
 
-/// True when `x` (not `-`, not empty) is an address `ip_field` accepts.
-///
-/// Only a value with a colon can be IPv6, so most values (IPv4 addresses, host names) meet
-/// the short IPv4 pattern alone; the IPv6 grammar is one large pattern and costs far more.
-pub(crate) fn ip_ok(x: &str) -> String {
-    let v6 = v6_pattern();
-    format!(
-        "(CASE WHEN instr({x}, ':') = 0 THEN {} ELSE {} END)",
-        rlike(x, &format!("^(?:{V4}|\\[{V4}\\])\\z")),
-        rlike(x, &format!("^(?:{v6}|\\[(?:{V4}|{v6})\\])\\z"))
-    )
-}
-
 /// True when `x` is an address written without brackets (what the sweeper parses).
 pub fn is_ip_literal(x: &str) -> String {
     format!(
@@ -113,7 +100,7 @@ impl Steps {
 /// Adds, from step `base` on, the columns `{p}_hex` (32 hex digits of the address, IPv4 as
 /// IPv4-mapped IPv6, for comparisons) and `{p}_value` (the address as `ip_field` writes it:
 /// brackets dropped, IPv4-mapped IPv6 as IPv4) of the address column `x`, and returns the
-/// step after the last one used. Both are meaningful only for addresses `ip_ok` accepts.
+/// step after the last one used. Both are meaningful only for text that is an address.
 pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
     // Four octets as eight hex digits.
     let v4hex = |octets: &str| {
@@ -228,14 +215,29 @@ fn ipv6_groups(hex: &str) -> String {
 /// may then be empty or `-`, which is no address and no error. An IPv6 address written with
 /// an upper-case letter is stored in Rust's canonical form; one without is kept as written.
 pub(crate) fn ip_field_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
+    // Nearly every value has no brackets: the layers are counted only for those that do.
     let layers = format!(
-        "least(char_length({x}) - char_length(TRIM(LEADING '[' FROM {x})), char_length({x}) - char_length(TRIM(TRAILING ']' FROM {x})))"
+        "CASE WHEN {x} LIKE '[%' AND {x} LIKE '%]' THEN least(char_length({x}) - char_length(TRIM(LEADING '[' FROM {x})), \
+         char_length({x}) - char_length(TRIM(TRAILING ']' FROM {x}))) ELSE 0 END"
     );
     steps.at(base, format!("{p}_k"), layers);
-    steps.at(base + 1, format!("{p}_core"), format!("substr({x}, {p}_k + 1, char_length({x}) - 2 * {p}_k)"));
+    steps.at(
+        base + 1,
+        format!("{p}_core"),
+        format!("CASE WHEN {p}_k = 0 THEN {x} ELSE substr({x}, {p}_k + 1, char_length({x}) - 2 * {p}_k) END"),
+    );
     let core = format!("{p}_core");
-    steps.at(base + 2, format!("{p}_bad"), format!("({core} IS NOT NULL AND {core} NOT IN ('', '-') AND NOT {})", ip_ok(&core)));
     let next = ip_steps(steps, base + 2, &core, p);
+    // An address has no brackets left: an IPv4 one is `ip_steps`' `_v4` of the text itself,
+    // so its pattern runs once; only text with a colon meets the IPv6 grammar.
+    steps.at(
+        base + 4,
+        format!("{p}_bad"),
+        format!(
+            "({core} IS NOT NULL AND {core} NOT IN ('', '-') AND NOT CASE WHEN {p}_v4 THEN {p}_b = {core} WHEN {p}_c THEN {} ELSE FALSE END)",
+            rlike(&core, &format!("^{}\\z", v6_pattern()))
+        ),
+    );
     steps.at(
         next,
         format!("{p}_w"),
