@@ -18,7 +18,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use support::spark::{BothParses, assert_same_parse, assert_same_rows, parse_on_both, remote, write_lines};
+use support::spark::{assert_same_parse, assert_same_rows, parse_on_both, remote, write_lines};
 use support::{ok, query, sweep};
 
 /// A line that parses with the default mapping (sweep_formats::formats::jsonl::EXAMPLE).
@@ -34,14 +34,6 @@ const ECS_FORMAT: &str = r#"{ name = "jsonl", fields = { ts = "@timestamp", clie
 /// nginx `log_format json escape=json '{"time":"$time_iso8601","remote_addr":...}'`: every
 /// value a string, `-` or empty for unset variables, `$request_time` in seconds.
 const NGINX_FORMAT: &str = r#"{ name = "jsonl", duration_unit = "s", fields = { ts = "time", client_ip = "remote_addr", user = "remote_user", method = "request_method", url = "request_uri", host = "host", status = "status", response_bytes = "body_bytes_sent", request_bytes = "request_length", duration_ms = "request_time", referrer = "http_referer", user_agent = "http_user_agent", server_ip = "upstream_addr", scheme = "scheme", port = "server_port" } }"#;
-
-fn count(parse: &BothParses, key: &str) -> u64 {
-    parse.embedded_summary[key].as_u64().unwrap_or(0)
-}
-
-fn reasons(parse: &BothParses) -> Vec<String> {
-    parse.embedded_summary["reject_reasons"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
-}
 
 /// `{"ts":1, ...}` with the given members after `ts`.
 fn with_ts(members: &str) -> String {
@@ -270,9 +262,9 @@ fn spark_reads_sweeps_own_column_names_as_embedded_does() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_lines(dir.path(), "default.jsonl", &default_lines());
     let parse = assert_same_parse(dir.path(), "default", &remote, "\"jsonl\"", &[&input]);
-    assert!(count(&parse, "events") >= 50, "{}", parse.embedded_summary);
-    assert!(count(&parse, "rejects") >= 40, "{}", parse.embedded_summary);
-    let reasons = reasons(&parse);
+    assert!(parse.count("events") >= 50, "{}", parse.embedded_summary);
+    assert!(parse.count("rejects") >= 40, "{}", parse.embedded_summary);
+    let reasons = parse.reasons();
     for reason in ["bad_timestamp", "bad_ip", "bad_number"] {
         assert!(reasons.iter().any(|r| r == reason), "no {reason} reject: {reasons:?}");
     }
@@ -284,8 +276,8 @@ fn spark_gives_serde_jsons_message_where_it_can() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_lines(dir.path(), "exact.jsonl", &exact_bad_json_lines());
     let parse = assert_same_parse(dir.path(), "exact", &remote, "\"jsonl\"", &[&input]);
-    assert_eq!(count(&parse, "rejects"), exact_bad_json_lines().len() as u64 - 1, "{}", parse.embedded_summary);
-    assert_eq!(reasons(&parse), ["bad_json"]);
+    assert_eq!(parse.count("rejects"), exact_bad_json_lines().len() as u64 - 1, "{}", parse.embedded_summary);
+    assert_eq!(parse.reasons(), ["bad_json"]);
 }
 
 #[test]
@@ -346,8 +338,8 @@ fn spark_reads_nested_and_flattened_keys_as_embedded_does() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_lines(dir.path(), "ecs.jsonl", &ecs_lines());
     let parse = assert_same_parse(dir.path(), "ecs", &remote, ECS_FORMAT, &[&input]);
-    assert!(count(&parse, "events") >= 7 && count(&parse, "rejects") >= 9, "{}", parse.embedded_summary);
-    assert!(reasons(&parse).contains(&"malformed".to_string()), "{:?}", reasons(&parse));
+    assert!(parse.count("events") >= 7 && parse.count("rejects") >= 9, "{}", parse.embedded_summary);
+    assert!(parse.reasons().contains(&"malformed".to_string()), "{:?}", parse.reasons());
 }
 
 /// Caddy's access log: the documented line, then variations of its values.
@@ -392,7 +384,7 @@ fn spark_reads_caddy_logs_as_embedded_does() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_lines(dir.path(), "caddy.jsonl", &caddy_lines());
     let parse = assert_same_parse(dir.path(), "caddy", &remote, CADDY_FORMAT, &[&input]);
-    assert!(count(&parse, "events") >= 13 && count(&parse, "rejects") >= 8, "{}", parse.embedded_summary);
+    assert!(parse.count("events") >= 13 && parse.count("rejects") >= 8, "{}", parse.embedded_summary);
 }
 
 /// nginx with `escape=json`: strings everywhere, `\u00XX` escapes, `-` and empty values.
@@ -424,7 +416,7 @@ fn spark_reads_nginx_escape_json_logs_as_embedded_does() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_lines(dir.path(), "nginx.jsonl", &nginx_lines());
     let parse = assert_same_parse(dir.path(), "nginx", &remote, NGINX_FORMAT, &[&input]);
-    assert!(count(&parse, "events") >= 5 && count(&parse, "rejects") >= 5, "{}", parse.embedded_summary);
+    assert!(parse.count("events") >= 5 && parse.count("rejects") >= 5, "{}", parse.embedded_summary);
 }
 
 /// The same times and durations under every `ts_format` and `duration_unit`; `valid` is a
@@ -499,8 +491,8 @@ fn spark_reads_every_time_format_and_duration_unit_as_embedded_does() {
             "{{ name = \"jsonl\", ts_format = \"{ts_format}\", duration_unit = \"{unit}\", fields = {{ ts = \"t\", duration_ms = \"d\" }} }}"
         );
         let parse = assert_same_parse(dir.path(), &format!("{ts_format}-{unit}"), &remote, &format, &[&input]);
-        assert!(count(&parse, "events") >= 5 && count(&parse, "rejects") >= 5, "{ts_format}: {}", parse.embedded_summary);
-        reasons_seen.extend(reasons(&parse));
+        assert!(parse.count("events") >= 5 && parse.count("rejects") >= 5, "{ts_format}: {}", parse.embedded_summary);
+        reasons_seen.extend(parse.reasons());
     }
     assert!(reasons_seen.contains(&"bad_number".to_string()) && reasons_seen.contains(&"bad_timestamp".to_string()));
 }
@@ -537,7 +529,7 @@ fn spark_reads_real_logs_written_as_json_as_embedded_does() {
     for (path, rows) in &real {
         let label = path.file_stem().unwrap().to_string_lossy().to_string();
         let parse = assert_same_parse(dir.path(), &label, &remote, "\"jsonl\"", &[path]);
-        assert_eq!(count(&parse, "events"), rows.len() as u64, "{label}: every event reads back");
+        assert_eq!(parse.count("events"), rows.len() as u64, "{label}: every event reads back");
         // The same events reshaped as Caddy writes them: nested request, headers as arrays,
         // times as epoch seconds with a fraction, durations in seconds.
         let caddy: Vec<String> = rows
@@ -564,6 +556,6 @@ fn spark_reads_real_logs_written_as_json_as_embedded_does() {
             .collect();
         let caddy_path = write_lines(dir.path(), &format!("{label}-caddy.jsonl"), &caddy);
         let parse = assert_same_parse(dir.path(), &format!("{label}-caddy"), &remote, CADDY_FORMAT, &[&caddy_path]);
-        assert_eq!(count(&parse, "events") + count(&parse, "rejects"), rows.len() as u64);
+        assert_eq!(parse.count("events") + parse.count("rejects"), rows.len() as u64);
     }
 }

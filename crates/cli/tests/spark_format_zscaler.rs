@@ -5,53 +5,25 @@
 //! No real NSS output is freely available (docs/formats/zscaler.md); the lines are generated
 //! edge cases for every branch and reject of sweep_formats::formats::zscaler, plus the
 //! hand-written fixtures of tests/fixtures/zscaler.
+//!
+//! The `json` layout: every kind of JSON value under every known key, flat and in `event`,
+//! the docs example and the fixture, compared in full; `bad_json` lines whose serde_json
+//! message the Spark SQL reproduces (`exact_bad_json_lines`) in full too, the others
+//! (`other_bad_json_lines`: top-level strings and numbers, other syntax errors, numbers
+//! beyond f64) in everything but that detail.
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use support::spark::{BothParses, assert_same_parse, remote};
-use support::sweep;
+use ::sweep::formats::formats::zscaler::{DEFAULT_FIELDS, READ_FIELDS};
+use support::spark::{assert_same_parse, assert_same_rows, parse_on_both, remote, write_lines};
+use support::{query, sweep};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/zscaler");
 
-/// The documented NSS web sample feed, in order (sweep_formats' DEFAULT_FIELDS).
-const NAMES: [&str; 34] = [
-    "time",
-    "login",
-    "proto",
-    "eurl",
-    "action",
-    "appname",
-    "appclass",
-    "reqsize",
-    "respsize",
-    "stime",
-    "ctime",
-    "urlclass",
-    "urlsupercat",
-    "urlcat",
-    "malwarecat",
-    "threatname",
-    "riskscore",
-    "dlpeng",
-    "dlpdict",
-    "location",
-    "dept",
-    "cip",
-    "sip",
-    "reqmethod",
-    "respcode",
-    "ua",
-    "ereferer",
-    "ruletype",
-    "rulelabel",
-    "contenttype",
-    "unscannabletype",
-    "deviceowner",
-    "devicehostname",
-    "keyprotectiontype",
-];
+/// The default layout's columns.
+const NAMES: [&str; 34] = DEFAULT_FIELDS;
 
 /// The values of the documented example record, in the order of [`NAMES`].
 const SAMPLE: [&str; 34] = [
@@ -306,20 +278,6 @@ fn odd_name_layouts(sep: &str) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path
-}
-
-fn count(parse: &BothParses, key: &str) -> u64 {
-    parse.embedded_summary[key].as_u64().unwrap_or(0)
-}
-
-fn reasons(parse: &BothParses) -> Vec<String> {
-    parse.embedded_summary["reject_reasons"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
-}
-
 #[test]
 fn spark_reads_the_default_nss_layout_as_embedded_does() {
     let Some((remote, _server)) = remote() else { return };
@@ -330,10 +288,10 @@ fn spark_reads_the_default_nss_layout_as_embedded_does() {
         let fixture = Path::new(FIXTURES).join(fixture);
         let format = format!("{{ name = \"zscaler\", layout = \"{layout}\" }}");
         let parse = assert_same_parse(dir.path(), &format!("default-{layout}"), &remote, &format, &[&edge, &fixture]);
-        assert!(count(&parse, "events") >= 50, "{layout}: {}", parse.embedded_summary);
-        assert!(count(&parse, "rejects") >= 35, "{layout}: {}", parse.embedded_summary);
-        assert!(count(&parse, "skipped") >= 5, "{layout}: comments and header rows: {}", parse.embedded_summary);
-        let reasons = reasons(&parse);
+        assert!(parse.count("events") >= 50, "{layout}: {}", parse.embedded_summary);
+        assert!(parse.count("rejects") >= 35, "{layout}: {}", parse.embedded_summary);
+        assert!(parse.count("skipped") >= 5, "{layout}: comments and header rows: {}", parse.embedded_summary);
+        let reasons = parse.reasons();
         for reason in ["malformed", "field_count", "bad_timestamp", "bad_number", "bad_ip"] {
             assert!(reasons.iter().any(|r| r == reason), "{layout}: no {reason} reject: {reasons:?}");
         }
@@ -348,31 +306,314 @@ fn spark_reads_custom_nss_columns_as_embedded_does() {
         let short = write_lines(dir.path(), &format!("short.{layout}"), &short_layout_lines(sep));
         let format = format!("{{ name = \"zscaler\", layout = \"{layout}\", fields = [\"time,cip\", \"eurl respcode\", \"Foo\"] }}");
         let parse = assert_same_parse(dir.path(), &format!("short-{layout}"), &remote, &format, &[&short]);
-        assert_eq!((count(&parse, "events"), count(&parse, "skipped")), (2, 1), "{layout}: {}", parse.embedded_summary);
+        assert_eq!((parse.count("events"), parse.count("skipped")), (2, 1), "{layout}: {}", parse.embedded_summary);
 
         let epoch = write_lines(dir.path(), &format!("epoch.{layout}"), &epoch_layout_lines(sep));
         let format = format!("{{ name = \"zscaler\", layout = \"{layout}\", fields = {EPOCH_FIELDS} }}");
         let parse = assert_same_parse(dir.path(), &format!("epoch-{layout}"), &remote, &format, &[&epoch]);
-        assert!(count(&parse, "events") >= 4 && count(&parse, "rejects") >= 5, "{layout}: {}", parse.embedded_summary);
-        assert_eq!(count(&parse, "skipped"), 1, "{layout}: the header row");
+        assert!(parse.count("events") >= 4 && parse.count("rejects") >= 5, "{layout}: {}", parse.embedded_summary);
+        assert_eq!(parse.count("skipped"), 1, "{layout}: the header row");
 
         for (i, (fields, lines)) in odd_name_layouts(sep).into_iter().enumerate() {
             let input = write_lines(dir.path(), &format!("odd{i}.{layout}"), &lines);
             let format = format!("{{ name = \"zscaler\", layout = \"{layout}\", fields = {fields} }}");
             let parse = assert_same_parse(dir.path(), &format!("odd{i}-{layout}"), &remote, &format, &[&input]);
-            assert_eq!((count(&parse, "events"), count(&parse, "skipped")), (1, 3), "{layout} {fields}: {}", parse.embedded_summary);
+            assert_eq!((parse.count("events"), parse.count("skipped")), (1, 3), "{layout} {fields}: {}", parse.embedded_summary);
         }
     }
 }
 
+/// The NSS keys the parser reads, every one of which the JSON tests fill with every kind of value.
+const KNOWN: [&str; 19] = READ_FIELDS;
+
+const TIME: &str = r#""time":"Mon Jun 20 15:29:11 2022""#;
+
+/// The JSON example of docs/formats/zscaler.md.
+const DOCS_JSON: &str = concat!(
+    r#"{"sourcetype":"zscalernss-web","event":{"time":"Mon Jun 20 15:29:11 2022","#,
+    r#""login":"jdoe@example.com","proto":"HTTPS","eurl":"www.example.com/search?q=proxy","#,
+    r#""action":"Allowed","reqsize":732,"respsize":18354,"stime":41,"ctime":187,"urlcat":"Web Search","#,
+    r#""cip":"10.20.30.40","sip":"142.250.72.4","reqmethod":"GET","respcode":200,"#,
+    r#""ua":"Mozilla/5.0 (Windows NT 10.0; Win64; x64)","ereferer":"None","contenttype":"text/html"}}"#,
+);
+
+/// JSON values of every kind serde_json reads: strings (the null words among them),
+/// integers, numbers with fractions and exponents, integers beyond i64, booleans, null.
+const JSON_VALUES: [&str; 22] = [
+    r#""x""#,
+    r#""None""#,
+    r#""N/A""#,
+    r#""""#,
+    r#""-""#,
+    r#""12""#,
+    "5",
+    "-3",
+    "0",
+    "1.5",
+    "2.0",
+    "1e3",
+    "1E-7",
+    "0.00001",
+    "123456789.123456789",
+    "12345678901234567890",
+    "-12345678901234567890",
+    "9223372036854775807",
+    "1e20",
+    "true",
+    "false",
+    "null",
+];
+
+/// The sample record as one flat JSON object, all values strings.
+fn sample_object() -> String {
+    let members: Vec<String> = NAMES.iter().zip(SAMPLE).map(|(k, v)| format!("{}:{}", json_string(k), json_string(v))).collect();
+    format!("{{{}}}", members.join(","))
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// JSON lines that parse: flat and wrapped objects, every kind of value under every known
+/// key, numbers on their typed paths, a key both outside and inside `event`, and rejects of
+/// the values (every reason but `bad_json`).
+fn json_lines() -> Vec<String> {
+    let sample = sample_object();
+    let mut l = vec![
+        sample.clone(),
+        format!("{{\"sourcetype\":\"zscalernss-web\",\"event\":{sample}}}"),
+        format!("  {{ \"sourcetype\" : \"zscalernss-web\", \"event\" :{sample} }}  "),
+        format!("{{\"event\":{sample},\"sourcetype\":\"zscalernss-web\"}}"),
+        DOCS_JSON.to_string(),
+        "# a comment".into(),
+        format!("#{sample}"),
+    ];
+    // Every kind of value under every known key, beside a valid time (or, for the time keys,
+    // alone), flat and in `event`.
+    for key in KNOWN {
+        for value in JSON_VALUES {
+            let member = format!("{}:{value}", json_string(key));
+            let flat = match key {
+                "time" | "epochtime" => format!("{{{member}}}"),
+                _ => format!("{{{TIME},{member}}}"),
+            };
+            l.push(flat);
+            l.push(match key {
+                "time" | "epochtime" => format!("{{\"event\":{{{member}}}}}"),
+                _ => format!("{{{TIME},\"event\":{{{member}}}}}"),
+            });
+        }
+    }
+    let extra: &[&str] = &[
+        // Times: epoch numbers at the limits of `from_epoch`, floats Rust's Debug writes in
+        // exponent notation, ctime and RFC 3339 text, and `time` before `epochtime`.
+        r#"{"time":1655738951}"#,
+        r#"{"time":1655738951.5}"#,
+        r#"{"time":-1655738951.25}"#,
+        r#"{"time":999999999999.9}"#,
+        r#"{"time":1e12}"#,
+        r#"{"time":-1e12}"#,
+        r#"{"time":1234567890123.5}"#,
+        r#"{"time":1e16}"#,
+        r#"{"time":1.5e300}"#,
+        r#"{"time":-2.5e-300}"#,
+        r#"{"time":253402300799}"#,
+        r#"{"time":9223372036855}"#,
+        r#"{"time":-9223372036855}"#,
+        r#"{"time":18446744073709551615}"#,
+        r#"{"time":"2022-06-20T15:29:11.5Z"}"#,
+        r#"{"time":"1655738951"}"#,
+        r#"{"time":null,"epochtime":1655738951}"#,
+        r#"{"time":"NA","epochtime":"1655738951.25"}"#,
+        r#"{"time":"","epochtime":"x"}"#,
+        r#"{"epochtime":"a\"b\\c"}"#,
+        r#"{"epochtime":99999999999999}"#,
+        r#"{"epochtime":1e13}"#,
+        r#"{"time":"Mon Jun 20 15:29:11 2022","epochtime":"bad"}"#,
+        r#"{"sourcetype":"zscalernss-web"}"#,
+        r#"{}"#,
+        // Numbers: whole floats below 9e15 are integers, others are not.
+        r#"{"time":1,"reqsize":1e15,"respsize":8999999999999999,"ctime":-0.0}"#,
+        r#"{"time":1,"reqsize":9e15}"#,
+        r#"{"time":1,"respsize":-9e15}"#,
+        r#"{"time":1,"ctime":0.5}"#,
+        r#"{"time":1,"reqsize":" 5"}"#,
+        r#"{"time":1,"respcode":200.0}"#,
+        r#"{"time":1,"respcode":999.5}"#,
+        r#"{"time":1,"respcode":1000}"#,
+        r#"{"time":1,"respcode":-1}"#,
+        r#"{"time":1,"respcode":1e3}"#,
+        r#"{"time":1,"respcode":"1000"}"#,
+        r#"{"time":1,"respcode":"2xx"}"#,
+        r#"{"time":1,"respcode":-9223372036854775808}"#,
+        // Text from numbers and booleans: URLs, methods, protocols, addresses.
+        r#"{"time":1,"eurl":5,"proto":"HTTP"}"#,
+        r#"{"time":1,"eurl":"a.example/x","proto":true}"#,
+        r#"{"time":1,"eurl":"a.example:8080/x","reqmethod":"connect","proto":"https"}"#,
+        r#"{"time":1,"url":"b.example/u","eurl":null,"proto":"SSL"}"#,
+        r#"{"time":1,"url":"b.example/u","eurl":"None","referer":"r","ereferer":"N/A"}"#,
+        r#"{"time":1,"cip":"[2001:DB8::1]","sip":"::ffff:1.2.3.4"}"#,
+        r#"{"time":1,"ua":"A \"B\" \u00e9 \\ \/","login":"\ud83d\ude00"}"#,
+        // Keys outside and inside `event`: the later in the line counts, a null too.
+        r#"{"time":"Mon Jun 20 15:29:11 2022","event":{"time":"Tue Jun 21 15:29:11 2022"}}"#,
+        r#"{"event":{"time":"Tue Jun 21 15:29:11 2022"},"time":"Mon Jun 20 15:29:11 2022"}"#,
+        r#"{"event":{"time":"Tue Jun 21 15:29:11 2022","cip":"1.1.1.1"},"cip":"2.2.2.2","login":"out"}"#,
+        r#"{"cip":"2.2.2.2","event":{"time":1,"cip":"1.1.1.1","login":"in"},"login":"out"}"#,
+        r#"{"event":{"time":null},"time":"Mon Jun 20 15:29:11 2022"}"#,
+        r#"{"time":"Mon Jun 20 15:29:11 2022","event":{"time":null}}"#,
+        r#"{"time":"Mon Jun 20 15:29:11 2022","event":{"epochtime":5,"time":"None"}}"#,
+        r#"{"time":"Mon Jun 20 15:29:11 2022","event":{"login":"in","ua":"in"},"ua":"out"}"#,
+        // `event` that is no object is ignored; keys deeper than `event` are not read.
+        r#"{"event":"x","time":"Mon Jun 20 15:29:11 2022"}"#,
+        r#"{"event":5,"time":"Mon Jun 20 15:29:11 2022"}"#,
+        r#"{"event":null,"time":"Mon Jun 20 15:29:11 2022"}"#,
+        r#"{"event":[{"time":"Tue Jun 21 15:29:11 2022"}],"time":"Mon Jun 20 15:29:11 2022"}"#,
+        r#"{"event":{"event":{"time":"Tue Jun 21 15:29:11 2022"}},"time":"Mon Jun 20 15:29:11 2022"}"#,
+        r#"{"event":{"x":{"time":"Tue Jun 21 15:29:11 2022","ua":{}},"time":1}}"#,
+        r#"{"Time":"Mon Jun 20 15:29:11 2022","time":1,"EVENT":{"time":2}}"#,
+        // Other keys hold anything, numbers beyond f64 too.
+        r#"{"time":1,"extra":{"nested":[1,{"ua":[2]}]},"list":[[],{}],"big":1e400}"#,
+        r#"{"event":{"foo":1e400,"bar":{"cip":[1]},"time":1}}"#,
+        r#"{"time":1,"ua":"x","ua":"y"}"#,
+    ];
+    l.extend(extra.iter().map(|s| s.to_string()));
+    l
+}
+
+/// JSON lines that are not NSS objects, in ways whose `bad_json` detail (serde_json's
+/// message) the Spark SQL gives exactly.
+fn exact_bad_json_lines() -> Vec<String> {
+    [
+        "[1,2]",
+        "  [{\"time\":1}]",
+        "[]",
+        "[1,[2,{\"a\":\"]\"}]] x",
+        "not json",
+        "nul",
+        "tru",
+        "true",
+        "false",
+        "null",
+        "xyz",
+        "\u{feff}{\"time\":1}",
+        "{\"time\":1} trailing",
+        "{\"time\":1}{\"time\":2}",
+        "{\"time\":1}}",
+        "{\"time\":1",
+        "{\"time\":\"abc",
+        "{\"time\":",
+        "{\"time\":1,",
+        "{\"time\"",
+        "{\"foo\":[1,2",
+        "{\"foo\":tr",
+        "{\"time\":1.",
+        "{\"time\":-",
+        "{",
+        // An object or array under a known key ends serde_json's parse there.
+        "{\"ua\":{\"a\":1},\"time\":1}",
+        "{\"time\":1,\"ua\":{}}",
+        "{\"time\":1,\"ua\":{ \t}}",
+        "{\"time\":1,\"ua\":{ ,}}",
+        "{\"time\":1,\"ua\":[1]}",
+        "{\"time\":1,\"ua\":[]}",
+        "{\"time\":1,\"ua\":[ , 1]}",
+        "{\"time\":[1,2",
+        "{\"time\":1,\"event\":{\"cip\":[\"1.2.3.4\"]}}",
+        "{\"event\":{\"x\":1,\"respcode\":{\"code\":200}},\"time\":1}",
+        "{\"extra\":{\"ua\":{}},\"ua\":[\"é\"]}",
+        "{\"é\":\"é\",\"ua\":{\"a\":1}",
+        "{\"ua\":{\"a\":1}} trailing",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// JSON lines that are not NSS objects in ways whose serde_json message Spark cannot give:
+/// the rejects are the same but for the detail.
+fn other_bad_json_lines() -> Vec<String> {
+    [
+        "\"str\"",
+        "123",
+        "-1.5",
+        "[1,",
+        "[1,]",
+        "{'time':1}",
+        "{time:1}",
+        "{\"time\":1,}",
+        "{\"time\":01}",
+        "{\"time\":NaN}",
+        "{\"time\":1e400}",
+        "{\"event\":{\"time\":-1e400}}",
+        "{\"time\":1,\"u\":\"a\u{1}b\"}",
+        "{\"time\":1,\"u\":\"\\q\"}",
+        "{\"time\":1 \"cip\":2}",
+        "{\"time\" 1}",
+        "{\"a\" 1,\"ua\":{}}",
+        "{\"time\":1]",
+        "{\"time\":1}\u{0}",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+const JSON_FORMAT: &str = "{ name = \"zscaler\", layout = \"json\" }";
+
 #[test]
-fn spark_refuses_the_json_layout_before_running() {
+fn spark_reads_json_lines_as_embedded_does() {
+    let Some((remote, _server)) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lines = write_lines(dir.path(), "lines.jsonl", &json_lines());
+    let fixture = Path::new(FIXTURES).join("nss-web.jsonl");
+    let parse = assert_same_parse(dir.path(), "json", &remote, JSON_FORMAT, &[&lines, &fixture]);
+    assert!(parse.count("events") >= 500, "{}", parse.embedded_summary);
+    assert!(parse.count("rejects") >= 150, "{}", parse.embedded_summary);
+    assert_eq!(parse.count("skipped"), 2, "the comments: {}", parse.embedded_summary);
+    let reasons = parse.reasons();
+    for reason in ["bad_timestamp", "bad_number", "bad_ip"] {
+        assert!(reasons.iter().any(|r| r == reason), "no {reason} reject: {reasons:?}");
+    }
+}
+
+#[test]
+fn spark_gives_serde_jsons_message_where_it_can() {
+    let Some((remote, _server)) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lines = exact_bad_json_lines();
+    let input = write_lines(dir.path(), "exact.jsonl", &lines);
+    let parse = assert_same_parse(dir.path(), "exact", &remote, JSON_FORMAT, &[&input]);
+    assert_eq!(parse.count("rejects"), lines.len() as u64, "{}", parse.embedded_summary);
+    assert_eq!(parse.reasons(), ["bad_json"]);
+}
+
+#[test]
+fn bad_json_lines_reject_alike() {
+    let Some((remote, _server)) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lines = other_bad_json_lines();
+    let input = write_lines(dir.path(), "bad.jsonl", &lines);
+    let both = parse_on_both(dir.path(), "bad", &remote, JSON_FORMAT, &[&input]);
+    let masked = "SELECT encode(raw, 'hex'), reason, CASE WHEN reason = 'bad_json' THEN '' ELSE detail END, format, source, \"offset\" \
+                  FROM rejects ORDER BY source, \"offset\"";
+    assert_same_rows(&both, masked);
+    let details = "SELECT detail FROM rejects WHERE reason = 'bad_json' ORDER BY source, \"offset\"";
+    let (a, b) = (query(&both.embedded, details), query(&both.spark, details));
+    for (x, y) in a.iter().zip(&b).filter(|(x, y)| x != y) {
+        eprintln!("bad_json detail differs:\n  embedded: {x}\n  spark:    {y}");
+    }
+    assert_eq!(both.count("rejects"), lines.len() as u64, "{}", both.embedded_summary);
+    assert_eq!(both.reasons(), ["bad_json"]);
+}
+
+#[test]
+fn spark_refuses_fields_with_the_json_layout_before_running() {
     let Some((remote, _server)) = remote() else { return };
     let dir = tempfile::tempdir().unwrap();
     let input = Path::new(FIXTURES).join("nss-web.jsonl");
     let pipeline = dir.path().join("json.toml");
     let text = format!(
-        "engine = \"spark\"\nremote = \"{remote}\"\n\n[[extract]]\nfiles = [{:?}]\nformat = {{ name = \"zscaler\", layout = \"json\" }}\n\n\
+        "engine = \"spark\"\nremote = \"{remote}\"\n\n[[extract]]\nfiles = [{:?}]\nformat = {{ name = \"zscaler\", layout = \"json\", fields = [\"time\"] }}\n\n\
          [load]\ndir = {:?}\n",
         input.display().to_string(),
         dir.path().join("lake").display().to_string()
@@ -380,7 +621,7 @@ fn spark_refuses_the_json_layout_before_running() {
     std::fs::write(&pipeline, text).unwrap();
     let out = sweep(&["run", pipeline.to_str().unwrap(), "-q"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the json layout ran on Spark");
-    assert!(stderr.contains("json layout"), "{stderr}");
+    assert!(!out.status.success(), "fields with the json layout ran on Spark");
+    assert!(stderr.contains("fields"), "{stderr}");
     assert!(!dir.path().join("lake").join("events").exists(), "nothing is written");
 }

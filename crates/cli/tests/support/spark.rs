@@ -60,6 +60,18 @@ pub struct BothParses {
     pub spark_summary: serde_json::Value,
 }
 
+impl BothParses {
+    /// A count of the run summary (equal on both engines), 0 when absent.
+    pub fn count(&self, key: &str) -> u64 {
+        self.embedded_summary[key].as_u64().unwrap_or(0)
+    }
+
+    /// The reject reasons that occurred.
+    pub fn reasons(&self) -> Vec<String> {
+        self.embedded_summary["reject_reasons"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    }
+}
+
 /// Like [`assert_same_parse`], over the messages of a new one-partition topic (so that both
 /// engines see them in the same order) read to its end from `broker`.
 pub fn assert_same_kafka_parse(dir: &Path, label: &str, remote: &str, broker: &str, format: &str, messages: &[&[u8]]) -> BothParses {

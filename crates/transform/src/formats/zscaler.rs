@@ -122,31 +122,58 @@ enum F {
 
 const NF: usize = F::ContentType as usize + 1;
 
+/// The names of the NSS fields sweep reads (exact, lower-case, as NSS writes JSON keys), in
+/// the order of the fields they feed ([`F`]); every other field is ignored. Public for other
+/// engines' translations of this parser.
+pub const READ_FIELDS: [&str; NF] = [
+    "time",
+    "epochtime",
+    "login",
+    "proto",
+    "eurl",
+    "url",
+    "action",
+    "reqsize",
+    "respsize",
+    "ctime",
+    "urlcat",
+    "cip",
+    "sip",
+    "reqmethod",
+    "respcode",
+    "ua",
+    "ereferer",
+    "referer",
+    "contenttype",
+];
+
+/// The field each name of [`READ_FIELDS`] feeds.
+const FEEDS: [F; NF] = [
+    F::Time,
+    F::EpochTime,
+    F::Login,
+    F::Proto,
+    F::Eurl,
+    F::Url,
+    F::Action,
+    F::ReqSize,
+    F::RespSize,
+    F::Ctime,
+    F::UrlCat,
+    F::Cip,
+    F::Sip,
+    F::ReqMethod,
+    F::RespCode,
+    F::Ua,
+    F::Ereferer,
+    F::Referer,
+    F::ContentType,
+];
+
 impl F {
-    /// The field of an NSS name (exact, lower-case, as NSS writes JSON keys).
+    /// The field of an NSS name.
     fn of(name: &str) -> Option<F> {
-        Some(match name {
-            "time" => F::Time,
-            "epochtime" => F::EpochTime,
-            "login" => F::Login,
-            "proto" => F::Proto,
-            "eurl" => F::Eurl,
-            "url" => F::Url,
-            "action" => F::Action,
-            "reqsize" => F::ReqSize,
-            "respsize" => F::RespSize,
-            "ctime" => F::Ctime,
-            "urlcat" => F::UrlCat,
-            "cip" => F::Cip,
-            "sip" => F::Sip,
-            "reqmethod" => F::ReqMethod,
-            "respcode" => F::RespCode,
-            "ua" => F::Ua,
-            "ereferer" => F::Ereferer,
-            "referer" => F::Referer,
-            "contenttype" => F::ContentType,
-            _ => return None,
-        })
+        READ_FIELDS.iter().position(|n| *n == name).map(|i| FEEDS[i])
     }
 }
 

@@ -34,7 +34,7 @@ use super::*;
 use sweep_formats::formats::jsonl::{COLUMNS, DurationUnit, JsonLines, JsonMapping, TsFormat};
 
 /// serde_json's (and Jackson's) whitespace, as a regex class.
-const JSON_WS: &str = r"[ \t\n\r]";
+pub(super) const JSON_WS: &str = r"[ \t\n\r]";
 
 /// A JSON string literal, as a possessive Java regex (no backtracking, no recursion).
 const JSON_STRING: &str = r#"(?s)"[^"\\]*+(?:\\.[^"\\]*+)*+""#;
@@ -44,7 +44,7 @@ const JSON_STRING: &str = r#"(?s)"[^"\\]*+(?:\\.[^"\\]*+)*+""#;
 const RUST_F64: &str = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\z";
 
 /// `regexp_extract(x, pattern, group)` with the pattern written as Rust text.
-fn re(x: &str, pattern: &str, group: usize) -> String {
+pub(super) fn re(x: &str, pattern: &str, group: usize) -> String {
     format!("regexp_extract({x}, {}, {group})", lit(pattern))
 }
 
@@ -60,7 +60,7 @@ pub(crate) fn rust_trim(x: &str) -> String {
 
 /// Rust's `f.round() as i64` (halves away from zero) of a finite DOUBLE below 9.2e18 in
 /// magnitude, exactly: the fraction is `f - trunc(f)`, which a double holds exactly.
-fn round_half_away(f: &str) -> String {
+pub(super) fn round_half_away(f: &str) -> String {
     let frac = format!("({f} - CAST(CAST({f} AS BIGINT) AS DOUBLE))");
     format!("(CAST({f} AS BIGINT) + CASE WHEN {frac} >= 0.5D THEN 1 WHEN {frac} <= -0.5D THEN -1 ELSE 0 END)")
 }
@@ -213,58 +213,8 @@ pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, SparkError> {
         }
         reads.push(col_reads);
     }
-    let mut corrupt = String::from("_sweep_corrupt_record");
-    while roots.contains(&corrupt) {
-        corrupt.push('_');
-    }
-    let field = |name: &str| format!("`{}`", name.replace('`', "``"));
-    let schema: Vec<String> =
-        roots.iter().map(|r| format!("{} VARIANT", field(r))).chain([format!("{} STRING", field(&corrupt))]).collect();
-
     let mut st = Steps::default();
-    // The parse, and the line with its strings blanked out (brackets as braces) for the
-    // check of what follows the object.
-    st.at(
-        0,
-        "jl_j",
-        format!(
-            "from_json(line, {}, map('allowSingleQuotes', 'false', 'allowNonNumericNumbers', 'false', \
-             'columnNameOfCorruptRecord', {}, 'mode', 'PERMISSIVE'))",
-            lit(&schema.join(", ")),
-            lit(&corrupt)
-        ),
-    );
-    st.at(0, "jl_lead", format!("length({})", re("line", &format!("^{JSON_WS}*"), 0)));
-    st.at(
-        0,
-        "jl_skel",
-        re_replace(
-            &format!("translate({}, '[]', '{{}}')", re_replace("line", JSON_STRING, "\"")),
-            &format!("^{JSON_WS}+|{JSON_WS}+\\z"),
-            "",
-        ),
-    );
-    for (i, r) in roots.iter().enumerate() {
-        st.at(1, format!("jl_r{i}"), format!("jl_j.{}", field(r)));
-    }
-    st.at(1, "jl_corrupt", format!("(jl_j.{} IS NOT NULL)", field(&corrupt)));
-    st.at(1, "jl_fc", "substr(line, jl_lead + 1, 1)");
-    st.at(1, "jl_inner", "CASE WHEN jl_skel LIKE '{%}' AND length(jl_skel) >= 2 THEN substr(jl_skel, 2, length(jl_skel) - 2) END");
-    // Innermost brace pairs removed, four levels deep; deeper lines (or text after the
-    // object) leave braces, which a scan then counts.
-    let mut rest = "jl_inner".to_string();
-    for _ in 0..4 {
-        rest = re_replace(&rest, r"\{[^{}]*+\}", "");
-    }
-    st.at(2, "jl_rest", rest);
-    st.at(
-        3,
-        "jl_tail_ok",
-        "(jl_inner IS NOT NULL AND (NOT (jl_rest RLIKE '[{}]') OR aggregate(split(regexp_replace(jl_rest, '[^{}]', ''), ''), 0, \
-         (d, c) -> CASE WHEN d < 0 THEN d WHEN c = '{' THEN d + 1 ELSE d - 1 END) = 0))",
-    );
-
-    st.at(4, "jl_scan", format!("CASE WHEN (jl_corrupt OR NOT jl_tail_ok) AND jl_fc = '{{' THEN {SCAN} END"));
+    parse_json_line(&mut st, &roots);
 
     // Each column's value, as the Rust parser's JVal: its kind and text.
     for (c, col_reads) in cols.iter().zip(&reads) {
@@ -277,126 +227,12 @@ pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, SparkError> {
                 format!("variant_get(jl_r{root}, {})", lit(&variant_path(keys)?))
             });
         }
-        st.at(
-            2,
-            format!("{p}_raw"),
-            if candidates.len() == 1 { candidates.remove(0) } else { format!("coalesce({})", candidates.join(", ")) },
-        );
-        st.at(3, format!("{p}_sv"), format!("schema_of_variant({p}_raw)"));
-        // An array stands for its first element.
-        st.at(4, format!("{p}_e"), format!("CASE WHEN {p}_sv LIKE 'ARRAY%' THEN variant_get({p}_raw, '$[0]') ELSE {p}_raw END"));
-        st.at(5, format!("{p}_et"), format!("CASE WHEN {p}_sv LIKE 'ARRAY%' THEN schema_of_variant({p}_e) ELSE {p}_sv END"));
-        let ints = "('BIGINT', 'INT', 'SMALLINT', 'TINYINT')";
-        st.at(
-            6,
-            format!("{p}_s0"),
-            format!("CASE WHEN {p}_et IN ('STRING', 'BOOLEAN') OR {p}_et IN {ints} OR {p}_et LIKE 'DECIMAL%' THEN variant_get({p}_e, '$', 'string') END"),
-        );
-        st.at(6, format!("{p}_fd"), format!("CASE WHEN {p}_et IN ('DOUBLE', 'FLOAT') THEN variant_get({p}_e, '$', 'double') END"));
-        // A: absent, N: null, S: string, I: integer in i64, U: integer above i64::MAX
-        // (a u64), F: float, B: boolean, O: object, R: array whose first element is an
-        // object or array.
-        st.at(
-            7,
-            format!("{p}_k"),
-            format!(
-                "CASE WHEN {p}_raw IS NULL THEN 'A' WHEN {p}_sv LIKE 'ARRAY%' AND {p}_e IS NULL THEN 'N' \
-                 WHEN {p}_sv LIKE 'OBJECT%' THEN 'O' WHEN {p}_et LIKE 'ARRAY%' OR {p}_et LIKE 'OBJECT%' THEN 'R' \
-                 WHEN {p}_et = 'VOID' THEN 'N' WHEN {p}_et = 'STRING' THEN 'S' WHEN {p}_et = 'BOOLEAN' THEN 'B' \
-                 WHEN {p}_et IN {ints} THEN 'I' \
-                 WHEN {p}_et LIKE 'DECIMAL(%,0)' AND CAST({p}_s0 AS DECIMAL(38, 0)) BETWEEN -9223372036854775808 AND 9223372036854775807 THEN 'F' \
-                 WHEN {p}_et LIKE 'DECIMAL(%,0)' AND {p}_s0 NOT LIKE '-%' \
-                      AND (length({p}_s0) < 20 OR (length({p}_s0) = 20 AND {p}_s0 <= '18446744073709551615')) THEN 'U' \
-                 ELSE 'F' END"
-            ),
-        );
-        st.at(7, format!("{p}_n"), format!("CASE WHEN {p}_et IN {ints} THEN CAST({p}_s0 AS BIGINT) END"));
-        // serde_json's reading of a number with a fraction (or an integer beyond u64): its
-        // digits, the leading zeros skipped, go into a u64 until the next would overflow it;
-        // the digits left out of the integer part raise the power of ten, the ones taken
-        // from the fraction lower it. A 20-digit integer part that overflows at its last
-        // digit still takes the first digit of the fraction if that fits.
-        let dec = format!("{p}_et LIKE 'DECIMAL%'");
-        st.at(7, format!("{p}_neg"), format!("({p}_s0 LIKE '-%')"));
-        st.at(7, format!("{p}_ip"), format!("CASE WHEN {dec} THEN substring_index(regexp_replace({p}_s0, '^-', ''), '.', 1) END"));
-        st.at(
-            7,
-            format!("{p}_fp"),
-            format!("CASE WHEN {dec} THEN CASE WHEN instr({p}_s0, '.') > 0 THEN substring_index({p}_s0, '.', -1) ELSE '' END END"),
-        );
-        st.at(8, format!("{p}_dg"), format!("concat({p}_ip, {p}_fp)"));
-        st.at(8, format!("{p}_st"), format!("regexp_replace(concat({p}_ip, {p}_fp), '^0+', '')"));
-        st.at(9, format!("{p}_lz"), format!("(length({p}_dg) - length({p}_st))"));
-        st.at(
-            9,
-            format!("{p}_tk"),
-            format!("CASE WHEN length({p}_st) <= 19 THEN length({p}_st) WHEN substr({p}_st, 1, 20) <= '18446744073709551615' THEN 20 ELSE 19 END"),
-        );
-        st.at(
-            9,
-            format!("{p}_qk"),
-            format!(
-                "(length({p}_st) > 19 AND substr({p}_st, 1, 20) > '18446744073709551615' AND length({p}_ip) - (length({p}_dg) - length({p}_st)) >= 20 \
-                 AND substr({p}_st, 1, 19) = '1844674407370955161' AND substr({p}_fp, 1, 1) BETWEEN '0' AND '5')"
-            ),
-        );
-        st.at(
-            10,
-            format!("{p}_sig"),
-            format!(
-                "coalesce(CAST(CAST(CASE WHEN {p}_qk THEN concat(substr({p}_st, 1, 19), substr({p}_fp, 1, 1)) ELSE substr({p}_st, 1, {p}_tk) END \
-                 AS DECIMAL(20, 0)) AS DOUBLE), 0.0D)"
-            ),
-        );
-        st.at(
-            10,
-            format!("{p}_e10"),
-            format!(
-                "CASE WHEN {p}_qk THEN length({p}_ip) - 20 \
-                 ELSE greatest(length({p}_ip) - ({p}_lz + {p}_tk), 0) - greatest({p}_lz + {p}_tk - length({p}_ip), 0) END"
-            ),
-        );
-        st.at(
-            11,
-            format!("{p}_f"),
-            format!(
-                "CASE WHEN {p}_k <> 'F' THEN NULL WHEN {dec} THEN CASE WHEN {p}_neg THEN -1.0D ELSE 1.0D END \
-                 * CASE WHEN {p}_e10 >= 0 THEN {p}_sig * CAST(concat('1e', {p}_e10) AS DOUBLE) ELSE {p}_sig / CAST(concat('1e', -{p}_e10) AS DOUBLE) END \
-                 ELSE {p}_fd END"
-            ),
-        );
-        // Rust's Display of the float: Schubfach's shortest digits, written out without an
-        // exponent.
-        st.at(
-            12,
-            format!("{p}_j"),
-            format!("CASE WHEN {p}_k = 'F' THEN reflect('com.fasterxml.jackson.core.io.schubfach.DoubleToDecimal', 'toString', {p}_f) END"),
-        );
-        st.at(13, format!("{p}_jdg"), format!("replace(regexp_replace(substring_index({p}_j, 'E', 1), '^-', ''), '.', '')"));
-        st.at(
-            13,
-            format!("{p}_jpt"),
-            format!(
-                "length(substring_index(regexp_replace({p}_j, '^-', ''), '.', 1)) \
-                 + CASE WHEN instr({p}_j, 'E') > 0 THEN CAST(substring_index({p}_j, 'E', -1) AS INT) ELSE 0 END"
-            ),
-        );
-        st.at(14, format!("{p}_jd"), re_replace(&re_replace(&format!("{p}_jdg"), "^0+", ""), r"0+\z", ""));
-        st.at(14, format!("{p}_jp"), format!("({p}_jpt - (length({p}_jdg) - length(regexp_replace({p}_jdg, '^0+', ''))))"));
-        st.at(
-            15,
-            format!("{p}_fs"),
-            format!(
-                "CASE WHEN {p}_j IS NOT NULL THEN concat(CASE WHEN {p}_j LIKE '-%' THEN '-' ELSE '' END, \
-                 CASE WHEN {p}_jd = '' THEN '0' WHEN {p}_jp <= 0 THEN concat('0.', repeat('0', -{p}_jp), {p}_jd) \
-                 WHEN {p}_jp >= length({p}_jd) THEN concat({p}_jd, repeat('0', {p}_jp - length({p}_jd))) \
-                 ELSE concat(substr({p}_jd, 1, {p}_jp), '.', substr({p}_jd, {p}_jp + 1)) END) END"
-            ),
-        );
+        let raw = if candidates.len() == 1 { candidates.remove(0) } else { format!("coalesce({})", candidates.join(", ")) };
+        let at_text = json_value_steps(&mut st, 2, &p, raw);
         // `text()`: strings with `-` and the empty string as null; numbers and booleans as
         // text; objects and arrays are no value (or, named in `fields`, a reject below).
         st.at(
-            16,
+            at_text,
             format!("{p}_text"),
             format!(
                 "CASE {p}_k WHEN 'S' THEN {} WHEN 'F' THEN {p}_fs WHEN 'I' THEN {p}_s0 WHEN 'U' THEN {p}_s0 WHEN 'B' THEN {p}_s0 END",
@@ -498,7 +334,7 @@ pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, SparkError> {
     // The checks, in the Rust parser's order.
     let detail = |text: &str| lit(&format!("not a JSON object line: {text}"));
     let mut checks: Vec<(String, String)> =
-        vec![("(jl_corrupt OR NOT jl_tail_ok OR jl_inf)".into(), rejection("bad_json", bad_json_detail(&detail)))];
+        vec![("(jl_corrupt OR NOT jl_tail_ok OR jl_inf)".into(), rejection("bad_json", bad_json_detail(&detail, "(jl_lead + 1)")))];
     let ts_path = format!("{:?}", col("ts").path);
     let want = match mapping.ts_format {
         TsFormat::Auto => "an RFC 3339 string or epoch number",
@@ -602,6 +438,192 @@ pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, SparkError> {
     Ok(FormatSql { name: "jsonl", steps: st })
 }
 
+/// Adds, from step `base` on, the columns that tell the JSON value `raw` (a VARIANT
+/// expression, null when the key is absent) apart as serde_json reads it: `{p}_k`, its kind
+/// (see below), `{p}_sv` (its schema), `{p}_s0` (the text of a string, boolean or integer),
+/// `{p}_n` (an integer in i64), `{p}_f` (the f64 serde_json reads for a number with a
+/// fraction or exponent, or for an integer above i64::MAX) and `{p}_fs` (that f64 as Rust's
+/// Display writes it, from the digits `{p}_jd` and the point position `{p}_jp`); returns
+/// the step after the last one used.
+pub(super) fn json_value_steps(st: &mut Steps, base: usize, p: &str, raw: String) -> usize {
+    st.at(base, format!("{p}_raw"), raw);
+    st.at(base + 1, format!("{p}_sv"), format!("schema_of_variant({p}_raw)"));
+    // An array stands for its first element.
+    st.at(base + 2, format!("{p}_e"), format!("CASE WHEN {p}_sv LIKE 'ARRAY%' THEN variant_get({p}_raw, '$[0]') ELSE {p}_raw END"));
+    st.at(base + 3, format!("{p}_et"), format!("CASE WHEN {p}_sv LIKE 'ARRAY%' THEN schema_of_variant({p}_e) ELSE {p}_sv END"));
+    let ints = "('BIGINT', 'INT', 'SMALLINT', 'TINYINT')";
+    st.at(
+        base + 4,
+        format!("{p}_s0"),
+        format!("CASE WHEN {p}_et IN ('STRING', 'BOOLEAN') OR {p}_et IN {ints} OR {p}_et LIKE 'DECIMAL%' THEN variant_get({p}_e, '$', 'string') END"),
+    );
+    st.at(base + 4, format!("{p}_fd"), format!("CASE WHEN {p}_et IN ('DOUBLE', 'FLOAT') THEN variant_get({p}_e, '$', 'double') END"));
+    // A: absent, N: null, S: string, I: integer in i64, U: integer above i64::MAX
+    // (a u64), F: float, B: boolean, O: object, R: array whose first element is an
+    // object or array.
+    st.at(
+        base + 5,
+        format!("{p}_k"),
+        format!(
+            "CASE WHEN {p}_raw IS NULL THEN 'A' WHEN {p}_sv LIKE 'ARRAY%' AND {p}_e IS NULL THEN 'N' \
+             WHEN {p}_sv LIKE 'OBJECT%' THEN 'O' WHEN {p}_et LIKE 'ARRAY%' OR {p}_et LIKE 'OBJECT%' THEN 'R' \
+             WHEN {p}_et = 'VOID' THEN 'N' WHEN {p}_et = 'STRING' THEN 'S' WHEN {p}_et = 'BOOLEAN' THEN 'B' \
+             WHEN {p}_et IN {ints} THEN 'I' \
+             WHEN {p}_et LIKE 'DECIMAL(%,0)' AND CAST({p}_s0 AS DECIMAL(38, 0)) BETWEEN -9223372036854775808 AND 9223372036854775807 THEN 'F' \
+             WHEN {p}_et LIKE 'DECIMAL(%,0)' AND {p}_s0 NOT LIKE '-%' \
+                  AND (length({p}_s0) < 20 OR (length({p}_s0) = 20 AND {p}_s0 <= '18446744073709551615')) THEN 'U' \
+             ELSE 'F' END"
+        ),
+    );
+    st.at(base + 5, format!("{p}_n"), format!("CASE WHEN {p}_et IN {ints} THEN CAST({p}_s0 AS BIGINT) END"));
+    // serde_json's reading of a number with a fraction (or an integer beyond u64): its
+    // digits, the leading zeros skipped, go into a u64 until the next would overflow it;
+    // the digits left out of the integer part raise the power of ten, the ones taken
+    // from the fraction lower it. A 20-digit integer part that overflows at its last
+    // digit still takes the first digit of the fraction if that fits.
+    let dec = format!("{p}_et LIKE 'DECIMAL%'");
+    st.at(base + 5, format!("{p}_neg"), format!("({p}_s0 LIKE '-%')"));
+    st.at(base + 5, format!("{p}_ip"), format!("CASE WHEN {dec} THEN substring_index(regexp_replace({p}_s0, '^-', ''), '.', 1) END"));
+    st.at(
+        base + 5,
+        format!("{p}_fp"),
+        format!("CASE WHEN {dec} THEN CASE WHEN instr({p}_s0, '.') > 0 THEN substring_index({p}_s0, '.', -1) ELSE '' END END"),
+    );
+    st.at(base + 6, format!("{p}_dg"), format!("concat({p}_ip, {p}_fp)"));
+    st.at(base + 6, format!("{p}_st"), format!("regexp_replace(concat({p}_ip, {p}_fp), '^0+', '')"));
+    st.at(base + 7, format!("{p}_lz"), format!("(length({p}_dg) - length({p}_st))"));
+    st.at(
+        base + 7,
+        format!("{p}_tk"),
+        format!(
+            "CASE WHEN length({p}_st) <= 19 THEN length({p}_st) WHEN substr({p}_st, 1, 20) <= '18446744073709551615' THEN 20 ELSE 19 END"
+        ),
+    );
+    st.at(
+        base + 7,
+        format!("{p}_qk"),
+        format!(
+            "(length({p}_st) > 19 AND substr({p}_st, 1, 20) > '18446744073709551615' AND length({p}_ip) - (length({p}_dg) - length({p}_st)) >= 20 \
+             AND substr({p}_st, 1, 19) = '1844674407370955161' AND substr({p}_fp, 1, 1) BETWEEN '0' AND '5')"
+        ),
+    );
+    st.at(
+        base + 8,
+        format!("{p}_sig"),
+        format!(
+            "coalesce(CAST(CAST(CASE WHEN {p}_qk THEN concat(substr({p}_st, 1, 19), substr({p}_fp, 1, 1)) ELSE substr({p}_st, 1, {p}_tk) END \
+             AS DECIMAL(20, 0)) AS DOUBLE), 0.0D)"
+        ),
+    );
+    st.at(
+        base + 8,
+        format!("{p}_e10"),
+        format!(
+            "CASE WHEN {p}_qk THEN length({p}_ip) - 20 \
+             ELSE greatest(length({p}_ip) - ({p}_lz + {p}_tk), 0) - greatest({p}_lz + {p}_tk - length({p}_ip), 0) END"
+        ),
+    );
+    st.at(
+        base + 9,
+        format!("{p}_f"),
+        format!(
+            "CASE WHEN {p}_k NOT IN ('F', 'U') THEN NULL WHEN {dec} THEN CASE WHEN {p}_neg THEN -1.0D ELSE 1.0D END \
+             * CASE WHEN {p}_e10 >= 0 THEN {p}_sig * CAST(concat('1e', {p}_e10) AS DOUBLE) ELSE {p}_sig / CAST(concat('1e', -{p}_e10) AS DOUBLE) END \
+             ELSE {p}_fd END"
+        ),
+    );
+    // Rust's Display of the float: Schubfach's shortest digits, written out without an
+    // exponent.
+    st.at(
+        base + 10,
+        format!("{p}_j"),
+        format!(
+            "CASE WHEN {p}_k IN ('F', 'U') THEN reflect('com.fasterxml.jackson.core.io.schubfach.DoubleToDecimal', 'toString', {p}_f) END"
+        ),
+    );
+    st.at(base + 11, format!("{p}_jdg"), format!("replace(regexp_replace(substring_index({p}_j, 'E', 1), '^-', ''), '.', '')"));
+    st.at(
+        base + 11,
+        format!("{p}_jpt"),
+        format!(
+            "length(substring_index(regexp_replace({p}_j, '^-', ''), '.', 1)) \
+             + CASE WHEN instr({p}_j, 'E') > 0 THEN CAST(substring_index({p}_j, 'E', -1) AS INT) ELSE 0 END"
+        ),
+    );
+    st.at(base + 12, format!("{p}_jd"), re_replace(&re_replace(&format!("{p}_jdg"), "^0+", ""), r"0+\z", ""));
+    st.at(base + 12, format!("{p}_jp"), format!("({p}_jpt - (length({p}_jdg) - length(regexp_replace({p}_jdg, '^0+', ''))))"));
+    st.at(
+        base + 13,
+        format!("{p}_fs"),
+        format!(
+            "CASE WHEN {p}_j IS NOT NULL THEN concat(CASE WHEN {p}_j LIKE '-%' THEN '-' ELSE '' END, \
+             CASE WHEN {p}_jd = '' THEN '0' WHEN {p}_jp <= 0 THEN concat('0.', repeat('0', -{p}_jp), {p}_jd) \
+             WHEN {p}_jp >= length({p}_jd) THEN concat({p}_jd, repeat('0', {p}_jp - length({p}_jd))) \
+             ELSE concat(substr({p}_jd, 1, {p}_jp), '.', substr({p}_jd, {p}_jp + 1)) END) END"
+        ),
+    );
+    base + 14
+}
+
+/// Adds steps 0 to 4 of the parse of a line as one JSON object: `jl_r{i}`, the value of the
+/// top-level key `roots[i]` as a VARIANT (null when absent), `jl_corrupt` (not JSON, by
+/// Spark's reader), `jl_tail_ok` (nothing but white space after the object), `jl_lead` and
+/// `jl_fc` (the white space before the first character, and that character) and `jl_scan`
+/// (for bad lines, what [`bad_json_detail`] reads).
+pub(super) fn parse_json_line(st: &mut Steps, roots: &[String]) {
+    let mut corrupt = String::from("_sweep_corrupt_record");
+    while roots.contains(&corrupt) {
+        corrupt.push('_');
+    }
+    let field = |name: &str| format!("`{}`", name.replace('`', "``"));
+    let schema: Vec<String> =
+        roots.iter().map(|r| format!("{} VARIANT", field(r))).chain([format!("{} STRING", field(&corrupt))]).collect();
+
+    // The parse, and the line with its strings blanked out (brackets as braces) for the
+    // check of what follows the object.
+    st.at(
+        0,
+        "jl_j",
+        format!(
+            "from_json(line, {}, map('allowSingleQuotes', 'false', 'allowNonNumericNumbers', 'false', \
+             'columnNameOfCorruptRecord', {}, 'mode', 'PERMISSIVE'))",
+            lit(&schema.join(", ")),
+            lit(&corrupt)
+        ),
+    );
+    st.at(0, "jl_lead", format!("length({})", re("line", &format!("^{JSON_WS}*"), 0)));
+    st.at(
+        0,
+        "jl_skel",
+        re_replace(
+            &format!("translate({}, '[]', '{{}}')", re_replace("line", JSON_STRING, "\"")),
+            &format!("^{JSON_WS}+|{JSON_WS}+\\z"),
+            "",
+        ),
+    );
+    for (i, r) in roots.iter().enumerate() {
+        st.at(1, format!("jl_r{i}"), format!("jl_j.{}", field(r)));
+    }
+    st.at(1, "jl_corrupt", format!("(jl_j.{} IS NOT NULL)", field(&corrupt)));
+    st.at(1, "jl_fc", "substr(line, jl_lead + 1, 1)");
+    st.at(1, "jl_inner", "CASE WHEN jl_skel LIKE '{%}' AND length(jl_skel) >= 2 THEN substr(jl_skel, 2, length(jl_skel) - 2) END");
+    // Innermost brace pairs removed, four levels deep; deeper lines (or text after the
+    // object) leave braces, which a scan then counts.
+    let mut rest = "jl_inner".to_string();
+    for _ in 0..4 {
+        rest = re_replace(&rest, r"\{[^{}]*+\}", "");
+    }
+    st.at(2, "jl_rest", rest);
+    st.at(
+        3,
+        "jl_tail_ok",
+        "(jl_inner IS NOT NULL AND (NOT (jl_rest RLIKE '[{}]') OR aggregate(split(regexp_replace(jl_rest, '[^{}]', ''), ''), 0, \
+         (d, c) -> CASE WHEN d < 0 THEN d WHEN c = '{' THEN d + 1 ELSE d - 1 END) = 0))",
+    );
+
+    st.at(4, "jl_scan", format!("CASE WHEN (jl_corrupt OR NOT jl_tail_ok) AND jl_fc = '{{' THEN {SCAN} END"));
+}
+
 /// A scan of a bad line that starts with `{`: the brackets open outside strings (`k`),
 /// whether it ends inside a string (`s`), the last character outside strings (`last`), and
 /// the characters up to where the first object closes (`x`, -1 if it never does). It runs
@@ -632,7 +654,10 @@ fn described_reject(reason: &str, prefix: &str, p: &str) -> String {
 /// value`, `invalid type: sequence`, the literals), text after the object (`trailing
 /// characters`), and a line that ends inside the object (`EOF while parsing ...`), with
 /// serde_json's byte column. Other syntax errors say what Spark's reader cannot locate.
-fn bad_json_detail(detail: &dyn Fn(&str) -> String) -> String {
+/// `detail` makes a detail text of serde_json's message; `sequence_column` is the column
+/// serde_json gives a line that is an array, which depends on how far the caller's
+/// deserializer reads it.
+pub(super) fn bad_json_detail(detail: &dyn Fn(&str) -> String, sequence_column: &str) -> String {
     let at = |column: &str| format!("concat(' at line 1 column ', {column})");
     let first_column = "(jl_lead + 1)";
     // The literals serde_json reads from their first letter.
@@ -671,7 +696,7 @@ fn bad_json_detail(detail: &dyn Fn(&str) -> String) -> String {
          WHEN right({scan}.k, 1) = '{{' THEN 'an object' ELSE 'a list' END"
     );
     format!(
-        "CASE WHEN jl_fc = '[' THEN concat({seq}, {first}){literal_cases} \
+        "CASE WHEN jl_fc = '[' THEN concat({seq}, {sequence_end}){literal_cases} \
          WHEN NOT (jl_fc RLIKE '^[{{\"0-9-]$') THEN concat({value}, {first}) \
          WHEN jl_fc = '{{' AND NOT jl_corrupt AND NOT jl_tail_ok THEN concat({trailing}, {at_trailing}) \
          WHEN jl_fc = '{{' AND jl_corrupt AND {scan}.x < 0 AND length({scan}.k) > 0 THEN concat({eof_prefix}, {eof}, {at_end}) \
@@ -679,6 +704,7 @@ fn bad_json_detail(detail: &dyn Fn(&str) -> String) -> String {
          ELSE {invalid} END",
         seq = detail("invalid type: sequence, expected a JSON object"),
         first = at(first_column),
+        sequence_end = at(sequence_column),
         value = detail("expected value"),
         trailing = detail("trailing characters"),
         at_trailing = at(&trailing_column),
