@@ -60,9 +60,9 @@ fn zone_offset_micros(zone: &str) -> String {
 pub(crate) fn epoch_seconds_micros(x: &str) -> String {
     format!(
         "(CASE WHEN {ok} THEN CAST(substring_index({x}, '.', 1) AS BIGINT) * 1000000 \
-         + CAST(rpad(substr(coalesce({frac}, ''), 1, 6), 6, '0') AS BIGINT) END)",
+         + CAST(rpad(substr({frac}, 1, 6), 6, '0') AS BIGINT) END)",
         ok = rlike(x, r"^[0-9]{1,12}(\.[0-9]+)?\z"),
-        frac = format!("nullif({}, '')", group(x, r"\.([0-9]+)\z", 1)),
+        frac = group(x, r"\.([0-9]+)\z", 1),
     )
 }
 
