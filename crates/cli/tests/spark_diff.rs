@@ -91,7 +91,12 @@ fn case() -> Case {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let edge = root.join("edge.log");
-    std::fs::write(&edge, edge_lines().join("\n") + "\n").unwrap();
+    let mut text = (edge_lines().join("\n") + "\n").into_bytes();
+    // Lines that are not UTF-8 (a replacement character written on purpose before the bad
+    // byte, a CRLF line): `invalid_utf8` rejects with their bytes, on both engines.
+    text.extend_from_slice(b"1700000030 1 10.0.0.1 TCP_MISS/200 1 GET http://a/\xff\xfe - DIRECT/1.2.3.4 -\n");
+    text.extend_from_slice(b"\xef\xbf\xbd then \xc3\x28 and \xed\xa0\x80 \xf4\x90\x80\x80\r\n");
+    std::fs::write(&edge, text).unwrap();
     let gz = root.join("edge-copy.log.gz");
     let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
     enc.write_all(edge_lines()[..8].join("\n").as_bytes()).unwrap();
@@ -170,6 +175,7 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
     assert_eq!(e["intel"]["inactive"], s["intel"]["inactive"], "inactive matches");
     assert_eq!(e["intel"]["suppressed"], s["intel"]["suppressed"], "allow-listed matches");
     assert!(e["intel"]["suppressed"].as_u64().unwrap() >= 4, "the allowlist suppresses matches: {}", e["intel"]);
+    assert_eq!(e["reject_reasons"]["invalid_utf8"].as_u64(), Some(2), "the lines that are not UTF-8: {}", e["reject_reasons"]);
     let lines = e["input_lines"].as_u64().unwrap();
     assert_eq!(lines, e["events"].as_u64().unwrap() + e["rejects"].as_u64().unwrap() + e["skipped"].as_u64().unwrap());
     assert!(e["hits"].as_u64().unwrap() >= 20, "the planted indicators hit: {}", e["hits"]);
@@ -498,6 +504,7 @@ fn a_kafka_stream_on_spark_sweeps_lands_as_on_embedded_and_resumes_exactly_once(
     // Messages the reader judges before the format: empty, a lone newline, blank, not
     // UTF-8, CRLF; and the edge lines of the batch test, which hit the planted indicators.
     first.extend([b"".to_vec(), b"\n".to_vec(), b"   \t".to_vec(), b"\xff\xfe not utf-8 \xc3".to_vec()]);
+    first.push(b"\xef\xbf\xbd a replacement character, then \xe0\x80\x80 an overlong form".to_vec());
     first.extend(edge_lines().into_iter().map(String::into_bytes));
     first.push(b"1700000030.5 5 10.0.0.1 TCP_MISS/200 1 GET http://crlf.evil.example/ - DIRECT/198.51.100.9 -\r\n".to_vec());
     let second = support::squid_lines(dir, 2_000, 12);

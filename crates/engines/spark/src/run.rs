@@ -15,7 +15,7 @@ use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
-use crate::formats::{Directive, FormatSql, event_columns, file_format_sql, format_sql, lit, reject_detail, rejection};
+use crate::formats::{Directive, FormatSql, event_columns, file_format_sql, format_sql, invalid_utf8, lit, reject_detail, rejection};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
 };
@@ -194,7 +194,8 @@ async fn run_on(
                   o AS (SELECT b, first_id, coalesce(sum(n) OVER (ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before \
                         FROM n) \
              SELECT /*+ BROADCAST(o) */ {source} AS source, CAST(o.before + t.id - o.first_id + 1 AS BIGINT) AS offset, raw, line, \
-                    line RLIKE '^[ \\t]*\\\\z' AS blank \
+                    line RLIKE '^[ \\t]*\\\\z' AS blank, \
+                    octet_length(raw) - CASE WHEN substr(CAST(raw AS BINARY), -1) = X'0D' THEN 1 ELSE 0 END AS line_bytes \
              FROM (SELECT *, regexp_replace(raw, '\\r\\\\z', '') AS line FROM t) t JOIN o ON t.b = o.b"
         );
         let directives = match format.header_directive() {
@@ -202,11 +203,14 @@ async fn run_on(
             None => Vec::new(),
         };
         let fmt = file_format_sql(format, &directives)?;
-        let too_long = format!(
-            "WHEN octet_length(line) > {max_line} THEN {}",
-            rejection("too_long", format!("concat('line has ', octet_length(line), ' bytes; the limit is {max_line} (max_line_bytes)')"))
+        // The reader's checks, on the line's bytes: Spark's text source keeps them as they are
+        // (only what decodes them, such as a regular expression, replaces what is not UTF-8).
+        let early = format!(
+            "WHEN line_bytes > {max_line} THEN {} WHEN NOT is_valid_utf8(raw) THEN {}",
+            rejection("too_long", format!("concat('line has ', line_bytes, ' bytes; the limit is {max_line} (max_line_bytes)')")),
+            invalid_utf8("substr(CAST(raw AS BINARY), 1, line_bytes)")
         );
-        parsed_parts.push(parsed_sql(&fmt, &lines, "", &too_long));
+        parsed_parts.push(parsed_sql(&fmt, &lines, "", &early));
     }
     if parsed_parts.is_empty() {
         return Err(SparkError::Unsupported("the pipeline reads no files".into()));
@@ -225,7 +229,7 @@ async fn run_on(
         let content = analyser.as_ref().map(|analyser| StagedContent { analyser, staging: staging_dir(pipeline) });
         let commit = Commit::Run(pipeline.load.mode);
         let mut summary = RunSummary::default();
-        let raw = "encode(raw, 'UTF-8')";
+        let raw = "CAST(raw AS BINARY)";
         process_parsed(
             spark,
             pipeline,

@@ -42,7 +42,7 @@ use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 use crate::SparkError;
 use crate::client::{self, SparkClient};
 use crate::content::StagedContent;
-use crate::formats::{format_sql, rejection};
+use crate::formats::{format_sql, invalid_utf8, rejection};
 use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, write_table};
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
@@ -92,7 +92,7 @@ pub(crate) async fn run_stream(
         "WHEN octet_length(l1) = 0 THEN {} WHEN octet_length(l2) > {max_line} THEN {} WHEN NOT utf8_ok THEN {}",
         rejection("empty", "'the Kafka message has no payload'".into()),
         rejection("too_long", format!("concat('line has ', octet_length(l2), ' bytes; the limit is {max_line} (max_line_bytes)')")),
-        rejection("invalid_utf8", "concat('invalid UTF-8 at byte ', octet_length(substr(line, 1, instr(line, '\\uFFFD') - 1)))".into()),
+        invalid_utf8("l2"),
     );
     let parsed = parsed_sql(&fmt, LINES_SQL, "l1, kafka_ts, ", &early);
 

@@ -350,6 +350,20 @@ pub(crate) fn truncate_bytes(x: &str) -> String {
     )
 }
 
+/// One valid UTF-8 sequence as the hex digits Spark's `hex` writes (RFC 3629, as Rust's
+/// `str::from_utf8` checks it: no overlong forms, no surrogates, nothing past U+10FFFF).
+const UTF8_SEQUENCE_HEX: &str = "[0-7][0-9A-F]|C[2-9A-F][89AB][0-9A-F]|D[0-9A-F][89AB][0-9A-F]|E0[AB][0-9A-F][89AB][0-9A-F]\
+|E[1-9A-CEF][89AB][0-9A-F][89AB][0-9A-F]|ED[89][0-9A-F][89AB][0-9A-F]|F0[9AB][0-9A-F](?:[89AB][0-9A-F]){2}\
+|F[1-3][89AB][0-9A-F](?:[89AB][0-9A-F]){2}|F48[0-9A-F](?:[89AB][0-9A-F]){2}";
+
+/// The `invalid_utf8` reject of the bytes `bytes` (BINARY, known not to be UTF-8), with the
+/// embedded reader's detail: the length of the valid prefix (`Utf8Error::valid_up_to`). The
+/// pattern is possessive, so a line of a mebibyte is read without backtracking.
+pub(crate) fn invalid_utf8(bytes: &str) -> String {
+    let prefix = format!("regexp_extract(hex({bytes}), {}, 0)", lit(&format!("^(?:{UTF8_SEQUENCE_HEX})*+")));
+    rejection("invalid_utf8", format!("concat('invalid UTF-8 at byte ', CAST(char_length({prefix}) / 2 AS BIGINT))"))
+}
+
 /// The `field_count` reject of a missing field (`Cursor::need`).
 pub(crate) fn field_missing(what: &str) -> String {
     rejection("field_count", lit(&format!("line ends before the {what} field")))
