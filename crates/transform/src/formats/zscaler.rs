@@ -96,6 +96,22 @@ pub struct ZscalerOptions {
     pub fields: Option<Vec<String>>,
 }
 
+impl ZscalerOptions {
+    /// The column names of a CSV or TSV feed, lower-case: the `fields` option split on
+    /// whitespace and commas, or [`DEFAULT_FIELDS`].
+    pub fn column_names(&self) -> Vec<String> {
+        match &self.fields {
+            None => DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
+            Some(list) => list
+                .iter()
+                .flat_map(|s| s.split(|c: char| c == ',' || c.is_ascii_whitespace()))
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+}
+
 /// The NSS fields sweep reads; every other field is ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum F {
@@ -200,18 +216,10 @@ pub struct Zscaler {
 impl Zscaler {
     pub fn new(o: &ZscalerOptions) -> Result<Self, FormatError> {
         let invalid = |message: &str| FormatError::Invalid { format: "zscaler", message: message.to_string() };
-        let names: Vec<String> = match &o.fields {
-            None => DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
-            Some(_) if o.layout == ZscalerLayout::Json => {
-                return Err(invalid("fields applies to the csv and tsv layouts; JSON lines are read by key"));
-            }
-            Some(list) => list
-                .iter()
-                .flat_map(|s| s.split(|c: char| c == ',' || c.is_ascii_whitespace()))
-                .filter(|s| !s.is_empty())
-                .map(|s| s.to_ascii_lowercase())
-                .collect(),
-        };
+        if o.fields.is_some() && o.layout == ZscalerLayout::Json {
+            return Err(invalid("fields applies to the csv and tsv layouts; JSON lines are read by key"));
+        }
+        let names = o.column_names();
         if names.is_empty() {
             return Err(invalid("fields is empty"));
         }

@@ -32,20 +32,7 @@
 use super::jsonl::{JSON_WS, bad_json_detail, json_value_steps, parse_json_line, re, round_half_away};
 use super::time::{ctime_micros, epoch_seconds_micros, rfc3339_micros};
 use super::*;
-use sweep_formats::formats::zscaler::{DEFAULT_FIELDS, READ_FIELDS, ZscalerLayout, ZscalerOptions};
-
-/// The column names of a CSV/TSV layout, as `Zscaler::new` reads the `fields` option.
-fn column_names(options: &ZscalerOptions) -> Vec<String> {
-    match &options.fields {
-        None => DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
-        Some(list) => list
-            .iter()
-            .flat_map(|s| s.split(|c: char| c == ',' || c.is_ascii_whitespace()))
-            .filter(|s| !s.is_empty())
-            .map(|s| s.to_ascii_lowercase())
-            .collect(),
-    }
-}
+use sweep_formats::formats::zscaler::{READ_FIELDS, ZscalerLayout, ZscalerOptions};
 
 /// A field of a CSV/TSV line as `Delimited::next_field` reads it, written for a Java regular
 /// expression with `sep` the separator (a regex escape). A quoted field runs to a `"`
@@ -114,7 +101,7 @@ pub(super) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, SparkError>
 /// Reads a CSV or TSV line (`Zscaler::delimited`) with the separator `sep` (a regex) and
 /// `sep_text` (as text).
 fn delimited(st: &mut Steps, options: &ZscalerOptions, sep: &str, sep_text: &str) -> Read {
-    let names = column_names(options);
+    let names = options.column_names();
     let field = field_pattern(sep);
 
     st.at(0, "zs_line", format!("concat({}, line)", lit(sep_text)));
