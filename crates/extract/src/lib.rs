@@ -263,10 +263,10 @@ impl ChunkReader {
         }
         let chunk = Chunk { source: self.source.clone(), first_offset: self.next_offset, data, header: self.header.clone() };
         self.next_offset += chunk.line_count() as i64;
-        if let Some(prefix) = self.directive {
-            if let Some(line) = last_line_with_prefix(&chunk.data, prefix) {
-                self.header = Some(line.into());
-            }
+        if let Some(prefix) = self.directive
+            && let Some(line) = last_directive(&chunk.data, prefix)
+        {
+            self.header = Some(line.into());
         }
         Ok(Some(chunk))
     }
@@ -283,6 +283,21 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// The last header directive of `data` that the parser reads (one it does not reject for
+/// its bytes: UTF-8, no `\r` but a CRLF's and no NUL), without its line terminator. A
+/// directive the parser rejects does not replace the one before it, so neither may it for
+/// the chunks that follow.
+fn last_directive<'a>(mut data: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    while let Some(line) = last_line_with_prefix(data, prefix) {
+        if !line.contains(&b'\r') && !line.contains(&0) && std::str::from_utf8(line).is_ok() {
+            return Some(line);
+        }
+        // Search again before this line (`line` is a subslice of `data`).
+        data = &data[..line.as_ptr() as usize - data.as_ptr() as usize];
+    }
+    None
 }
 
 /// The last line of `data` that starts with `prefix`, without its line terminator.
@@ -374,6 +389,24 @@ mod tests {
         assert!(chunks[0].header.is_none());
         assert_eq!(chunks[1].header.as_deref(), Some(&b"#Fields: a b"[..]));
         assert_eq!(chunks.last().unwrap().header.as_deref(), Some(&b"#Fields: a b c"[..]));
+    }
+
+    #[test]
+    fn directives_the_parser_rejects_are_not_carried() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("elff.log");
+        let mut text = b"#Fields: a b\n".to_vec();
+        for i in 0..200 {
+            text.extend_from_slice(format!("{i} x\n").as_bytes());
+        }
+        // Rejects (a lone `\r`, not UTF-8): the fields before them still hold.
+        text.extend_from_slice(b"#Fields: a\rb c\n#Fields: \xff\n");
+        for i in 0..200 {
+            text.extend_from_slice(format!("{i} x\n").as_bytes());
+        }
+        std::fs::write(&path, text).unwrap();
+        let last = read_all(&Input::File(path), 1024, Some(b"#Fields:")).pop().unwrap();
+        assert_eq!(last.header.as_deref(), Some(&b"#Fields: a b"[..]));
     }
 
     #[test]

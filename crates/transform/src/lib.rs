@@ -93,9 +93,20 @@ impl ChunkParser {
         self.parser.start_chunk(header);
         let mut offset = first_offset;
         let mut start = 0;
+        // One scan of the chunk finds its first `\r` or NUL, and only a line holding the next
+        // one searches again (from its end): clean chunks cost one pass, CRLF chunks one more
+        // per line.
+        let mut control = memchr::memchr2(b'\r', b'\0', data);
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
-            self.parse_line(&data[start..end], source, offset, out);
+            let first_control = match control {
+                Some(at) if at < end => {
+                    control = memchr::memchr2(b'\r', b'\0', &data[end..]).map(|i| end + i);
+                    Some(at - start)
+                }
+                _ => None,
+            };
+            self.parse_line_at(&data[start..end], first_control, source, offset, out);
             offset += 1;
             start = end + 1;
         }
@@ -112,6 +123,11 @@ impl ChunkParser {
 
     /// Parses one line (without its `\n`; a trailing `\r` is dropped here).
     pub fn parse_line(&mut self, raw: &[u8], source: &str, offset: i64, out: &mut BatchBuilder) {
+        self.parse_line_at(raw, memchr::memchr2(b'\r', b'\0', raw), source, offset, out);
+    }
+
+    /// [`ChunkParser::parse_line`] given the position of the first `\r` or NUL in `raw`.
+    fn parse_line_at(&mut self, raw: &[u8], first_control: Option<usize>, source: &str, offset: i64, out: &mut BatchBuilder) {
         let prov = Provenance { format: &self.format_name, source, offset };
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         if line.len() > self.max_line_bytes {
@@ -130,6 +146,13 @@ impl ChunkParser {
                 return;
             }
         };
+        // Only the `\r` of a `\r\n` is a line end. Any other would have ended a line where the
+        // log's writer meant one, so the text on either side may belong to two records (the
+        // second one's fields read into the first's); and no log line holds a NUL.
+        if let Some(at) = first_control.filter(|&at| at < line.len()) {
+            out.push_reject(raw, &control_character(line[at], at), prov);
+            return;
+        }
         if text.bytes().all(|b| b == b' ' || b == b'\t') {
             out.push_skipped();
             return;
@@ -143,6 +166,22 @@ impl ChunkParser {
             Outcome::Skipped => out.push_skipped(),
             Outcome::Reject(why) => out.push_reject(raw, &why, prov),
         }
+    }
+}
+
+/// The `control_character` reject of the byte `byte` (a `\r` or NUL) at position `at`.
+fn control_character(byte: u8, at: usize) -> Reject {
+    let (name, why) = control_character_text(byte);
+    Reject::new(RejectReason::ControlCharacter, format!("{name} at byte {at}: {why}"))
+}
+
+/// How a `control_character` reject's detail, `{name} at byte {position}: {why}`, names
+/// the byte (`\r` or NUL) and says why no line may hold it; the Spark engine writes the same.
+pub fn control_character_text(byte: u8) -> (&'static str, &'static str) {
+    if byte == b'\r' {
+        ("carriage return", "a line break without \\n after it, so the line may hold more than one record")
+    } else {
+        ("NUL", "no log line holds one (a file padded with zeros, or not a text log)")
     }
 }
 

@@ -9,6 +9,10 @@ use std::fmt;
 pub enum RejectReason {
     /// The line is not valid UTF-8 (the raw bytes are still kept in `raw`).
     InvalidUtf8,
+    /// The line holds a byte no log line can: a carriage return that is not the last byte
+    /// before the `\n` (a line break the writer did not end with `\n`, so the line may hold
+    /// more than one record), or a NUL.
+    ControlCharacter,
     /// The line has fewer or more fields than the format defines.
     FieldCount,
     /// The timestamp is missing or cannot be read.
@@ -37,8 +41,9 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in a stable order (used for docs and summaries).
-    pub const ALL: [RejectReason; 12] = [
+    pub const ALL: [RejectReason; 13] = [
         RejectReason::InvalidUtf8,
+        RejectReason::ControlCharacter,
         RejectReason::FieldCount,
         RejectReason::BadTimestamp,
         RejectReason::BadIp,
@@ -56,6 +61,7 @@ impl RejectReason {
     pub fn code(self) -> &'static str {
         match self {
             RejectReason::InvalidUtf8 => "invalid_utf8",
+            RejectReason::ControlCharacter => "control_character",
             RejectReason::FieldCount => "field_count",
             RejectReason::BadTimestamp => "bad_timestamp",
             RejectReason::BadIp => "bad_ip",

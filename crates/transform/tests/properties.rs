@@ -33,13 +33,17 @@ fn lines_of(data: &[u8]) -> Vec<&[u8]> {
 }
 
 /// The last header directive line before `pos` (as a file reader hands it to a chunk):
-/// `\r` dropped, and only a line the parser itself would have seen (valid UTF-8).
+/// `\r` dropped, and only a line the parser itself would have seen (valid UTF-8, no control
+/// character).
 fn header_before<'d>(data: &'d [u8], pos: usize, directive: Option<&[u8]>) -> Option<&'d [u8]> {
     let directive = directive?;
     lines_of(&data[..pos])
         .into_iter()
+        .rfind(|l| {
+            let body = l.strip_suffix(b"\r").unwrap_or(l);
+            body.starts_with(directive) && std::str::from_utf8(body).is_ok() && !holds_control(l)
+        })
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .rfind(|l| l.starts_with(directive) && std::str::from_utf8(l).is_ok())
 }
 
 /// Parses `data` cut into chunks at the given byte positions (line starts).
@@ -72,6 +76,13 @@ fn strings<'b>(batch: &'b RecordBatch, name: &str) -> &'b StringArray {
     batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap()
 }
 
+/// True for a line that is UTF-8 and holds a `\r` (other than a CRLF's) or a NUL: the line
+/// must be a `control_character` reject.
+fn holds_control(line: &[u8]) -> bool {
+    let body = line.strip_suffix(b"\r").unwrap_or(line);
+    std::str::from_utf8(body).is_ok() && body.iter().any(|b| matches!(b, b'\r' | b'\0'))
+}
+
 /// The promises every parse of `data` keeps, whatever the bytes.
 fn check(spec: &FormatSpec, data: &[u8], out: &ParsedBatch) -> Result<(), TestCaseError> {
     let name = spec.name();
@@ -96,6 +107,15 @@ fn check(spec: &FormatSpec, data: &[u8], out: &ParsedBatch) -> Result<(), TestCa
         last = off;
         let line = lines[off as usize - 1];
         prop_assert_eq!(raw.value(i), line, "{}: raw bytes of line {} ({})", name, off, reasons.value(i));
+        prop_assert_eq!(
+            reasons.value(i) == "control_character",
+            holds_control(line),
+            "{}: line {} {:?} is a {} reject",
+            name,
+            off,
+            String::from_utf8_lossy(line),
+            reasons.value(i)
+        );
         prop_assert!(!seen[off as usize - 1]);
         seen[off as usize - 1] = true;
         prop_assert!(!reasons.value(i).is_empty());
@@ -112,6 +132,7 @@ fn check(spec: &FormatSpec, data: &[u8], out: &ParsedBatch) -> Result<(), TestCa
         seen[off as usize - 1] = true;
         let line = lines[off as usize - 1];
         prop_assert!(std::str::from_utf8(line).is_ok(), "{}: event from a line that is not UTF-8", name);
+        prop_assert!(!holds_control(line), "{}: event from line {} with a control character", name, off);
         prop_assert!(out.events.column_by_name("ts").unwrap().is_valid(i));
         prop_assert_eq!(strings(&out.events, "format").value(i), name);
     }
