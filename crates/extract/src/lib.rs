@@ -4,7 +4,8 @@
 //! directories, globs) into a sorted list of files; [`ChunkReader`] reads each one as a
 //! stream of [`Chunk`]s that end at line boundaries, decompressing gzip (multi-member,
 //! as log shippers and `logrotate` write) and zstd by their magic bytes. Memory stays
-//! bounded by the chunk size and the longest line, whatever the input size.
+//! bounded by the chunk size and the line limit ([`ChunkReader::with_max_line_bytes`]),
+//! whatever the input size and the length of its lines.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -183,6 +184,11 @@ pub struct Chunk {
     /// The last header directive line (see `FormatSpec::header_directive`) that came
     /// before this chunk in the same input.
     pub header: Option<Arc<[u8]>>,
+    /// Set when the reader cut the chunk's first line short because it is longer than the
+    /// reader's `max_line_bytes`: `data` then holds that line alone, as its first
+    /// `max_line_bytes` bytes (and its `\n`, if it had one), and this is its real length in
+    /// bytes, without its `\n` or `\r\n` (see `ChunkParser::parse_chunk_cut`).
+    pub cut_line_len: Option<u64>,
 }
 
 impl Chunk {
@@ -207,6 +213,7 @@ pub struct ChunkReader {
     reader: Box<dyn Read + Send>,
     source: Arc<str>,
     chunk_bytes: usize,
+    max_line: usize,
     carry: Vec<u8>,
     next_offset: i64,
     directive: Option<&'static [u8]>,
@@ -217,16 +224,35 @@ pub struct ChunkReader {
 impl ChunkReader {
     /// `directive` is the header-directive prefix of the format, if it has one.
     pub fn new(input: &Input, chunk_bytes: usize, directive: Option<&'static [u8]>, counter: Arc<AtomicU64>) -> Result<Self, ExtractError> {
-        Ok(ChunkReader {
-            reader: open(input, counter)?,
-            source: input.name().into(),
+        Ok(Self::from_reader(open(input, counter)?, input.name().into(), chunk_bytes, directive))
+    }
+
+    fn from_reader(reader: Box<dyn Read + Send>, source: Arc<str>, chunk_bytes: usize, directive: Option<&'static [u8]>) -> Self {
+        ChunkReader {
+            reader,
+            source,
             chunk_bytes: chunk_bytes.max(1024),
+            max_line: usize::MAX,
             carry: Vec::new(),
             next_offset: 1,
             directive,
             header: None,
             done: false,
-        })
+        }
+    }
+
+    /// Cuts lines longer than `max` bytes (without their `\n` or `\r\n`) short while
+    /// reading them: such a line comes as a chunk of its own holding its first `max` bytes,
+    /// with its real length in [`Chunk::cut_line_len`], and the rest of it is counted and
+    /// dropped as it streams past. A chunk then holds at most `chunk_bytes + max + 1` bytes
+    /// whatever the length of a line. Without this limit a line is read whole, however long.
+    ///
+    /// The parser must use the same limit and be given `cut_line_len`
+    /// (`ChunkParser::with_max_line_bytes`, `ChunkParser::parse_chunk_cut`), or a cut line's
+    /// head would be read as a line of its own.
+    pub fn with_max_line_bytes(mut self, max: usize) -> Self {
+        self.max_line = max;
+        self
     }
 
     /// The next chunk, `Ok(None)` at the end of the input.
@@ -235,12 +261,15 @@ impl ChunkReader {
             return Ok(None);
         }
         let mut data = std::mem::take(&mut self.carry);
-        data.reserve(self.chunk_bytes.saturating_sub(data.len()));
+        data.reserve_exact(self.chunk_bytes.saturating_sub(data.len()));
         let mut searched = 0;
+        let mut cut_line_len = None;
         loop {
-            // Fill up to the chunk size (or more, while a single line is longer).
+            // Fill up to the chunk size (or more, while a single line is longer). Growing by
+            // exactly what is read keeps the buffer's capacity, not only its length, bounded.
             let target = if data.len() < self.chunk_bytes { self.chunk_bytes } else { data.len() + self.chunk_bytes };
             let start = data.len();
+            data.reserve_exact(target - start);
             data.resize(target, 0);
             let n = read_full(&mut self.reader, &mut data[start..])
                 .map_err(|source| ExtractError::Io { path: self.source.to_string(), source })?;
@@ -255,20 +284,59 @@ impl ChunkReader {
                 data.truncate(cut);
                 break;
             }
-            // No line end yet: one line is longer than the chunk, so keep reading.
+            // No line end yet: `data` is one line longer than the chunk, so keep reading,
+            // unless it is too long already: past `max_line + 1` bytes (the last may be the
+            // `\r` of a `\r\n`) nothing that follows can make it fit.
             searched = data.len();
+            if data.len() > self.max_line.saturating_add(1) {
+                cut_line_len = Some(self.cut_line(&mut data)?);
+                break;
+            }
         }
         if data.is_empty() {
             return Ok(None);
         }
-        let chunk = Chunk { source: self.source.clone(), first_offset: self.next_offset, data, header: self.header.clone() };
+        let chunk = Chunk { source: self.source.clone(), first_offset: self.next_offset, data, header: self.header.clone(), cut_line_len };
         self.next_offset += chunk.line_count() as i64;
-        if let Some(prefix) = self.directive
-            && let Some(line) = last_directive(&chunk.data, prefix)
+        // A cut line is a reject, never a directive the parser reads.
+        if let (Some(prefix), None) = (self.directive, cut_line_len)
+            && let Some(line) = last_directive(&chunk.data, prefix, self.max_line)
         {
             self.header = Some(line.into());
         }
         Ok(Some(chunk))
+    }
+
+    /// Keeps the first `max_line` bytes of the too-long line that `data` begins (it holds no
+    /// `\n`), reads past the rest of it, carries what follows it to the next chunk, and
+    /// returns its length as the parser measures lines (without `\n` or `\r\n`).
+    fn cut_line(&mut self, data: &mut Vec<u8>) -> Result<u64, ExtractError> {
+        let mut len = data.len() as u64;
+        let mut last = data.last().copied();
+        data.truncate(self.max_line);
+        let mut buf = vec![0; self.chunk_bytes.min(1 << 20)];
+        loop {
+            let n = read_full(&mut self.reader, &mut buf).map_err(|source| ExtractError::Io { path: self.source.to_string(), source })?;
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            match memchr::memchr(b'\n', &buf[..n]) {
+                Some(end) => {
+                    len += end as u64;
+                    last = if end > 0 { Some(buf[end - 1]) } else { last };
+                    self.carry = buf[end + 1..n].to_vec();
+                    data.push(b'\n');
+                    break;
+                }
+                None => {
+                    len += n as u64;
+                    last = Some(buf[n - 1]);
+                }
+            }
+        }
+        data.shrink_to_fit();
+        Ok(len - u64::from(last == Some(b'\r')))
     }
 }
 
@@ -286,12 +354,12 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The last header directive of `data` that the parser reads (one it does not reject for
-/// its bytes: UTF-8, no `\r` but a CRLF's and no NUL), without its line terminator. A
-/// directive the parser rejects does not replace the one before it, so neither may it for
-/// the chunks that follow.
-fn last_directive<'a>(mut data: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+/// its bytes: at most `max_line` bytes, UTF-8, no `\r` but a CRLF's and no NUL), without its
+/// line terminator. A directive the parser rejects does not replace the one before it, so
+/// neither may it for the chunks that follow.
+fn last_directive<'a>(mut data: &'a [u8], prefix: &[u8], max_line: usize) -> Option<&'a [u8]> {
     while let Some(line) = last_line_with_prefix(data, prefix) {
-        if !line.contains(&b'\r') && !line.contains(&0) && std::str::from_utf8(line).is_ok() {
+        if line.len() <= max_line && !line.contains(&b'\r') && !line.contains(&0) && std::str::from_utf8(line).is_ok() {
             return Some(line);
         }
         // Search again before this line (`line` is a subslice of `data`).
@@ -391,6 +459,68 @@ mod tests {
         assert_eq!(chunks.last().unwrap().header.as_deref(), Some(&b"#Fields: a b c"[..]));
     }
 
+    /// `head` lines, one line of `long` bytes (`x`s, then `end`), `tail` lines, generated
+    /// as they are read.
+    fn with_long_line(head: usize, long: u64, end: &'static [u8], tail: usize) -> Box<dyn Read + Send> {
+        let lines = |name: &str, n: usize| (1..=n).map(|i| format!("{name} line {i}\n")).collect::<String>().into_bytes();
+        Box::new(
+            io::Cursor::new(lines("head", head)).chain(io::repeat(b'x').take(long)).chain(end).chain(io::Cursor::new(lines("tail", tail))),
+        )
+    }
+
+    #[test]
+    fn long_line_is_cut_while_reading_and_counted_once() {
+        const MAX: usize = 1 << 20;
+        const CHUNK: usize = 64 << 10;
+        const LONG: u64 = 50_000_000;
+        for (end, len) in [(&b"\n"[..], LONG), (b"\r\n", LONG), (b"x\r\n", LONG + 1)] {
+            let mut r = ChunkReader::from_reader(with_long_line(3000, LONG, end, 3000), "gen".into(), CHUNK, None).with_max_line_bytes(MAX);
+            let mut chunks = Vec::new();
+            while let Some(c) = r.next_chunk().unwrap() {
+                assert!(c.data.capacity() <= CHUNK + MAX + 2, "a chunk of {} bytes ({} allocated)", c.data.len(), c.data.capacity());
+                chunks.push(c);
+            }
+            let cut: Vec<&Chunk> = chunks.iter().filter(|c| c.cut_line_len.is_some()).collect();
+            assert_eq!(cut.len(), 1);
+            assert_eq!(cut[0].cut_line_len, Some(len), "the line's length without its line end");
+            assert_eq!(cut[0].first_offset, 3001);
+            assert_eq!(cut[0].line_count(), 1);
+            assert_eq!(cut[0].data, [&vec![b'x'; MAX][..], b"\n"].concat());
+            // The lines after it keep their numbers and their bytes.
+            let mut offset = 1;
+            let mut text = Vec::new();
+            for c in &chunks {
+                assert_eq!(c.first_offset, offset);
+                offset += c.line_count() as i64;
+                if c.cut_line_len.is_none() {
+                    text.extend_from_slice(&c.data);
+                }
+            }
+            assert_eq!(offset, 6002);
+            let expected: String =
+                (1..=3000).map(|i| format!("head line {i}\n")).chain((1..=3000).map(|i| format!("tail line {i}\n"))).collect();
+            assert_eq!(String::from_utf8(text).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn lines_that_fit_are_never_cut() {
+        const MAX: usize = 4000;
+        // A line of exactly the limit, with and without `\r\n`, longer than the chunk; and a
+        // last line two bytes too long without a line end (one byte too long, it could still
+        // have been a line with its `\r\n`, and would be read whole: the parser rejects it).
+        let data = [&vec![b'a'; MAX][..], b"\r\n", &vec![b'b'; MAX][..], b"\n", b"short\n", &vec![b'c'; MAX + 2][..]].concat();
+        let mut r = ChunkReader::from_reader(Box::new(io::Cursor::new(data.clone())), "gen".into(), 1024, None).with_max_line_bytes(MAX);
+        let mut chunks = Vec::new();
+        while let Some(c) = r.next_chunk().unwrap() {
+            chunks.push(c);
+        }
+        let cut: Vec<_> = chunks.iter().filter_map(|c| c.cut_line_len.map(|len| (c.first_offset, len, c.data.len()))).collect();
+        assert_eq!(cut, [(4, MAX as u64 + 2, MAX)]);
+        let kept: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
+        assert_eq!(kept, data[..data.len() - 2]);
+    }
+
     #[test]
     fn directives_the_parser_rejects_are_not_carried() {
         let dir = tempfile::tempdir().unwrap();
@@ -399,14 +529,18 @@ mod tests {
         for i in 0..200 {
             text.extend_from_slice(format!("{i} x\n").as_bytes());
         }
-        // Rejects (a lone `\r`, not UTF-8): the fields before them still hold.
-        text.extend_from_slice(b"#Fields: a\rb c\n#Fields: \xff\n");
+        // Rejects (a lone `\r`, not UTF-8, too long): the fields before them still hold.
+        text.extend_from_slice(b"#Fields: a\rb c\n#Fields: \xff\n#Fields: a b c d e f g h i j\n");
         for i in 0..200 {
             text.extend_from_slice(format!("{i} x\n").as_bytes());
         }
         std::fs::write(&path, text).unwrap();
-        let last = read_all(&Input::File(path), 1024, Some(b"#Fields:")).pop().unwrap();
-        assert_eq!(last.header.as_deref(), Some(&b"#Fields: a b"[..]));
+        let mut r = ChunkReader::new(&Input::File(path), 1024, Some(b"#Fields:"), Arc::default()).unwrap().with_max_line_bytes(20);
+        let mut last = None;
+        while let Some(c) = r.next_chunk().unwrap() {
+            last = c.header;
+        }
+        assert_eq!(last.as_deref(), Some(&b"#Fields: a b"[..]));
     }
 
     #[test]

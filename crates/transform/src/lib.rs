@@ -89,14 +89,37 @@ impl ChunkParser {
     /// last line without a terminator counts too. `first_offset` is the offset (1-based
     /// line number) of the first line; `header` as in [`LineParser::start_chunk`].
     pub fn parse_chunk(&mut self, data: &[u8], source: &str, first_offset: i64, header: Option<&[u8]>, out: &mut BatchBuilder) {
+        self.parse_chunk_cut(data, source, first_offset, header, None, out);
+    }
+
+    /// [`ChunkParser::parse_chunk`] for a chunk from a reader that bounds its memory by
+    /// cutting over-long lines short while reading (sweep-extract's `Chunk::cut_line_len`).
+    /// With `cut_line_len` set, the chunk's first line is the head of a line that long (in
+    /// bytes, without its `\r\n`): it becomes a `too_long` reject stating that length, as it
+    /// would have whole. The reader and the parser must use the same `max_line_bytes`.
+    pub fn parse_chunk_cut(
+        &mut self,
+        data: &[u8],
+        source: &str,
+        first_offset: i64,
+        header: Option<&[u8]>,
+        cut_line_len: Option<u64>,
+        out: &mut BatchBuilder,
+    ) {
         let header = header.and_then(|h| std::str::from_utf8(h).ok());
         self.parser.start_chunk(header);
         let mut offset = first_offset;
         let mut start = 0;
+        if let Some(len) = cut_line_len {
+            let end = memchr::memchr(b'\n', data).unwrap_or(data.len());
+            self.push_too_long(&data[..end], len, Provenance { format: &self.format_name, source, offset }, out);
+            offset += 1;
+            start = (end + 1).min(data.len());
+        }
         // One scan of the chunk finds its first `\r` or NUL, and only a line holding the next
         // one searches again (from its end): clean chunks cost one pass, CRLF chunks one more
         // per line.
-        let mut control = memchr::memchr2(b'\r', b'\0', data);
+        let mut control = memchr::memchr2(b'\r', b'\0', &data[start..]).map(|i| start + i);
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
             let first_control = match control {
@@ -131,11 +154,7 @@ impl ChunkParser {
         let prov = Provenance { format: &self.format_name, source, offset };
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         if line.len() > self.max_line_bytes {
-            let why = Reject::new(
-                RejectReason::TooLong,
-                format!("line has {} bytes; the limit is {} (max_line_bytes)", line.len(), self.max_line_bytes),
-            );
-            out.push_reject(raw, &why, prov);
+            self.push_too_long(raw, line.len() as u64, prov, out);
             return;
         }
         let text = match std::str::from_utf8(line) {
@@ -166,6 +185,15 @@ impl ChunkParser {
             Outcome::Skipped => out.push_skipped(),
             Outcome::Reject(why) => out.push_reject(raw, &why, prov),
         }
+    }
+
+    /// The `too_long` reject of a line `len` bytes long whose first bytes are `raw`. Its raw
+    /// column keeps the first `max_line_bytes` bytes, the most a reader that cuts lines
+    /// short holds of one, so that a line's reject is the same however it was read.
+    fn push_too_long(&self, raw: &[u8], len: u64, prov: Provenance<'_>, out: &mut BatchBuilder) {
+        let why =
+            Reject::new(RejectReason::TooLong, format!("line has {len} bytes; the limit is {} (max_line_bytes)", self.max_line_bytes));
+        out.push_reject(&raw[..raw.len().min(self.max_line_bytes)], &why, prov);
     }
 }
 

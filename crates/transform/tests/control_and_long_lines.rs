@@ -1,6 +1,6 @@
-//! Lines that hold bytes no log line can (a lone `\r`, NUL): each is one reject of its own,
-//! never part of another event, and every request stays accounted for. Built on the real
-//! Squid log in ../shared/data/logs.
+//! Lines that hold bytes no log line can (a lone `\r`, NUL) and lines longer than
+//! `max_line_bytes`: each is one reject of its own, never part of another event, and every
+//! request stays accounted for. Built on the real Squid log in ../shared/data/logs.
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, BinaryArray, RecordBatch};
@@ -135,4 +135,37 @@ fn kafka_messages_are_checked_too() {
     let out = out.finish();
     assert_eq!((out.counts.events, out.counts.rejects), (1, 1));
     assert_eq!(column(&out.rejects, "reason"), ["control_character"]);
+}
+
+#[test]
+fn long_lines_keep_their_head_and_state_their_length() {
+    let reqs = requests(3);
+    let max = 100;
+    let mut parser = ChunkParser::new(&FormatSpec::Squid).unwrap().with_max_line_bytes(max);
+    let mut out = BatchBuilder::new(4, 0);
+    let long = vec![b'x'; 1000];
+    // The whole line in the chunk, a `\r\n` not counted in its length; then a short line.
+    let short = b"1198298239.740 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -";
+    let data = [&long[..], b"\r\n", &short[..], b"\n"].concat();
+    parser.parse_chunk(&data, "a.log", 1, None, &mut out);
+    // A chunk whose first line a reader cut short to its first `max` bytes: 5000 bytes long.
+    let data = [&long[..max], b"\n", &short[..], b"\n"].concat();
+    parser.parse_chunk_cut(&data, "a.log", 3, None, Some(5000), &mut out);
+    let out = out.finish();
+    assert!(out.counts.balanced());
+    assert_eq!((out.counts.lines, out.counts.events, out.counts.rejects), (4, 2, 2));
+    assert_eq!(column(&out.rejects, "reason"), ["too_long", "too_long"]);
+    assert_eq!(
+        column(&out.rejects, "detail"),
+        ["line has 1000 bytes; the limit is 100 (max_line_bytes)", "line has 5000 bytes; the limit is 100 (max_line_bytes)"]
+    );
+    let raw = raw(&out.rejects);
+    assert_eq!((raw.value(0), raw.value(1)), (&long[..max], &long[..max]));
+    let offsets = |b: &RecordBatch| b.column_by_name("offset").unwrap().as_primitive::<arrow_array::types::Int64Type>().values().to_vec();
+    assert_eq!((offsets(&out.rejects), offsets(&out.events)), (vec![1, 3], vec![2, 4]));
+    // A line of exactly the limit, with a `\r\n`, is no reject.
+    let mut parser = ChunkParser::new(&FormatSpec::Squid).unwrap().with_max_line_bytes(reqs[0].len());
+    let mut out = BatchBuilder::new(4, 0);
+    parser.parse_chunk(&[&reqs[0][..], b"\r\n"].concat(), "a.log", 1, None, &mut out);
+    assert_eq!(out.finish().counts.events, 1);
 }

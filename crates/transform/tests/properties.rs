@@ -6,7 +6,7 @@ use arrow_array::{Array, BinaryArray, Int64Array, RecordBatch, StringArray};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use sweep_formats::formats::custom::CustomOptions;
-use sweep_formats::{BatchBuilder, ChunkParser, FormatSpec, ParsedBatch, catalogue};
+use sweep_formats::{BatchBuilder, ChunkParser, DEFAULT_MAX_LINE_BYTES, FormatSpec, ParsedBatch, catalogue};
 
 /// Every catalogue format with the options that read its example.
 fn formats() -> Vec<(FormatSpec, &'static str)> {
@@ -33,22 +33,29 @@ fn lines_of(data: &[u8]) -> Vec<&[u8]> {
 }
 
 /// The last header directive line before `pos` (as a file reader hands it to a chunk):
-/// `\r` dropped, and only a line the parser itself would have seen (valid UTF-8, no control
-/// character).
-fn header_before<'d>(data: &'d [u8], pos: usize, directive: Option<&[u8]>) -> Option<&'d [u8]> {
+/// `\r` dropped, and only a line the parser itself would have seen (not too long, valid
+/// UTF-8, no control character).
+fn header_before<'d>(data: &'d [u8], pos: usize, directive: Option<&[u8]>, max_line_bytes: usize) -> Option<&'d [u8]> {
     let directive = directive?;
     lines_of(&data[..pos])
         .into_iter()
         .rfind(|l| {
             let body = l.strip_suffix(b"\r").unwrap_or(l);
-            body.starts_with(directive) && std::str::from_utf8(body).is_ok() && !holds_control(l)
+            body.starts_with(directive)
+                && body.len() <= max_line_bytes
+                && std::str::from_utf8(body).is_ok()
+                && !holds_control(l, max_line_bytes)
         })
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
 /// Parses `data` cut into chunks at the given byte positions (line starts).
 fn parse_chunks(spec: &FormatSpec, data: &[u8], cuts: &[usize]) -> ParsedBatch {
-    let mut parser = ChunkParser::new(spec).expect("catalogue formats build");
+    parse_chunks_max(spec, data, cuts, DEFAULT_MAX_LINE_BYTES)
+}
+
+fn parse_chunks_max(spec: &FormatSpec, data: &[u8], cuts: &[usize], max_line_bytes: usize) -> ParsedBatch {
+    let mut parser = ChunkParser::new(spec).expect("catalogue formats build").with_max_line_bytes(max_line_bytes);
     let mut out = BatchBuilder::new(16, 0);
     let mut bounds: Vec<usize> = cuts.to_vec();
     bounds.push(0);
@@ -58,7 +65,7 @@ fn parse_chunks(spec: &FormatSpec, data: &[u8], cuts: &[usize]) -> ParsedBatch {
     for w in bounds.windows(2) {
         let (start, end) = (w[0], w[1]);
         let first_offset = 1 + data[..start].iter().filter(|b| **b == b'\n').count() as i64;
-        let header = header_before(data, start, spec.header_directive());
+        let header = header_before(data, start, spec.header_directive(), max_line_bytes);
         parser.parse_chunk(&data[start..end], "prop", first_offset, header, &mut out);
     }
     out.finish()
@@ -76,15 +83,19 @@ fn strings<'b>(batch: &'b RecordBatch, name: &str) -> &'b StringArray {
     batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap()
 }
 
-/// True for a line that is UTF-8 and holds a `\r` (other than a CRLF's) or a NUL: the line
-/// must be a `control_character` reject.
-fn holds_control(line: &[u8]) -> bool {
-    let body = line.strip_suffix(b"\r").unwrap_or(line);
-    std::str::from_utf8(body).is_ok() && body.iter().any(|b| matches!(b, b'\r' | b'\0'))
-}
-
 /// The promises every parse of `data` keeps, whatever the bytes.
 fn check(spec: &FormatSpec, data: &[u8], out: &ParsedBatch) -> Result<(), TestCaseError> {
+    check_max(spec, data, out, DEFAULT_MAX_LINE_BYTES)
+}
+
+/// True for a line that fits the limit, is UTF-8 and holds a `\r` (other than a CRLF's) or
+/// a NUL: the line must be a `control_character` reject.
+fn holds_control(line: &[u8], max_line_bytes: usize) -> bool {
+    let body = line.strip_suffix(b"\r").unwrap_or(line);
+    body.len() <= max_line_bytes && std::str::from_utf8(body).is_ok() && body.iter().any(|b| matches!(b, b'\r' | b'\0'))
+}
+
+fn check_max(spec: &FormatSpec, data: &[u8], out: &ParsedBatch, max_line_bytes: usize) -> Result<(), TestCaseError> {
     let name = spec.name();
     let lines = lines_of(data);
     let expected_lines = data.iter().filter(|b| **b == b'\n').count() + usize::from(!data.is_empty() && !data.ends_with(b"\n"));
@@ -95,7 +106,8 @@ fn check(spec: &FormatSpec, data: &[u8], out: &ParsedBatch) -> Result<(), TestCa
     prop_assert_eq!(out.events.num_rows() as u64, c.events, "{}: event rows", name);
     prop_assert_eq!(out.rejects.num_rows() as u64, c.rejects, "{}: reject rows", name);
 
-    // Rejects keep the line's bytes exactly (with a `\r` before the `\n`, as read).
+    // Rejects keep the line's bytes exactly (with a `\r` before the `\n`, as read), but for
+    // a line too long, whose first max_line_bytes bytes they keep.
     let raw = out.rejects.column_by_name("raw").unwrap().as_any().downcast_ref::<BinaryArray>().unwrap();
     let reasons = strings(&out.rejects, "reason");
     let mut seen = vec![false; lines.len()];
@@ -106,10 +118,11 @@ fn check(spec: &FormatSpec, data: &[u8], out: &ParsedBatch) -> Result<(), TestCa
         prop_assert!(off > last, "{}: reject offsets not increasing", name);
         last = off;
         let line = lines[off as usize - 1];
-        prop_assert_eq!(raw.value(i), line, "{}: raw bytes of line {} ({})", name, off, reasons.value(i));
+        let kept = if reasons.value(i) == "too_long" { &line[..max_line_bytes] } else { line };
+        prop_assert_eq!(raw.value(i), kept, "{}: raw bytes of line {} ({})", name, off, reasons.value(i));
         prop_assert_eq!(
             reasons.value(i) == "control_character",
-            holds_control(line),
+            holds_control(line, max_line_bytes),
             "{}: line {} {:?} is a {} reject",
             name,
             off,
@@ -132,7 +145,8 @@ fn check(spec: &FormatSpec, data: &[u8], out: &ParsedBatch) -> Result<(), TestCa
         seen[off as usize - 1] = true;
         let line = lines[off as usize - 1];
         prop_assert!(std::str::from_utf8(line).is_ok(), "{}: event from a line that is not UTF-8", name);
-        prop_assert!(!holds_control(line), "{}: event from line {} with a control character", name, off);
+        prop_assert!(!holds_control(line, max_line_bytes), "{}: event from line {} with a control character", name, off);
+        prop_assert!(line.strip_suffix(b"\r").unwrap_or(line).len() <= max_line_bytes, "{}: event from a line too long", name);
         prop_assert!(out.events.column_by_name("ts").unwrap().is_valid(i));
         prop_assert_eq!(strings(&out.events, "format").value(i), name);
     }
@@ -317,6 +331,21 @@ proptest! {
             prop_assert_eq!(whole.counts, split.counts, "{}: counts differ when cut at {:?}", spec.name(), cuts);
             prop_assert_eq!(&whole.events, &split.events, "{}: events differ when cut at {:?}", spec.name(), cuts);
             prop_assert_eq!(&whole.rejects, &split.rejects, "{}: rejects differ when cut at {:?}", spec.name(), cuts);
+        }
+    }
+
+    /// (e): with a small line limit, long lines are `too_long` rejects keeping their head,
+    /// the rest keep the invariant, whatever the chunking.
+    #[test]
+    fn small_line_limits_keep_the_invariant(data in input(), max in 0usize..80, cut in any::<Index>()) {
+        let line_ends = data.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1);
+        let starts: Vec<usize> = std::iter::once(0).chain(line_ends).collect();
+        let cut = starts[cut.index(starts.len())];
+        for (spec, _) in formats() {
+            let whole = parse_chunks_max(&spec, &data, &[], max);
+            check_max(&spec, &data, &whole, max)?;
+            let split = parse_chunks_max(&spec, &data, &[cut], max);
+            prop_assert_eq!(&whole.rejects, &split.rejects, "{}: rejects differ when cut at {}", spec.name(), cut);
         }
     }
 }
