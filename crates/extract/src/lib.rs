@@ -186,8 +186,8 @@ pub struct Chunk {
     pub header: Option<Arc<[u8]>>,
     /// Set when the reader cut the chunk's first line short because it is longer than the
     /// reader's `max_line_bytes`: `data` then holds that line alone, as its first
-    /// `max_line_bytes` bytes (and its `\n`, if it had one), and this is its real length in
-    /// bytes, without its `\n` or `\r\n` (see `ChunkParser::parse_chunk_cut`).
+    /// `max_line_bytes` bytes and a `\n` (even at the end of the input), and this is its
+    /// real length in bytes, without its `\n` or `\r\n` (see `ChunkParser::parse_chunk_cut`).
     pub cut_line_len: Option<u64>,
 }
 
@@ -326,7 +326,6 @@ impl ChunkReader {
                     len += end as u64;
                     last = if end > 0 { Some(buf[end - 1]) } else { last };
                     self.carry = buf[end + 1..n].to_vec();
-                    data.push(b'\n');
                     break;
                 }
                 None => {
@@ -335,6 +334,8 @@ impl ChunkReader {
                 }
             }
         }
+        // Even at the end of the input: a chunk of one line whatever `max_line` is (0 too).
+        data.push(b'\n');
         data.shrink_to_fit();
         Ok(len - u64::from(last == Some(b'\r')))
     }
@@ -516,9 +517,21 @@ mod tests {
             chunks.push(c);
         }
         let cut: Vec<_> = chunks.iter().filter_map(|c| c.cut_line_len.map(|len| (c.first_offset, len, c.data.len()))).collect();
-        assert_eq!(cut, [(4, MAX as u64 + 2, MAX)]);
+        assert_eq!(cut, [(4, MAX as u64 + 2, MAX + 1)]);
         let kept: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
-        assert_eq!(kept, data[..data.len() - 2]);
+        assert_eq!(kept, [&data[..data.len() - 2], b"\n"].concat());
+    }
+
+    #[test]
+    fn a_zero_limit_still_gives_one_chunk_line_per_line() {
+        // The last line, without a line end, is cut to nothing: its chunk still holds a line.
+        let data = [&b"ab\n"[..], &[b'x'; 2000]].concat();
+        let mut r = ChunkReader::from_reader(Box::new(io::Cursor::new(data)), "gen".into(), 1024, None).with_max_line_bytes(0);
+        let mut got = Vec::new();
+        while let Some(c) = r.next_chunk().unwrap() {
+            got.push((c.first_offset, c.line_count(), c.cut_line_len));
+        }
+        assert_eq!(got, [(1, 1, None), (2, 1, Some(2000))]);
     }
 
     #[test]
