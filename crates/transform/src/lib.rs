@@ -116,18 +116,14 @@ impl ChunkParser {
             offset += 1;
             start = (end + 1).min(data.len());
         }
-        // One scan of the chunk finds its first `\r` or NUL, and only a line holding the next
-        // one searches again (from its end): clean chunks cost one pass, CRLF chunks one more
-        // per line.
-        let mut control = memchr::memchr2(b'\r', b'\0', &data[start..]).map(|i| start + i);
         while start < data.len() {
-            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
-            let first_control = match control {
-                Some(at) if at < end => {
-                    control = memchr::memchr2(b'\r', b'\0', &data[end..]).map(|i| end + i);
-                    Some(at - start)
-                }
-                _ => None,
+            // The search for the line's end stops at a `\r` or NUL too, so that finding them
+            // costs no pass of its own.
+            let rest = &data[start..];
+            let (end, first_control) = match memchr::memchr3(b'\n', b'\r', b'\0', rest) {
+                Some(i) if rest[i] == b'\n' => (start + i, None),
+                Some(i) => (memchr::memchr(b'\n', &rest[i..]).map_or(data.len(), |j| start + i + j), Some(i)),
+                None => (data.len(), None),
             };
             self.parse_line_at(&data[start..end], first_control, source, offset, out);
             offset += 1;
