@@ -49,14 +49,31 @@ fn suspicious_lines(start_epoch_s: i64) -> String {
     out
 }
 
+/// The file that marks a folder as the demo's own, so a re-run may replace it.
+const DEMO_MARKER: &str = ".sweep-demo";
+
+/// Empties the demo folder of an earlier demo run; refuses a folder with anything else in it.
+fn clear_demo_dir(dir: &Path) -> Result<()> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    if !dir.join(DEMO_MARKER).is_file() {
+        anyhow::bail!(
+            "{} is not empty and was not made by `sweep demo`; give the demo a new or empty folder (--dir), nothing was touched",
+            dir.display()
+        );
+    }
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear the demo folder {}", dir.display()))
+}
+
 pub fn run(dir: &Path, lines: u64) -> Result<()> {
     // Absolute paths, so that the saved pipeline file runs from any folder.
     let dir = &std::path::absolute(dir)?;
     let input = dir.join("input");
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear the demo folder {}", dir.display()))?;
-    }
+    clear_demo_dir(dir)?;
     std::fs::create_dir_all(&input).with_context(|| format!("cannot create {}", input.display()))?;
+    std::fs::write(dir.join(DEMO_MARKER), "made by `sweep demo`; the next demo run replaces this folder\n")?;
 
     let feeds = dir.join("feeds");
     std::fs::create_dir_all(&feeds)?;

@@ -78,6 +78,14 @@ enum Command {
         #[arg(long, value_name = "URL")]
         remote: Option<String>,
     },
+    /// Remove what no reader of a lake needs: files of runs that died, and old Delta versions' files.
+    Vacuum {
+        /// The lake folder (the --out of a run).
+        lake: PathBuf,
+        /// Keep the files Delta versions of the last this many hours read (time travel).
+        #[arg(long, default_value_t = 168)]
+        retain_hours: u64,
+    },
     /// Write synthetic proxy traffic (for benchmarks and experiments).
     Generate {
         /// Layout: squid, combined, squid_combined or elff.
@@ -152,6 +160,15 @@ struct CommonArgs {
     /// No progress bar and no human summary.
     #[arg(long, short)]
     quiet: bool,
+    /// Read every input again, even those an earlier run into the lake loaded unchanged.
+    #[arg(long)]
+    reload: bool,
+    /// Fail (exit 3, commit nothing) when more than this share of lines (0-1) are rejects.
+    #[arg(long, value_name = "RATIO")]
+    fail_on_rejects: Option<f64>,
+    /// Fail (exit 3, commit nothing) when the inputs hold no lines.
+    #[arg(long)]
+    fail_if_empty: bool,
 }
 
 #[derive(clap::Args)]
@@ -163,10 +180,11 @@ struct ScanArgs {
     /// The log format (see `sweep formats`).
     #[arg(long, short)]
     format: String,
-    /// Output folder: tables go to <out>/events and <out>/rejects.
+    /// Output folder (the lake): tables go to <out>/events, <out>/rejects, ...; its journal to <out>/_sweep.
     #[arg(long, short)]
     out: PathBuf,
-    /// When a table folder already holds data: error (default), append or overwrite.
+    /// When the lake already holds data: error (default), append (inputs loaded before are
+    /// skipped) or overwrite (the old rows go only once the new run has committed).
     #[arg(long, value_enum, default_value_t = ModeArg::Error)]
     mode: ModeArg,
     /// A SQL stage over `events` (repeatable; each reads the previous one's output).
@@ -267,11 +285,26 @@ impl From<ModeArg> for WriteMode {
     }
 }
 
+/// Exit codes (docs/pipeline.md): 1 an error, 3 a check failed (`--fail-on-rejects`,
+/// `--fail-if-empty`), 130 interrupted by Ctrl-C or SIGTERM.
+const EXIT_ERROR: i32 = 1;
+const EXIT_CHECK: i32 = 3;
+const EXIT_INTERRUPTED: i32 = 130;
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = dispatch(cli) {
         eprintln!("sweep: error: {e:#}");
-        std::process::exit(1);
+        let engine = e.chain().find_map(|c| match c.downcast_ref::<sweep::Error>() {
+            Some(err) => err.engine_error(),
+            None => c.downcast_ref::<sweep::EngineError>(),
+        });
+        let code = match engine {
+            Some(sweep::EngineError::Interrupted { .. }) => EXIT_INTERRUPTED,
+            Some(sweep::EngineError::Check(_)) => EXIT_CHECK,
+            _ => EXIT_ERROR,
+        };
+        std::process::exit(code);
     }
 }
 
@@ -279,7 +312,8 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Scan(args) => scan(args),
         Command::Run { pipeline, common } => {
-            let p = Pipeline::from_file(&pipeline)?;
+            let mut p = Pipeline::from_file(&pipeline)?;
+            common.apply(&mut p);
             run_and_report(&p, &common)
         }
         Command::Query { lake, sql, output } => query(lake, &sql, output),
@@ -292,6 +326,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             generate(&format, lines, malformed_per_million, seed, &out)
         }
         Command::Intel { command: IntelCommand::Stats { intel, refused } } => intel_stats(&intel, refused),
+        Command::Vacuum { lake, retain_hours } => vacuum(&lake, retain_hours),
         Command::Retro { lake, intel, since, summary, threads, engine, remote } => {
             retro(&lake, &intel, since.as_deref(), summary, threads, engine, remote)
         }
@@ -343,6 +378,8 @@ fn scan(args: ScanArgs) -> Result<()> {
     if !args.intel.allow.is_empty() && args.intel.feeds.is_empty() {
         bail!("--allow needs at least one --intel feed to suppress hits of");
     }
+    let mut pipeline = pipeline;
+    args.common.apply(&mut pipeline);
     if args.print_pipeline {
         print!("{}", pipeline.to_toml());
         return Ok(());
@@ -379,14 +416,42 @@ fn kafka_sink(url: &str) -> Result<sweep::KafkaSinkSpec> {
     Ok(sweep::KafkaSinkSpec { brokers: source.brokers, topic: topic.clone(), options: Default::default() })
 }
 
+impl CommonArgs {
+    /// The command-line switches that override a pipeline's settings.
+    fn apply(&self, pipeline: &mut Pipeline) {
+        pipeline.load.reload |= self.reload;
+        if self.fail_on_rejects.is_some() {
+            pipeline.settings.fail_on_rejects = self.fail_on_rejects;
+        }
+        pipeline.settings.fail_if_empty |= self.fail_if_empty;
+    }
+}
+
+/// The first SIGTERM or Ctrl-C raises `stop`: a stream finishes the batch in flight, a file
+/// run stops reading and commits nothing. A second one exits at once.
+fn watch_signals(stop: Arc<AtomicBool>, streaming: bool) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new().name("sweep-signals".into()).spawn(move || {
+        for _ in signals.forever() {
+            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                eprintln!("\nsweep: stopped at once; nothing of the run in flight was committed (the next run into the lake cleans up)");
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+            if streaming {
+                eprintln!("\nsweep: stopping after the batch in flight commits (again to stop at once)");
+            } else {
+                eprintln!("\nsweep: stopping; nothing will be committed (again to stop at once)");
+            }
+        }
+    })?;
+    Ok(())
+}
+
 fn run_and_report(pipeline: &Pipeline, common: &CommonArgs) -> Result<()> {
     let counters = Arc::new(RunCounters::default());
     let stop = Arc::new(AtomicBool::new(false));
-    // SIGTERM and Ctrl-C finish the batch in flight, then stop; a second one stops at once.
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())?;
-        signal_hook::flag::register(signal, stop.clone())?;
-    }
+    watch_signals(stop.clone(), pipeline.is_streaming())?;
     let show_progress = !common.quiet && std::io::stderr().is_terminal();
     let progress = show_progress.then(|| output::Progress::start(counters.clone()));
     let result = sweep::run_pipeline_until(pipeline, counters, stop);
@@ -400,6 +465,8 @@ fn run_and_report(pipeline: &Pipeline, common: &CommonArgs) -> Result<()> {
     }
     if !common.quiet {
         output::print_summary(&summary);
+    } else {
+        output::print_warnings(&summary);
     }
     Ok(())
 }
@@ -423,6 +490,26 @@ fn query(lake: PathBuf, sql: &str, output: QueryOutput) -> Result<()> {
             w.finish()?;
         }
     }
+    Ok(())
+}
+
+fn vacuum(lake: &std::path::Path, retain_hours: u64) -> Result<()> {
+    if !lake.is_dir() {
+        bail!("{} is not a folder; give the --out folder of a sweep run", lake.display());
+    }
+    let opened = sweep::load::Lake::open(lake)?;
+    for run in &opened.recovery().rolled_forward {
+        println!("completed run {run}, which a crash had interrupted while committing");
+    }
+    let report = opened.vacuum(std::time::Duration::from_secs(retain_hours * 3600))?;
+    println!(
+        "sweep vacuum {}: {} abandoned run{} cleared, {} files deleted, {:.1} MB freed",
+        lake.display(),
+        report.abandoned_runs,
+        if report.abandoned_runs == 1 { "" } else { "s" },
+        report.files,
+        report.bytes as f64 / 1e6
+    );
     Ok(())
 }
 

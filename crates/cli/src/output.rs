@@ -126,6 +126,27 @@ pub fn print_summary(s: &RunSummary) {
     }
     let balanced = s.input_lines == s.events + s.rejects + s.skipped;
     println!("  every line accounted for: {}", if balanced { "yes" } else { "NO (please report this)" });
+    if !s.inputs_skipped.is_empty() {
+        println!(
+            "  skipped  {} input{} an earlier run loaded unchanged (--reload reads them again)",
+            s.inputs_skipped.len(),
+            if s.inputs_skipped.len() == 1 { "" } else { "s" }
+        );
+    }
+    if !s.run_id.is_empty() {
+        println!("  committed as run {}", s.run_id);
+    }
+    for run in &s.recovered_runs {
+        println!("  completed run {run}, which a crash had interrupted while committing");
+    }
+    print_warnings(s);
+}
+
+/// Warnings go to stderr, where a scheduler's log catches them, even with --quiet.
+pub fn print_warnings(s: &RunSummary) {
+    for w in &s.warnings {
+        eprintln!("sweep: warning: {w}");
+    }
 }
 
 #[cfg(test)]

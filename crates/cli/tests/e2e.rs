@@ -105,11 +105,16 @@ print(raws[-1] == b"\xff\xfe binary \x00", sorted(t.column("offset").to_pylist()
     ));
     assert_eq!(got.trim(), "True [8899, 10001, 10002]");
 
-    // The same folder again is refused without --mode.
-    let out = sweep(&["scan", gz.to_str().unwrap(), "--format", "combined", "--out", lake_s, "--quiet"]);
+    // The same input again is a no-op (the lake's ledger has it), in any mode but overwrite.
+    let out = ok(sweep(&["scan", gz.to_str().unwrap(), "--format", "combined", "--out", lake_s, "--mode", "append"]));
+    assert!(out.contains("skipped  1 input an earlier run loaded unchanged"), "{out}");
+    // Another input into the same folder is refused without --mode.
+    let other = dir.path().join("other.log");
+    std::fs::write(&other, &data).unwrap();
+    let out = sweep(&["scan", other.to_str().unwrap(), "--format", "combined", "--out", lake_s, "--quiet"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds data"));
-    ok(sweep(&["scan", gz.to_str().unwrap(), "--format", "combined", "--out", lake_s, "--quiet", "--mode", "append"]));
+    ok(sweep(&["scan", gz.to_str().unwrap(), "--format", "combined", "--out", lake_s, "--quiet", "--mode", "append", "--reload"]));
     let got = ok(sweep(&["query", lake_s, "SELECT count(*) AS n FROM events", "--output", "csv"]));
     assert_eq!(got.trim(), "n\n19998");
 }

@@ -133,3 +133,104 @@ fn add_date_column(batch: &RecordBatch, table: &str) -> Result<RecordBatch, Load
     RecordBatch::try_new(with_date_field(&batch.schema()), columns)
         .map_err(|e| LoadError::Delta { path: PathBuf::from(table), message: e.to_string() })
 }
+
+/// Runs `future` to completion on a runtime of its own, from any thread (a lake commit is
+/// called both from plain threads and from inside an engine's runtime).
+fn block_on<F: std::future::Future + Send>(future: F) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread runtime starts").block_on(future)
+        })
+        .join()
+        .expect("the Delta commit thread does not panic")
+    })
+}
+
+/// Creates the Delta table at `path` with `schema` when it does not exist yet.
+pub(crate) fn ensure_table(name: &str, path: &Path, schema: &SchemaRef, by_date: bool) -> Result<(), LoadError> {
+    block_on(DeltaSink::open(name, path, schema, by_date)).map(|_| ())
+}
+
+/// Commits a lake run's files (already moved into the table folder) as one Delta version,
+/// tagged with the lake's run sequence so that a roll-forward never commits it twice. A
+/// replacing run removes every file the table held in the same version.
+pub(crate) fn commit_run(table: &crate::lake::TableCommit, record: &crate::lake::RunRecord) -> Result<(), LoadError> {
+    use deltalake_core::kernel::{Action, Add};
+    use deltalake_core::kernel::transaction::CommitBuilder;
+    use deltalake_core::protocol::{DeltaOperation, SaveMode};
+    use std::collections::HashMap;
+
+    let path = table.path.clone();
+    let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.clone(), message: e.to_string() };
+    block_on(async {
+        let url = deltalake_core::ensure_table_uri(path.to_string_lossy()).map_err(err)?;
+        let table_handle = deltalake_core::open_table(url).await.map_err(err)?;
+        let snapshot = table_handle.snapshot().map_err(err)?;
+        let done = snapshot.transaction_version(table_handle.log_store().as_ref(), crate::lake::LAKE_APP_ID).await.map_err(err)?;
+        if done.is_some_and(|v| v >= record.seq) {
+            return Ok(());
+        }
+        let modification_time = record.committed_at_ms;
+        let mut actions: Vec<Action> = Vec::new();
+        if table.replace {
+            actions.extend(snapshot.log_data().iter().map(|f| Action::Remove(f.remove_action(true))));
+        }
+        for file in &table.added {
+            let mut partition_values = HashMap::new();
+            if table.by_date {
+                let date = file.path.split('/').find_map(|part| part.strip_prefix("date=")).map(str::to_string);
+                partition_values.insert("date".to_string(), date);
+            }
+            actions.push(Action::Add(Add {
+                path: file.path.clone(),
+                partition_values,
+                size: file.size as i64,
+                modification_time,
+                data_change: true,
+                ..Default::default()
+            }));
+        }
+        let operation = DeltaOperation::Write {
+            mode: if table.replace { SaveMode::Overwrite } else { SaveMode::Append },
+            partition_by: table.by_date.then(|| vec!["date".to_string()]),
+            predicate: None,
+        };
+        let metadata = HashMap::from([
+            ("sweep.run_id".to_string(), serde_json::Value::from(record.run_id.clone())),
+            ("sweep.rows".to_string(), serde_json::Value::from(table.rows)),
+        ]);
+        let properties = CommitProperties::default()
+            .with_application_transaction(Transaction::new(crate::lake::LAKE_APP_ID, record.seq))
+            .with_metadata(metadata);
+        CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(snapshot), table_handle.log_store(), operation)
+            .await
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
+/// Deletes the files of a Delta table that no version younger than `retain` reads: files
+/// that later commits removed, and files a crashed writer left that no commit ever added.
+/// Returns the number of files deleted.
+pub(crate) fn vacuum(path: &Path, retain: std::time::Duration) -> Result<usize, LoadError> {
+    use deltalake_core::operations::vacuum::VacuumMode;
+    let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
+    block_on(async {
+        let url = deltalake_core::ensure_table_uri(path.to_string_lossy()).map_err(err)?;
+        let table = deltalake_core::open_table(url).await.map_err(err)?;
+        let retention = chrono::Duration::from_std(retain).unwrap_or(chrono::Duration::MAX);
+        let (_, metrics) = table
+            .vacuum()
+            .with_mode(VacuumMode::Full)
+            .with_retention_period(retention)
+            .with_enforce_retention_duration(false)
+            .await
+            .map_err(err)?;
+        Ok(metrics.files_deleted.len())
+    })
+}

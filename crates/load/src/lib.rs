@@ -22,7 +22,9 @@ use parquet::file::properties::WriterProperties;
 pub use sweep_model::{SinkSpec, WriteMode};
 
 pub mod delta;
+pub mod lake;
 pub use delta::{Committed, DeltaSink};
+pub use lake::{InputRecord, Lake, Recovery, RunRecord, RunTxn, lake_root, refuse_remote};
 
 /// An error writing a table; names the folder and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +41,26 @@ pub enum LoadError {
     NoTimestamp { table: String },
     #[error("Delta table {path:?}: {message}")]
     Delta { path: PathBuf, message: String },
-    #[error("the {table} table is a Delta table ({path:?}); only streaming pipelines write Delta so far, use parquet for batch runs")]
+    #[error("the {table} table is a Delta table ({path:?}): write it through a lake run (sweep_load::lake), not a plain table writer")]
     DeltaInBatchRun { table: String, path: PathBuf },
+    #[error("another sweep run is writing the lake {lake:?} ({holder}); wait for it to finish, or write to another folder")]
+    Busy { lake: PathBuf, holder: String },
+    #[error("{url:?} names a remote store; object storage and remote file systems are not supported yet, so give a local folder")]
+    Remote { url: String },
+    #[error("lake journal {path:?}: {message}")]
+    Journal { path: PathBuf, message: String },
+}
+
+/// Writes a Parquet file with `schema` and no rows: how an empty table exists on disk.
+pub fn write_empty_parquet(path: &Path, schema: &SchemaRef) -> Result<(), LoadError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| LoadError::Io { path: parent.to_path_buf(), source })?;
+    }
+    let file = File::create(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+        .map_err(|source| LoadError::Parquet { path: path.to_path_buf(), source })?;
+    writer.close().map_err(|source| LoadError::Parquet { path: path.to_path_buf(), source })?;
+    Ok(())
 }
 
 /// Prepares a table folder for a run according to the write mode.

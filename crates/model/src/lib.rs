@@ -221,6 +221,10 @@ pub struct LoadSpec {
     /// A Kafka topic that receives hits and threshold alerts as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<KafkaSinkSpec>,
+    /// Read every input again, even those an earlier run into the lake loaded unchanged
+    /// (the ledger in `<dir>/_sweep/runs/` makes re-runs skip them otherwise).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reload: bool,
 }
 
 /// The format of the tables a lake folder (`[load] dir`) holds.
@@ -267,11 +271,25 @@ pub struct Settings {
     pub max_line_bytes: usize,
     /// Rows per Parquet file before a new one is started.
     pub rows_per_file: usize,
+    /// Fail the run (commit nothing) when more than this share of the lines (0.0-1.0) are
+    /// rejects: a scheduled job's guard against a wrong format or a changed log layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_on_rejects: Option<f64>,
+    /// Fail the run (commit nothing) when the inputs hold no line at all.
+    #[serde(skip_serializing_if = "is_default")]
+    pub fail_if_empty: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { threads: 0, chunk_bytes: 4 << 20, max_line_bytes: sweep_formats::DEFAULT_MAX_LINE_BYTES, rows_per_file: 4_000_000 }
+        Settings {
+            threads: 0,
+            chunk_bytes: 4 << 20,
+            max_line_bytes: sweep_formats::DEFAULT_MAX_LINE_BYTES,
+            rows_per_file: 4_000_000,
+            fail_on_rejects: None,
+            fail_if_empty: false,
+        }
     }
 }
 

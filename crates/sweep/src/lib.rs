@@ -30,8 +30,9 @@ use std::sync::atomic::AtomicBool;
 pub use sweep_content as content;
 pub use sweep_embedded::retro::{RetroSummary, retro as retro_sweep};
 pub use sweep_embedded::stream::StreamSummary;
-pub use sweep_embedded::{IntelSummary, RunCounters, RunSummary, TableSummary, query, sweeper};
+pub use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary, query, sweeper};
 pub use sweep_formats as formats;
+pub use sweep_load as load;
 pub use sweep_model::{
     AnalyseStage, ConfigError, ContentSpec, EngineKind, ExtractSpec, FeedSpec, FormatSpec, KafkaSinkSpec, KafkaSourceSpec, LoadSpec,
     MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
@@ -68,6 +69,17 @@ pub enum Error {
     Spark(#[from] sweep_spark::SparkError),
 }
 
+impl Error {
+    /// The engine's own error, whichever engine ran: how callers tell an interrupted run or
+    /// a failed check from other failures.
+    pub fn engine_error(&self) -> Option<&sweep_embedded::EngineError> {
+        match self {
+            Error::Engine(e) | Error::Spark(sweep_spark::SparkError::Engine(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a pipeline on the engine it names. A streaming (Kafka) pipeline runs until its
 /// topic is drained (`stop_when_drained`) or forever; use [`run_pipeline_until`] to stop it.
 pub fn run_pipeline(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary, Error> {
@@ -75,11 +87,11 @@ pub fn run_pipeline(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<R
 }
 
 /// Runs a pipeline; raising `stop` ends a streaming pipeline after the batch in flight
-/// commits (batch runs over files ignore it).
+/// commits, and a batch run over files with nothing committed (`EngineError::Interrupted`).
 pub fn run_pipeline_until(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, Error> {
     match pipeline.engine {
         EngineKind::Embedded if pipeline.is_streaming() => Ok(sweep_embedded::stream::run_stream(pipeline, counters, stop)?),
-        EngineKind::Embedded => Ok(sweep_embedded::run(pipeline, counters)?),
+        EngineKind::Embedded => Ok(sweep_embedded::run_until(pipeline, counters, stop)?),
         EngineKind::Spark => {
             let remote = match &pipeline.remote {
                 Some(r) => r.clone(),

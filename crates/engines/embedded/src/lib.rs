@@ -20,5 +20,5 @@ pub mod stream;
 pub mod sweeper;
 pub mod window;
 
-pub use run::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary, run};
+pub use run::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary, check_gates, run, run_until, run_warnings};
 pub use sweep_model::Pipeline;

@@ -68,6 +68,8 @@ fn has_parquet(dir: &Path) -> bool {
 
 /// Runs one SQL statement over the lake and collects the result.
 pub async fn query_lake(lake: &Path, sql: &str) -> Result<Vec<RecordBatch>> {
+    // A run that died while committing is completed first, so the query sees whole runs.
+    sweep_load::Lake::recover_if_idle(lake).map_err(|e| DataFusionError::External(Box::new(e)))?;
     let ctx = SessionContext::new();
     register_lake(&ctx, lake).await?;
     ctx.sql(sql).await?.collect().await

@@ -18,12 +18,12 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use serde::Serialize;
 use sweep_intel::index::MatchStats;
-use sweep_load::{DeltaSink, SinkSpec, TableWriter, run_id};
-use sweep_model::SweeperSpec;
+use sweep_load::{Lake, SinkSpec, TableWriter, run_id};
+use sweep_model::{SweeperSpec, WriteMode};
 
 use crate::query::register_lake;
-use crate::run::{EngineError, IntelSummary, write_intel_table};
-use crate::sweeper::{Sweeper, hits_schema, load_intel};
+use crate::run::{EngineError, IntelSummary};
+use crate::sweeper::{Sweeper, hits_schema, intel_batch, intel_schema, load_intel};
 
 /// What a retro-sweep did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -40,9 +40,6 @@ pub struct RetroSummary {
 }
 
 type HitKey = (String, i64, String, String, String);
-
-/// The application id of retro-sweep commits to a Delta hits table.
-const RETRO_APP_ID: &str = "sweep-retro";
 
 /// True when a retro-sweep of `lake` appends to a Delta hits table: the lake's hits table
 /// is one, or it has none yet and the events table is one (a lake a Kafka run wrote with
@@ -90,9 +87,20 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
     let sweeper = Sweeper::new(loaded.index.clone(), spec.fields.clone());
     let threads = if threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { threads };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().map_err(EngineError::Runtime)?;
-    let hits_sink = SinkSpec::Parquet(lake.join("hits"));
-    let delta = hits_are_delta(lake);
+    // The new hits and the intel snapshot commit together through the lake's journal, or
+    // not at all; the lock keeps a second retro (or a batch run) from writing meanwhile.
+    if !lake.is_dir() {
+        return Err(EngineError::Worker(format!("{} is not a folder; give the --out folder of a sweep run", lake.display())));
+    }
+    let journal = Lake::open(lake)?;
     let run = run_id();
+    let mut txn = journal.begin(&run, WriteMode::Append)?;
+    let hits_target = match hits_are_delta(lake) {
+        true => SinkSpec::Delta(lake.join("hits")),
+        false => SinkSpec::Parquet(lake.join("hits")),
+    };
+    let hits_sink = txn.stage("hits", &hits_target, hits_schema(), false, false)?;
+    let intel_sink = txn.stage("intel", &SinkSpec::Parquet(lake.join("intel")), intel_schema(), false, true)?;
 
     let result = runtime.block_on(async {
         let mut config = SessionConfig::new().with_target_partitions(threads);
@@ -119,13 +127,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
         for (i, mut stream) in streams.into_iter().enumerate() {
             let sweeper = sweeper.clone();
             let seen = seen.clone();
-            // A Delta table takes the new hits as one commit at the end (they are few); Parquet
-            // files are written as they come.
-            let mut writer = match delta {
-                true => None,
-                false => Some(TableWriter::new("hits", &hits_sink, hits_schema(), false, format!("part-{run}-retro-{i:02}"), 4_000_000)?),
-            };
-            let mut kept = Vec::new();
+            let mut writer = TableWriter::new("hits", &hits_sink, hits_schema(), false, format!("part-{run}-retro-{i:02}"), 4_000_000)?;
             tasks.push(tokio::spawn(async move {
                 let mut stats = MatchStats::default();
                 let mut scratch = Vec::new();
@@ -146,39 +148,23 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
                             .collect();
                         drop(seen);
                         let fresh = take_record_batch(&hits, &UInt32Array::from(fresh))?;
-                        match writer.as_mut() {
-                            Some(writer) => writer.write(&fresh)?,
-                            None => kept.push(fresh),
-                        }
+                        writer.write(&fresh)?;
                         Ok::<_, EngineError>(())
                     })?;
                 }
-                let written = match writer {
-                    Some(writer) => {
-                        let rows = writer.rows();
-                        tokio::task::block_in_place(|| writer.finish())?;
-                        rows
-                    }
-                    None => kept.iter().map(|b| b.num_rows() as u64).sum(),
-                };
-                Ok::<_, EngineError>((events, found, written, stats, kept))
+                let written = writer.rows();
+                tokio::task::block_in_place(|| writer.finish())?;
+                Ok::<_, EngineError>((events, found, written, stats))
             }));
         }
         let mut summary = RetroSummary::default();
         let mut stats = MatchStats::default();
-        let mut kept = Vec::new();
         for t in tasks {
-            let (e, f, w, s, k) = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
+            let (e, f, w, s) = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
             summary.events_swept += e;
             summary.hits_found += f;
             summary.hits_written += w;
             stats.add(&s);
-            kept.extend(k);
-        }
-        if delta && summary.hits_written > 0 {
-            let mut table = DeltaSink::open("hits", &lake.join("hits"), &hits_schema(), false).await?;
-            let next = table.committed_batch(RETRO_APP_ID).await?.map_or(0, |done| done + 1);
-            table.commit(RETRO_APP_ID, next, &kept).await?;
         }
         summary.hits_already_present = summary.hits_found - summary.hits_written;
         let mut intel = IntelSummary::new(&loaded);
@@ -188,7 +174,12 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
         Ok::<_, EngineError>(summary)
     });
     let mut summary = result?;
-    write_intel_table(&loaded.index, &SinkSpec::Parquet(lake.join("intel")))?;
+    let mut w = TableWriter::new("intel", &intel_sink, intel_schema(), false, format!("intel-{}", loaded.index.version()), usize::MAX)?;
+    w.write(&intel_batch(&loaded.index))?;
+    w.finish()?;
+    txn.add_rows("hits", summary.hits_written);
+    txn.add_rows("intel", loaded.index.len() as u64);
+    txn.commit()?;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events_swept as f64 / summary.elapsed_s.max(1e-9);
     Ok(summary)

@@ -22,7 +22,7 @@ use sweep_extract::{ChunkReader, Input, resolve_inputs};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, rejects_schema};
 use sweep_intel::IndicatorType;
 use sweep_intel::index::MatchStats;
-use sweep_load::{TableWriter, prepare_table_dir, run_id};
+use sweep_load::{Lake, SinkSpec, TableWriter, lake_root, prepare_table_dir, run_id};
 use sweep_model::{AnalyseStage, Pipeline};
 
 use crate::sweeper::{Sweeper, hits_schema, intel_batch, intel_schema, load_intel};
@@ -57,6 +57,10 @@ pub enum EngineError {
     Window(#[from] sweep_window::WindowError),
     #[error(transparent)]
     Content(#[from] sweep_content::ContentError),
+    #[error("{0}; nothing was committed, the lake is as it was")]
+    Check(String),
+    #[error("interrupted (Ctrl-C or SIGTERM) after {lines} lines: nothing was committed, the lake is as it was; run the same command again to load the inputs")]
+    Interrupted { lines: u64 },
 }
 
 /// Live counters of a run, shared with whoever shows progress.
@@ -104,6 +108,18 @@ pub struct RunSummary {
     /// Present for streaming (Kafka) runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<crate::stream::StreamSummary>,
+    /// The run's id in the lake's journal (`<lake>/_sweep/runs/`), when it wrote a lake.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
+    /// Inputs not read because an earlier run committed them unchanged (`--reload` reads them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs_skipped: Vec<String>,
+    /// Runs a crash had left half-committed, completed when this run opened the lake.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recovered_runs: Vec<String>,
+    /// Things that did not stop the run but look like mistakes (wrong format, empty feed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What the sweeper loaded and did.
@@ -161,19 +177,27 @@ struct ParserReport {
 
 /// Runs a pipeline to completion on this machine.
 pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary, EngineError> {
+    run_until(pipeline, counters, Arc::new(AtomicBool::new(false)))
+}
+
+/// Runs a pipeline; raising `interrupt` stops reading and ends the run with
+/// [`EngineError::Interrupted`], committing nothing.
+pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc<AtomicBool>) -> Result<RunSummary, EngineError> {
     let started = Instant::now();
     pipeline.validate().map_err(|m| EngineError::Worker(format!("invalid pipeline: {m}")))?;
 
     // Extract: resolve every input before writing anything, so a typo fails fast.
     let mut inputs: Vec<(Input, usize)> = Vec::new();
+    for e in &pipeline.extract {
+        for f in &e.files {
+            sweep_load::refuse_remote(std::path::Path::new(f))?;
+        }
+    }
     for (i, e) in pipeline.extract.iter().enumerate() {
         for input in resolve_inputs(&e.input_args())? {
             inputs.push((input, i));
         }
     }
-    let input_bytes: u64 = inputs.iter().filter_map(|(i, _)| i.size()).sum();
-    let input_files = inputs.len();
-    counters.bytes_total.store(input_bytes, Ordering::Relaxed);
     // Build each format once up front: bad options fail before any table is touched.
     for e in &pipeline.extract {
         ChunkParser::new(&e.format)?;
@@ -195,23 +219,71 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
     let sweeper = loaded.as_ref().zip(sweeper_spec).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
     let content = content_analyser(pipeline)?;
 
-    let events_sink = pipeline.load.sink("events");
-    let rejects_sink = pipeline.load.sink("rejects");
-    let hits_sink = sweeper.as_ref().and_then(|_| pipeline.load.sink("hits"));
-    let metrics_sink = window_spec.as_ref().and_then(|_| pipeline.load.sink("metrics"));
-    let findings_sink = content.as_ref().and_then(|_| pipeline.load.sink("findings"));
-    for sink in [&events_sink, &rejects_sink, &hits_sink, &metrics_sink, &findings_sink].into_iter().flatten() {
-        prepare_table_dir(sink.path(), pipeline.load.mode)?;
+    // The tables as the user named them; writers get staging folders of the lake instead.
+    let events_target = pipeline.load.sink("events");
+    let rejects_target = pipeline.load.sink("rejects");
+    let hits_target = sweeper.as_ref().and_then(|_| pipeline.load.sink("hits"));
+    let metrics_target = window_spec.as_ref().and_then(|_| pipeline.load.sink("metrics"));
+    let findings_target = content.as_ref().and_then(|_| pipeline.load.sink("findings"));
+    let intel_target = loaded.as_ref().and_then(|_| pipeline.load.sink("intel"));
+    let targets: Vec<SinkSpec> =
+        [&events_target, &rejects_target, &hits_target, &metrics_target, &findings_target, &intel_target].into_iter().flatten().cloned().collect();
+    // One journal and one lock for every table of the run: all of them commit, or none.
+    let lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose()?;
+    let mut summary = RunSummary::default();
+    if let Some(lake) = &lake {
+        summary.recovered_runs = lake.recovery().rolled_forward.clone();
     }
-    if let (Some(l), Some(sink)) = (&loaded, pipeline.load.sink("intel")) {
-        write_intel_table(&l.index, &sink)?;
+
+    // The ledger: inputs an earlier run committed unchanged are skipped (append and the
+    // default mode), unless the user asks for a reload.
+    let mut ledger = Vec::new();
+    if let Some(lake) = &lake {
+        let files: Vec<&std::path::Path> = inputs
+            .iter()
+            .filter_map(|(input, _)| match input {
+                Input::File(p) => Some(p.as_path()),
+                Input::Stdin => None,
+            })
+            .collect();
+        let selection = lake.select_inputs(&files, pipeline.load.mode, pipeline.load.reload)?;
+        let mut keep = selection.load.into_iter();
+        inputs.retain(|(input, _)| matches!(input, Input::Stdin) || keep.next().unwrap_or(true));
+        ledger = selection.records;
+        summary.warnings.extend(selection.warnings);
+        summary.inputs_skipped = selection.skipped;
+        if inputs.is_empty() && !summary.inputs_skipped.is_empty() {
+            // Everything was loaded before: a re-run of a finished job is a no-op.
+            summary.elapsed_s = started.elapsed().as_secs_f64();
+            return Ok(summary);
+        }
+    }
+    let input_bytes: u64 = inputs.iter().filter_map(|(i, _)| i.size()).sum();
+    let input_files = inputs.len();
+    counters.bytes_total.store(input_bytes, Ordering::Relaxed);
+
+    let run = run_id();
+    let mut txn = lake.as_ref().map(|l| l.begin(&run, pipeline.load.mode)).transpose()?;
+    let mut stage = |name: &str, target: &Option<SinkSpec>, schema: SchemaRef, by_date: bool, replace: bool| -> Result<Option<SinkSpec>, EngineError> {
+        match (target, txn.as_mut()) {
+            (Some(t), Some(txn)) => Ok(Some(txn.stage(name, t, schema, by_date, replace)?)),
+            _ => Ok(None),
+        }
+    };
+    let rejects_sink = stage("rejects", &rejects_target, rejects_schema(), false, false)?;
+    let hits_sink = stage("hits", &hits_target, hits_schema(), false, false)?;
+    let metrics_sink = stage("metrics", &metrics_target, metrics_schema(), false, false)?;
+    let findings_sink = stage("findings", &findings_target, findings_schema(), false, false)?;
+    if let (Some(l), Some(sink)) = (&loaded, stage("intel", &intel_target, intel_schema(), false, true)?) {
+        let mut w = TableWriter::new("intel", &sink, intel_schema(), false, format!("intel-{}", l.index.version()), usize::MAX)?;
+        w.write(&intel_batch(&l.index))?;
+        w.finish()?;
     }
 
     let threads = match pipeline.settings.threads {
         0 => thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let run = run_id();
     let stop = Arc::new(AtomicBool::new(false));
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Work>(threads * 2);
 
@@ -244,6 +316,7 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
         }
         Ok::<_, EngineError>(df)
     })?;
+    let events_sink = stage("events", &events_target, Arc::new(plan.schema().as_arrow().clone()), true, false)?;
     if let Some(c) = &content {
         // An empty batch of the plan's schema checks the columns the analyser reads, so a SQL
         // stage that drops one fails here and not after the input is read.
@@ -253,6 +326,7 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
     // Extract: one reader thread feeds chunks to the parsers in file order.
     let reader = {
         let stop = stop.clone();
+        let interrupt = interrupt.clone();
         let counters = counters.clone();
         let specs: Vec<_> = pipeline.extract.iter().map(|e| e.format.clone()).collect();
         let chunk_bytes = pipeline.settings.chunk_bytes;
@@ -264,7 +338,8 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
                     let mut reader = ChunkReader::new(&input, chunk_bytes, specs[extract].header_directive(), byte_counter.clone())?;
                     while let Some(chunk) = reader.next_chunk()? {
                         counters.bytes_read.store(byte_counter.load(Ordering::Relaxed), Ordering::Relaxed);
-                        if stop.load(Ordering::Relaxed) || chunk_tx.send(Work { chunk, extract }).is_err() {
+                        let halted = stop.load(Ordering::Relaxed) || interrupt.load(Ordering::Relaxed);
+                        if halted || chunk_tx.send(Work { chunk, extract }).is_err() {
                             return Ok(());
                         }
                     }
@@ -415,6 +490,9 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
         return Err(e);
     }
     let mut written = written?;
+    if interrupt.load(Ordering::Relaxed) {
+        return Err(EngineError::Interrupted { lines: counters.lines.load(Ordering::Relaxed) });
+    }
     let (events_rows, events_files) = (written.events_rows, std::mem::take(&mut written.events_files));
 
     // Every window is final at the end of the input.
@@ -426,13 +504,12 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
         writer.write(&emitted.metrics)?;
         let rows = writer.rows();
         let files = writer.finish()?.len();
-        metrics_table = Some(TableSummary { path: sink.path().to_path_buf(), rows, files });
-        if let Some(spec) = &pipeline.load.alerts {
-            publish_threshold_alerts(spec, &emitted.alerts)?;
-        }
+        let path = metrics_target.as_ref().map_or_else(|| sink.path().to_path_buf(), |t| t.path().to_path_buf());
+        metrics_table = Some((TableSummary { path, rows, files }, emitted.alerts));
     }
 
-    let mut summary = RunSummary { input_files, input_bytes, ..RunSummary::default() };
+    summary.input_files = input_files;
+    summary.input_bytes = input_bytes;
     let mut counts = LineCounts::default();
     let mut rejects_table = TableSummary::default();
     for r in reports {
@@ -446,22 +523,22 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
         }
     }
     debug_assert!(counts.balanced());
-    if let Some(sink) = &events_sink {
+    if let Some(sink) = &events_target {
         summary
             .tables
             .insert("events".into(), TableSummary { path: sink.path().to_path_buf(), rows: events_rows, files: events_files.len() });
     }
-    if let Some(sink) = &rejects_sink {
+    if let Some(sink) = &rejects_target {
         rejects_table.path = sink.path().to_path_buf();
         summary.tables.insert("rejects".into(), rejects_table);
     }
-    if let Some(sink) = &hits_sink {
+    if let Some(sink) = &hits_target {
         summary
             .tables
             .insert("hits".into(), TableSummary { path: sink.path().to_path_buf(), rows: written.hits_rows, files: written.hits_files });
         summary.hits = written.hits_rows;
     }
-    if let Some(sink) = &findings_sink {
+    if let Some(sink) = &findings_target {
         summary.tables.insert(
             "findings".into(),
             TableSummary { path: sink.path().to_path_buf(), rows: written.findings_rows, files: written.findings_files },
@@ -469,26 +546,98 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
         summary.findings = written.findings_rows;
         summary.findings_by_kind = std::mem::take(&mut written.findings_by_kind);
     }
-    if let Some(t) = metrics_table {
+    let mut threshold_alerts = Vec::new();
+    if let Some((t, alerts)) = metrics_table {
         summary.metrics_rows = t.rows;
         summary.tables.insert("metrics".into(), t);
+        threshold_alerts = alerts;
     }
     if let Some(l) = &loaded {
         let mut intel = IntelSummary::new(l);
         intel.suppressed = written.stats.suppressed;
         intel.inactive = written.stats.inactive;
         summary.intel = Some(intel);
-        if let Some(sink) = pipeline.load.sink("intel") {
+        if let Some(sink) = &intel_target {
             summary.tables.insert("intel".into(), TableSummary { path: sink.path().to_path_buf(), rows: l.index.len() as u64, files: 1 });
         }
     }
+
     summary.input_lines = counts.lines;
     summary.events = counts.events;
     summary.rejects = counts.rejects;
     summary.skipped = counts.skipped;
+    summary.warnings.extend(run_warnings(&summary));
+    check_gates(&pipeline.settings, &summary)?;
+
+    // Load: the one moment the tables change. A Ctrl-C that came during the last batches
+    // still wins over committing.
+    if interrupt.load(Ordering::Relaxed) {
+        return Err(EngineError::Interrupted { lines: counts.lines });
+    }
+    if let Some(mut txn) = txn {
+        for (name, t) in &summary.tables {
+            txn.add_rows(name, t.rows);
+        }
+        txn.set_inputs(ledger);
+        summary.run_id = txn.commit()?.run_id;
+    }
+    // Alerts leave the process only for a committed run, so a failed run sends none.
+    if let Some(spec) = &pipeline.load.alerts {
+        publish_threshold_alerts(spec, &threshold_alerts)?;
+    }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.lines_per_second = if summary.elapsed_s > 0.0 { counts.lines as f64 / summary.elapsed_s } else { 0.0 };
     Ok(summary)
+}
+
+/// Signs that a run that succeeded was probably not the run the user meant.
+pub fn run_warnings(summary: &RunSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    let lines = summary.events + summary.rejects;
+    if lines > 0 && summary.rejects * 2 > lines {
+        let top = summary.reject_reasons.iter().max_by_key(|(_, n)| **n).map(|(r, _)| r.as_str()).unwrap_or("?");
+        out.push(format!(
+            "{} of {} lines ({:.0}%) were rejected, most as {top}: is the format right? (`sweep formats` lists them; the rejects table keeps every line)",
+            summary.rejects,
+            lines,
+            100.0 * summary.rejects as f64 / lines as f64
+        ));
+    }
+    if let Some(intel) = &summary.intel {
+        if intel.indicators == 0 {
+            out.push("the feeds gave 0 indicators, so nothing can match: check the --intel paths and `sweep intel stats`".to_string());
+        }
+        for feed in &intel.feeds {
+            if feed.indicators == 0 && feed.refused == 0 {
+                out.push(format!(
+                    "feed {} ({}) yielded nothing: no indicator and nothing refused; is it the kind of file it looks like?",
+                    feed.feed, feed.kind
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The guards a scheduled job sets (`fail_on_rejects`, `fail_if_empty`); checked before the
+/// commit, so a failing run changes nothing.
+pub fn check_gates(settings: &sweep_model::Settings, summary: &RunSummary) -> Result<(), EngineError> {
+    let lines = summary.events + summary.rejects;
+    if let Some(ratio) = settings.fail_on_rejects {
+        if lines > 0 && summary.rejects as f64 > ratio * lines as f64 {
+            return Err(EngineError::Check(format!(
+                "{} of {} lines were rejected ({:.2}%), more than the allowed {:.2}% (fail_on_rejects)",
+                summary.rejects,
+                lines,
+                100.0 * summary.rejects as f64 / lines as f64,
+                100.0 * ratio
+            )));
+        }
+    }
+    if settings.fail_if_empty && summary.input_lines == 0 {
+        return Err(EngineError::Check("the inputs hold no lines (fail_if_empty)".to_string()));
+    }
+    Ok(())
 }
 
 /// What one output partition's sink task wrote.

@@ -9,7 +9,8 @@ use std::time::Instant;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use sweep_embedded::sweeper::{LoadedIntel, load_intel};
-use sweep_embedded::{IntelSummary, RunCounters, RunSummary, TableSummary};
+use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary};
+use sweep_load::{Lake, lake_root};
 use sweep_extract::Input;
 use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
@@ -42,6 +43,11 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
         return run_kafka(pipeline, kafka, &remote, counters, stop);
     }
     let mut inputs: Vec<(usize, PathBuf, FormatSpec)> = Vec::new();
+    for extract in &pipeline.extract {
+        for f in &extract.files {
+            sweep_load::refuse_remote(Path::new(f)).map_err(EngineError::from)?;
+        }
+    }
     for (group, extract) in pipeline.extract.iter().enumerate() {
         for input in sweep_extract::resolve_inputs(&extract.input_args())? {
             match input {
@@ -50,9 +56,6 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
             }
         }
     }
-    let input_bytes: u64 = inputs.iter().filter_map(|(_, p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    counters.bytes_total.store(input_bytes, Ordering::Relaxed);
-
     let sweeper = pipeline.analyse.iter().find_map(|a| match a {
         AnalyseStage::Sweeper(s) => Some(s.clone()),
         _ => None,
@@ -62,10 +65,56 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
         None => None,
     };
 
+    // The lake: Spark writes every table into this run's staging folder, and the journal
+    // moves the files into the tables once all of them are written (docs/tables.md).
+    let tables = lake_tables(pipeline, intel.is_some());
+    let targets: Vec<SinkSpec> = tables.iter().map(|t| t.1.clone()).collect();
+    let lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose().map_err(EngineError::from)?;
+    let mut recovered = Vec::new();
+    let mut ledger = Vec::new();
+    let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
+    if let Some(lake) = &lake {
+        recovered = lake.recovery().rolled_forward.clone();
+        let files: Vec<&Path> = inputs.iter().map(|(_, p, _)| p.as_path()).collect();
+        let selection = lake.select_inputs(&files, pipeline.load.mode, pipeline.load.reload).map_err(EngineError::from)?;
+        let mut keep = selection.load.into_iter();
+        inputs.retain(|_| keep.next().unwrap_or(true));
+        (ledger, warnings, skipped) = (selection.records, selection.warnings, selection.skipped);
+        if inputs.is_empty() && !skipped.is_empty() {
+            let elapsed_s = started.elapsed().as_secs_f64();
+            return Ok(RunSummary { inputs_skipped: skipped, recovered_runs: recovered, warnings, elapsed_s, ..RunSummary::default() });
+        }
+    }
+    let input_bytes: u64 = inputs.iter().filter_map(|(_, p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    counters.bytes_total.store(input_bytes, Ordering::Relaxed);
+    let run = sweep_load::run_id();
+    let mut txn = lake.as_ref().map(|l| l.begin(&run, pipeline.load.mode)).transpose().map_err(EngineError::from)?;
+    let mut staged_pipeline = pipeline.clone();
+    if let Some(txn) = txn.as_mut() {
+        let mut load = sweep_model::LoadSpec {
+            mode: WriteMode::Overwrite,
+            alerts: pipeline.load.alerts.clone(),
+            ..sweep_model::LoadSpec::default()
+        };
+        for (name, target, schema, by_date, replace) in &tables {
+            let staged = Some(txn.stage(name, target, schema.clone(), *by_date, *replace).map_err(EngineError::from)?);
+            match *name {
+                "events" => load.events = staged,
+                "rejects" => load.rejects = staged,
+                "hits" => load.hits = staged,
+                "intel" => load.intel = staged,
+                "metrics" => load.metrics = staged,
+                _ => load.findings = staged,
+            }
+        }
+        staged_pipeline.load = load;
+    }
+
     let runtime = client_runtime()?;
     let mut summary = runtime.block_on(async {
         let mut spark = SparkClient::connect(&remote).await?;
-        let result = run_on(&mut spark, pipeline, &inputs, intel.as_ref(), sweeper.as_ref()).await;
+        let result = run_on(&mut spark, &staged_pipeline, &inputs, intel.as_ref(), sweeper.as_ref()).await;
         spark.release().await;
         result
     })?;
@@ -87,7 +136,46 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
         intel_summary.load_s = base.load_s;
         intel_summary.feeds = base.feeds;
     }
+    for (name, target, ..) in &tables {
+        if let Some(t) = summary.tables.get_mut(*name) {
+            t.path = target.path().to_path_buf();
+        }
+    }
+    summary.warnings = warnings;
+    summary.inputs_skipped = skipped;
+    summary.recovered_runs = recovered;
+    summary.warnings.extend(sweep_embedded::run_warnings(&summary));
+    sweep_embedded::check_gates(&pipeline.settings, &summary)?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(EngineError::Interrupted { lines: summary.input_lines }.into());
+    }
+    if let Some(mut txn) = txn {
+        for (name, t) in &summary.tables {
+            txn.add_rows(name, t.rows);
+        }
+        txn.set_inputs(ledger);
+        summary.run_id = txn.commit().map_err(EngineError::from)?.run_id;
+    }
     Ok(summary)
+}
+
+/// The tables a batch run writes, as the journal stages them: (name, sink, schema when Spark
+/// writes no file, partitioned by date, replaced whatever the mode).
+fn lake_tables(pipeline: &Pipeline, sweeps: bool) -> Vec<(&'static str, SinkSpec, arrow::datatypes::SchemaRef, bool, bool)> {
+    let has = |kind: fn(&AnalyseStage) -> bool| pipeline.analyse.iter().any(kind);
+    let tables = [
+        ("events", true, sweep_formats::events_schema(), true, false),
+        ("rejects", true, sweep_formats::rejects_schema(), false, false),
+        ("hits", sweeps, sweep_embedded::sweeper::hits_schema(), false, false),
+        ("intel", sweeps, sweep_embedded::sweeper::intel_schema(), false, true),
+        ("metrics", has(|a| matches!(a, AnalyseStage::Window(_))), sweep_window::metrics_schema(), false, false),
+        ("findings", has(|a| matches!(a, AnalyseStage::Content(_))), sweep_content::findings_schema(), false, false),
+    ];
+    tables
+        .into_iter()
+        .filter(|t| t.1)
+        .filter_map(|(name, _, schema, by_date, replace)| Some((name, pipeline.load.sink(name)?, schema, by_date, replace)))
+        .collect()
 }
 
 /// The client's runtime: it only waits on the server.
@@ -137,7 +225,8 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
     for table in ["events", "rejects", "hits", "intel", "metrics", "findings"] {
         match pipeline.load.sink(table) {
             None | Some(SinkSpec::Parquet(_)) => {}
-            Some(SinkSpec::Delta(_)) if pipeline.is_streaming() => {}
+            // A batch run's Delta tables are committed by the lake's journal.
+            Some(SinkSpec::Delta(_)) => {}
             Some(other) => {
                 return Err(SparkError::Unsupported(format!(
                     "the {table} table goes to {other:?}; the Spark engine writes Parquet tables (and Delta tables from Kafka pipelines)"
