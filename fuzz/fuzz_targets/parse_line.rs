@@ -32,12 +32,14 @@ fn lines_of(data: &[u8]) -> Vec<&[u8]> {
     lines
 }
 
+/// The last directive before `pos` that the parser reads (UTF-8, no `\r` but a CRLF's, no
+/// NUL), as the file reader carries it to the next chunk.
 fn header_before<'d>(data: &'d [u8], pos: usize, directive: Option<&[u8]>) -> Option<&'d [u8]> {
     let directive = directive?;
     lines_of(&data[..pos])
         .into_iter()
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .rfind(|l| l.starts_with(directive) && std::str::from_utf8(l).is_ok())
+        .rfind(|l| l.starts_with(directive) && std::str::from_utf8(l).is_ok() && !l.contains(&b'\r') && !l.contains(&0))
 }
 
 fn parse(spec: &FormatSpec, data: &[u8], cut: Option<usize>) -> ParsedBatch {
