@@ -73,6 +73,14 @@ fn edge_lines() -> Vec<String> {
         String::new(),
         "   \t ".into(),
         "1700000027 5 10.0.0.1 TCP_MISS/200 1 GET http://crlf.evil.example/ - DIRECT/1.2.3.4 -\r".into(),
+        // Control characters: two requests joined by a lone `\r`, NULs, a `\r` after a
+        // two-byte character (its byte position), and a line of a lone `\r\n` (blank).
+        "1700000028 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -\r1700000029 5 10.0.0.2 TCP_MISS/200 1 GET http://b/ - DIRECT/1.2.3.4 -"
+            .into(),
+        "\0\0\01700000030 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000031 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 text/\0html".into(),
+        "é\r\r".into(),
+        "\r".into(),
     ];
     // Timestamps far from the others, to fill more than one date partition.
     l.push(ok("1000000000.5", "10.0.0.10", "200", "GET", "http://old.evil.example/", "-", "HIER_DIRECT/198.51.100.1"));
@@ -176,6 +184,7 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
     assert_eq!(e["intel"]["suppressed"], s["intel"]["suppressed"], "allow-listed matches");
     assert!(e["intel"]["suppressed"].as_u64().unwrap() >= 4, "the allowlist suppresses matches: {}", e["intel"]);
     assert_eq!(e["reject_reasons"]["invalid_utf8"].as_u64(), Some(2), "the lines that are not UTF-8: {}", e["reject_reasons"]);
+    assert_eq!(e["reject_reasons"]["control_character"].as_u64(), Some(4), "lines with a lone \\r or a NUL: {}", e["reject_reasons"]);
     let lines = e["input_lines"].as_u64().unwrap();
     assert_eq!(lines, e["events"].as_u64().unwrap() + e["rejects"].as_u64().unwrap() + e["skipped"].as_u64().unwrap());
     assert!(e["hits"].as_u64().unwrap() >= 20, "the planted indicators hit: {}", e["hits"]);

@@ -16,7 +16,9 @@ use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
-use crate::formats::{Directive, FormatSql, event_columns, file_format_sql, format_sql, invalid_utf8, lit, reject_detail, rejection};
+use crate::formats::{
+    Directive, FormatSql, control_character, event_columns, file_format_sql, format_sql, invalid_utf8, lit, reject_detail, rejection,
+};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
 };
@@ -295,9 +297,10 @@ async fn run_on(
         // The reader's checks, on the line's bytes: Spark's text source keeps them as they are
         // (only what decodes them, such as a regular expression, replaces what is not UTF-8).
         let early = format!(
-            "WHEN line_bytes > {max_line} THEN {} WHEN NOT is_valid_utf8(raw) THEN {}",
+            "WHEN line_bytes > {max_line} THEN {} WHEN NOT is_valid_utf8(raw) THEN {} {}",
             rejection("too_long", format!("concat('line has ', line_bytes, ' bytes; the limit is {max_line} (max_line_bytes)')")),
-            invalid_utf8("substr(CAST(raw AS BINARY), 1, line_bytes)")
+            invalid_utf8("substr(CAST(raw AS BINARY), 1, line_bytes)"),
+            control_character("line"),
         );
         parsed_parts.push(parsed_sql(&fmt, &lines, "", &early));
     }

@@ -42,7 +42,7 @@ use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 use crate::SparkError;
 use crate::client::{self, SparkClient};
 use crate::content::StagedContent;
-use crate::formats::{format_sql, invalid_utf8, rejection};
+use crate::formats::{control_character, format_sql, invalid_utf8, rejection};
 use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, write_table};
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
@@ -89,10 +89,11 @@ pub(crate) async fn run_stream(
         pipeline.stream.checkpoint.clone().ok_or_else(|| SparkError::Unsupported("a Kafka pipeline without a checkpoint".into()))?;
     let max_line = pipeline.settings.max_line_bytes;
     let early = format!(
-        "WHEN octet_length(l1) = 0 THEN {} WHEN octet_length(l2) > {max_line} THEN {} WHEN NOT utf8_ok THEN {}",
+        "WHEN octet_length(l1) = 0 THEN {} WHEN octet_length(l2) > {max_line} THEN {} WHEN NOT utf8_ok THEN {} {}",
         rejection("empty", "'the Kafka message has no payload'".into()),
         rejection("too_long", format!("concat('line has ', octet_length(l2), ' bytes; the limit is {max_line} (max_line_bytes)')")),
         invalid_utf8("l2"),
+        control_character("line"),
     );
     let parsed = parsed_sql(&fmt, LINES_SQL, "l1, kafka_ts, ", &early);
 

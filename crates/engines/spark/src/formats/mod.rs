@@ -364,6 +364,24 @@ pub(crate) fn invalid_utf8(bytes: &str) -> String {
     rejection("invalid_utf8", format!("concat('invalid UTF-8 at byte ', CAST(char_length({prefix}) / 2 AS BIGINT))"))
 }
 
+/// The reader's check for a `\r` or NUL in `line` (the line as text, without the `\r` of its
+/// `\r\n`, known to be UTF-8), as a `WHEN ... THEN reject` clause: the `control_character`
+/// reject of the first one, with the embedded parser's detail (its byte position).
+pub(crate) fn control_character(line: &str) -> String {
+    let before = format!("regexp_extract({line}, {}, 0)", lit("^[^\\r\\x00]*+"));
+    let detail = |byte: u8| {
+        let (name, why) = sweep_formats::control_character_text(byte);
+        format!("concat({}, octet_length({before}), {})", lit(&format!("{name} at byte ")), lit(&format!(": {why}")))
+    };
+    format!(
+        "WHEN instr({line}, chr(13)) > 0 OR instr({line}, chr(0)) > 0 THEN {}",
+        rejection(
+            "control_character",
+            format!("CASE WHEN substr({line}, char_length({before}) + 1, 1) = chr(13) THEN {} ELSE {} END", detail(b'\r'), detail(0))
+        )
+    )
+}
+
 /// The `field_count` reject of a missing field (`Cursor::need`).
 pub(crate) fn field_missing(what: &str) -> String {
     rejection("field_count", lit(&format!("line ends before the {what} field")))
@@ -507,6 +525,23 @@ mod tests {
         let steps = squid::squid().steps;
         let filled: Vec<&str> = steps.steps.iter().flatten().filter_map(|(name, _)| name.strip_prefix("e_")).collect();
         assert_eq!(filled, event_columns(), "the squid SQL must fill the events table's columns, in order");
+    }
+
+    #[test]
+    fn control_character_detail_is_the_embedded_one() {
+        let sql = control_character("line");
+        // The texts as Spark reads the literals: the embedded parser's words around the position.
+        assert!(
+            sql.contains(
+                r"'carriage return at byte ', octet_length(regexp_extract(line, '^[^\\r\\x00]*+', 0)), ': a line break without \\n after it"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("'NUL at byte '"), "{sql}");
+        assert!(
+            sql.starts_with("WHEN instr(line, chr(13)) > 0 OR instr(line, chr(0)) > 0 THEN named_struct('reason', 'control_character'"),
+            "{sql}"
+        );
     }
 
     #[test]
