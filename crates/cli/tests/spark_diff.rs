@@ -104,6 +104,9 @@ fn case() -> Case {
     // byte, a CRLF line): `invalid_utf8` rejects with their bytes, on both engines.
     text.extend_from_slice(b"1700000030 1 10.0.0.1 TCP_MISS/200 1 GET http://a/\xff\xfe - DIRECT/1.2.3.4 -\n");
     text.extend_from_slice(b"\xef\xbf\xbd then \xc3\x28 and \xed\xa0\x80 \xf4\x90\x80\x80\r\n");
+    // A line longer than max_line_bytes (1 MiB): `too_long`, its first MiB kept in `raw`.
+    text.extend(std::iter::repeat_n(b'L', (1 << 20) + 100));
+    text.extend_from_slice(b"\r\n");
     std::fs::write(&edge, text).unwrap();
     let gz = root.join("edge-copy.log.gz");
     let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
@@ -185,6 +188,7 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
     assert!(e["intel"]["suppressed"].as_u64().unwrap() >= 4, "the allowlist suppresses matches: {}", e["intel"]);
     assert_eq!(e["reject_reasons"]["invalid_utf8"].as_u64(), Some(2), "the lines that are not UTF-8: {}", e["reject_reasons"]);
     assert_eq!(e["reject_reasons"]["control_character"].as_u64(), Some(4), "lines with a lone \\r or a NUL: {}", e["reject_reasons"]);
+    assert_eq!(e["reject_reasons"]["too_long"].as_u64(), Some(1), "the line over max_line_bytes: {}", e["reject_reasons"]);
     let lines = e["input_lines"].as_u64().unwrap();
     assert_eq!(lines, e["events"].as_u64().unwrap() + e["rejects"].as_u64().unwrap() + e["skipped"].as_u64().unwrap());
     assert!(e["hits"].as_u64().unwrap() >= 20, "the planted indicators hit: {}", e["hits"]);

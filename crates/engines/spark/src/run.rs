@@ -17,7 +17,8 @@ use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
 use crate::formats::{
-    Directive, FormatSql, control_character, event_columns, file_format_sql, format_sql, invalid_utf8, lit, reject_detail, rejection,
+    Directive, FormatSql, control_character, event_columns, file_format_sql, format_sql, invalid_utf8, lit, reject_detail, reject_raw,
+    rejection,
 };
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
@@ -321,7 +322,7 @@ async fn run_on(
         let content = analyser.as_ref().map(|analyser| StagedContent { analyser, staging: staging_dir(pipeline) });
         let commit = Commit::Run(pipeline.load.mode);
         let mut summary = RunSummary::default();
-        let raw = "CAST(raw AS BINARY)";
+        let raw = &reject_raw("CAST(raw AS BINARY)", max_line);
         process_parsed(
             spark,
             pipeline,

@@ -42,7 +42,7 @@ use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 use crate::SparkError;
 use crate::client::{self, SparkClient};
 use crate::content::StagedContent;
-use crate::formats::{control_character, format_sql, invalid_utf8, rejection};
+use crate::formats::{control_character, format_sql, invalid_utf8, reject_raw, rejection};
 use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, write_table};
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
@@ -332,7 +332,7 @@ impl Batches<'_> {
                 spark,
                 self.pipeline,
                 &self.parsed,
-                REJECT_RAW_SQL,
+                &reject_raw(REJECT_RAW_SQL, self.pipeline.settings.max_line_bytes),
                 planned.planned_at_us,
                 watermark,
                 self.intel,

@@ -382,6 +382,12 @@ pub(crate) fn control_character(line: &str) -> String {
     )
 }
 
+/// The bytes a reject keeps of the line `bytes` (BINARY): all of them, but for a `too_long`
+/// reject, whose first `max_line` bytes the embedded reader keeps.
+pub(crate) fn reject_raw(bytes: &str, max_line: usize) -> String {
+    format!("CASE WHEN rej.reason = 'too_long' THEN substr({bytes}, 1, {}) ELSE {bytes} END", max_line.min(i32::MAX as usize))
+}
+
 /// The `field_count` reject of a missing field (`Cursor::need`).
 pub(crate) fn field_missing(what: &str) -> String {
     rejection("field_count", lit(&format!("line ends before the {what} field")))
