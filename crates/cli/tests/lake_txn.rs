@@ -405,3 +405,73 @@ fn mistakes_warn_and_checks_fail_with_exit_3() {
         assert!(err.contains("gave 0 indicators") && err.contains("yielded nothing"), "{}", text(&out));
     }
 }
+
+#[test]
+fn delta_lakes_from_batch_runs_commit_once_and_vacuum() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let squid = format!("{SHARED}/logs/squid-native-squidview.log");
+    let feed = dir.path().join("feed.txt");
+    std::fs::write(&feed, "203.0.113.254\n").unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", squid.as_str(), "-f", "squid", "-q", "--table-format", "delta", "--intel", s(&feed), "-o", s(&lake)];
+        args.extend_from_slice(extra);
+        ok(sweep(&args))
+    };
+    scan(&[]);
+    for table in ["events", "rejects", "hits"] {
+        assert!(lake.join(table).join("_delta_log").is_dir(), "{table} is not a Delta table");
+    }
+    let one = count(&lake, "events");
+    assert!(one > 0);
+    assert_eq!(count(&lake, "hits"), 0, "an empty Delta table exists and reads");
+    scan(&["--mode", "append"]);
+    assert_eq!(count(&lake, "events"), one, "the ledger skips the loaded input");
+    scan(&["--mode", "append", "--reload"]);
+    assert_eq!(count(&lake, "events"), 2 * one);
+    scan(&["--mode", "overwrite"]);
+    assert_eq!(count(&lake, "events"), one, "overwrite replaces the rows in one Delta version");
+    // A Delta reader sees the run's id in the commit.
+    let log = std::fs::read_dir(lake.join("events/_delta_log")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "json")).count();
+    assert!(log >= 4, "one Delta version per run: {log}");
+    let out = ok(sweep(&["vacuum", s(&lake), "--retain-hours", "0"]));
+    assert!(out.contains("files deleted"), "{out}");
+    assert!(!out.contains(" 0 files deleted"), "the overwritten files are vacuumed: {out}");
+    assert_eq!(count(&lake, "events"), one);
+}
+
+/// A line far longer than `max_line_bytes` is one `too_long` reject that states its real
+/// length, and memory stays bounded whatever the line's length (measured by Python's
+/// getrusage over the child process, the readers' venv of scripts/setup).
+#[test]
+fn one_huge_line_is_one_reject_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.log");
+    let mut data = b"1198298239.740 388 127.0.0.1 TCP_MISS/301 631 GET http://a.example/ - DIRECT/1.2.3.4 text/html\n".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 150 << 20));
+    std::fs::write(&huge, &data).unwrap();
+    drop(data);
+    let lake = dir.path().join("lake");
+    let python = std::env::var_os("SWEEP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/sweep/venv/bin/python"));
+    let script = format!(
+        "import resource, subprocess, sys\n\
+         r = subprocess.run([{bin:?}, 'scan', {huge:?}, '-f', 'squid', '-q', '-o', {lake:?}])\n\
+         print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)",
+        bin = env!("CARGO_BIN_EXE_sweep"),
+        huge = s(&huge),
+        lake = s(&lake),
+    );
+    let out = Command::new(&python).arg("-c").arg(script).output().expect("python runs (scripts/setup makes the venv)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (code, peak_mb) = text.trim().split_once(' ').unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(code, "0", "{}", String::from_utf8_lossy(&out.stderr));
+    let peak_mb: u64 = peak_mb.parse().unwrap();
+    assert!(peak_mb < 300, "peak memory {peak_mb} MB for one 150 MB line");
+    assert_eq!(count(&lake, "events"), 1);
+    let rejects = query(&lake, "SELECT reason, detail, length(encode(raw, 'hex')) / 2 AS kept FROM rejects");
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert!(rejects[1].starts_with("too_long,line has 157286400 bytes"), "{rejects:?}");
+    assert!(rejects[1].ends_with(",1048576"), "the reject keeps a bounded prefix: {rejects:?}");
+}

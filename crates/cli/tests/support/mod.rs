@@ -61,10 +61,13 @@ pub fn produce<'a>(broker: &str, topic: &str, partitions: i32, payloads: impl In
         loop {
             match producer.send(record) {
                 Ok(()) => break,
-                Err((_, r)) => {
+                // A full queue drains; any other error (a message over the broker's size limit)
+                // never does, and must fail the test rather than hang it.
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
                     record = r;
                     std::thread::sleep(Duration::from_millis(5));
                 }
+                Err((e, _)) => panic!("cannot produce message {i} to {topic}: {e}"),
             }
         }
         n += 1;

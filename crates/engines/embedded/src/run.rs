@@ -330,12 +330,14 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
         let counters = counters.clone();
         let specs: Vec<_> = pipeline.extract.iter().map(|e| e.format.clone()).collect();
         let chunk_bytes = pipeline.settings.chunk_bytes;
+        let max_line = pipeline.settings.max_line_bytes;
         thread::Builder::new()
             .name("sweep-read".into())
             .spawn(move || -> Result<(), EngineError> {
                 let byte_counter = Arc::new(AtomicU64::new(0));
                 for (input, extract) in inputs {
-                    let mut reader = ChunkReader::new(&input, chunk_bytes, specs[extract].header_directive(), byte_counter.clone())?;
+                    let mut reader = ChunkReader::new(&input, chunk_bytes, specs[extract].header_directive(), byte_counter.clone())?
+                        .with_max_line_bytes(max_line);
                     while let Some(chunk) = reader.next_chunk()? {
                         counters.bytes_read.store(byte_counter.load(Ordering::Relaxed), Ordering::Relaxed);
                         let halted = stop.load(Ordering::Relaxed) || interrupt.load(Ordering::Relaxed);
@@ -717,7 +719,14 @@ fn parse_worker(
     let mut builder = BatchBuilder::new(32 * 1024, ingest_ts);
     for work in rx {
         let chunk = &work.chunk;
-        parsers[work.extract].parse_chunk(&chunk.data, &chunk.source, chunk.first_offset, chunk.header.as_deref(), &mut builder);
+        parsers[work.extract].parse_chunk_cut(
+            &chunk.data,
+            &chunk.source,
+            chunk.first_offset,
+            chunk.header.as_deref(),
+            chunk.cut_line_len,
+            &mut builder,
+        );
         let parsed = builder.finish();
         counters.lines.fetch_add(parsed.counts.lines, Ordering::Relaxed);
         counters.events.fetch_add(parsed.counts.events, Ordering::Relaxed);
