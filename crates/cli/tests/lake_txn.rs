@@ -83,9 +83,10 @@ struct Rng(u64);
 
 impl Rng {
     fn from_env() -> Rng {
-        let seed = std::env::var("SWEEP_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-        });
+        let seed = std::env::var("SWEEP_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
         eprintln!("kill times from seed {seed} (SWEEP_TEST_SEED={seed} replays them)");
         Rng(seed)
     }
@@ -400,7 +401,17 @@ fn mistakes_warn_and_checks_fail_with_exit_3() {
     let misp = dir.path().join("misp.json");
     std::fs::write(&misp, r#"{"Event": {"info": "x", "Attribute": {"type": "ip-dst", "value": "1.2.3.4"}}}"#).unwrap();
     for f in [&feed, &misp] {
-        let out = sweep(&["scan", &apache, "-f", "combined", "-q", "--intel", s(f), "-o", s(&dir.path().join(format!("l-{}", f.display().to_string().len())))]);
+        let out = sweep(&[
+            "scan",
+            &apache,
+            "-f",
+            "combined",
+            "-q",
+            "--intel",
+            s(f),
+            "-o",
+            s(&dir.path().join(format!("l-{}", f.display().to_string().len()))),
+        ]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("gave 0 indicators") && err.contains("yielded nothing"), "{}", text(&out));
     }
@@ -432,7 +443,11 @@ fn delta_lakes_from_batch_runs_commit_once_and_vacuum() {
     scan(&["--mode", "overwrite"]);
     assert_eq!(count(&lake, "events"), one, "overwrite replaces the rows in one Delta version");
     // A Delta reader sees the run's id in the commit.
-    let log = std::fs::read_dir(lake.join("events/_delta_log")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "json")).count();
+    let log = std::fs::read_dir(lake.join("events/_delta_log"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .count();
     assert!(log >= 4, "one Delta version per run: {log}");
     let out = ok(sweep(&["vacuum", s(&lake), "--retain-hours", "0"]));
     assert!(out.contains("files deleted"), "{out}");

@@ -158,8 +158,8 @@ pub(crate) fn ensure_table(name: &str, path: &Path, schema: &SchemaRef, by_date:
 /// tagged with the lake's run sequence so that a roll-forward never commits it twice. A
 /// replacing run removes every file the table held in the same version.
 pub(crate) fn commit_run(table: &crate::lake::TableCommit, record: &crate::lake::RunRecord) -> Result<(), LoadError> {
-    use deltalake_core::kernel::{Action, Add};
     use deltalake_core::kernel::transaction::CommitBuilder;
+    use deltalake_core::kernel::{Action, Add};
     use deltalake_core::protocol::{DeltaOperation, SaveMode};
     use std::collections::HashMap;
 

@@ -29,14 +29,12 @@
 //! The ledger of loaded inputs is the list of `runs/` records, so a re-run can skip what an
 //! earlier run committed.
 
-use std::collections::{BTreeMap, HashMap};
+use arrow_schema::SchemaRef;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use arrow_schema::SchemaRef;
-use serde::{Deserialize, Serialize};
 use sweep_model::{SinkSpec, WriteMode};
 
 use crate::LoadError;
@@ -69,11 +67,8 @@ impl InputRecord {
         let mut file = File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         let size = meta.len();
-        let modified_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i128);
+        let modified_ns =
+            meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i128);
         let mut hasher = blake3::Hasher::new();
         hasher.update(&size.to_le_bytes());
         let mut buf = Vec::with_capacity(FINGERPRINT_SPAN as usize);
@@ -293,11 +288,8 @@ impl Lake {
     /// [`Lake::open`]), temporary files that writers of older sweep versions left in Parquet
     /// tables, and in Delta tables the files no version younger than `retain` reads.
     pub fn vacuum(&self, retain: std::time::Duration) -> Result<VacuumReport, LoadError> {
-        let mut report = VacuumReport {
-            abandoned_runs: self.recovery.abandoned.len(),
-            bytes: self.recovery.bytes_freed,
-            ..VacuumReport::default()
-        };
+        let mut report =
+            VacuumReport { abandoned_runs: self.recovery.abandoned.len(), bytes: self.recovery.bytes_freed, ..VacuumReport::default() };
         for table in read_dir_sorted(&self.root)? {
             let name = table.file_name().unwrap_or_default().to_string_lossy().into_owned();
             if !table.is_dir() || name.starts_with('_') || name.starts_with('.') {
@@ -355,7 +347,10 @@ impl Lake {
                 } else if !dst.exists() {
                     return Err(LoadError::Journal {
                         path: src,
-                        message: format!("run {} lost a staged file before it was committed; the journal cannot complete it", record.run_id),
+                        message: format!(
+                            "run {} lost a staged file before it was committed; the journal cannot complete it",
+                            record.run_id
+                        ),
                     });
                 }
             }
@@ -695,19 +690,12 @@ pub fn lake_root(dir: Option<&Path>, sinks: &[SinkSpec]) -> Option<PathBuf> {
     Some(root)
 }
 
-/// Staged writes that several threads append to share the transaction through this.
-pub type SharedTxn<'a> = Arc<std::sync::Mutex<RunTxn<'a>>>;
-
-/// Rows per table of a committed record, for summaries.
-pub fn rows_by_table(record: &RunRecord) -> BTreeMap<String, (u64, usize)> {
-    record.tables.iter().map(|t| (t.name.clone(), (t.rows, t.added.len()))).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::{Int64Array, RecordBatch};
     use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]))

@@ -22,8 +22,8 @@ use sweep_load::{Lake, SinkSpec, TableWriter, run_id};
 use sweep_model::{SweeperSpec, WriteMode};
 
 use crate::query::register_lake;
-use crate::run::{EngineError, IntelSummary};
-use crate::sweeper::{Sweeper, hits_schema, intel_batch, intel_schema, load_intel};
+use crate::run::{EngineError, IntelSummary, write_intel_files};
+use crate::sweeper::{Sweeper, hits_schema, intel_schema, load_intel};
 
 /// What a retro-sweep did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -174,9 +174,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
         Ok::<_, EngineError>(summary)
     });
     let mut summary = result?;
-    let mut w = TableWriter::new("intel", &intel_sink, intel_schema(), false, format!("intel-{}", loaded.index.version()), usize::MAX)?;
-    w.write(&intel_batch(&loaded.index))?;
-    w.finish()?;
+    write_intel_files(&loaded.index, &intel_sink)?;
     txn.add_rows("hits", summary.hits_written);
     txn.add_rows("intel", loaded.index.len() as u64);
     txn.commit()?;

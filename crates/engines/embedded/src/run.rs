@@ -59,7 +59,9 @@ pub enum EngineError {
     Content(#[from] sweep_content::ContentError),
     #[error("{0}; nothing was committed, the lake is as it was")]
     Check(String),
-    #[error("interrupted (Ctrl-C or SIGTERM) after {lines} lines: nothing was committed, the lake is as it was; run the same command again to load the inputs")]
+    #[error(
+        "interrupted (Ctrl-C or SIGTERM) after {lines} lines: nothing was committed, the lake is as it was; run the same command again to load the inputs"
+    )]
     Interrupted { lines: u64 },
 }
 
@@ -226,8 +228,11 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     let metrics_target = window_spec.as_ref().and_then(|_| pipeline.load.sink("metrics"));
     let findings_target = content.as_ref().and_then(|_| pipeline.load.sink("findings"));
     let intel_target = loaded.as_ref().and_then(|_| pipeline.load.sink("intel"));
-    let targets: Vec<SinkSpec> =
-        [&events_target, &rejects_target, &hits_target, &metrics_target, &findings_target, &intel_target].into_iter().flatten().cloned().collect();
+    let targets: Vec<SinkSpec> = [&events_target, &rejects_target, &hits_target, &metrics_target, &findings_target, &intel_target]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
     // One journal and one lock for every table of the run: all of them commit, or none.
     let lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose()?;
     let mut summary = RunSummary::default();
@@ -264,20 +269,19 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
 
     let run = run_id();
     let mut txn = lake.as_ref().map(|l| l.begin(&run, pipeline.load.mode)).transpose()?;
-    let mut stage = |name: &str, target: &Option<SinkSpec>, schema: SchemaRef, by_date: bool, replace: bool| -> Result<Option<SinkSpec>, EngineError> {
-        match (target, txn.as_mut()) {
-            (Some(t), Some(txn)) => Ok(Some(txn.stage(name, t, schema, by_date, replace)?)),
-            _ => Ok(None),
-        }
-    };
+    let mut stage =
+        |name: &str, target: &Option<SinkSpec>, schema: SchemaRef, by_date: bool, replace: bool| -> Result<Option<SinkSpec>, EngineError> {
+            match (target, txn.as_mut()) {
+                (Some(t), Some(txn)) => Ok(Some(txn.stage(name, t, schema, by_date, replace)?)),
+                _ => Ok(None),
+            }
+        };
     let rejects_sink = stage("rejects", &rejects_target, rejects_schema(), false, false)?;
     let hits_sink = stage("hits", &hits_target, hits_schema(), false, false)?;
     let metrics_sink = stage("metrics", &metrics_target, metrics_schema(), false, false)?;
     let findings_sink = stage("findings", &findings_target, findings_schema(), false, false)?;
     if let (Some(l), Some(sink)) = (&loaded, stage("intel", &intel_target, intel_schema(), false, true)?) {
-        let mut w = TableWriter::new("intel", &sink, intel_schema(), false, format!("intel-{}", l.index.version()), usize::MAX)?;
-        w.write(&intel_batch(&l.index))?;
-        w.finish()?;
+        write_intel_files(&l.index, &sink)?;
     }
 
     let threads = match pipeline.settings.threads {
@@ -698,6 +702,11 @@ fn publish_threshold_alerts(spec: &sweep_model::KafkaSinkSpec, alerts: &[crate::
 /// Replaces the `intel` table with the index's indicators (one file).
 pub(crate) fn write_intel_table(index: &sweep_intel::index::IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), EngineError> {
     prepare_table_dir(sink.path(), sweep_model::WriteMode::Overwrite)?;
+    write_intel_files(index, sink)
+}
+
+/// Writes the index's indicators as one file into `sink` (a table folder or a run's staging).
+pub(crate) fn write_intel_files(index: &sweep_intel::index::IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), EngineError> {
     let mut w = TableWriter::new("intel", sink, intel_schema(), false, format!("intel-{}", index.version()), usize::MAX)?;
     w.write(&intel_batch(index))?;
     w.finish()?;

@@ -10,8 +10,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use sweep_embedded::sweeper::{LoadedIntel, load_intel};
 use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary};
-use sweep_load::{Lake, lake_root};
 use sweep_extract::Input;
+use sweep_load::{Lake, lake_root};
 use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::client::{self, Remote, SparkClient};
@@ -95,11 +95,8 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     let mut txn = lake.as_ref().map(|l| l.begin(&run, pipeline.load.mode)).transpose().map_err(EngineError::from)?;
     let mut staged_pipeline = pipeline.clone();
     if let Some(txn) = txn.as_mut() {
-        let mut load = sweep_model::LoadSpec {
-            mode: WriteMode::Overwrite,
-            alerts: pipeline.load.alerts.clone(),
-            ..sweep_model::LoadSpec::default()
-        };
+        let mut load =
+            sweep_model::LoadSpec { mode: WriteMode::Overwrite, alerts: pipeline.load.alerts.clone(), ..sweep_model::LoadSpec::default() };
         for (name, target, schema, by_date, replace) in &tables {
             let staged = Some(txn.stage(name, target, schema.clone(), *by_date, *replace).map_err(EngineError::from)?);
             match *name {
