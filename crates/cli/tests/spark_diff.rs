@@ -461,6 +461,18 @@ fn retro_sweep_on_spark_appends_to_delta_lakes_as_the_embedded_one_does() {
     }
 }
 
+/// The newest run record of the lake's journal (`_sweep/runs/<seq>-<run>.json`).
+fn last_run_record(lake: &Path) -> serde_json::Value {
+    let mut records: Vec<PathBuf> = std::fs::read_dir(lake.join("_sweep/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    records.sort();
+    let newest = records.last().unwrap_or_else(|| panic!("{lake:?} has no run record"));
+    serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap()
+}
+
 /// Retro-sweeps copies of `base` on both engines, twice: the same hits, then none appended.
 fn retro_twice(case: &Case, base: &Path, remote: &str, label: &str) {
     let (embedded, spark) = (case.root.join(format!("retro-embedded-{label}")), case.root.join(format!("retro-spark-{label}")));
@@ -492,6 +504,16 @@ fn retro_twice(case: &Case, base: &Path, remote: &str, label: &str) {
     let hits = "SELECT ts, client_ip, \"user\", host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, \
                 array_to_string(tags, '|'), intel_version, source, \"offset\" FROM hits ORDER BY source, \"offset\", indicator, feed";
     assert_same_tables(&embedded, &spark, &[("hits", hits)]);
+    // Both engines commit a retro-sweep through the lake's journal: one run record holding
+    // the new hits and the intel snapshot, and nothing left in staging.
+    for (engine, lake, written) in [("embedded", &embedded, &e["hits_written"]), ("spark", &spark, &s["hits_written"])] {
+        let record = last_run_record(lake);
+        let rows = |table: &str| record["tables"].as_array().unwrap().iter().find(|t| t["name"] == table).map(|t| t["rows"].clone());
+        assert_eq!(rows("hits").as_ref(), Some(written), "{label}/{engine}: the run record's hits: {record}");
+        assert!(rows("intel").is_some(), "{label}/{engine}: the run record has no intel table: {record}");
+        let staging = lake.join("_sweep/staging");
+        assert_eq!(std::fs::read_dir(&staging).map_or(0, |d| d.count()), 0, "{label}/{engine}: files left in {staging:?}");
+    }
 
     // Again: everything is stored already.
     let (e, s) = (retro(&embedded, &[], 2), retro(&spark, &spark_args, 2));

@@ -362,3 +362,71 @@ fn the_fluent_api_builds_the_same_streaming_pipeline() {
     assert_eq!(query_one(&lake, "SELECT count(*) FROM findings") as u64, s.findings);
     assert_eq!(query_one(&lake, "SELECT count(*) FROM findings WHERE client_ip = '10.9.9.9'"), 10);
 }
+
+/// Waits up to `timeout` for `path` to exist.
+fn wait_for_file(path: &Path, timeout: Duration) -> bool {
+    let until = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < until {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A stream with `--mode overwrite` on a lake a batch run wrote: while it waits for its first
+/// batch it holds the lake (a batch run is refused) and the old rows stay; killed there, the
+/// lake is as it was; its first batch replaces the old rows with the topic's.
+fn stream_overwrite_replaces_rows_at_its_first_batch(engine: &[&str]) {
+    let Some(broker) = broker() else { return };
+    for table_format in ["delta", "parquet"] {
+        let dir = tempfile::tempdir().unwrap();
+        let old = squid_lines(dir.path(), 300, 3);
+        let old_file = dir.path().join("gen-3.log");
+        let lake = dir.path().join("lake");
+        let lake_arg = lake.to_str().unwrap();
+        ok(sweep(&["scan", old_file.to_str().unwrap(), "-f", SQUID, "-o", lake_arg, "--table-format", table_format, "-q"]));
+        let old_rows = query_one(&lake, "SELECT count(*) FROM events") + query_one(&lake, "SELECT count(*) FROM rejects");
+        assert_eq!(old_rows as usize, old.len());
+
+        let topic = create_topic(&broker, "overwrite", 1);
+        let url = format!("kafka://{broker}/{topic}");
+        let ckpt = dir.path().join("ckpt");
+        let mut args = vec!["scan", &url, "--format", SQUID, "--table-format", table_format, "--start", "earliest", "--mode", "overwrite"];
+        args.extend(["--out", lake_arg, "--checkpoint", ckpt.to_str().unwrap(), "-q"]);
+        args.extend(engine);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep")).args(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let prepared = wait_for_file(&ckpt.join("tables-prepared"), Duration::from_secs(120));
+        let refused = sweep(&["scan", old_file.to_str().unwrap(), "-f", SQUID, "-o", lake_arg, "--mode", "append", "--reload"]);
+        let rows_while_waiting = query_one(&lake, "SELECT count(*) FROM events") + query_one(&lake, "SELECT count(*) FROM rejects");
+        child.kill().unwrap(); // SIGKILL
+        let out = child.wait_with_output().unwrap();
+        assert!(prepared, "{table_format}: the stream never prepared its tables: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!refused.status.success(), "{table_format}: a batch run wrote the lake a stream holds");
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains("another sweep run is writing the lake"), "{table_format}: {err}");
+        assert_eq!(rows_while_waiting, old_rows, "{table_format}: overwrite removed rows before its first batch");
+        let rows_after_kill = query_one(&lake, "SELECT count(*) FROM events") + query_one(&lake, "SELECT count(*) FROM rejects");
+        assert_eq!(rows_after_kill, old_rows, "{table_format}: a killed overwrite stream changed the lake");
+
+        let new = squid_lines(dir.path(), 200, 4);
+        produce(&broker, &topic, 1, new.iter().map(Vec::as_slice));
+        args.push("--until-drained");
+        ok(sweep(&args));
+        let rows =
+            query(&lake, "SELECT source, count(*) FROM (SELECT source FROM events UNION ALL SELECT source FROM rejects) GROUP BY source");
+        assert_eq!(rows, vec![format!("kafka:{topic}/0,{}", new.len())], "{table_format}: the old rows were not replaced");
+    }
+}
+
+#[test]
+fn a_stream_overwrite_replaces_the_rows_at_its_first_batch_and_holds_the_lake() {
+    stream_overwrite_replaces_rows_at_its_first_batch(&[]);
+}
+
+#[test]
+fn a_spark_stream_overwrite_replaces_the_rows_at_its_first_batch_and_holds_the_lake() {
+    let Some((remote, _server)) = support::spark::remote() else { return };
+    stream_overwrite_replaces_rows_at_its_first_batch(&["--engine", "spark", "--remote", &remote]);
+}

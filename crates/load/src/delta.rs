@@ -75,25 +75,46 @@ impl DeltaSink {
     }
 
     /// Appends `batches` as one table version tagged (`app_id`, `batch_id`), unless the table
-    /// already holds that batch. An empty batch still commits, so that the table records
-    /// the batch as done.
-    pub async fn commit(&mut self, app_id: &str, batch_id: i64, batches: &[RecordBatch]) -> Result<Committed, LoadError> {
+    /// already holds that batch. With `replace` (a stream's first batch under `--mode
+    /// overwrite`) the same version removes every file the table held, so readers see the
+    /// old rows until the new ones are committed, never neither. A replacing commit is made
+    /// even when `batches` hold no rows.
+    pub async fn commit(&mut self, app_id: &str, batch_id: i64, batches: &[RecordBatch], replace: bool) -> Result<Committed, LoadError> {
+        use deltalake_core::kernel::Action;
+        use deltalake_core::kernel::transaction::CommitBuilder;
+        use deltalake_core::protocol::{DeltaOperation, SaveMode};
+
         if self.committed_batch(app_id).await?.is_some_and(|done| done >= batch_id) {
             return Ok(Committed::AlreadyThere);
         }
         let properties = CommitProperties::default().with_application_transaction(Transaction::new(app_id, batch_id));
-        let mut writer = RecordBatchWriter::for_table(&self.table)
-            .map_err(|e| self.error(e))?
-            .with_writer_properties(writer_properties())
-            .with_commit_properties(properties);
+        let mut writer = RecordBatchWriter::for_table(&self.table).map_err(|e| self.error(e))?.with_writer_properties(writer_properties());
         let mut rows = 0;
         for batch in batches.iter().filter(|b| b.num_rows() > 0) {
             rows += batch.num_rows() as u64;
             let batch = if self.by_date { add_date_column(batch, &self.name)? } else { batch.clone() };
             writer.write(batch).await.map_err(|e| self.error(e))?;
         }
-        let version = writer.flush_and_commit(&mut self.table).await.map_err(|e| self.error(e))?;
-        Ok(Committed::Written { version: version as i64, rows })
+        let adds = writer.flush().await.map_err(|e| self.error(e))?;
+        let snapshot = self.table.snapshot().map_err(|e| self.error(e))?;
+        let mut actions: Vec<Action> = Vec::new();
+        if replace {
+            actions.extend(snapshot.log_data().iter().map(|f| Action::Remove(f.remove_action(true))));
+        }
+        actions.extend(adds.into_iter().map(Action::Add));
+        let operation = DeltaOperation::Write {
+            mode: if replace { SaveMode::Overwrite } else { SaveMode::Append },
+            partition_by: self.by_date.then(|| vec!["date".to_string()]),
+            predicate: None,
+        };
+        let finalized = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(snapshot), self.table.log_store(), operation)
+            .await
+            .map_err(|e| self.error(e))?;
+        let version = finalized.version() as i64;
+        self.table.state = Some(finalized.snapshot());
+        Ok(Committed::Written { version, rows })
     }
 
     fn error(&self, e: deltalake_core::DeltaTableError) -> LoadError {
@@ -146,6 +167,37 @@ where
         })
         .join()
         .expect("the Delta commit thread does not panic")
+    })
+}
+
+/// Commits a version of the Delta table at `path` that removes every file, tagged with the
+/// application transaction (`app_id`, `batch`) unless the table holds that batch already:
+/// how a stream's first batch replaces a table it writes no rows to under `--mode
+/// overwrite` when another writer (Spark) wrote the batch's rows elsewhere.
+pub fn remove_all_as_batch(path: &Path, app_id: &str, batch: i64) -> Result<(), LoadError> {
+    use deltalake_core::kernel::Action;
+    use deltalake_core::kernel::transaction::CommitBuilder;
+    use deltalake_core::protocol::{DeltaOperation, SaveMode};
+
+    let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
+    block_on(async {
+        let absolute = std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(err)?;
+        let table = deltalake_core::open_table(url).await.map_err(err)?;
+        let snapshot = table.snapshot().map_err(err)?;
+        if snapshot.transaction_version(table.log_store().as_ref(), app_id).await.map_err(err)?.is_some_and(|done| done >= batch) {
+            return Ok(());
+        }
+        let actions: Vec<Action> = snapshot.log_data().iter().map(|f| Action::Remove(f.remove_action(true))).collect();
+        let partition_columns: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Overwrite,
+            partition_by: (!partition_columns.is_empty()).then_some(partition_columns),
+            predicate: None,
+        };
+        let properties = CommitProperties::default().with_application_transaction(Transaction::new(app_id, batch));
+        CommitBuilder::from(properties).with_actions(actions).build(Some(snapshot), table.log_store(), operation).await.map_err(err)?;
+        Ok(())
     })
 }
 

@@ -564,7 +564,7 @@ pub fn table_has_data(sink: &SinkSpec) -> bool {
 }
 
 /// Data files under `dir` (recursive), relative to it; hidden and `_` names are not data.
-fn list_files(dir: &Path) -> Result<Vec<StagedFile>, LoadError> {
+pub(crate) fn list_files(dir: &Path) -> Result<Vec<StagedFile>, LoadError> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<StagedFile>) -> Result<(), LoadError> {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,

@@ -75,6 +75,39 @@ pub fn prepare_table_dir(path: &Path, mode: WriteMode) -> Result<(), LoadError> 
     std::fs::create_dir_all(path).map_err(io)
 }
 
+/// Deletes the data files of the table folder `table` whose names do not start with
+/// `keep_prefix`, and the partition folders that leaves empty; returns how many it deleted.
+/// This is how a stream's first batch under `--mode overwrite` replaces a Parquet table:
+/// only after the batch's own files are in place, so a crash never leaves the table empty.
+/// With `schema` (a Parquet table), a table left with no file gets an empty one named with
+/// the prefix, so that it still exists with its columns.
+pub fn remove_files_except(table: &Path, keep_prefix: &str, schema: Option<&SchemaRef>) -> Result<usize, LoadError> {
+    let mut removed = 0;
+    for file in lake::list_files(table)? {
+        let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+        if name.starts_with(keep_prefix) {
+            continue;
+        }
+        let path = table.join(&file.path);
+        std::fs::remove_file(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+        removed += 1;
+        // Partition folders (`date=...`) left empty go too; a folder still holding files stays.
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != table) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    if let Some(schema) = schema
+        && lake::list_files(table)?.is_empty()
+    {
+        write_empty_parquet(&table.join(format!("{keep_prefix}empty.parquet")), schema)?;
+    }
+    Ok(removed)
+}
+
 /// Parquet settings: zstd at a low level compresses log text well at little CPU cost;
 /// dictionary encoding (on by default) suits the many repeated hosts, methods and sources.
 pub fn writer_properties() -> WriterProperties {

@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use sweep_embedded::IntelSummary;
 use sweep_embedded::retro::{RetroSummary, hits_are_delta};
-use sweep_embedded::sweeper::load_intel;
+use sweep_embedded::sweeper::{hits_schema, intel_schema, load_intel};
+use sweep_embedded::{EngineError, IntelSummary};
+use sweep_load::{Lake, run_id};
 use sweep_model::{SinkSpec, SweeperSpec, WriteMode};
 
 use crate::SparkError;
 use crate::client::{self, Remote, SparkClient};
-use crate::proto;
 use crate::run::{Commit, client_runtime, count, prepare_session, release, spark_path, sweep_events, write_table};
 
 /// Sweeps the events under `lake` whose date is `since` or later (all when `None`) on the
@@ -35,18 +35,41 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str)
         return Err(SparkError::Unsupported(format!("{} has no events table to sweep", lake.display())));
     }
     let loaded = load_intel(spec)?;
+    // The new hits and the intel snapshot commit together through the lake's journal, or
+    // not at all, as on the embedded engine; the lock keeps other writers out meanwhile.
+    let journal = Lake::open(lake).map_err(EngineError::from)?;
+    let mut txn = journal.begin(&run_id(), WriteMode::Append).map_err(EngineError::from)?;
+    let hits_target = match hits_are_delta(lake) {
+        true => SinkSpec::Delta(lake.join("hits")),
+        false => SinkSpec::Parquet(lake.join("hits")),
+    };
+    let mut stage =
+        |name: &str, target: &SinkSpec, schema, replace| txn.stage(name, target, schema, false, replace).map_err(EngineError::from);
+    let staged = StagedRetro {
+        hits: stage("hits", &hits_target, hits_schema(), false)?,
+        intel: stage("intel", &SinkSpec::Parquet(lake.join("intel")), intel_schema(), true)?,
+    };
     let runtime = client_runtime()?;
     let mut summary = runtime.block_on(async {
         let mut spark = SparkClient::connect(&remote).await?;
-        let result = retro_on(&mut spark, lake, &loaded, spec, since).await;
+        let result = retro_on(&mut spark, lake, &loaded, spec, since, &staged).await;
         spark.release().await;
         result
     })?;
+    txn.add_rows("hits", summary.hits_written);
+    txn.add_rows("intel", loaded.index.len() as u64);
+    txn.commit().map_err(EngineError::from)?;
     let base = IntelSummary::new(&loaded);
     summary.intel = IntelSummary { inactive: summary.intel.inactive, suppressed: summary.intel.suppressed, ..base };
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events_swept as f64 / summary.elapsed_s.max(1e-9);
     Ok(summary)
+}
+
+/// Where Spark writes a retro-sweep's tables: the run's staging folders in the lake journal.
+struct StagedRetro {
+    hits: SinkSpec,
+    intel: SinkSpec,
 }
 
 async fn retro_on(
@@ -55,6 +78,7 @@ async fn retro_on(
     loaded: &sweep_embedded::sweeper::LoadedIntel,
     spec: &SweeperSpec,
     since: Option<&str>,
+    staged: &StagedRetro,
 ) -> Result<RetroSummary, SparkError> {
     prepare_session(spark).await?;
     let stored = client::read(table_format(&lake.join("events")), vec![spark_path(&lake.join("events"))], HashMap::new());
@@ -62,8 +86,8 @@ async fn retro_on(
     let filter = since.map(|d| format!(" WHERE date >= DATE'{d}'")).unwrap_or_default();
     spark.create_view("events", client::sql(&format!("SELECT * FROM sweep_stored_events{filter}"))).await?;
 
-    let (mut checkpoints, mut staged) = (Vec::new(), Vec::new());
-    let swept = sweep_events(spark, loaded, &spec.fields, &lake.join("_sweep_staging"), &mut checkpoints, &mut staged).await;
+    let (mut checkpoints, mut staged_files) = (Vec::new(), Vec::new());
+    let swept = sweep_events(spark, loaded, &spec.fields, &lake.join("_sweep_staging"), &mut checkpoints, &mut staged_files).await;
     let result = async {
         let swept = swept?;
         let mut summary =
@@ -89,33 +113,26 @@ async fn retro_on(
         checkpoints.push(spark.checkpoint("sweep_fresh_hits", fresh, "finding the hits not stored yet").await?);
         summary.hits_written = count(spark, "SELECT count(*) FROM sweep_fresh_hits", "counting new hits").await?;
         summary.hits_already_present = summary.hits_found.saturating_sub(summary.hits_written);
-        if summary.hits_written > 0 && hits_are_delta(lake) {
-            let append = proto::write_operation::SaveMode::Append;
-            let fresh = client::sql("SELECT * FROM sweep_fresh_hits");
-            spark.write(fresh, "delta", &spark_path(&lake.join("hits")), &[], append, HashMap::new()).await?;
-        } else if summary.hits_written > 0 {
-            let hits = SinkSpec::Parquet(lake.join("hits"));
-            let mut tables = Default::default();
-            write_table(
-                spark,
-                &mut tables,
-                "hits",
-                &hits,
-                "SELECT * FROM sweep_fresh_hits",
-                &[],
-                &Commit::Run(WriteMode::Append),
-                summary.hits_written,
-            )
-            .await?;
-        }
-        let intel = SinkSpec::Parquet(lake.join("intel"));
+        // Spark writes into the run's staging folders; the journal moves both tables in
+        // at once when the caller commits.
+        write_table(
+            spark,
+            &mut Default::default(),
+            "hits",
+            &staged.hits,
+            "SELECT * FROM sweep_fresh_hits",
+            &[],
+            &Commit::Run(WriteMode::Overwrite),
+            summary.hits_written,
+        )
+        .await?;
         let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
                      intel_version FROM intel";
         write_table(
             spark,
             &mut Default::default(),
             "intel",
-            &intel,
+            &staged.intel,
             query,
             &[],
             &Commit::Run(WriteMode::Overwrite),
@@ -126,7 +143,7 @@ async fn retro_on(
         Ok::<_, SparkError>(summary)
     }
     .await;
-    release(spark, checkpoints, staged).await;
+    release(spark, checkpoints, staged_files).await;
     result
 }
 

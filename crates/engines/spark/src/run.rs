@@ -415,8 +415,9 @@ pub(crate) enum Commit<'a> {
     /// One micro-batch of a Kafka run (crate::stream), exactly once: a Delta write carries the
     /// application transaction (`app_id`, `batch`), which Delta skips if the table holds it;
     /// Parquet files are written to `staging`, then moved into the table under names fixed by
-    /// the batch number, replacing what an interrupted attempt left.
-    MicroBatch { app_id: &'a str, batch: u64, staging: &'a Path },
+    /// the batch number, replacing what an interrupted attempt left. With `replace` (batch 0
+    /// of a stream under `--mode overwrite`) the batch replaces the rows the table held.
+    MicroBatch { app_id: &'a str, batch: u64, staging: &'a Path, replace: bool },
 }
 
 /// The stages after the reader, over `parsed` (a query over the parsed lines, see
@@ -729,24 +730,52 @@ pub(crate) async fn write_table(
             entry.rows = rows;
             entry.files = parquet_files(path);
         }
+        Commit::MicroBatch { app_id, batch, replace: true, .. } if rows == 0 => replace_without_rows(table, sink, app_id, *batch)?,
         // An empty batch leaves the table as it is, as the embedded engine does.
         Commit::MicroBatch { .. } if rows == 0 => {}
-        Commit::MicroBatch { app_id, batch, .. } if matches!(sink, SinkSpec::Delta(_)) => {
+        Commit::MicroBatch { app_id, batch, replace, .. } if matches!(sink, SinkSpec::Delta(_)) => {
             let options = HashMap::from([("txnAppId".to_string(), app_id.to_string()), ("txnVersion".to_string(), batch.to_string())]);
-            let append = proto::write_operation::SaveMode::Append;
-            spark.write(client::sql(query), "delta", &spark_path(path), partition_by, append, options).await?;
+            // Delta's overwrite removes the old files in the version that adds the new ones.
+            let mode = match replace {
+                true => proto::write_operation::SaveMode::Overwrite,
+                false => proto::write_operation::SaveMode::Append,
+            };
+            spark.write(client::sql(query), "delta", &spark_path(path), partition_by, mode, options).await?;
             entry.rows += rows;
             entry.files += 1;
         }
-        Commit::MicroBatch { batch, staging, .. } => {
+        Commit::MicroBatch { batch, staging, replace, .. } => {
             let staged = staging.join(table).join(format!("batch-{batch:012}"));
             let overwrite = proto::write_operation::SaveMode::Overwrite;
             spark.write(client::sql(query), "parquet", &spark_path(&staged), partition_by, overwrite, HashMap::new()).await?;
             entry.rows += rows;
             entry.files += move_batch_files(&staged, path, *batch)?;
+            if *replace {
+                sweep_load::remove_files_except(path, &format!("batch-{batch:012}-"), None).map_err(EngineError::from)?;
+            }
         }
     }
     Ok(())
+}
+
+/// Replaces a stream table's rows with none: the first batch under `--mode overwrite` when it
+/// has no rows for the table (a commit of its own, so that a replayed batch does it once).
+pub(crate) fn replace_without_rows(table: &str, sink: &SinkSpec, app_id: &str, batch: u64) -> Result<(), SparkError> {
+    let path = sink.path();
+    let schema = match table {
+        "events" => sweep_formats::events_schema(),
+        "rejects" => sweep_formats::rejects_schema(),
+        "hits" => sweep_embedded::sweeper::hits_schema(),
+        "metrics" => sweep_window::metrics_schema(),
+        _ => sweep_content::findings_schema(),
+    };
+    let replaced = match sink {
+        SinkSpec::Delta(_) if path.join("_delta_log").is_dir() => sweep_load::delta::remove_all_as_batch(path, app_id, batch as i64),
+        SinkSpec::Delta(_) => Ok(()),
+        SinkSpec::Parquet(_) => sweep_load::remove_files_except(path, &format!("batch-{batch:012}-"), Some(&schema)).map(|_| ()),
+        SinkSpec::Jsonl(_) => sweep_load::remove_files_except(path, &format!("batch-{batch:012}-"), None).map(|_| ()),
+    };
+    replaced.map_err(|e| EngineError::from(e).into())
 }
 
 /// Moves the Parquet files Spark wrote for micro-batch `batch` at `staged` into the table at

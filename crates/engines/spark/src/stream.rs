@@ -36,7 +36,7 @@ use sweep_embedded::sweeper::{LoadedIntel, hits_schema};
 use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary};
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::TopicSource;
-use sweep_load::prepare_table_dir;
+use sweep_load::{Lake, lake_root, prepare_table_dir};
 use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::SparkError;
@@ -119,12 +119,18 @@ pub(crate) async fn run_stream(
         })
         .filter_map(|t| pipeline.load.sink(t).map(|s| (t, s)))
         .collect();
-    // The write mode applies once per checkpoint, before its first batch.
+    // The stream holds the lake's lock while it runs, as the embedded engine's streams do.
+    let targets: Vec<SinkSpec> = sinks.iter().map(|s| s.1.clone()).chain(pipeline.load.sink("intel")).collect();
+    let _lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose().map_err(EngineError::from)?;
+    // The write mode applies once per checkpoint, before its first batch; `overwrite` removes
+    // nothing here: batch 0's commit replaces the old rows.
     if !ckpt.tables_prepared() {
+        let overwrite = pipeline.load.mode == WriteMode::Overwrite;
         for (_, sink) in &sinks {
-            prepare_table_dir(sink.path(), pipeline.load.mode).map_err(EngineError::from)?;
+            let mode = if overwrite { WriteMode::Append } else { pipeline.load.mode };
+            prepare_table_dir(sink.path(), mode).map_err(EngineError::from)?;
         }
-        ckpt.mark_tables_prepared()?;
+        ckpt.mark_tables_prepared(overwrite)?;
     }
     let mut producer = match &pipeline.load.alerts {
         Some(spec) => Some(AlertProducer::connect(spec).map_err(kafka_error)?),
@@ -180,6 +186,7 @@ pub(crate) async fn run_stream(
             })
             .map(|spec| StreamWindow::open(spec, checkpoint_dir.join("window"), resume.window_state.as_deref()))
             .transpose()?,
+        sinks: sinks.iter().map(|(name, sink)| (name.to_string(), sink.clone())).collect(),
     };
     let lines_before = batches.totals.lines;
     let mut summary =
@@ -234,8 +241,9 @@ pub(crate) async fn run_stream(
             let until = plan_until(&from, &high, kafka.batch_size.max(1));
             live.lag.store(lag(&from, &high), Ordering::Relaxed);
             let drained = until == from && pipeline.stream.stop_when_drained;
-            // At the end of the input a batch without messages makes every open window final.
-            let flush = drained && batches.window.as_ref().is_some_and(|w| w.has_open_windows());
+            // At the end of the input a batch without messages makes every open window final,
+            // or applies `--mode overwrite` if no batch did yet.
+            let flush = drained && (batches.window.as_ref().is_some_and(|w| w.has_open_windows()) || ckpt.replaces_tables(next_batch));
             if until == from && !flush {
                 if drained {
                     summary.stopped_by = "drained".into();
@@ -312,6 +320,8 @@ struct Batches<'a> {
     suppressed: u64,
     latency: LatencyRecorder,
     window: Option<StreamWindow<'a>>,
+    /// The tables the stream writes, by name.
+    sinks: Vec<(String, SinkSpec)>,
 }
 
 impl Batches<'_> {
@@ -325,7 +335,8 @@ impl Batches<'_> {
         spark.create_view("sweep_kafka", messages).await?;
         let (mut checkpoints, mut staged_files) = (Vec::new(), Vec::new());
         let mut out = RunSummary::default();
-        let commit = Commit::MicroBatch { app_id: self.app_id, batch: planned.batch, staging: self.staging };
+        let replace = self.ckpt.replaces_tables(planned.batch);
+        let commit = Commit::MicroBatch { app_id: self.app_id, batch: planned.batch, staging: self.staging, replace };
         let result = async {
             let watermark = self.window.as_ref().and_then(|w| w.state.watermark);
             let late = process_parsed(
@@ -380,6 +391,15 @@ impl Batches<'_> {
         .await;
         release(spark, checkpoints, staged_files).await;
         let (sent, produced, late, window_state) = result?;
+        // Tables the batch wrote nothing to (no write at all, as `metrics` before a window
+        // closes) are replaced too.
+        if replace {
+            for (name, sink) in &self.sinks {
+                if !out.tables.contains_key(name) {
+                    crate::run::replace_without_rows(name, sink, self.app_id, planned.batch)?;
+                }
+            }
+        }
 
         let totals = &mut self.totals;
         totals.lines += out.input_lines;

@@ -151,8 +151,19 @@ impl Checkpoint {
         self.dir.join("tables-prepared").exists()
     }
 
-    pub fn mark_tables_prepared(&self) -> Result<(), EngineError> {
+    /// Records that the write mode was applied; with `replace` (`--mode overwrite`), the
+    /// commit of batch 0 replaces what the tables held before, whenever it happens (a batch
+    /// 0 re-run after a crash replaces them again).
+    pub fn mark_tables_prepared(&self, replace: bool) -> Result<(), EngineError> {
+        if replace {
+            write_atomic(&self.dir.join("replace-tables"), b"batch 0 replaces the rows the tables held before this pipeline\n")?;
+        }
         write_atomic(&self.dir.join("tables-prepared"), b"the write mode was applied to the tables of this pipeline\n")
+    }
+
+    /// True when `batch` is the one that replaces the tables' earlier rows.
+    pub fn replaces_tables(&self, batch: u64) -> bool {
+        batch == 0 && self.dir.join("replace-tables").exists()
     }
 
     /// Records a batch's offset ranges before any sink is written.

@@ -34,8 +34,8 @@ use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, Provenance, events_sc
 use sweep_intel::index::MatchStats;
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::{PolledBatch, TopicSource};
-use sweep_load::{Committed, DeltaSink, SinkSpec, TableWriter, prepare_table_dir};
-use sweep_model::{AnalyseStage, Pipeline};
+use sweep_load::{Committed, DeltaSink, Lake, SinkSpec, TableWriter, lake_root, prepare_table_dir};
+use sweep_model::{AnalyseStage, Pipeline, WriteMode};
 
 use self::checkpoint::{Checkpoint, PlannedBatch, Totals};
 use self::metrics::StreamMetrics;
@@ -87,25 +87,39 @@ struct Table {
 }
 
 impl Table {
-    async fn commit(&mut self, app_id: &str, batch: u64, batches: &[RecordBatch], rows_per_file: usize) -> Result<(), EngineError> {
-        if batches.iter().all(|b| b.num_rows() == 0) {
+    /// Commits one batch's rows; with `replace` (batch 0 under `--mode overwrite`) the same
+    /// commit replaces the rows the table held, even when the batch has none.
+    async fn commit(
+        &mut self,
+        app_id: &str,
+        batch: u64,
+        batches: &[RecordBatch],
+        rows_per_file: usize,
+        replace: bool,
+    ) -> Result<(), EngineError> {
+        if !replace && batches.iter().all(|b| b.num_rows() == 0) {
             return Ok(());
         }
         match &mut self.sink {
             TableSink::Delta(delta) => {
-                if let Committed::Written { rows, .. } = delta.commit(app_id, batch as i64, batches).await? {
+                if let Committed::Written { rows, .. } = delta.commit(app_id, batch as i64, batches, replace).await? {
                     self.rows += rows;
                     self.files += 1;
                 }
             }
             TableSink::Parquet { spec, by_date } => {
                 // Names fixed by the batch number: a re-run replaces the same files.
-                let mut w = TableWriter::new(self.name, spec, self.schema.clone(), *by_date, format!("batch-{batch:012}"), rows_per_file)?;
+                let prefix = format!("batch-{batch:012}");
+                let mut w = TableWriter::new(self.name, spec, self.schema.clone(), *by_date, prefix.clone(), rows_per_file)?;
                 for b in batches {
                     w.write(b)?;
                 }
                 self.rows += w.rows();
                 self.files += w.finish()?.len();
+                if replace {
+                    let schema = matches!(spec, SinkSpec::Parquet(_)).then_some(&self.schema);
+                    sweep_load::remove_files_except(spec.path(), &format!("{prefix}-"), schema)?;
+                }
             }
         }
         Ok(())
@@ -175,7 +189,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
 
     let (ckpt, resume) = Checkpoint::open(&checkpoint_dir, now_micros())?;
     // The write mode applies once per checkpoint, before its first batch (a crash between
-    // the two repeats it on empty folders, which every mode accepts).
+    // the two repeats it, which every mode accepts).
     let fresh = !ckpt.tables_prepared();
     let app_id = resume.pipeline_id.clone();
 
@@ -202,11 +216,18 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
             pipeline.load.sink(name).filter(|_| enabled).map(|spec| (name, schema, by_date, spec))
         })
         .collect();
+    // The stream holds the lake's lock while it runs, as a batch run does while it writes:
+    // a batch run or retro-sweep into the same tables is refused rather than interleaved.
+    let targets: Vec<SinkSpec> = sinks.iter().map(|s| s.3.clone()).chain(pipeline.load.sink("intel")).collect();
+    let _lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose()?;
+    // `overwrite` removes nothing here: batch 0's commit replaces the old rows (above), so a
+    // stream that fails before it leaves the tables as they were.
+    let overwrite = pipeline.load.mode == WriteMode::Overwrite;
     if fresh {
         for (_, _, _, spec) in &sinks {
-            prepare_table_dir(spec.path(), pipeline.load.mode)?;
+            prepare_table_dir(spec.path(), if overwrite { WriteMode::Append } else { pipeline.load.mode })?;
         }
-        ckpt.mark_tables_prepared()?;
+        ckpt.mark_tables_prepared(overwrite)?;
     }
     for (name, schema, by_date, spec) in sinks {
         let sink = match &spec {
@@ -268,7 +289,8 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
                     "findings" => &out.findings,
                     _ => &out.metrics,
                 };
-                table.commit(&app_id, planned.batch, rows, pipeline.settings.rows_per_file).await?;
+                let replace = ckpt.replaces_tables(planned.batch);
+                table.commit(&app_id, planned.batch, rows, pipeline.settings.rows_per_file, replace).await?;
             }
             Ok::<_, EngineError>(())
         })?;
@@ -359,7 +381,9 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
             // The end of the input: every window still open becomes final.
             final_flush: drained,
         };
-        if drained && stages.window.as_ref().is_none_or(|w| !w.has_open_windows()) {
+        // An empty batch is committed only to close windows, or to apply `--mode overwrite`
+        // (a topic drained before its first batch still replaces the tables' rows).
+        if drained && stages.window.as_ref().is_none_or(|w| !w.has_open_windows()) && !ckpt.replaces_tables(planned.batch) {
             summary.stopped_by = "drained".into();
             break;
         }
