@@ -27,7 +27,7 @@ pub enum SparkError {
     #[error(transparent)]
     Extract(#[from] sweep_extract::ExtractError),
     #[error(transparent)]
-    Engine(#[from] sweep_embedded::EngineError),
+    Run(#[from] sweep_runtime::RunError),
     #[error("reading the table Spark wrote at {path}: {message}")]
     Output { path: String, message: String },
 }

@@ -1,6 +1,6 @@
 //! Retro-sweep on Spark: today's indicators over a lake's stored `events` table.
 //!
-//! The same contract as the embedded retro-sweep (sweep_embedded::retro): the events (from a
+//! The same contract as the embedded retro-sweep (sweep_embedded's retro): the events (from a
 //! date on, optionally) are swept by the same joins as a batch run, and only the (event,
 //! indicator) pairs the `hits` table does not hold yet are appended, so running it again
 //! writes nothing twice. An event is identified by (`source`, `offset`), an indicator by
@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use sweep_embedded::IntelSummary;
-use sweep_embedded::retro::{RetroSummary, hits_are_delta};
-use sweep_embedded::sweeper::load_intel;
+use sweep_runtime::IntelSummary;
+use sweep_runtime::{RetroSummary, hits_are_delta};
+use sweep_sweeper::load_intel;
 use sweep_model::{SinkSpec, SweeperSpec, WriteMode};
 
 use crate::SparkError;
@@ -52,7 +52,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str)
 async fn retro_on(
     spark: &mut SparkClient,
     lake: &Path,
-    loaded: &sweep_embedded::sweeper::LoadedIntel,
+    loaded: &sweep_sweeper::LoadedIntel,
     spec: &SweeperSpec,
     since: Option<&str>,
 ) -> Result<RetroSummary, SparkError> {

@@ -14,7 +14,7 @@
 //! The log data never passes through this process: Spark reads each batch's offset ranges
 //! from the topic itself. Each batch runs the same compiled stages as a batch run over
 //! files, so the same lines give the same tables. The checkpoint folder is the embedded
-//! engine's (`sweep_embedded::stream::checkpoint`), with the same protocol: a batch's ranges
+//! engine's (`sweep_runtime::checkpoint`), with the same protocol: a batch's ranges
 //! are recorded before any table is written, every table commits the batch exactly once
 //! (a Delta application transaction with the pipeline id and batch number, which Delta
 //! skips when the table holds it; Parquet files named by the batch number), and the commit
@@ -29,15 +29,15 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use sweep_embedded::stream::checkpoint::{Checkpoint, PlannedBatch, Totals};
-use sweep_embedded::stream::metrics::{self, StreamMetrics};
-use sweep_embedded::stream::{LatencyRecorder, StreamSummary};
-use sweep_embedded::sweeper::{LoadedIntel, hits_schema};
-use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary};
+use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch, Totals};
+use sweep_runtime::metrics::{self, StreamMetrics};
+use sweep_runtime::{LatencyRecorder, StreamSummary, now_micros};
+use sweep_sweeper::{LoadedIntel, hits_schema};
+use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummary};
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::TopicSource;
 use sweep_load::prepare_table_dir;
-use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::SparkError;
 use crate::client::{self, SparkClient};
@@ -103,12 +103,9 @@ pub(crate) async fn run_stream(
     let app_id = resume.pipeline_id.clone();
     let staging = checkpoint_dir.join("staging");
 
-    let sweeper = pipeline.analyse.iter().find_map(|a| match a {
-        AnalyseStage::Sweeper(s) => Some(s),
-        _ => None,
-    });
-    let windowed = pipeline.analyse.iter().any(|a| matches!(a, AnalyseStage::Window(_)));
-    let judged = pipeline.analyse.iter().any(|a| matches!(a, AnalyseStage::Content(_)));
+    let sweeper = pipeline.sweeper();
+    let windowed = pipeline.window().is_some();
+    let judged = pipeline.content().is_some();
     let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics", "findings"]
         .into_iter()
         .filter(|t| match *t {
@@ -122,7 +119,7 @@ pub(crate) async fn run_stream(
     // The write mode applies once per checkpoint, before its first batch.
     if !ckpt.tables_prepared() {
         for (_, sink) in &sinks {
-            prepare_table_dir(sink.path(), pipeline.load.mode).map_err(EngineError::from)?;
+            prepare_table_dir(sink.path(), pipeline.load.mode).map_err(RunError::from)?;
         }
         ckpt.mark_tables_prepared()?;
     }
@@ -172,12 +169,7 @@ pub(crate) async fn run_stream(
         suppressed: 0,
         latency: LatencyRecorder::default(),
         window: pipeline
-            .analyse
-            .iter()
-            .find_map(|a| match a {
-                AnalyseStage::Window(spec) => Some(spec),
-                _ => None,
-            })
+            .window()
             .map(|spec| StreamWindow::open(spec, checkpoint_dir.join("window"), resume.window_state.as_deref()))
             .transpose()?,
     };
@@ -358,12 +350,12 @@ impl Batches<'_> {
                 if out.hits > 0 {
                     let hits = spark.sql("SELECT * FROM sweep_hits", "collecting the hits to alert on").await?;
                     for batch in &hits {
-                        for (key, json) in sweep_embedded::stream::hit_alerts(&as_hits_schema(batch)?)? {
+                        for (key, json) in sweep_runtime::alerts::hit_alerts(&as_hits_schema(batch)?)? {
                             producer.send(&key, &json).map_err(kafka_error)?;
                         }
                     }
                 }
-                for (key, json) in sweep_embedded::stream::threshold_alerts(&threshold_alerts)? {
+                for (key, json) in sweep_runtime::alerts::threshold_alerts(&threshold_alerts)? {
                     producer.send(&key, &json).map_err(kafka_error)?;
                 }
                 sent = producer.flush(Duration::from_secs(60)).map_err(kafka_error)?;
@@ -447,7 +439,7 @@ impl Batches<'_> {
             ending.entry(topic).or_default().insert(partition.to_string(), *until);
         }
         if planned.until.keys().any(|k| !self.sources.contains(k)) {
-            return Err(EngineError::Checkpoint(format!(
+            return Err(RunError::Checkpoint(format!(
                 "batch {} read partitions that the topic no longer has; the topic was recreated: use a new checkpoint folder",
                 planned.batch
             ))
@@ -495,7 +487,7 @@ impl<'a> StreamWindow<'a> {
     fn open(spec: &'a sweep_window::WindowSpec, dir: std::path::PathBuf, saved: Option<&[u8]>) -> Result<Self, SparkError> {
         let state = match saved {
             Some(bytes) => serde_json::from_slice(bytes).map_err(|e| {
-                EngineError::Checkpoint(format!(
+                RunError::Checkpoint(format!(
                     "the window state in the checkpoint is not the Spark engine's ({e}); a checkpoint belongs to one engine's \
                      windows: use a new checkpoint folder"
                 ))
@@ -687,11 +679,7 @@ async fn pause(stop: &AtomicBool, how_long: Duration) {
 }
 
 fn kafka_error(e: sweep_kafka::KafkaError) -> SparkError {
-    SparkError::Engine(EngineError::Kafka(e))
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    SparkError::Run(RunError::Kafka(e))
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ pub(crate) fn write_parquet(batch: &RecordBatch, path: &std::path::Path) -> Resu
 
 /// The `intel` table plus the join keys.
 fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, SparkError> {
-    with_keys(sweep_embedded::sweeper::intel_batch(index))
+    with_keys(sweep_sweeper::intel_batch(index))
 }
 
 /// `base` (its first columns `indicator`, `indicator_type`) plus the join keys: `id` (the

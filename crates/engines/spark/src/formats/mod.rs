@@ -264,9 +264,9 @@ pub(crate) fn ascii_lower(x: &str) -> String {
     format!("translate({x}, '{ASCII_UPPER}', '{ASCII_LOWER}')")
 }
 
-/// `int_field`: `-` is none; otherwise an optionally signed decimal of at most 18 digits.
+/// `int_field`: empty and `-` are none; otherwise an optionally signed decimal of at most 18 digits.
 pub(crate) fn int_ok(x: &str) -> String {
-    format!("({x} = '-' OR {})", rlike(x, "^[+-]?[0-9]{1,18}\\z"))
+    format!("({x} IN ('', '-') OR {})", rlike(x, "^[+-]?[0-9]{1,18}\\z"))
 }
 
 pub(crate) fn int_value(x: &str) -> String {
