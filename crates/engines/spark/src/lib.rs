@@ -21,11 +21,12 @@
 pub mod client;
 mod content;
 mod error;
-mod formats;
 mod retro;
 mod run;
 mod stream;
 mod sweep;
+#[cfg(test)]
+mod time_on_server;
 mod window;
 
 pub use client::{Remote, SparkClient};

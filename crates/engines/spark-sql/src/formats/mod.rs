@@ -6,16 +6,16 @@
 //! hold the two together. The SQL runs with Spark's ANSI mode on (the 4.0 default), so array
 //! access uses `get` and numbers are checked by pattern before they are cast.
 
-use sweep_model::FormatSpec;
+use sweep_formats::FormatSpec;
 
-use crate::SparkError;
+use crate::Unsupported;
 
 mod clf;
 mod custom;
 mod elff;
 mod jsonl;
 mod squid;
-mod time;
+pub mod time;
 mod zscaler;
 
 /// A SQL string literal.
@@ -279,7 +279,7 @@ pub(crate) fn dash_none(x: &str) -> String {
 }
 
 /// A reject: its reason code and its detail (a SQL expression).
-pub(crate) fn rejection(reason: &str, detail: String) -> String {
+pub fn rejection(reason: &str, detail: String) -> String {
     reject_struct(reason, &detail, NO_TEXT, NO_TEXT)
 }
 
@@ -359,7 +359,7 @@ const UTF8_SEQUENCE_HEX: &str = "[0-7][0-9A-F]|C[2-9A-F][89AB][0-9A-F]|D[0-9A-F]
 /// The `invalid_utf8` reject of the bytes `bytes` (BINARY, known not to be UTF-8), with the
 /// embedded reader's detail: the length of the valid prefix (`Utf8Error::valid_up_to`). The
 /// pattern is possessive, so a line of a mebibyte is read without backtracking.
-pub(crate) fn invalid_utf8(bytes: &str) -> String {
+pub fn invalid_utf8(bytes: &str) -> String {
     let prefix = format!("regexp_extract(hex({bytes}), {}, 0)", lit(&format!("^(?:{UTF8_SEQUENCE_HEX})*+")));
     rejection("invalid_utf8", format!("concat('invalid UTF-8 at byte ', CAST(char_length({prefix}) / 2 AS BIGINT))"))
 }
@@ -367,7 +367,7 @@ pub(crate) fn invalid_utf8(bytes: &str) -> String {
 /// The reader's check for a `\r` or NUL in `line` (the line as text, without the `\r` of its
 /// `\r\n`, known to be UTF-8), as a `WHEN ... THEN reject` clause: the `control_character`
 /// reject of the first one, with the embedded parser's detail (its byte position).
-pub(crate) fn control_character(line: &str) -> String {
+pub fn control_character(line: &str) -> String {
     let before = format!("regexp_extract({line}, {}, 0)", lit("^[^\\r\\x00]*+"));
     let detail = |byte: u8| {
         let (name, why) = sweep_formats::control_character_text(byte);
@@ -384,7 +384,7 @@ pub(crate) fn control_character(line: &str) -> String {
 
 /// The bytes a reject keeps of the line `bytes` (BINARY): all of them, but for a `too_long`
 /// reject, whose first `max_line` bytes the embedded reader keeps.
-pub(crate) fn reject_raw(bytes: &str, max_line: usize) -> String {
+pub fn reject_raw(bytes: &str, max_line: usize) -> String {
     format!("CASE WHEN rej.reason = 'too_long' THEN substr({bytes}, 1, {}) ELSE {bytes} END", max_line.min(i32::MAX as usize))
 }
 
@@ -496,13 +496,13 @@ pub fn event_columns() -> Vec<String> {
 pub use elff::Directive;
 
 /// The SQL of a format, or why it cannot run on Spark yet.
-pub fn format_sql(spec: &FormatSpec) -> Result<FormatSql, SparkError> {
+pub fn format_sql(spec: &FormatSpec) -> Result<FormatSql, Unsupported> {
     file_format_sql(spec, &[])
 }
 
 /// The SQL of a format for one file whose header directives (`#Fields:` lines of ELFF,
 /// see `FormatSpec::header_directive`) are `directives`.
-pub fn file_format_sql(spec: &FormatSpec, directives: &[Directive]) -> Result<FormatSql, SparkError> {
+pub fn file_format_sql(spec: &FormatSpec, directives: &[Directive]) -> Result<FormatSql, Unsupported> {
     match spec {
         FormatSpec::Squid => Ok(squid::squid()),
         FormatSpec::Common => Ok(clf::clf(clf::Variant::Common)),

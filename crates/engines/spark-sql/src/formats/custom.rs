@@ -279,8 +279,8 @@ fn next_field(steps: &[Step], i: usize) -> Option<&Field> {
     steps[i + 1..].iter().find_map(|s| if let Step::Field(f) = s { Some(f) } else { None })
 }
 
-pub(super) fn custom(options: &CustomOptions) -> Result<FormatSql, SparkError> {
-    let pattern = Custom::new(options).map_err(|e| SparkError::Unsupported(e.to_string()))?;
+pub(super) fn custom(options: &CustomOptions) -> Result<FormatSql, Unsupported> {
+    let pattern = Custom::new(options).map_err(|e| Unsupported(e.to_string()))?;
     let steps = pattern.steps();
     let placeholders = pattern.placeholders();
     let mut w = Walk { st: Steps::default(), checks: Vec::new(), depth: 0 };
@@ -350,7 +350,7 @@ pub(super) fn custom(options: &CustomOptions) -> Result<FormatSql, SparkError> {
                 let ready;
                 if f.quoted() {
                     let Some(Step::Lit(close)) = steps.get(i + 1) else {
-                        return Err(SparkError::Unsupported(format!("the quoted {{{name}}} placeholder has no closing literal")));
+                        return Err(Unsupported(format!("the quoted {{{name}}} placeholder has no closing literal")));
                     };
                     let after = match steps.get(i + 2) {
                         None => r"\z",
@@ -690,7 +690,7 @@ mod tests {
 
     #[test]
     fn a_pattern_the_parser_refuses_is_refused_with_its_message() {
-        let Err(SparkError::Unsupported(message)) = custom(&CustomOptions { pattern: "{ts:epoch} {clientip}".into() }) else {
+        let Err(Unsupported(message)) = custom(&CustomOptions { pattern: "{ts:epoch} {clientip}".into() }) else {
             panic!("a bad pattern is refused");
         };
         assert!(message.contains("did you mean {client_ip}?"), "{message}");

@@ -125,7 +125,7 @@ fn epoch_ms_str(s: &str) -> String {
 }
 
 /// A variant path (`$['a']['b.c']`) to the keys `keys`, or why Spark cannot write it.
-fn variant_path(keys: &[String]) -> Result<String, SparkError> {
+fn variant_path(keys: &[String]) -> Result<String, Unsupported> {
     let mut path = String::from("$");
     for key in keys {
         if !key.contains('\'') {
@@ -133,9 +133,7 @@ fn variant_path(keys: &[String]) -> Result<String, SparkError> {
         } else if !key.contains('"') {
             path.push_str(&format!("[\"{key}\"]"));
         } else {
-            return Err(SparkError::Unsupported(format!(
-                "the jsonl key {key:?} holds both kinds of quotes, which a Spark variant path cannot name"
-            )));
+            return Err(Unsupported(format!("the jsonl key {key:?} holds both kinds of quotes, which a Spark variant path cannot name")));
         }
     }
     Ok(path)
@@ -180,9 +178,9 @@ impl Mapped {
 /// Paths with more keys than this are refused: each path is read in 2^(n-1) spellings.
 const MAX_PATH_KEYS: usize = 7;
 
-pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, SparkError> {
+pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, Unsupported> {
     // The same validation as the embedded parser, with its messages.
-    JsonLines::new(mapping).map_err(|e| SparkError::Unsupported(e.to_string()))?;
+    JsonLines::new(mapping).map_err(|e| Unsupported(e.to_string()))?;
     let col = |name: &'static str| match mapping.fields.get(name) {
         Some(path) => Mapped { name, path: path.clone(), explicit: true },
         None => Mapped { name, path: name.to_string(), explicit: false },
@@ -195,7 +193,7 @@ pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, SparkError> {
     for c in &cols {
         let segs: Vec<&str> = c.path.split('.').collect();
         if segs.len() > MAX_PATH_KEYS {
-            return Err(SparkError::Unsupported(format!(
+            return Err(Unsupported(format!(
                 "the jsonl path {:?} has more than {MAX_PATH_KEYS} keys, which the Spark engine does not read",
                 c.path
             )));
@@ -742,6 +740,6 @@ mod tests {
         let m = JsonMapping { fields: [("user".to_string(), "a.q'\"x".to_string())].into(), ..JsonMapping::default() };
         assert!(jsonl(&m).is_err());
         let m = JsonMapping { fields: [("user".to_string(), "a..b".to_string())].into(), ..JsonMapping::default() };
-        assert!(matches!(jsonl(&m), Err(SparkError::Unsupported(e)) if e.contains("not a key path")));
+        assert!(matches!(jsonl(&m), Err(Unsupported(e)) if e.contains("not a key path")));
     }
 }

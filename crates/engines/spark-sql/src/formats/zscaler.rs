@@ -82,14 +82,14 @@ struct Read {
 }
 
 /// The parse of `options`.
-pub(super) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, SparkError> {
+pub(super) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, Unsupported> {
     let mut st = Steps::default();
     let read = match options.layout {
         ZscalerLayout::Csv => delimited(&mut st, options, ",", ","),
         ZscalerLayout::Tsv => delimited(&mut st, options, "\\t", "\t"),
         ZscalerLayout::Json => {
             if options.fields.is_some() {
-                return Err(SparkError::Unsupported("fields applies to the csv and tsv layouts; JSON lines are read by key".into()));
+                return Err(Unsupported("fields applies to the csv and tsv layouts; JSON lines are read by key".into()));
             }
             json_object(&mut st)
         }
@@ -507,6 +507,6 @@ mod tests {
         let text = sql.steps.over("lines");
         assert!(text.len() < 200_000, "{} bytes", text.len());
         let with_fields = ZscalerOptions { layout: ZscalerLayout::Json, fields: Some(vec!["time".into()]) };
-        assert!(matches!(zscaler(&with_fields), Err(SparkError::Unsupported(m)) if m.contains("fields")));
+        assert!(matches!(zscaler(&with_fields), Err(Unsupported(m)) if m.contains("fields")));
     }
 }
