@@ -13,10 +13,9 @@ use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSu
 use sweep_extract::Input;
 use sweep_load::{Lake, lake_root};
 use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
-use sweep_spark_sql::formats::{
-    Directive, FormatSql, control_character, event_columns, file_format_sql, format_sql, invalid_utf8, lit, reject_detail, reject_raw,
-    rejection,
-};
+use sweep_spark_sql::fields::lit;
+use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_detail, reject_raw, rejection};
+use sweep_spark_sql::{Directive, FormatSql, event_columns, file_format_sql, format_sql};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};

@@ -38,7 +38,8 @@ use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::TopicSource;
 use sweep_load::prepare_table_dir;
 use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
-use sweep_spark_sql::formats::{control_character, format_sql, invalid_utf8, reject_raw, rejection};
+use sweep_spark_sql::format_sql;
+use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_raw, rejection};
 
 use crate::SparkError;
 use crate::client::{self, SparkClient};

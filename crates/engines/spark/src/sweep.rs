@@ -14,7 +14,8 @@ use arrow::array::{Array, ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, 
 use arrow::datatypes::{DataType, Field, Schema};
 use sweep_intel::IndicatorType;
 use sweep_model::MatchField;
-use sweep_spark_sql::formats::{Steps, ip_steps, is_ip_literal};
+use sweep_spark_sql::fields::{ip_steps, is_ip_literal};
+use sweep_spark_sql::steps::Steps;
 
 use crate::SparkError;
 

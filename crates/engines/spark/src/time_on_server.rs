@@ -5,8 +5,8 @@
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
 use sweep_formats::time;
-use sweep_spark_sql::formats::lit;
-use sweep_spark_sql::formats::time::{clf_micros, ctime_micros, date_time_micros, epoch_seconds_micros, rfc3339_micros};
+use sweep_spark_sql::fields::lit;
+use sweep_spark_sql::time::{clf_micros, ctime_micros, date_time_micros, epoch_seconds_micros, rfc3339_micros};
 
 use crate::client::{Remote, SparkClient};
 

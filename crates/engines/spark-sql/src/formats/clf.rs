@@ -5,12 +5,16 @@
 //! taken from the front of the text left after the one before (`r1`, `r2`, ...), so a
 //! field's reject names the first field that failed, with the embedded parser's reason.
 
-use super::time::clf_micros;
-use super::*;
+use crate::FormatSql;
+use crate::fields::{ascii_lower, dash_none, field_missing, int_ok, int_value, ip_field_steps, lit, missing, rlike};
+use crate::reject::{first_reject, rejection, rejection_quoting};
+use crate::steps::Steps;
+use crate::time::clf_micros;
+use crate::url::url_steps;
 
 /// Which member of the family (sweep_formats::formats::clf::ClfVariant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Variant {
+pub(crate) enum Variant {
     SquidCommon,
     SquidCombined,
     Common,
@@ -93,7 +97,7 @@ fn bare(st: &mut Steps, step: usize, r: &str, p: &str, next: &str) {
 }
 
 /// The parse of one member of the family.
-pub(super) fn clf(v: Variant) -> FormatSql {
+pub(crate) fn clf(v: Variant) -> FormatSql {
     let mut st = Steps::default();
     let lead = usize::from(v.has_vhost());
     // The leading bare fields: [virtual host,] client, ident, and the rest of the line.

@@ -29,9 +29,14 @@
 //! `spark.sql.variant.allowDuplicateKeys`, so that the last of a repeated key counts, as in
 //! serde_json.
 
-use super::time::{clf_micros, epoch_seconds_micros, rfc3339_micros};
-use super::*;
 use sweep_formats::formats::jsonl::{COLUMNS, DurationUnit, JsonLines, JsonMapping, TsFormat};
+
+use crate::fields::{ascii_lower, dash_none, ip_field_steps, lit, rlike, truncate_bytes};
+use crate::reject::{QUOTED_1, first_reject, reject_struct, rejection, rejection_quoting};
+use crate::steps::Steps;
+use crate::time::{clf_micros, epoch_seconds_micros, rfc3339_micros};
+use crate::url::url_steps;
+use crate::{FormatSql, Unsupported};
 
 /// serde_json's (and Jackson's) whitespace, as a regex class.
 pub(super) const JSON_WS: &str = r"[ \t\n\r]";
@@ -54,7 +59,7 @@ fn re_replace(x: &str, pattern: &str, replacement: &str) -> String {
 }
 
 /// Rust's `str::trim`: Unicode white space at both ends.
-pub(crate) fn rust_trim(x: &str) -> String {
+fn rust_trim(x: &str) -> String {
     re_replace(x, r"^\p{IsWhite_Space}+|\p{IsWhite_Space}+\z", "")
 }
 
@@ -104,7 +109,7 @@ fn epoch_auto_float(f: &str) -> String {
 }
 
 /// `jsonl::epoch_auto_str` of a trimmed text.
-pub(crate) fn epoch_auto_str(s: &str) -> String {
+fn epoch_auto_str(s: &str) -> String {
     format!(
         "(CASE WHEN NOT {ok} THEN NULL WHEN length(substring_index({s}, '.', 1)) <= 11 THEN {secs} \
          WHEN instr({s}, '.') = 0 AND length({s}) <= 18 THEN {int} ELSE {float} END)",
@@ -178,7 +183,7 @@ impl Mapped {
 /// Paths with more keys than this are refused: each path is read in 2^(n-1) spellings.
 const MAX_PATH_KEYS: usize = 7;
 
-pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, Unsupported> {
+pub(crate) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, Unsupported> {
     // The same validation as the embedded parser, with its messages.
     JsonLines::new(mapping).map_err(|e| Unsupported(e.to_string()))?;
     let col = |name: &'static str| match mapping.fields.get(name) {
@@ -716,6 +721,7 @@ pub(super) fn bad_json_detail(detail: &dyn Fn(&str) -> String, sequence_column: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_columns;
 
     #[test]
     fn spellings_cover_nested_flattened_and_mixed_keys() {

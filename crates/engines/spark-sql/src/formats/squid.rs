@@ -1,9 +1,13 @@
 //! Squid native as Spark SQL (mirrors sweep_formats::formats::squid).
 
-use super::*;
+use crate::FormatSql;
+use crate::fields::{dash_none, field_missing, int_ok, int_value, ip_field_steps, lit, missing, rlike};
+use crate::reject::{rejection, rejection_quoting};
+use crate::steps::Steps;
+use crate::url::url_steps;
 
 /// Squid native (sweep_formats::formats::squid): `%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt`.
-pub(super) fn squid() -> FormatSql {
+pub(crate) fn squid() -> FormatSql {
     let mut st = Steps::default();
     st.at(0, "f", "split(regexp_replace(line, '^[ \\\\t]+', ''), '[ \\\\t]+', 8)");
     for (i, name) in ["t_ts", "t_el", "t_client", "t_code", "t_size", "t_method", "t_url"].iter().enumerate() {
@@ -92,4 +96,17 @@ pub(super) fn squid() -> FormatSql {
         st.at(last_step, format!("e_{name}"), expr);
     }
     FormatSql { name: "squid", steps: st }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_columns;
+
+    #[test]
+    fn squid_fills_every_event_column() {
+        let steps = squid().steps;
+        let filled: Vec<&str> = steps.steps.iter().flatten().filter_map(|(name, _)| name.strip_prefix("e_")).collect();
+        assert_eq!(filled, event_columns(), "the squid SQL must fill the events table's columns, in order");
+    }
 }

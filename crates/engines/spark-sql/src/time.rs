@@ -5,11 +5,14 @@
 //! regular expression first; the calendar (days in the month, leap years, hours and minutes
 //! in range, a 60th second that rolls into the next minute) is then `make_timestamp`'s,
 //! which gives NULL for what `time::micros_from_parts` refuses.
+//!
+//! They are checked against sweep_formats::time on a live server by sweep-spark's
+//! `src/time_on_server.rs`, which needs the engine's client.
 
-use super::*;
+use crate::fields::{lit, rlike};
 
 /// `CASE lower(x) WHEN 'jan' THEN 1 ... END`: a three-letter month name to 1..=12.
-pub(crate) fn month_number(x: &str) -> String {
+fn month_number(x: &str) -> String {
     let whens: String = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
         .iter()
         .enumerate()
