@@ -75,3 +75,82 @@ pub fn file_format_sql(spec: &FormatSpec, directives: &[Directive]) -> Result<Fo
         FormatSpec::Custom(options) => custom::custom(options),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sweep_formats::catalogue;
+    use sweep_formats::formats::elff::ElffOptions;
+
+    use super::*;
+    use crate::formats::shape;
+
+    /// The expression of the column `name` of the parse.
+    fn column<'a>(sql: &'a FormatSql, name: &str) -> &'a str {
+        let found = sql.steps.steps.iter().flatten().find(|(column, _)| column == name);
+        found.map(|(_, expr)| expr.as_str()).unwrap_or_else(|| panic!("{} has no column {name}", sql.name))
+    }
+
+    #[test]
+    fn every_format_named_without_options_compiles_to_a_whole_parse() {
+        let mut needs_options = Vec::new();
+        for info in catalogue() {
+            let Ok(spec) = FormatSpec::from_name(info.name) else {
+                needs_options.push(info.name);
+                continue;
+            };
+            let sql = format_sql(&spec).unwrap_or_else(|e| panic!("{}: {e}", info.name));
+            assert_eq!(sql.name, info.name);
+            assert_eq!(shape::filled(&sql), event_columns(), "{}", info.name);
+            // What `FormatSql` promises the engine: the last step holds the outcome and
+            // every events column.
+            let last: Vec<&str> = sql.steps.steps.last().into_iter().flatten().map(|(name, _)| name.as_str()).collect();
+            let outcome = ["parse_rej".to_string(), "parse_skip".to_string()];
+            for name in outcome.into_iter().chain(event_columns().iter().map(|c| format!("e_{c}"))) {
+                assert!(last.contains(&name.as_str()), "{}: {name} is not in the last step", info.name);
+            }
+        }
+        assert_eq!(needs_options, ["custom"], "only custom needs options (its pattern)");
+    }
+
+    #[test]
+    fn elff_follows_the_field_lists_of_its_file() {
+        let spec = FormatSpec::Elff(ElffOptions::default());
+        let directive = |offset: i64, line: &str| Directive { offset, line: line.to_string() };
+        let long = "#Fields: date time c-ip cs-method cs-uri sc-status";
+        let short = "#Fields: gmttime c-ip cs-uri";
+        let directives = [
+            directive(1, "#Fields:"),
+            directive(2, long),
+            directive(4, long),
+            directive(9, short),
+            directive(20, long),
+            directive(30, "#Fields:"),
+        ];
+        let sql = file_format_sql(&spec, &directives).unwrap();
+        // A field list keeps its number when it comes back; a directive that names no fields
+        // leaves none in force, and one that repeats what is in force changes nothing.
+        assert_eq!(
+            column(&sql, "layout"),
+            "CASE WHEN offset > 30 THEN 0 WHEN offset > 20 THEN 1 WHEN offset > 9 THEN 2 WHEN offset > 2 THEN 1 ELSE 0 END"
+        );
+        assert_eq!(
+            column(&sql, "names"),
+            "CASE layout WHEN 1 THEN array('date', 'time', 'c-ip', 'cs-method', 'cs-uri', 'sc-status') \
+             WHEN 2 THEN array('gmttime', 'c-ip', 'cs-uri') END"
+        );
+        assert_eq!(column(&sql, "n_fields"), "CASE layout WHEN 1 THEN 6 WHEN 2 THEN 3 END");
+        assert_eq!(shape::filled(&sql), event_columns());
+
+        // The `fields` option is the list in force before the first directive (number 0).
+        let with_fields = FormatSpec::Elff(ElffOptions { fields: Some(vec!["date time".into(), "c-ip".into()]), syslog: false });
+        let sql = file_format_sql(&with_fields, &directives[3..4]).unwrap();
+        assert_eq!(column(&sql, "layout"), "CASE WHEN offset > 9 THEN 1 ELSE 0 END");
+        assert_eq!(column(&sql, "n_fields"), "CASE layout WHEN 0 THEN 3 WHEN 1 THEN 3 END");
+
+        // With neither, no line has a field list: data lines are `no_header` rejects.
+        let headerless = format_sql(&spec).unwrap();
+        assert_eq!(column(&headerless, "layout"), "0");
+        assert_eq!(column(&headerless, "n_fields"), "NULL");
+        assert!(column(&headerless, "parse_rej").contains("named_struct('reason', 'no_header'"));
+    }
+}
