@@ -32,6 +32,13 @@ pub enum SparkError {
     Output { path: String, message: String },
 }
 
+/// A format the Spark SQL compiler refuses is a pipeline this engine cannot run.
+impl From<sweep_spark_sql::Unsupported> for SparkError {
+    fn from(e: sweep_spark_sql::Unsupported) -> Self {
+        SparkError::Unsupported(e.0)
+    }
+}
+
 /// Advice for the server errors a user can fix.
 fn hint(message: &str) -> &'static str {
     if message.contains("DATA_SOURCE_NOT_FOUND") && message.contains("delta") {

@@ -13,19 +13,21 @@
 //!                              ◀──counts────  Parquet tables written by Spark
 //! ```
 //!
-//! Formats are Spark SQL expressions that follow the embedded parsers rule for rule (same
-//! fields, same reject reasons, same order of checks); the sweeper is a set of joins against
-//! the indicators the embedded engine's readers loaded and normalised. [`SUPPORT`] lists what
-//! runs here; anything else is refused before the run starts, with the reason.
+//! Formats are Spark SQL expressions, written by sweep-spark-sql, that follow the embedded
+//! parsers rule for rule (same fields, same reject reasons, same order of checks); the
+//! sweeper is a set of joins against the indicators the embedded engine's readers loaded and
+//! normalised. [`SUPPORT`] lists what runs here; anything else is refused before the run
+//! starts, with the reason.
 
 pub mod client;
 mod content;
 mod error;
-mod formats;
 mod retro;
 mod run;
 mod stream;
 mod sweep;
+#[cfg(test)]
+mod time_on_server;
 mod window;
 
 pub use client::{Remote, SparkClient};

@@ -13,13 +13,12 @@ use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummar
 use sweep_extract::Input;
 use sweep_load::{Lake, lake_root};
 use sweep_model::{FormatSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_spark_sql::fields::lit;
+use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_detail, reject_raw, rejection};
+use sweep_spark_sql::{Directive, FormatSql, event_columns, file_format_sql, format_sql};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
-use crate::formats::{
-    Directive, FormatSql, control_character, event_columns, file_format_sql, format_sql, invalid_utf8, lit, reject_detail, reject_raw,
-    rejection,
-};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
 };

@@ -38,11 +38,12 @@ use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::TopicSource;
 use sweep_load::prepare_table_dir;
 use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_spark_sql::format_sql;
+use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_raw, rejection};
 
 use crate::SparkError;
 use crate::client::{self, SparkClient};
 use crate::content::StagedContent;
-use crate::formats::{control_character, format_sql, invalid_utf8, reject_raw, rejection};
 use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, write_table};
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
