@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use datafusion::arrow::record_batch::RecordBatch;
+use sweep::arrow::record_batch::RecordBatch;
 use sweep::{ExtractSpec, FormatSpec, Pipeline, RunCounters, Settings, TransformStage, WriteMode};
 
 #[derive(Parser)]
@@ -295,13 +295,10 @@ fn main() {
     let cli = Cli::parse();
     if let Err(e) = dispatch(cli) {
         eprintln!("sweep: error: {e:#}");
-        let engine = e.chain().find_map(|c| match c.downcast_ref::<sweep::Error>() {
-            Some(err) => err.engine_error(),
-            None => c.downcast_ref::<sweep::EngineError>(),
-        });
-        let code = match engine {
-            Some(sweep::EngineError::Interrupted { .. }) => EXIT_INTERRUPTED,
-            Some(sweep::EngineError::Check(_)) => EXIT_CHECK,
+        let run_error = e.chain().find_map(|c| c.downcast_ref::<sweep::Error>().and_then(sweep::Error::run_error));
+        let code = match run_error {
+            Some(sweep::RunError::Interrupted { .. }) => EXIT_INTERRUPTED,
+            Some(sweep::RunError::Check(_)) => EXIT_CHECK,
             _ => EXIT_ERROR,
         };
         std::process::exit(code);
@@ -472,18 +469,17 @@ fn run_and_report(pipeline: &Pipeline, common: &CommonArgs) -> Result<()> {
 }
 
 fn query(lake: PathBuf, sql: &str, output: QueryOutput) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let batches: Vec<RecordBatch> = runtime.block_on(sweep::query::query_lake(&lake, sql))?;
+    let batches: Vec<RecordBatch> = sweep::query_lake(&lake, sql)?;
     match output {
-        QueryOutput::Table => println!("{}", datafusion::arrow::util::pretty::pretty_format_batches(&batches)?),
+        QueryOutput::Table => println!("{}", sweep::arrow::util::pretty::pretty_format_batches(&batches)?),
         QueryOutput::Csv => {
-            let mut w = datafusion::arrow::csv::Writer::new(std::io::stdout());
+            let mut w = sweep::arrow::csv::Writer::new(std::io::stdout());
             for b in &batches {
                 w.write(b)?;
             }
         }
         QueryOutput::Json => {
-            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(std::io::stdout());
+            let mut w = sweep::arrow::json::LineDelimitedWriter::new(std::io::stdout());
             for b in &batches {
                 w.write(b)?;
             }
@@ -602,11 +598,12 @@ fn retro(
     remote: Option<String>,
 ) -> Result<()> {
     let Some(spec) = args.sweeper() else { bail!("name the indicators to sweep with: sweep retro LAKE --intel feeds/") };
-    let s = match engine {
+    let kind = match engine {
         EngineArg::Embedded if remote.is_some() => bail!("--remote names a Spark Connect server: use it with --engine spark"),
-        EngineArg::Embedded => sweep::retro(lake, &spec, since, threads)?,
-        EngineArg::Spark => sweep::retro_on_spark(lake, &spec, since, remote.as_deref())?,
+        EngineArg::Embedded => sweep::EngineKind::Embedded,
+        EngineArg::Spark => sweep::EngineKind::Spark,
     };
+    let s = sweep::Engine::new(kind, remote.as_deref(), threads)?.retro(lake, &spec, since)?;
     if let Some(path) = summary_path {
         std::fs::write(&path, serde_json::to_string_pretty(&s)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -63,6 +63,8 @@ fn edge_lines() -> Vec<String> {
         "1700000018 1 10.0.0.256 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
         "1700000019 1 10.0.0.1 TCP_MISS 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
         "1700000020 1 10.0.0.1 TCP_MISS/2x0 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        // An empty status is no status (as `-` is), an event on both engines.
+        "1700000020.5 1 10.0.0.1 TCP_MISS/ 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
         "1700000021 1 10.0.0.1 TCP_MISS/1000 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
         "1700000022 1 10.0.0.1 TCP_MISS/200 big GET http://a/ - DIRECT/1.2.3.4 -".into(),
         "1700000023 1 10.0.0.1 TCP_MISS/200 1 GET".into(),

@@ -312,6 +312,30 @@ pub enum ConfigError {
 }
 
 impl Pipeline {
+    /// The sweeper stage, if the pipeline has one (validation allows at most one).
+    pub fn sweeper(&self) -> Option<&SweeperSpec> {
+        self.analyse.iter().find_map(|a| match a {
+            AnalyseStage::Sweeper(spec) => Some(spec),
+            _ => None,
+        })
+    }
+
+    /// The window analyser stage, if any.
+    pub fn window(&self) -> Option<&WindowSpec> {
+        self.analyse.iter().find_map(|a| match a {
+            AnalyseStage::Window(spec) => Some(spec),
+            _ => None,
+        })
+    }
+
+    /// The content analyser stage, if any.
+    pub fn content(&self) -> Option<&ContentSpec> {
+        self.analyse.iter().find_map(|a| match a {
+            AnalyseStage::Content(spec) => Some(spec),
+            _ => None,
+        })
+    }
+
     /// Reads a pipeline file. Relative paths inside it are taken from the file's folder.
     pub fn from_file(path: &Path) -> Result<Pipeline, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;

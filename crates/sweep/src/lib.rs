@@ -27,36 +27,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+pub use arrow;
 pub use sweep_content as content;
-pub use sweep_embedded::retro::{RetroSummary, retro as retro_sweep};
-pub use sweep_embedded::stream::StreamSummary;
-pub use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary, query, sweeper};
+pub use sweep_embedded::EngineError;
 pub use sweep_formats as formats;
 pub use sweep_load as load;
 pub use sweep_model::{
     AnalyseStage, ConfigError, ContentSpec, EngineKind, ExtractSpec, FeedSpec, FormatSpec, KafkaSinkSpec, KafkaSourceSpec, LoadSpec,
     MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
 };
+pub use sweep_runtime::{IntelSummary, RetroSummary, RunCounters, RunError, RunSummary, StreamSummary, TableSummary};
+pub use sweep_sweeper as sweeper;
 pub use sweep_window::{KeyKind, Metric, Span, Threshold, WindowSpec};
 
-/// Sweeps the events stored under `lake` (from `since`, a `YYYY-MM-DD` date) with the
-/// sweeper's indicators and appends the hits not already stored.
-pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usize) -> Result<RetroSummary, Error> {
-    Ok(retro_sweep(lake, spec, since, threads)?)
-}
+use sweep_runtime::Engine as _;
 
-/// Retro-sweep on a Spark Connect server (`sc://host:port`, or `$SWEEP_SPARK_REMOTE` when
-/// `None`): the same contract as [`retro`], with Spark reading the stored events and
-/// appending the new hits (docs/spark.md).
-pub fn retro_on_spark(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: Option<&str>) -> Result<RetroSummary, Error> {
-    let remote = match remote {
-        Some(r) => r.to_string(),
-        None => std::env::var("SWEEP_SPARK_REMOTE").map_err(|_| sweep_spark::SparkError::NoRemote)?,
-    };
-    Ok(sweep_spark::retro(lake, spec, since, &remote)?)
-}
-
-/// Anything that can stop a pipeline.
+/// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -67,16 +53,68 @@ pub enum Error {
     Format(#[from] sweep_formats::FormatError),
     #[error(transparent)]
     Spark(#[from] sweep_spark::SparkError),
+    #[error(transparent)]
+    Query(#[from] sweep_embedded::query::QueryError),
+}
+
+/// Runs one SQL statement over the tables of `lake` (the embedded engine reads them, Delta
+/// tables through their log) and collects the result.
+pub fn query_lake(lake: &Path, sql: &str) -> Result<Vec<arrow::record_batch::RecordBatch>, Error> {
+    Ok(sweep_embedded::query::query_lake_blocking(lake, sql)?)
 }
 
 impl Error {
-    /// The engine's own error, whichever engine ran: how callers tell an interrupted run or
-    /// a failed check from other failures.
-    pub fn engine_error(&self) -> Option<&sweep_embedded::EngineError> {
+    /// The run's own error, whichever engine ran: how callers tell an interrupted run or a
+    /// failed check from other failures.
+    pub fn run_error(&self) -> Option<&RunError> {
         match self {
-            Error::Engine(e) | Error::Spark(sweep_spark::SparkError::Engine(e)) => Some(e),
+            Error::Engine(sweep_embedded::EngineError::Run(e)) | Error::Spark(sweep_spark::SparkError::Run(e)) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// The engine a pipeline or a retro-sweep runs on: the one place where the front ends (this
+/// API and the CLI) choose it. Each engine implements [`sweep_runtime::Engine`].
+#[derive(Debug, Clone)]
+pub enum Engine {
+    /// DataFusion in this process (the default).
+    Embedded(sweep_embedded::Embedded),
+    /// A Spark Connect server.
+    Spark(sweep_spark::Spark),
+}
+
+impl Engine {
+    /// The engine `kind`: for Spark, the server at `remote` (else `$SWEEP_SPARK_REMOTE`); for
+    /// the embedded engine, `threads` for retro-sweeps (0: one per core).
+    pub fn new(kind: EngineKind, remote: Option<&str>, threads: usize) -> Result<Engine, Error> {
+        Ok(match kind {
+            EngineKind::Embedded => Engine::Embedded(sweep_embedded::Embedded { threads }),
+            EngineKind::Spark => Engine::Spark(sweep_spark::Spark::new(remote)?),
+        })
+    }
+
+    /// The engine a pipeline names (`engine`, `remote`, `settings.threads`).
+    pub fn for_pipeline(pipeline: &Pipeline) -> Result<Engine, Error> {
+        Engine::new(pipeline.engine, pipeline.remote.as_deref(), pipeline.settings.threads)
+    }
+
+    /// Runs a pipeline; raising `stop` ends a streaming pipeline after the batch in flight
+    /// commits, and a batch run over files with nothing committed ([`RunError::Interrupted`]).
+    pub fn run_until(&self, pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, Error> {
+        Ok(match self {
+            Engine::Embedded(e) => e.run_until(pipeline, counters, stop)?,
+            Engine::Spark(e) => e.run_until(pipeline, counters, stop)?,
+        })
+    }
+
+    /// Sweeps the events stored under `lake` (from `since`, a `YYYY-MM-DD` date) with the
+    /// sweeper's indicators and appends the hits not already stored.
+    pub fn retro(&self, lake: &Path, spec: &SweeperSpec, since: Option<&str>) -> Result<RetroSummary, Error> {
+        Ok(match self {
+            Engine::Embedded(e) => e.retro(lake, spec, since)?,
+            Engine::Spark(e) => e.retro(lake, spec, since)?,
+        })
     }
 }
 
@@ -86,20 +124,9 @@ pub fn run_pipeline(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<R
     run_pipeline_until(pipeline, counters, Arc::new(AtomicBool::new(false)))
 }
 
-/// Runs a pipeline; raising `stop` ends a streaming pipeline after the batch in flight
-/// commits, and a batch run over files with nothing committed (`EngineError::Interrupted`).
+/// Runs a pipeline on the engine it names; see [`Engine::run_until`].
 pub fn run_pipeline_until(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, Error> {
-    match pipeline.engine {
-        EngineKind::Embedded if pipeline.is_streaming() => Ok(sweep_embedded::stream::run_stream(pipeline, counters, stop)?),
-        EngineKind::Embedded => Ok(sweep_embedded::run_until(pipeline, counters, stop)?),
-        EngineKind::Spark => {
-            let remote = match &pipeline.remote {
-                Some(r) => r.clone(),
-                None => std::env::var("SWEEP_SPARK_REMOTE").map_err(|_| sweep_spark::SparkError::NoRemote)?,
-            };
-            Ok(sweep_spark::run_until(pipeline, &remote, counters, stop)?)
-        }
-    }
+    Engine::for_pipeline(pipeline)?.run_until(pipeline, counters, stop)
 }
 
 /// Where lines come from.

@@ -13,12 +13,42 @@
 //! Every channel is bounded, so memory stays flat however large the input is.
 //! [`query`] runs SQL over tables a run has written.
 
+mod error;
 pub mod query;
 pub mod retro;
 mod run;
 pub mod stream;
-pub mod sweeper;
 pub mod window;
 
-pub use run::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary, check_gates, run, run_until, run_warnings};
+pub use error::EngineError;
+pub use run::{run, run_until};
 pub use sweep_model::Pipeline;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use sweep_model::SweeperSpec;
+use sweep_runtime::{RetroSummary, RunCounters, RunSummary};
+
+/// The embedded engine behind the [`sweep_runtime::Engine`] seam.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Embedded {
+    /// Threads for a retro-sweep (0: one per core); a run takes its pipeline's `threads`.
+    pub threads: usize,
+}
+
+impl sweep_runtime::Engine for Embedded {
+    type Error = EngineError;
+
+    fn run_until(&self, pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, EngineError> {
+        match pipeline.is_streaming() {
+            true => stream::run_stream(pipeline, counters, stop),
+            false => run::run_until(pipeline, counters, stop),
+        }
+    }
+
+    fn retro(&self, lake: &Path, spec: &SweeperSpec, since: Option<&str>) -> Result<RetroSummary, EngineError> {
+        retro::retro(lake, spec, since, self.threads)
+    }
+}

@@ -74,3 +74,15 @@ pub async fn query_lake(lake: &Path, sql: &str) -> Result<Vec<RecordBatch>> {
     register_lake(&ctx, lake).await?;
     ctx.sql(sql).await?.collect().await
 }
+
+/// Why a query over a lake failed (the message is DataFusion's, which names the table,
+/// column or syntax at fault).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct QueryError(#[from] DataFusionError);
+
+/// [`query_lake`] from synchronous code: on a runtime of its own.
+pub fn query_lake_blocking(lake: &Path, sql: &str) -> std::result::Result<Vec<RecordBatch>, QueryError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| DataFusionError::External(Box::new(e)))?;
+    Ok(runtime.block_on(query_lake(lake, sql))?)
+}

@@ -16,38 +16,18 @@ use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
-use serde::Serialize;
 use sweep_intel::index::MatchStats;
 use sweep_load::{Lake, SinkSpec, TableWriter, run_id};
 use sweep_model::{SweeperSpec, WriteMode};
 
 use crate::query::register_lake;
-use crate::run::{EngineError, IntelSummary, write_intel_files};
-use crate::sweeper::{Sweeper, hits_schema, intel_schema, load_intel};
+use sweep_runtime::{IntelSummary, RetroSummary, hits_are_delta};
+use sweep_sweeper::{Sweeper, hits_schema, intel_schema, load_intel};
 
-/// What a retro-sweep did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RetroSummary {
-    pub events_swept: u64,
-    /// Hits found, including those already in the table.
-    pub hits_found: u64,
-    /// Hits appended (new to the table).
-    pub hits_written: u64,
-    pub hits_already_present: u64,
-    pub elapsed_s: f64,
-    pub events_per_second: f64,
-    pub intel: IntelSummary,
-}
+use crate::EngineError;
+use crate::run::write_intel_files;
 
 type HitKey = (String, i64, String, String, String);
-
-/// True when a retro-sweep of `lake` appends to a Delta hits table: the lake's hits table
-/// is one, or it has none yet and the events table is one (a lake a Kafka run wrote with
-/// `--table-format delta`). Otherwise the new hits are Parquet files.
-pub fn hits_are_delta(lake: &Path) -> bool {
-    let hits = lake.join("hits");
-    if hits.exists() { hits.join("_delta_log").is_dir() } else { lake.join("events").join("_delta_log").is_dir() }
-}
 
 fn keys_of(batch: &RecordBatch) -> Vec<Option<HitKey>> {
     // A Delta table's reader gives string views, a Parquet one plain strings.
@@ -80,17 +60,17 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
     if let Some(d) = since {
         let ok = d.len() == 10 && sweep_formats::time::parse_date_and_time(d, "00:00:00").is_some();
         if !ok {
-            return Err(EngineError::Worker(format!("--since {d:?} is not a date; write it as YYYY-MM-DD")));
+            return Err(EngineError::worker(format!("--since {d:?} is not a date; write it as YYYY-MM-DD")));
         }
     }
     let loaded = load_intel(spec)?;
     let sweeper = Sweeper::new(loaded.index.clone(), spec.fields.clone());
     let threads = if threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { threads };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().map_err(EngineError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().map_err(EngineError::runtime)?;
     // The new hits and the intel snapshot commit together through the lake's journal, or
     // not at all; the lock keeps a second retro (or a batch run) from writing meanwhile.
     if !lake.is_dir() {
-        return Err(EngineError::Worker(format!("{} is not a folder; give the --out folder of a sweep run", lake.display())));
+        return Err(EngineError::worker(format!("{} is not a folder; give the --out folder of a sweep run", lake.display())));
     }
     let journal = Lake::open(lake)?;
     let run = run_id();
@@ -109,7 +89,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
         let ctx = SessionContext::new_with_config(config);
         let tables = register_lake(&ctx, lake).await?;
         if !tables.iter().any(|t| t == "events") {
-            return Err(EngineError::Worker(format!("{} has no events table to sweep", lake.display())));
+            return Err(EngineError::worker(format!("{} has no events table to sweep", lake.display())));
         }
         // The keys of the hits already stored: small next to the events, so they are the
         // side held in memory.
@@ -160,7 +140,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
         let mut summary = RetroSummary::default();
         let mut stats = MatchStats::default();
         for t in tasks {
-            let (e, f, w, s) = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
+            let (e, f, w, s) = t.await.map_err(|e| EngineError::worker(e.to_string()))??;
             summary.events_swept += e;
             summary.hits_found += f;
             summary.hits_written += w;

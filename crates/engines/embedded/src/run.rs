@@ -16,153 +16,18 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
-use serde::Serialize;
 use sweep_content::{ContentAnalyser, VerdictCache, findings_schema};
 use sweep_extract::{ChunkReader, Input, resolve_inputs};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, rejects_schema};
-use sweep_intel::IndicatorType;
 use sweep_intel::index::MatchStats;
 use sweep_load::{Lake, SinkSpec, TableWriter, lake_root, prepare_table_dir, run_id};
-use sweep_model::{AnalyseStage, Pipeline};
+use sweep_model::Pipeline;
 
-use crate::sweeper::{Sweeper, hits_schema, intel_batch, intel_schema, load_intel};
+use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, check_gates, now_micros, run_warnings};
+use sweep_sweeper::{Sweeper, hits_schema, intel_batch, intel_schema, load_intel};
+
+use crate::EngineError;
 use crate::window::{Mode, WindowAnalyser, metrics_schema};
-
-/// Why a run failed. Each message says what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(transparent)]
-    Extract(#[from] sweep_extract::ExtractError),
-    #[error(transparent)]
-    Format(#[from] sweep_formats::FormatError),
-    #[error(transparent)]
-    Load(#[from] sweep_load::LoadError),
-    #[error("SQL stage {stage}: {source}")]
-    Sql { stage: usize, source: datafusion::error::DataFusionError },
-    #[error("query engine: {0}")]
-    DataFusion(#[from] datafusion::error::DataFusionError),
-    #[error(transparent)]
-    Intel(#[from] sweep_intel::feeds::FeedError),
-    #[error("arrow: {0}")]
-    Arrow(#[from] datafusion::arrow::error::ArrowError),
-    #[error("cannot start the runtime: {0}")]
-    Runtime(std::io::Error),
-    #[error("a worker thread stopped unexpectedly: {0}")]
-    Worker(String),
-    #[error(transparent)]
-    Kafka(#[from] sweep_kafka::KafkaError),
-    #[error("checkpoint: {0}")]
-    Checkpoint(String),
-    #[error("window analyser: {0}")]
-    Window(#[from] sweep_window::WindowError),
-    #[error(transparent)]
-    Content(#[from] sweep_content::ContentError),
-    #[error("{0}; nothing was committed, the lake is as it was")]
-    Check(String),
-    #[error(
-        "interrupted (Ctrl-C or SIGTERM) after {lines} lines: nothing was committed, the lake is as it was; run the same command again to load the inputs"
-    )]
-    Interrupted { lines: u64 },
-}
-
-/// Live counters of a run, shared with whoever shows progress.
-#[derive(Debug, Default)]
-pub struct RunCounters {
-    /// Bytes of input read so far (compressed bytes for compressed files).
-    pub bytes_read: AtomicU64,
-    /// Bytes of input in all files (0 when unknown, as for stdin).
-    pub bytes_total: AtomicU64,
-    pub lines: AtomicU64,
-    pub events: AtomicU64,
-    pub rejects: AtomicU64,
-}
-
-/// What a table received in a run.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TableSummary {
-    pub path: PathBuf,
-    pub rows: u64,
-    pub files: usize,
-}
-
-/// The outcome of a run: the counts that must balance and where the tables went.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RunSummary {
-    pub input_files: usize,
-    pub input_bytes: u64,
-    pub input_lines: u64,
-    pub events: u64,
-    pub rejects: u64,
-    pub skipped: u64,
-    pub hits: u64,
-    pub metrics_rows: u64,
-    /// Rows written to the findings table (0 without a content analyser).
-    pub findings: u64,
-    /// Findings per kind (`missing_fqdn`, `typosquat`, `masquerade`, `dga`); kinds with none are left out.
-    pub findings_by_kind: BTreeMap<String, u64>,
-    pub elapsed_s: f64,
-    pub lines_per_second: f64,
-    pub reject_reasons: BTreeMap<String, u64>,
-    pub tables: BTreeMap<String, TableSummary>,
-    /// Present when the pipeline has a sweeper.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub intel: Option<IntelSummary>,
-    /// Present for streaming (Kafka) runs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream: Option<crate::stream::StreamSummary>,
-    /// The run's id in the lake's journal (`<lake>/_sweep/runs/`), when it wrote a lake.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub run_id: String,
-    /// Inputs not read because an earlier run committed them unchanged (`--reload` reads them).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub inputs_skipped: Vec<String>,
-    /// Runs a crash had left half-committed, completed when this run opened the lake.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub recovered_runs: Vec<String>,
-    /// Things that did not stop the run but look like mistakes (wrong format, empty feed).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-/// What the sweeper loaded and did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct IntelSummary {
-    pub intel_version: String,
-    pub indicators: u64,
-    pub indicators_by_type: BTreeMap<String, u64>,
-    pub refused: u64,
-    pub allowlist_entries: u64,
-    pub load_s: f64,
-    /// Matches held back because the value is allow-listed.
-    pub suppressed: u64,
-    /// Matches of indicators that were not valid at the event's time.
-    pub inactive: u64,
-    pub feeds: Vec<crate::sweeper::FeedReport>,
-}
-
-impl IntelSummary {
-    pub fn new(loaded: &crate::sweeper::LoadedIntel) -> IntelSummary {
-        let index = &loaded.index;
-        let mut by_type = BTreeMap::new();
-        for kind in IndicatorType::ALL {
-            let n = index.count(kind);
-            if n > 0 {
-                by_type.insert(kind.as_str().to_string(), n as u64);
-            }
-        }
-        IntelSummary {
-            intel_version: index.version().to_string(),
-            indicators: index.len() as u64,
-            indicators_by_type: by_type,
-            refused: loaded.refused.len() as u64,
-            allowlist_entries: index.allow_len() as u64,
-            load_s: loaded.load_s,
-            suppressed: 0,
-            inactive: 0,
-            feeds: loaded.feeds.iter().chain(&loaded.allowlists).cloned().collect(),
-        }
-    }
-}
 
 struct Work {
     chunk: sweep_extract::Chunk,
@@ -183,10 +48,10 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
 }
 
 /// Runs a pipeline; raising `interrupt` stops reading and ends the run with
-/// [`EngineError::Interrupted`], committing nothing.
+/// [`RunError::Interrupted`](sweep_runtime::RunError::Interrupted), committing nothing.
 pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc<AtomicBool>) -> Result<RunSummary, EngineError> {
     let started = Instant::now();
-    pipeline.validate().map_err(|m| EngineError::Worker(format!("invalid pipeline: {m}")))?;
+    pipeline.validate().map_err(|m| EngineError::worker(format!("invalid pipeline: {m}")))?;
 
     // Extract: resolve every input before writing anything, so a typo fails fast.
     let mut inputs: Vec<(Input, usize)> = Vec::new();
@@ -206,14 +71,8 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     }
 
     // Analyse: load the indicators before any table is touched (a bad feed fails fast).
-    let sweeper_spec = pipeline.analyse.iter().find_map(|s| match s {
-        AnalyseStage::Sweeper(spec) => Some(spec),
-        _ => None,
-    });
-    let window_spec = pipeline.analyse.iter().find_map(|s| match s {
-        AnalyseStage::Window(spec) => Some(spec.clone()),
-        _ => None,
-    });
+    let sweeper_spec = pipeline.sweeper();
+    let window_spec = pipeline.window().cloned();
     if let Some(spec) = &window_spec {
         WindowAnalyser::new(spec.clone(), Mode::Batch)?;
     }
@@ -295,7 +154,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
         .worker_threads(threads)
         .thread_name("sweep-df")
         .build()
-        .map_err(EngineError::Runtime)?;
+        .map_err(EngineError::runtime)?;
 
     // One events stream per parser thread: the partitions of the DataFusion source table.
     let mut event_txs = Vec::with_capacity(threads);
@@ -353,7 +212,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
                 counters.bytes_read.store(byte_counter.load(Ordering::Relaxed), Ordering::Relaxed);
                 Ok(())
             })
-            .map_err(EngineError::Runtime)?
+            .map_err(EngineError::runtime)?
     };
 
     // Transform: parser threads turn chunks into event and reject batches.
@@ -374,7 +233,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
         let handle = thread::Builder::new()
             .name(format!("sweep-parse-{worker}"))
             .spawn(move || parse_worker(rx, specs, max_line, events_tx, rejects_writer, counters, stop))
-            .map_err(EngineError::Runtime)?;
+            .map_err(EngineError::runtime)?;
         parsers.push(handle);
     }
     drop(chunk_rx);
@@ -447,7 +306,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
         }
         let mut total = SinkReport::default();
         for t in tasks {
-            let r = t.await.map_err(|e| EngineError::Worker(e.to_string()))??;
+            let r = t.await.map_err(|e| EngineError::worker(e.to_string()))??;
             total.events_rows += r.events_rows;
             total.events_files.extend(r.events_files);
             total.hits_rows += r.hits_rows;
@@ -478,7 +337,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
                 first_error.get_or_insert(e);
             }
             Err(_) => {
-                first_error.get_or_insert(EngineError::Worker("a parser thread panicked".into()));
+                first_error.get_or_insert(EngineError::worker("a parser thread panicked"));
             }
         }
     }
@@ -488,7 +347,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
             first_error.get_or_insert(e);
         }
         Err(_) => {
-            first_error.get_or_insert(EngineError::Worker("the reader thread panicked".into()));
+            first_error.get_or_insert(EngineError::worker("the reader thread panicked"));
         }
     }
     // A reader error (unreadable file) explains a plan error better than the plan does.
@@ -497,7 +356,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     }
     let mut written = written?;
     if interrupt.load(Ordering::Relaxed) {
-        return Err(EngineError::Interrupted { lines: counters.lines.load(Ordering::Relaxed) });
+        return Err(EngineError::interrupted(counters.lines.load(Ordering::Relaxed)));
     }
     let (events_rows, events_files) = (written.events_rows, std::mem::take(&mut written.events_files));
 
@@ -578,7 +437,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     // Load: the one moment the tables change. A Ctrl-C that came during the last batches
     // still wins over committing.
     if interrupt.load(Ordering::Relaxed) {
-        return Err(EngineError::Interrupted { lines: counts.lines });
+        return Err(EngineError::interrupted(counts.lines));
     }
     if let Some(mut txn) = txn {
         for (name, t) in &summary.tables {
@@ -594,56 +453,6 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.lines_per_second = if summary.elapsed_s > 0.0 { counts.lines as f64 / summary.elapsed_s } else { 0.0 };
     Ok(summary)
-}
-
-/// Signs that a run that succeeded was probably not the run the user meant.
-pub fn run_warnings(summary: &RunSummary) -> Vec<String> {
-    let mut out = Vec::new();
-    let lines = summary.events + summary.rejects;
-    if lines > 0 && summary.rejects * 2 > lines {
-        let top = summary.reject_reasons.iter().max_by_key(|(_, n)| **n).map(|(r, _)| r.as_str()).unwrap_or("?");
-        out.push(format!(
-            "{} of {} lines ({:.0}%) were rejected, most as {top}: is the format right? (`sweep formats` lists them; the rejects table keeps every line)",
-            summary.rejects,
-            lines,
-            100.0 * summary.rejects as f64 / lines as f64
-        ));
-    }
-    if let Some(intel) = &summary.intel {
-        if intel.indicators == 0 {
-            out.push("the feeds gave 0 indicators, so nothing can match: check the --intel paths and `sweep intel stats`".to_string());
-        }
-        for feed in &intel.feeds {
-            if feed.indicators == 0 && feed.refused == 0 {
-                out.push(format!(
-                    "feed {} ({}) yielded nothing: no indicator and nothing refused; is it the kind of file it looks like?",
-                    feed.feed, feed.kind
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// The guards a scheduled job sets (`fail_on_rejects`, `fail_if_empty`); checked before the
-/// commit, so a failing run changes nothing.
-pub fn check_gates(settings: &sweep_model::Settings, summary: &RunSummary) -> Result<(), EngineError> {
-    let lines = summary.events + summary.rejects;
-    if let Some(ratio) = settings.fail_on_rejects {
-        if lines > 0 && summary.rejects as f64 > ratio * lines as f64 {
-            return Err(EngineError::Check(format!(
-                "{} of {} lines were rejected ({:.2}%), more than the allowed {:.2}% (fail_on_rejects)",
-                summary.rejects,
-                lines,
-                100.0 * summary.rejects as f64 / lines as f64,
-                100.0 * ratio
-            )));
-        }
-    }
-    if settings.fail_if_empty && summary.input_lines == 0 {
-        return Err(EngineError::Check("the inputs hold no lines (fail_if_empty)".to_string()));
-    }
-    Ok(())
 }
 
 /// What one output partition's sink task wrote.
@@ -666,11 +475,7 @@ pub(crate) const CONTENT_CACHE_HOSTS: usize = 100_000;
 
 /// The pipeline's content analyser, built (lists read, indexes made) before any table is touched.
 pub(crate) fn content_analyser(pipeline: &Pipeline) -> Result<Option<Arc<ContentAnalyser>>, EngineError> {
-    let spec = pipeline.analyse.iter().find_map(|s| match s {
-        AnalyseStage::Content(spec) => Some(spec),
-        _ => None,
-    });
-    Ok(spec.map(|spec| ContentAnalyser::new(spec.clone())).transpose()?.map(Arc::new))
+    Ok(pipeline.content().map(|spec| ContentAnalyser::new(spec.clone())).transpose()?.map(Arc::new))
 }
 
 /// Adds a findings batch's rows to the per-kind counts.
@@ -692,7 +497,7 @@ fn publish_threshold_alerts(spec: &sweep_model::KafkaSinkSpec, alerts: &[crate::
         return Ok(());
     }
     let mut producer = sweep_kafka::sink::AlertProducer::connect(spec)?;
-    for (key, json) in crate::stream::threshold_alerts(alerts)? {
+    for (key, json) in sweep_runtime::alerts::threshold_alerts(alerts)? {
         producer.send(&key, &json)?;
     }
     producer.flush(std::time::Duration::from_secs(60))?;
@@ -761,10 +566,6 @@ fn parse_worker(
         report.rejects = Some((rows, w.finish()?));
     }
     Ok(report)
-}
-
-pub(crate) fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// A DataFusion partition fed by one parser thread.

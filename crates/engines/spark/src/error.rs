@@ -27,9 +27,16 @@ pub enum SparkError {
     #[error(transparent)]
     Extract(#[from] sweep_extract::ExtractError),
     #[error(transparent)]
-    Engine(#[from] sweep_embedded::EngineError),
+    Run(#[from] sweep_runtime::RunError),
     #[error("reading the table Spark wrote at {path}: {message}")]
     Output { path: String, message: String },
+}
+
+/// A format the Spark SQL compiler refuses is a pipeline this engine cannot run.
+impl From<sweep_spark_sql::Unsupported> for SparkError {
+    fn from(e: sweep_spark_sql::Unsupported) -> Self {
+        SparkError::Unsupported(e.0)
+    }
 }
 
 /// Advice for the server errors a user can fix.
@@ -42,5 +49,11 @@ fn hint(message: &str) -> &'static str {
         "\nThe Spark server reads the input files itself: they must be at the same path on the server (a shared file system or object store)."
     } else {
         ""
+    }
+}
+
+impl From<sweep_sweeper::SweeperError> for SparkError {
+    fn from(e: sweep_sweeper::SweeperError) -> SparkError {
+        SparkError::Run(e.into())
     }
 }

@@ -1,6 +1,6 @@
 //! Retro-sweep on Spark: today's indicators over a lake's stored `events` table.
 //!
-//! The same contract as the embedded retro-sweep (sweep_embedded::retro): the events (from a
+//! The same contract as the embedded retro-sweep (sweep_embedded's retro): the events (from a
 //! date on, optionally) are swept by the same joins as a batch run, and only the (event,
 //! indicator) pairs the `hits` table does not hold yet are appended, so running it again
 //! writes nothing twice. An event is identified by (`source`, `offset`), an indicator by
@@ -10,11 +10,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use sweep_embedded::retro::{RetroSummary, hits_are_delta};
-use sweep_embedded::sweeper::{hits_schema, intel_schema, load_intel};
-use sweep_embedded::{EngineError, IntelSummary};
 use sweep_load::{Lake, run_id};
 use sweep_model::{SinkSpec, SweeperSpec, WriteMode};
+use sweep_runtime::{IntelSummary, RetroSummary, RunError, hits_are_delta};
+use sweep_sweeper::{hits_schema, intel_schema, load_intel};
 
 use crate::SparkError;
 use crate::client::{self, Remote, SparkClient};
@@ -37,14 +36,14 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str)
     let loaded = load_intel(spec)?;
     // The new hits and the intel snapshot commit together through the lake's journal, or
     // not at all, as on the embedded engine; the lock keeps other writers out meanwhile.
-    let journal = Lake::open(lake).map_err(EngineError::from)?;
-    let mut txn = journal.begin(&run_id(), WriteMode::Append).map_err(EngineError::from)?;
+    let journal = Lake::open(lake).map_err(RunError::from)?;
+    let mut txn = journal.begin(&run_id(), WriteMode::Append).map_err(RunError::from)?;
     let hits_target = match hits_are_delta(lake) {
         true => SinkSpec::Delta(lake.join("hits")),
         false => SinkSpec::Parquet(lake.join("hits")),
     };
     let mut stage =
-        |name: &str, target: &SinkSpec, schema, replace| txn.stage(name, target, schema, false, replace).map_err(EngineError::from);
+        |name: &str, target: &SinkSpec, schema, replace| txn.stage(name, target, schema, false, replace).map_err(RunError::from);
     let staged = StagedRetro {
         hits: stage("hits", &hits_target, hits_schema(), false)?,
         intel: stage("intel", &SinkSpec::Parquet(lake.join("intel")), intel_schema(), true)?,
@@ -58,7 +57,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str)
     })?;
     txn.add_rows("hits", summary.hits_written);
     txn.add_rows("intel", loaded.index.len() as u64);
-    txn.commit().map_err(EngineError::from)?;
+    txn.commit().map_err(RunError::from)?;
     let base = IntelSummary::new(&loaded);
     summary.intel = IntelSummary { inactive: summary.intel.inactive, suppressed: summary.intel.suppressed, ..base };
     summary.elapsed_s = started.elapsed().as_secs_f64();
@@ -75,7 +74,7 @@ struct StagedRetro {
 async fn retro_on(
     spark: &mut SparkClient,
     lake: &Path,
-    loaded: &sweep_embedded::sweeper::LoadedIntel,
+    loaded: &sweep_sweeper::LoadedIntel,
     spec: &SweeperSpec,
     since: Option<&str>,
     staged: &StagedRetro,

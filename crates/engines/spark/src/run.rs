@@ -8,18 +8,17 @@ use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use sweep_embedded::sweeper::{LoadedIntel, load_intel};
-use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary};
 use sweep_extract::Input;
 use sweep_load::{Lake, lake_root};
-use sweep_model::{AnalyseStage, FormatSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_model::{FormatSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummary};
+use sweep_spark_sql::fields::lit;
+use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_detail, reject_raw, rejection};
+use sweep_spark_sql::{Directive, FormatSql, event_columns, file_format_sql, format_sql};
+use sweep_sweeper::{LoadedIntel, load_intel};
 
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
-use crate::formats::{
-    Directive, FormatSql, control_character, event_columns, file_format_sql, format_sql, invalid_utf8, lit, reject_detail, reject_raw,
-    rejection,
-};
 use crate::sweep::{
     HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
 };
@@ -48,7 +47,7 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     let mut inputs: Vec<(usize, PathBuf, FormatSpec)> = Vec::new();
     for extract in &pipeline.extract {
         for f in &extract.files {
-            sweep_load::refuse_remote(Path::new(f)).map_err(EngineError::from)?;
+            sweep_load::refuse_remote(Path::new(f)).map_err(RunError::from)?;
         }
     }
     for (group, extract) in pipeline.extract.iter().enumerate() {
@@ -59,10 +58,7 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
             }
         }
     }
-    let sweeper = pipeline.analyse.iter().find_map(|a| match a {
-        AnalyseStage::Sweeper(s) => Some(s.clone()),
-        _ => None,
-    });
+    let sweeper = pipeline.sweeper().cloned();
     let intel = match &sweeper {
         Some(spec) => Some(load_intel(spec)?),
         None => None,
@@ -72,7 +68,7 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     // moves the files into the tables once all of them are written (docs/tables.md).
     let tables = lake_tables(pipeline, intel.is_some());
     let targets: Vec<SinkSpec> = tables.iter().map(|t| t.1.clone()).collect();
-    let lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose().map_err(EngineError::from)?;
+    let lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose().map_err(RunError::from)?;
     let mut recovered = Vec::new();
     let mut ledger = Vec::new();
     let mut warnings = Vec::new();
@@ -80,7 +76,7 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     if let Some(lake) = &lake {
         recovered = lake.recovery().rolled_forward.clone();
         let files: Vec<&Path> = inputs.iter().map(|(_, p, _)| p.as_path()).collect();
-        let selection = lake.select_inputs(&files, pipeline.load.mode, pipeline.load.reload).map_err(EngineError::from)?;
+        let selection = lake.select_inputs(&files, pipeline.load.mode, pipeline.load.reload).map_err(RunError::from)?;
         let mut keep = selection.load.into_iter();
         inputs.retain(|_| keep.next().unwrap_or(true));
         (ledger, warnings, skipped) = (selection.records, selection.warnings, selection.skipped);
@@ -92,13 +88,13 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     let input_bytes: u64 = inputs.iter().filter_map(|(_, p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     counters.bytes_total.store(input_bytes, Ordering::Relaxed);
     let run = sweep_load::run_id();
-    let mut txn = lake.as_ref().map(|l| l.begin(&run, pipeline.load.mode)).transpose().map_err(EngineError::from)?;
+    let mut txn = lake.as_ref().map(|l| l.begin(&run, pipeline.load.mode)).transpose().map_err(RunError::from)?;
     let mut staged_pipeline = pipeline.clone();
     if let Some(txn) = txn.as_mut() {
         let mut load =
             sweep_model::LoadSpec { mode: WriteMode::Overwrite, alerts: pipeline.load.alerts.clone(), ..sweep_model::LoadSpec::default() };
         for (name, target, schema, by_date, replace) in &tables {
-            let staged = Some(txn.stage(name, target, schema.clone(), *by_date, *replace).map_err(EngineError::from)?);
+            let staged = Some(txn.stage(name, target, schema.clone(), *by_date, *replace).map_err(RunError::from)?);
             match *name {
                 "events" => load.events = staged,
                 "rejects" => load.rejects = staged,
@@ -144,17 +140,17 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     summary.warnings = warnings;
     summary.inputs_skipped = skipped;
     summary.recovered_runs = recovered;
-    summary.warnings.extend(sweep_embedded::run_warnings(&summary));
-    sweep_embedded::check_gates(&pipeline.settings, &summary)?;
+    summary.warnings.extend(sweep_runtime::run_warnings(&summary));
+    sweep_runtime::check_gates(&pipeline.settings, &summary)?;
     if stop.load(Ordering::Relaxed) {
-        return Err(EngineError::Interrupted { lines: summary.input_lines }.into());
+        return Err(RunError::Interrupted { lines: summary.input_lines }.into());
     }
     if let Some(mut txn) = txn {
         for (name, t) in &summary.tables {
             txn.add_rows(name, t.rows);
         }
         txn.set_inputs(ledger);
-        summary.run_id = txn.commit().map_err(EngineError::from)?.run_id;
+        summary.run_id = txn.commit().map_err(RunError::from)?.run_id;
     }
     Ok(summary)
 }
@@ -162,14 +158,13 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
 /// The tables a batch run writes, as the journal stages them: (name, sink, schema when Spark
 /// writes no file, partitioned by date, replaced whatever the mode).
 fn lake_tables(pipeline: &Pipeline, sweeps: bool) -> Vec<(&'static str, SinkSpec, arrow::datatypes::SchemaRef, bool, bool)> {
-    let has = |kind: fn(&AnalyseStage) -> bool| pipeline.analyse.iter().any(kind);
     let tables = [
         ("events", true, sweep_formats::events_schema(), true, false),
         ("rejects", true, sweep_formats::rejects_schema(), false, false),
-        ("hits", sweeps, sweep_embedded::sweeper::hits_schema(), false, false),
-        ("intel", sweeps, sweep_embedded::sweeper::intel_schema(), false, true),
-        ("metrics", has(|a| matches!(a, AnalyseStage::Window(_))), sweep_window::metrics_schema(), false, false),
-        ("findings", has(|a| matches!(a, AnalyseStage::Content(_))), sweep_content::findings_schema(), false, false),
+        ("hits", sweeps, sweep_sweeper::hits_schema(), false, false),
+        ("intel", sweeps, sweep_sweeper::intel_schema(), false, true),
+        ("metrics", pipeline.window().is_some(), sweep_window::metrics_schema(), false, false),
+        ("findings", pipeline.content().is_some(), sweep_content::findings_schema(), false, false),
     ];
     tables
         .into_iter()
@@ -196,10 +191,7 @@ fn run_kafka(
     stop: Arc<AtomicBool>,
 ) -> Result<RunSummary, SparkError> {
     stream::check_supported_stream(pipeline)?;
-    let intel = match pipeline.analyse.iter().find_map(|a| match a {
-        AnalyseStage::Sweeper(s) => Some(s),
-        _ => None,
-    }) {
+    let intel = match pipeline.sweeper() {
         Some(spec) => Some(load_intel(spec)?),
         None => None,
     };
@@ -342,11 +334,7 @@ async fn run_on(
             write_table(spark, &mut summary.tables, "intel", &sink, query, &[], &Commit::Run(WriteMode::Overwrite), n).await?;
         }
         // Every window is final at the end of the input, as in the embedded engine's batch runs.
-        let window_spec = pipeline.analyse.iter().find_map(|a| match a {
-            AnalyseStage::Window(w) => Some(w),
-            _ => None,
-        });
-        if let (Some(spec), Some(sink)) = (window_spec, pipeline.load.sink("metrics")) {
+        if let (Some(spec), Some(sink)) = (pipeline.window(), pipeline.load.sink("metrics")) {
             spark.create_view("sweep_panes", client::sql(&window::panes_sql(spec, None))).await?;
             let metrics = client::sql(&window::windows_sql(spec, "sweep_panes", None, None));
             checkpoints.push(spark.checkpoint("sweep_metrics", metrics, "computing the window metrics").await?);
@@ -386,11 +374,7 @@ async fn header_directives(spark: &mut SparkClient, lines: &str, prefix: &[u8], 
 
 /// The pipeline's content analyser, if it has one.
 pub(crate) fn content_analyser(pipeline: &Pipeline) -> Result<Option<sweep_content::ContentAnalyser>, SparkError> {
-    let spec = pipeline.analyse.iter().find_map(|s| match s {
-        AnalyseStage::Content(spec) => Some(spec),
-        _ => None,
-    });
-    spec.map(|spec| sweep_content::ContentAnalyser::new(spec.clone()).map_err(|e| SparkError::Engine(e.into()))).transpose()
+    pipeline.content().map(|spec| sweep_content::ContentAnalyser::new(spec.clone()).map_err(|e| SparkError::Run(e.into()))).transpose()
 }
 
 /// Sends the threshold alerts of a batch run to Kafka with the embedded engine's producer
@@ -399,9 +383,9 @@ fn send_threshold_alerts(spec: &sweep_model::KafkaSinkSpec, alerts: &[sweep_wind
     if alerts.is_empty() {
         return Ok(());
     }
-    let kafka = |e| SparkError::Engine(sweep_embedded::EngineError::Kafka(e));
+    let kafka = |e| SparkError::Run(sweep_runtime::RunError::Kafka(e));
     let mut producer = sweep_kafka::sink::AlertProducer::connect(spec).map_err(kafka)?;
-    for (key, json) in sweep_embedded::stream::threshold_alerts(alerts)? {
+    for (key, json) in sweep_runtime::alerts::threshold_alerts(alerts)? {
         producer.send(&key, &json).map_err(kafka)?;
     }
     producer.flush(std::time::Duration::from_secs(60)).map_err(kafka)?;
@@ -751,7 +735,7 @@ pub(crate) async fn write_table(
             entry.rows += rows;
             entry.files += move_batch_files(&staged, path, *batch)?;
             if *replace {
-                sweep_load::remove_files_except(path, &format!("batch-{batch:012}-"), None).map_err(EngineError::from)?;
+                sweep_load::remove_files_except(path, &format!("batch-{batch:012}-"), None).map_err(RunError::from)?;
             }
         }
     }
@@ -765,7 +749,7 @@ pub(crate) fn replace_without_rows(table: &str, sink: &SinkSpec, app_id: &str, b
     let schema = match table {
         "events" => sweep_formats::events_schema(),
         "rejects" => sweep_formats::rejects_schema(),
-        "hits" => sweep_embedded::sweeper::hits_schema(),
+        "hits" => sweep_sweeper::hits_schema(),
         "metrics" => sweep_window::metrics_schema(),
         _ => sweep_content::findings_schema(),
     };
@@ -775,7 +759,7 @@ pub(crate) fn replace_without_rows(table: &str, sink: &SinkSpec, app_id: &str, b
         SinkSpec::Parquet(_) => sweep_load::remove_files_except(path, &format!("batch-{batch:012}-"), Some(&schema)).map(|_| ()),
         SinkSpec::Jsonl(_) => sweep_load::remove_files_except(path, &format!("batch-{batch:012}-"), None).map(|_| ()),
     };
-    replaced.map_err(|e| EngineError::from(e).into())
+    replaced.map_err(|e| RunError::from(e).into())
 }
 
 /// Moves the Parquet files Spark wrote for micro-batch `batch` at `staged` into the table at

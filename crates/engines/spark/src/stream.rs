@@ -14,7 +14,7 @@
 //! The log data never passes through this process: Spark reads each batch's offset ranges
 //! from the topic itself. Each batch runs the same compiled stages as a batch run over
 //! files, so the same lines give the same tables. The checkpoint folder is the embedded
-//! engine's (`sweep_embedded::stream::checkpoint`), with the same protocol: a batch's ranges
+//! engine's (`sweep_runtime::checkpoint`), with the same protocol: a batch's ranges
 //! are recorded before any table is written, every table commits the batch exactly once
 //! (a Delta application transaction with the pipeline id and batch number, which Delta
 //! skips when the table holds it; Parquet files named by the batch number), and the commit
@@ -29,20 +29,21 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use sweep_embedded::stream::checkpoint::{Checkpoint, PlannedBatch, Totals};
-use sweep_embedded::stream::metrics::{self, StreamMetrics};
-use sweep_embedded::stream::{LatencyRecorder, StreamSummary};
-use sweep_embedded::sweeper::{LoadedIntel, hits_schema};
-use sweep_embedded::{EngineError, IntelSummary, RunCounters, RunSummary, TableSummary};
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::TopicSource;
 use sweep_load::{Lake, lake_root, prepare_table_dir};
-use sweep_model::{AnalyseStage, KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch, Totals};
+use sweep_runtime::metrics::{self, StreamMetrics};
+use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummary};
+use sweep_runtime::{LatencyRecorder, StreamSummary, now_micros};
+use sweep_spark_sql::format_sql;
+use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_raw, rejection};
+use sweep_sweeper::{LoadedIntel, hits_schema};
 
 use crate::SparkError;
 use crate::client::{self, SparkClient};
 use crate::content::StagedContent;
-use crate::formats::{control_character, format_sql, invalid_utf8, reject_raw, rejection};
 use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, write_table};
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
@@ -103,12 +104,9 @@ pub(crate) async fn run_stream(
     let app_id = resume.pipeline_id.clone();
     let staging = checkpoint_dir.join("staging");
 
-    let sweeper = pipeline.analyse.iter().find_map(|a| match a {
-        AnalyseStage::Sweeper(s) => Some(s),
-        _ => None,
-    });
-    let windowed = pipeline.analyse.iter().any(|a| matches!(a, AnalyseStage::Window(_)));
-    let judged = pipeline.analyse.iter().any(|a| matches!(a, AnalyseStage::Content(_)));
+    let sweeper = pipeline.sweeper();
+    let windowed = pipeline.window().is_some();
+    let judged = pipeline.content().is_some();
     let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics", "findings"]
         .into_iter()
         .filter(|t| match *t {
@@ -121,14 +119,14 @@ pub(crate) async fn run_stream(
         .collect();
     // The stream holds the lake's lock while it runs, as the embedded engine's streams do.
     let targets: Vec<SinkSpec> = sinks.iter().map(|s| s.1.clone()).chain(pipeline.load.sink("intel")).collect();
-    let _lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose().map_err(EngineError::from)?;
+    let _lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose().map_err(RunError::from)?;
     // The write mode applies once per checkpoint, before its first batch; `overwrite` removes
     // nothing here: batch 0's commit replaces the old rows.
     if !ckpt.tables_prepared() {
         let overwrite = pipeline.load.mode == WriteMode::Overwrite;
         for (_, sink) in &sinks {
             let mode = if overwrite { WriteMode::Append } else { pipeline.load.mode };
-            prepare_table_dir(sink.path(), mode).map_err(EngineError::from)?;
+            prepare_table_dir(sink.path(), mode).map_err(RunError::from)?;
         }
         ckpt.mark_tables_prepared(overwrite)?;
     }
@@ -178,12 +176,7 @@ pub(crate) async fn run_stream(
         suppressed: 0,
         latency: LatencyRecorder::default(),
         window: pipeline
-            .analyse
-            .iter()
-            .find_map(|a| match a {
-                AnalyseStage::Window(spec) => Some(spec),
-                _ => None,
-            })
+            .window()
             .map(|spec| StreamWindow::open(spec, checkpoint_dir.join("window"), resume.window_state.as_deref()))
             .transpose()?,
         sinks: sinks.iter().map(|(name, sink)| (name.to_string(), sink.clone())).collect(),
@@ -369,12 +362,12 @@ impl Batches<'_> {
                 if out.hits > 0 {
                     let hits = spark.sql("SELECT * FROM sweep_hits", "collecting the hits to alert on").await?;
                     for batch in &hits {
-                        for (key, json) in sweep_embedded::stream::hit_alerts(&as_hits_schema(batch)?)? {
+                        for (key, json) in sweep_runtime::alerts::hit_alerts(&as_hits_schema(batch)?)? {
                             producer.send(&key, &json).map_err(kafka_error)?;
                         }
                     }
                 }
-                for (key, json) in sweep_embedded::stream::threshold_alerts(&threshold_alerts)? {
+                for (key, json) in sweep_runtime::alerts::threshold_alerts(&threshold_alerts)? {
                     producer.send(&key, &json).map_err(kafka_error)?;
                 }
                 sent = producer.flush(Duration::from_secs(60)).map_err(kafka_error)?;
@@ -467,7 +460,7 @@ impl Batches<'_> {
             ending.entry(topic).or_default().insert(partition.to_string(), *until);
         }
         if planned.until.keys().any(|k| !self.sources.contains(k)) {
-            return Err(EngineError::Checkpoint(format!(
+            return Err(RunError::Checkpoint(format!(
                 "batch {} read partitions that the topic no longer has; the topic was recreated: use a new checkpoint folder",
                 planned.batch
             ))
@@ -515,7 +508,7 @@ impl<'a> StreamWindow<'a> {
     fn open(spec: &'a sweep_window::WindowSpec, dir: std::path::PathBuf, saved: Option<&[u8]>) -> Result<Self, SparkError> {
         let state = match saved {
             Some(bytes) => serde_json::from_slice(bytes).map_err(|e| {
-                EngineError::Checkpoint(format!(
+                RunError::Checkpoint(format!(
                     "the window state in the checkpoint is not the Spark engine's ({e}); a checkpoint belongs to one engine's \
                      windows: use a new checkpoint folder"
                 ))
@@ -707,11 +700,7 @@ async fn pause(stop: &AtomicBool, how_long: Duration) {
 }
 
 fn kafka_error(e: sweep_kafka::KafkaError) -> SparkError {
-    SparkError::Engine(EngineError::Kafka(e))
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    SparkError::Run(RunError::Kafka(e))
 }
 
 #[cfg(test)]

@@ -14,9 +14,10 @@ use arrow::array::{Array, ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, 
 use arrow::datatypes::{DataType, Field, Schema};
 use sweep_intel::IndicatorType;
 use sweep_model::MatchField;
+use sweep_spark_sql::fields::{ip_steps, is_ip_literal};
+use sweep_spark_sql::steps::Steps;
 
 use crate::SparkError;
-use crate::formats::{Steps, ip_steps, is_ip_literal};
 
 /// Writes the `intel` table plus the join keys as one Parquet file at `path`, for Spark to
 /// read. A file rather than rows inside the plan: Spark keeps a plan's local rows in the
@@ -53,7 +54,7 @@ pub(crate) fn write_parquet(batch: &RecordBatch, path: &std::path::Path) -> Resu
 
 /// The `intel` table plus the join keys.
 fn intel_rows(index: &sweep_intel::index::IntelIndex) -> Result<RecordBatch, SparkError> {
-    with_keys(sweep_embedded::sweeper::intel_batch(index))
+    with_keys(sweep_sweeper::intel_batch(index))
 }
 
 /// `base` (its first columns `indicator`, `indicator_type`) plus the join keys: `id` (the

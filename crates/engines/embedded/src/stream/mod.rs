@@ -13,13 +13,7 @@
 //! over the same offsets from the previous batch's window state, and each sink skips what
 //! it already holds. docs/streaming.md states the guarantee of every sink.
 
-mod alerts;
-pub use alerts::{hit_alerts, threshold_alerts};
-pub mod checkpoint;
-pub mod metrics;
-
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,7 +21,6 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
 use sweep_content::{ContentAnalyser, VerdictCache, findings_schema};
 use sweep_formats::reject::{Reject, RejectReason};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, Provenance, events_schema, rejects_schema};
@@ -35,42 +28,15 @@ use sweep_intel::index::MatchStats;
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::{PolledBatch, TopicSource};
 use sweep_load::{Committed, DeltaSink, Lake, SinkSpec, TableWriter, lake_root, prepare_table_dir};
-use sweep_model::{AnalyseStage, Pipeline, WriteMode};
+use sweep_model::{Pipeline, WriteMode};
+use sweep_runtime::alerts;
+use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch, Totals};
+use sweep_runtime::metrics::{self, StreamMetrics};
+use sweep_runtime::{IntelSummary, LatencyRecorder, RunCounters, RunSummary, StreamSummary, TableSummary, now_micros};
+use sweep_sweeper::{Sweeper, hits_schema, load_intel};
 
-use self::checkpoint::{Checkpoint, PlannedBatch, Totals};
-use self::metrics::StreamMetrics;
-use crate::run::{
-    CONTENT_CACHE_HOSTS, IntelSummary, RunCounters, RunSummary, TableSummary, content_analyser, count_findings, now_micros,
-    write_intel_table,
-};
-use crate::sweeper::{Sweeper, hits_schema, load_intel};
+use crate::run::{CONTENT_CACHE_HOSTS, content_analyser, count_findings, write_intel_table};
 use crate::{EngineError, window};
-
-/// What a streaming run reports beyond the batch summary.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StreamSummary {
-    pub checkpoint: PathBuf,
-    /// Batches committed by this process (not counting earlier runs on the same checkpoint).
-    pub batches: u64,
-    /// Batches re-run after a crash.
-    pub replayed_batches: u64,
-    pub late_events: u64,
-    pub alerts: u64,
-    /// Messages left behind the end of the topic when the run stopped.
-    pub lag: u64,
-    /// Seconds from a message's Kafka timestamp to the commit of its batch.
-    pub produce_to_commit_p50_s: f64,
-    pub produce_to_commit_p99_s: f64,
-    pub produce_to_commit_max_s: f64,
-    /// Why the run stopped: "drained" or "signal".
-    pub stopped_by: String,
-    /// The summary's counts are totals since the checkpoint was made (the embedded engine),
-    /// not this run's (the Spark engine).
-    pub counts_since_checkpoint: bool,
-    /// The metrics endpoint, when one was served.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics_addr: Option<String>,
-}
 
 /// One table of a streaming pipeline.
 enum TableSink {
@@ -158,25 +124,15 @@ struct Stages {
 /// topic is read to its end.
 pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, EngineError> {
     let started = Instant::now();
-    pipeline.validate().map_err(|m| EngineError::Worker(format!("invalid pipeline: {m}")))?;
+    pipeline.validate().map_err(|m| EngineError::worker(format!("invalid pipeline: {m}")))?;
     let extract = &pipeline.extract[0];
-    let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::Worker("a streaming pipeline reads Kafka".into()))?;
+    let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::worker("a streaming pipeline reads Kafka"))?;
     let checkpoint_dir = pipeline.stream.checkpoint.clone().expect("validated: a streaming pipeline has a checkpoint");
 
     let parser = ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes);
-    let mut loaded = None;
-    let mut window_spec = None;
-    for stage in &pipeline.analyse {
-        match stage {
-            AnalyseStage::Sweeper(spec) => loaded = Some(load_intel(spec)?),
-            AnalyseStage::Window(spec) => window_spec = Some(spec.clone()),
-            AnalyseStage::Content(_) => {}
-        }
-    }
-    let sweeper = loaded.as_ref().zip(pipeline.analyse.iter().find_map(|s| match s {
-        AnalyseStage::Sweeper(spec) => Some(spec),
-        _ => None,
-    }));
+    let loaded = pipeline.sweeper().map(load_intel).transpose()?;
+    let window_spec = pipeline.window().cloned();
+    let sweeper = loaded.as_ref().zip(pipeline.sweeper());
     let sweeper = sweeper.map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
     let content = content_analyser(pipeline)?;
 
@@ -185,7 +141,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         .enable_all()
         .thread_name("sweep-stream")
         .build()
-        .map_err(EngineError::Runtime)?;
+        .map_err(EngineError::runtime)?;
 
     let (ckpt, resume) = Checkpoint::open(&checkpoint_dir, now_micros())?;
     // The write mode applies once per checkpoint, before its first batch (a crash between
@@ -344,7 +300,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         let until = offsets_for(&sources, &planned.until, planned.batch)?;
         let polled = source.read_range(&from, &until, planned.batch, &stop)?;
         if stop.load(Ordering::Relaxed) && polled.len() < expected_len(&from, &until) {
-            return Err(EngineError::Worker("stopped while re-running an unfinished batch; it will be re-run on the next start".into()));
+            return Err(EngineError::worker("stopped while re-running an unfinished batch; it will be re-run on the next start"));
         }
         commit_batch(planned, &polled, &mut stages, &mut tables, &mut producer, &mut totals)?;
         summary.replayed_batches += 1;
@@ -405,7 +361,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     summary.late_events = totals.late;
     summary.alerts = totals.alerts;
     (summary.produce_to_commit_p50_s, summary.produce_to_commit_p99_s, summary.produce_to_commit_max_s) =
-        (latency.quantile(0.5), latency.quantile(0.99), latency.max);
+        (latency.quantile(0.5), latency.quantile(0.99), latency.max());
 
     let mut run = RunSummary { elapsed_s: started.elapsed().as_secs_f64(), ..totals.summary() };
     // Throughput of this process, not of earlier runs on the same checkpoint.
@@ -546,7 +502,7 @@ fn offsets_for(sources: &[String], keyed: &BTreeMap<String, i64>, batch: u64) ->
         .collect::<Result<Vec<i64>, EngineError>>()
         .and_then(|v| {
             if keyed.keys().any(|k| !sources.contains(k)) {
-                Err(EngineError::Checkpoint(format!(
+                Err(EngineError::checkpoint(format!(
                     "batch {batch} read partitions that the topic no longer has ({:?}); the topic was recreated: use a new checkpoint folder",
                     keyed.keys().filter(|k| !sources.contains(k)).collect::<Vec<_>>()
                 )))
@@ -577,52 +533,5 @@ fn update_lag(source: &TopicSource, live: &StreamMetrics) {
     if let Ok(marks) = source.watermarks() {
         let lag: i64 = source.positions().iter().zip(&marks).map(|(pos, (_, high))| (high - pos).max(0)).sum();
         live.lag.store(lag as u64, Ordering::Relaxed);
-    }
-}
-
-/// Produce-to-commit latencies in 10 ms steps, for the quantiles of the run summary.
-#[derive(Default)]
-pub struct LatencyRecorder {
-    buckets: Vec<u64>,
-    count: u64,
-    max: f64,
-}
-
-impl LatencyRecorder {
-    const STEP: f64 = 0.01;
-    const LIMIT: usize = 60_000;
-
-    pub fn observe(&mut self, seconds: f64) {
-        self.observe_times(seconds, 1);
-    }
-
-    /// `times` messages that each took `seconds`.
-    pub fn observe_times(&mut self, seconds: f64, times: u64) {
-        let i = ((seconds / Self::STEP) as usize).min(Self::LIMIT - 1);
-        if self.buckets.len() <= i {
-            self.buckets.resize(i + 1, 0);
-        }
-        self.buckets[i] += times;
-        self.count += times;
-        self.max = self.max.max(seconds);
-    }
-
-    pub fn max(&self) -> f64 {
-        self.max
-    }
-
-    pub fn quantile(&self, q: f64) -> f64 {
-        if self.count == 0 {
-            return 0.0;
-        }
-        let rank = (q * self.count as f64).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                return (i + 1) as f64 * Self::STEP;
-            }
-        }
-        self.max
     }
 }

@@ -1,13 +1,13 @@
 //! Alerts as JSON messages, keyed by the client they concern.
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::json::LineDelimitedWriter;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::json::LineDelimitedWriter;
 
-use crate::EngineError;
-use crate::window::Alert;
+use crate::RunError;
+use sweep_window::Alert;
 
 /// One message per hit: `{"alert":"hit", <every hits column>}`, keyed by `client_ip`.
-pub fn hit_alerts(hits: &RecordBatch) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
+pub fn hit_alerts(hits: &RecordBatch) -> Result<Vec<(String, Vec<u8>)>, RunError> {
     if hits.num_rows() == 0 {
         return Ok(Vec::new());
     }
@@ -29,15 +29,15 @@ pub fn hit_alerts(hits: &RecordBatch) -> Result<Vec<(String, Vec<u8>)>, EngineEr
 }
 
 /// One message per threshold breach: `{"alert":"threshold", ...}`, keyed by the window key.
-pub fn threshold_alerts(alerts: &[Alert]) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
+pub fn threshold_alerts(alerts: &[Alert]) -> Result<Vec<(String, Vec<u8>)>, RunError> {
     alerts
         .iter()
         .map(|a| {
-            let mut value = serde_json::to_value(a).map_err(|e| EngineError::Worker(format!("alert to JSON: {e}")))?;
+            let mut value = serde_json::to_value(a).map_err(|e| RunError::Worker(format!("alert to JSON: {e}")))?;
             if let Some(map) = value.as_object_mut() {
                 map.insert("alert".into(), "threshold".into());
             }
-            Ok((a.key.clone(), serde_json::to_vec(&value).map_err(|e| EngineError::Worker(e.to_string()))?))
+            Ok((a.key.clone(), serde_json::to_vec(&value).map_err(|e| RunError::Worker(e.to_string()))?))
         })
         .collect()
 }

@@ -29,9 +29,14 @@
 //! `spark.sql.variant.allowDuplicateKeys`, so that the last of a repeated key counts, as in
 //! serde_json.
 
-use super::time::{clf_micros, epoch_seconds_micros, rfc3339_micros};
-use super::*;
 use sweep_formats::formats::jsonl::{COLUMNS, DurationUnit, JsonLines, JsonMapping, TsFormat};
+
+use crate::fields::{ascii_lower, dash_none, ip_field_steps, lit, rlike, truncate_bytes};
+use crate::reject::{QUOTED_1, first_reject, reject_struct, rejection, rejection_quoting};
+use crate::steps::Steps;
+use crate::time::{clf_micros, epoch_seconds_micros, rfc3339_micros};
+use crate::url::url_steps;
+use crate::{FormatSql, Unsupported};
 
 /// serde_json's (and Jackson's) whitespace, as a regex class.
 pub(super) const JSON_WS: &str = r"[ \t\n\r]";
@@ -54,7 +59,7 @@ fn re_replace(x: &str, pattern: &str, replacement: &str) -> String {
 }
 
 /// Rust's `str::trim`: Unicode white space at both ends.
-pub(crate) fn rust_trim(x: &str) -> String {
+fn rust_trim(x: &str) -> String {
     re_replace(x, r"^\p{IsWhite_Space}+|\p{IsWhite_Space}+\z", "")
 }
 
@@ -104,7 +109,7 @@ fn epoch_auto_float(f: &str) -> String {
 }
 
 /// `jsonl::epoch_auto_str` of a trimmed text.
-pub(crate) fn epoch_auto_str(s: &str) -> String {
+fn epoch_auto_str(s: &str) -> String {
     format!(
         "(CASE WHEN NOT {ok} THEN NULL WHEN length(substring_index({s}, '.', 1)) <= 11 THEN {secs} \
          WHEN instr({s}, '.') = 0 AND length({s}) <= 18 THEN {int} ELSE {float} END)",
@@ -125,7 +130,7 @@ fn epoch_ms_str(s: &str) -> String {
 }
 
 /// A variant path (`$['a']['b.c']`) to the keys `keys`, or why Spark cannot write it.
-fn variant_path(keys: &[String]) -> Result<String, SparkError> {
+fn variant_path(keys: &[String]) -> Result<String, Unsupported> {
     let mut path = String::from("$");
     for key in keys {
         if !key.contains('\'') {
@@ -133,9 +138,7 @@ fn variant_path(keys: &[String]) -> Result<String, SparkError> {
         } else if !key.contains('"') {
             path.push_str(&format!("[\"{key}\"]"));
         } else {
-            return Err(SparkError::Unsupported(format!(
-                "the jsonl key {key:?} holds both kinds of quotes, which a Spark variant path cannot name"
-            )));
+            return Err(Unsupported(format!("the jsonl key {key:?} holds both kinds of quotes, which a Spark variant path cannot name")));
         }
     }
     Ok(path)
@@ -180,9 +183,9 @@ impl Mapped {
 /// Paths with more keys than this are refused: each path is read in 2^(n-1) spellings.
 const MAX_PATH_KEYS: usize = 7;
 
-pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, SparkError> {
+pub(crate) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, Unsupported> {
     // The same validation as the embedded parser, with its messages.
-    JsonLines::new(mapping).map_err(|e| SparkError::Unsupported(e.to_string()))?;
+    JsonLines::new(mapping).map_err(|e| Unsupported(e.to_string()))?;
     let col = |name: &'static str| match mapping.fields.get(name) {
         Some(path) => Mapped { name, path: path.clone(), explicit: true },
         None => Mapped { name, path: name.to_string(), explicit: false },
@@ -195,7 +198,7 @@ pub(super) fn jsonl(mapping: &JsonMapping) -> Result<FormatSql, SparkError> {
     for c in &cols {
         let segs: Vec<&str> = c.path.split('.').collect();
         if segs.len() > MAX_PATH_KEYS {
-            return Err(SparkError::Unsupported(format!(
+            return Err(Unsupported(format!(
                 "the jsonl path {:?} has more than {MAX_PATH_KEYS} keys, which the Spark engine does not read",
                 c.path
             )));
@@ -718,6 +721,7 @@ pub(super) fn bad_json_detail(detail: &dyn Fn(&str) -> String, sequence_column: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_columns;
 
     #[test]
     fn spellings_cover_nested_flattened_and_mixed_keys() {
@@ -742,6 +746,6 @@ mod tests {
         let m = JsonMapping { fields: [("user".to_string(), "a.q'\"x".to_string())].into(), ..JsonMapping::default() };
         assert!(jsonl(&m).is_err());
         let m = JsonMapping { fields: [("user".to_string(), "a..b".to_string())].into(), ..JsonMapping::default() };
-        assert!(matches!(jsonl(&m), Err(SparkError::Unsupported(e)) if e.contains("not a key path")));
+        assert!(matches!(jsonl(&m), Err(Unsupported(e)) if e.contains("not a key path")));
     }
 }

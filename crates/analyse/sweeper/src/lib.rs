@@ -1,24 +1,38 @@
-//! The threat-intel sweeper as an operator over event batches.
+//! The threat-intel sweeper as an operator over event batches, with no engine behind it:
+//! Arrow batches of events in, Arrow batches of hits out. Both engines run it (the embedded
+//! one per parsed batch; the Spark one compiles the same matching into SQL and checks its
+//! tables against it), and it owns the schemas of the `hits` and `intel` tables.
 //!
 //! The index is probed once per event (hash sets, a longest-prefix table, a label walk):
 //! events are never the build side of a join, and nothing about the log is held in memory
 //! beyond the batch at hand.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
-
 use std::time::Instant;
-use sweep_formats::schema::{UTC, timestamp_type};
 
-use datafusion::arrow::array::{
+use arrow::array::{
     Array, ArrayRef, AsArray, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use serde::Serialize;
+use sweep_formats::schema::{UTC, timestamp_type};
+use sweep_intel::IndicatorType;
 use sweep_intel::feeds::{FeedSpec, load_all, load_allowlist};
 use sweep_intel::index::{AllowList, EventView, Hit, IntelIndex, MatchField, MatchStats};
 use sweep_model::SweeperSpec;
 
-use crate::run::EngineError;
+/// What can go wrong loading intel or sweeping a batch; each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum SweeperError {
+    #[error(transparent)]
+    Feed(#[from] sweep_intel::feeds::FeedError),
+    /// The events lack a column the sweeper reads, or have it in a type it cannot read.
+    #[error("{0}")]
+    Events(String),
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+}
 
 fn tags_type() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
@@ -86,15 +100,55 @@ pub struct LoadedIntel {
     pub load_s: f64,
 }
 
+/// What the sweeper loaded and did, as a run's summary reports it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IntelSummary {
+    pub intel_version: String,
+    pub indicators: u64,
+    pub indicators_by_type: BTreeMap<String, u64>,
+    pub refused: u64,
+    pub allowlist_entries: u64,
+    pub load_s: f64,
+    /// Matches held back because the value is allow-listed.
+    pub suppressed: u64,
+    /// Matches of indicators that were not valid at the event's time.
+    pub inactive: u64,
+    pub feeds: Vec<FeedReport>,
+}
+
+impl IntelSummary {
+    pub fn new(loaded: &LoadedIntel) -> IntelSummary {
+        let index = &loaded.index;
+        let mut by_type = BTreeMap::new();
+        for kind in IndicatorType::ALL {
+            let n = index.count(kind);
+            if n > 0 {
+                by_type.insert(kind.as_str().to_string(), n as u64);
+            }
+        }
+        IntelSummary {
+            intel_version: index.version().to_string(),
+            indicators: index.len() as u64,
+            indicators_by_type: by_type,
+            refused: loaded.refused.len() as u64,
+            allowlist_entries: index.allow_len() as u64,
+            load_s: loaded.load_s,
+            suppressed: 0,
+            inactive: 0,
+            feeds: loaded.feeds.iter().chain(&loaded.allowlists).cloned().collect(),
+        }
+    }
+}
+
 /// Reads every feed and allowlist of a sweeper and builds the index.
-pub fn load_intel(spec: &SweeperSpec) -> Result<LoadedIntel, EngineError> {
+pub fn load_intel(spec: &SweeperSpec) -> Result<LoadedIntel, SweeperError> {
     load_feeds(&spec.intel, &spec.allow)
 }
 
 /// Reads feeds and allowlists and builds the index. Feed files are read several at a time
 /// (large plain lists in runs of lines on every core), the allowlists meanwhile, and the index
 /// takes the readers' values as they are (they are normalised once, by the readers).
-pub fn load_feeds(feeds: &[FeedSpec], allow: &[std::path::PathBuf]) -> Result<LoadedIntel, EngineError> {
+pub fn load_feeds(feeds: &[FeedSpec], allow: &[std::path::PathBuf]) -> Result<LoadedIntel, SweeperError> {
     let started = Instant::now();
     let (loads, allows) = std::thread::scope(|s| {
         let allows = s.spawn(|| allow.iter().map(|path| load_allowlist(path).map(|list| (path, list))).collect::<Result<Vec<_>, _>>());
@@ -145,16 +199,16 @@ pub struct Sweeper {
 }
 
 /// A text column as `Utf8`; other string layouts (Parquet readers give `Utf8View`) are cast.
-fn text_column(batch: &RecordBatch, name: &str) -> Result<Option<StringArray>, EngineError> {
+fn text_column(batch: &RecordBatch, name: &str) -> Result<Option<StringArray>, SweeperError> {
     let Some(c) = batch.column_by_name(name) else { return Ok(None) };
     if let Some(a) = c.as_string_opt::<i32>() {
         return Ok(Some(a.clone()));
     }
     if matches!(c.data_type(), DataType::Utf8View | DataType::LargeUtf8 | DataType::Null) {
-        let cast = datafusion::arrow::compute::cast(c, &DataType::Utf8)?;
+        let cast = arrow::compute::cast(c, &DataType::Utf8)?;
         return Ok(Some(cast.as_string::<i32>().clone()));
     }
-    Err(EngineError::Worker(format!("the sweeper needs events.{name} as text, but it is {}", c.data_type())))
+    Err(SweeperError::Events(format!("the sweeper needs events.{name} as text, but it is {}", c.data_type())))
 }
 
 fn value(col: Option<&StringArray>, row: usize) -> Option<&str> {
@@ -171,11 +225,11 @@ impl Sweeper {
     }
 
     /// Matches every event of `events` and returns the hits (possibly none).
-    pub fn sweep_batch(&self, events: &RecordBatch, stats: &mut MatchStats, hits: &mut Vec<Hit>) -> Result<RecordBatch, EngineError> {
+    pub fn sweep_batch(&self, events: &RecordBatch, stats: &mut MatchStats, hits: &mut Vec<Hit>) -> Result<RecordBatch, SweeperError> {
         let ts = events
             .column_by_name("ts")
             .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-            .ok_or_else(|| EngineError::Worker("the sweeper needs events.ts as a timestamp; keep `ts` in your SQL stages".into()))?;
+            .ok_or_else(|| SweeperError::Events("the sweeper needs events.ts as a timestamp; keep `ts` in your SQL stages".into()))?;
         let client_ip = text_column(events, "client_ip")?;
         let user = text_column(events, "user")?;
         let host = text_column(events, "host")?;

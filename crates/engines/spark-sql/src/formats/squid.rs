@@ -1,9 +1,13 @@
 //! Squid native as Spark SQL (mirrors sweep_formats::formats::squid).
 
-use super::*;
+use crate::FormatSql;
+use crate::fields::{dash_none, field_missing, int_ok, int_value, ip_field_steps, lit, missing, rlike};
+use crate::reject::{rejection, rejection_quoting};
+use crate::steps::Steps;
+use crate::url::url_steps;
 
 /// Squid native (sweep_formats::formats::squid): `%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt`.
-pub(super) fn squid() -> FormatSql {
+pub(crate) fn squid() -> FormatSql {
     let mut st = Steps::default();
     st.at(0, "f", "split(regexp_replace(line, '^[ \\\\t]+', ''), '[ \\\\t]+', 8)");
     for (i, name) in ["t_ts", "t_el", "t_client", "t_code", "t_size", "t_method", "t_url"].iter().enumerate() {
@@ -92,4 +96,50 @@ pub(super) fn squid() -> FormatSql {
         st.at(last_step, format!("e_{name}"), expr);
     }
     FormatSql { name: "squid", steps: st }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use sweep_formats::FormatSpec;
+
+    use super::*;
+    use crate::event_columns;
+    use crate::formats::shape;
+
+    #[test]
+    fn squid_fills_every_event_column() {
+        let steps = squid().steps;
+        let filled: Vec<&str> = steps.steps.iter().flatten().filter_map(|(name, _)| name.strip_prefix("e_")).collect();
+        assert_eq!(filled, event_columns(), "the squid SQL must fill the events table's columns, in order");
+    }
+
+    /// Lines the embedded parser rejects: every reason it gives, and most of its checks.
+    const REJECTED: [&str; 11] = [
+        "1.0",
+        "yesterday 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -",
+        "1.0 soon 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -",
+        "1.0 1 host.local TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -",
+        "1.0 1 10.0.0.1 TCP_MISS 1 GET http://a/ - DIRECT/1.2.3.4 -",
+        "1.0 1 10.0.0.1 TCP_MISS/2x0 1 GET http://a/ - DIRECT/1.2.3.4 -",
+        "1.0 1 10.0.0.1 TCP_MISS/1000 1 GET http://a/ - DIRECT/1.2.3.4 -",
+        "1.0 1 10.0.0.1 TCP_MISS/200 big GET http://a/ - DIRECT/1.2.3.4 -",
+        "1.0 1 10.0.0.1 TCP_MISS/200 1 GET",
+        "1.0 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ -",
+        "1.0 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT -",
+    ];
+
+    #[test]
+    fn rejects_for_the_embedded_parsers_reasons_in_its_words() {
+        let sql = squid().steps.over("lines");
+        let lines: Vec<String> = REJECTED.iter().map(|l| l.to_string()).collect();
+        let rejects = shape::embedded_rejects(&FormatSpec::Squid, &lines);
+        let reasons: BTreeSet<String> = rejects.iter().map(|(reason, _)| reason.to_string()).collect();
+        assert_eq!(shape::reasons_in(&sql), reasons, "the SQL's reject reasons are the embedded parser's");
+        for (line, (reason, detail)) in REJECTED.iter().zip(&rejects) {
+            let words = shape::detail_words(detail);
+            assert!(!words.is_empty() && sql.contains(&lit(words)), "{line:?}: the SQL does not write the {reason} detail {words:?}");
+        }
+    }
 }

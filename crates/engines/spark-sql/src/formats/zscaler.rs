@@ -29,10 +29,15 @@
 //! against `event` nor for the column of the error at an object or array; nesting deeper than
 //! 128 is no error (serde_json's recursion limit).
 
-use super::jsonl::{JSON_WS, bad_json_detail, json_value_steps, parse_json_line, re, round_half_away};
-use super::time::{ctime_micros, epoch_seconds_micros, rfc3339_micros};
-use super::*;
 use sweep_formats::formats::zscaler::{READ_FIELDS, ZscalerLayout, ZscalerOptions};
+
+use super::jsonl::{JSON_WS, bad_json_detail, json_value_steps, parse_json_line, re, round_half_away};
+use crate::fields::{ascii_lower, int_ok, int_value, ip_field_steps, lit, rlike};
+use crate::reject::{QUOTED_1, first_reject, reject_struct, rejection, rejection_quoting};
+use crate::steps::Steps;
+use crate::time::{ctime_micros, epoch_seconds_micros, rfc3339_micros};
+use crate::url::url_steps;
+use crate::{FormatSql, Unsupported};
 
 /// A field of a CSV/TSV line as `Delimited::next_field` reads it, written for a Java regular
 /// expression with `sep` the separator (a regex escape). A quoted field runs to a `"`
@@ -82,14 +87,14 @@ struct Read {
 }
 
 /// The parse of `options`.
-pub(super) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, SparkError> {
+pub(crate) fn zscaler(options: &ZscalerOptions) -> Result<FormatSql, Unsupported> {
     let mut st = Steps::default();
     let read = match options.layout {
         ZscalerLayout::Csv => delimited(&mut st, options, ",", ","),
         ZscalerLayout::Tsv => delimited(&mut st, options, "\\t", "\t"),
         ZscalerLayout::Json => {
             if options.fields.is_some() {
-                return Err(SparkError::Unsupported("fields applies to the csv and tsv layouts; JSON lines are read by key".into()));
+                return Err(Unsupported("fields applies to the csv and tsv layouts; JSON lines are read by key".into()));
             }
             json_object(&mut st)
         }
@@ -482,6 +487,7 @@ fn apply(st: &mut Steps, read: Read) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_columns;
 
     fn filled(sql: &FormatSql) -> Vec<String> {
         sql.steps.steps.iter().flatten().filter_map(|(name, _)| name.strip_prefix("e_").map(str::to_string)).collect()
@@ -507,6 +513,6 @@ mod tests {
         let text = sql.steps.over("lines");
         assert!(text.len() < 200_000, "{} bytes", text.len());
         let with_fields = ZscalerOptions { layout: ZscalerLayout::Json, fields: Some(vec!["time".into()]) };
-        assert!(matches!(zscaler(&with_fields), Err(SparkError::Unsupported(m)) if m.contains("fields")));
+        assert!(matches!(zscaler(&with_fields), Err(Unsupported(m)) if m.contains("fields")));
     }
 }

@@ -10,8 +10,12 @@
 
 use sweep_formats::formats::elff::{Col, ElffOptions, FIELDS_DIRECTIVE, SERVER_IP_NAMES};
 
-use super::time::{clf_micros, date_time_micros, epoch_seconds_micros, rfc3339_micros};
-use super::*;
+use crate::FormatSql;
+use crate::fields::{ascii_lower, int_ok, int_value, ip_field_steps, lit, rlike};
+use crate::reject::{first_reject, rejection, rejection_quoting};
+use crate::steps::Steps;
+use crate::time::{clf_micros, date_time_micros, epoch_seconds_micros, rfc3339_micros};
+use crate::url::url_steps;
 
 /// A `#Fields:` line of a file and its line number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +213,7 @@ fn layout_of_line(directives: &[Directive], layouts: &mut Vec<Layout>) -> String
 }
 
 /// The ELFF parse of one file whose `#Fields:` lines are `directives` (none for Kafka).
-pub(super) fn elff(options: &ElffOptions, directives: &[Directive]) -> FormatSql {
+pub(crate) fn elff(options: &ElffOptions, directives: &[Directive]) -> FormatSql {
     let default = options.fields.as_ref().and_then(|list| Layout::new(list.iter().flat_map(|s| s.split_ascii_whitespace())));
     let mut layouts: Vec<Layout> = Vec::new();
     let layout_sql = layout_of_line(directives, &mut layouts);

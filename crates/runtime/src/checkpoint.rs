@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::EngineError;
+use crate::RunError;
 
 /// How many finished batches keep their files (older ones are deleted).
 const KEEP_BATCHES: u64 = 20;
@@ -112,7 +112,7 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Opens (or creates) the checkpoint folder and reads where to resume.
-    pub fn open(dir: &Path, now_us: i64) -> Result<(Checkpoint, Resume), EngineError> {
+    pub fn open(dir: &Path, now_us: i64) -> Result<(Checkpoint, Resume), RunError> {
         for sub in ["offsets", "state", "commits"] {
             fs::create_dir_all(dir.join(sub)).map_err(|e| ckpt_io(dir, e))?;
         }
@@ -154,7 +154,7 @@ impl Checkpoint {
     /// Records that the write mode was applied; with `replace` (`--mode overwrite`), the
     /// commit of batch 0 replaces what the tables held before, whenever it happens (a batch
     /// 0 re-run after a crash replaces them again).
-    pub fn mark_tables_prepared(&self, replace: bool) -> Result<(), EngineError> {
+    pub fn mark_tables_prepared(&self, replace: bool) -> Result<(), RunError> {
         if replace {
             write_atomic(&self.dir.join("replace-tables"), b"batch 0 replaces the rows the tables held before this pipeline\n")?;
         }
@@ -167,12 +167,12 @@ impl Checkpoint {
     }
 
     /// Records a batch's offset ranges before any sink is written.
-    pub fn plan(&self, batch: &PlannedBatch) -> Result<(), EngineError> {
+    pub fn plan(&self, batch: &PlannedBatch) -> Result<(), RunError> {
         write_json(&self.file("offsets", batch.batch), batch)
     }
 
     /// Records that every sink holds `batch`: its window state, then the commit marker.
-    pub fn commit(&self, batch: u64, totals: &Totals, window_state: Option<&[u8]>) -> Result<(), EngineError> {
+    pub fn commit(&self, batch: u64, totals: &Totals, window_state: Option<&[u8]>) -> Result<(), RunError> {
         if let Some(state) = window_state {
             write_atomic(&self.file("state", batch), state)?;
         }
@@ -190,7 +190,7 @@ impl Checkpoint {
         self.dir.join(sub).join(format!("{batch:012}.json"))
     }
 
-    fn latest(&self, sub: &str) -> Result<Option<u64>, EngineError> {
+    fn latest(&self, sub: &str) -> Result<Option<u64>, RunError> {
         let dir = self.dir.join(sub);
         let mut latest = None;
         for entry in fs::read_dir(&dir).map_err(|e| ckpt_io(&dir, e))? {
@@ -204,27 +204,27 @@ impl Checkpoint {
     }
 }
 
-fn ckpt_io(path: &Path, e: std::io::Error) -> EngineError {
-    EngineError::Checkpoint(format!("{}: {e}", path.display()))
+fn ckpt_io(path: &Path, e: std::io::Error) -> RunError {
+    RunError::Checkpoint(format!("{}: {e}", path.display()))
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, EngineError> {
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, RunError> {
     let bytes = fs::read(path).map_err(|e| ckpt_io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        EngineError::Checkpoint(format!(
+        RunError::Checkpoint(format!(
             "{} is not a sweep checkpoint file ({e}); the folder is damaged or belongs to something else: use a new checkpoint folder",
             path.display()
         ))
     })
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), EngineError> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| EngineError::Checkpoint(e.to_string()))?;
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RunError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| RunError::Checkpoint(e.to_string()))?;
     write_atomic(path, &bytes)
 }
 
 /// Write to a temporary file, sync it, rename it into place, and sync the folder.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).map_err(|e| ckpt_io(&tmp, e))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| ckpt_io(&tmp, e))?;

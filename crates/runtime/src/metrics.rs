@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use super::checkpoint::Totals;
-use crate::EngineError;
+use crate::RunError;
+use crate::checkpoint::Totals;
 
 /// Upper bounds (seconds) of the latency histograms' buckets.
 const BUCKETS: [f64; 12] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -119,11 +119,11 @@ impl StreamMetrics {
 }
 
 /// Serves `GET /metrics` on `addr` from a background thread until `stop` is raised.
-pub fn serve(addr: &str, metrics: Arc<StreamMetrics>, stop: Arc<AtomicBool>) -> Result<std::net::SocketAddr, EngineError> {
+pub fn serve(addr: &str, metrics: Arc<StreamMetrics>, stop: Arc<AtomicBool>) -> Result<std::net::SocketAddr, RunError> {
     let listener = TcpListener::bind(addr)
-        .map_err(|e| EngineError::Worker(format!("cannot serve metrics on {addr}: {e}; choose another metrics_addr (host:port)")))?;
-    let bound = listener.local_addr().map_err(EngineError::Runtime)?;
-    listener.set_nonblocking(true).map_err(EngineError::Runtime)?;
+        .map_err(|e| RunError::Worker(format!("cannot serve metrics on {addr}: {e}; choose another metrics_addr (host:port)")))?;
+    let bound = listener.local_addr().map_err(RunError::Runtime)?;
+    listener.set_nonblocking(true).map_err(RunError::Runtime)?;
     thread::Builder::new()
         .name("sweep-metrics".into())
         .spawn(move || {
@@ -136,7 +136,7 @@ pub fn serve(addr: &str, metrics: Arc<StreamMetrics>, stop: Arc<AtomicBool>) -> 
                 }
             }
         })
-        .map_err(EngineError::Runtime)?;
+        .map_err(RunError::Runtime)?;
     Ok(bound)
 }
 

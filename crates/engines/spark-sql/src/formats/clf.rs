@@ -5,12 +5,16 @@
 //! taken from the front of the text left after the one before (`r1`, `r2`, ...), so a
 //! field's reject names the first field that failed, with the embedded parser's reason.
 
-use super::time::clf_micros;
-use super::*;
+use crate::FormatSql;
+use crate::fields::{ascii_lower, dash_none, field_missing, int_ok, int_value, ip_field_steps, lit, missing, rlike};
+use crate::reject::{first_reject, rejection, rejection_quoting};
+use crate::steps::Steps;
+use crate::time::clf_micros;
+use crate::url::url_steps;
 
 /// Which member of the family (sweep_formats::formats::clf::ClfVariant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Variant {
+pub(crate) enum Variant {
     SquidCommon,
     SquidCombined,
     Common,
@@ -93,7 +97,7 @@ fn bare(st: &mut Steps, step: usize, r: &str, p: &str, next: &str) {
 }
 
 /// The parse of one member of the family.
-pub(super) fn clf(v: Variant) -> FormatSql {
+pub(crate) fn clf(v: Variant) -> FormatSql {
     let mut st = Steps::default();
     let lead = usize::from(v.has_vhost());
     // The leading bare fields: [virtual host,] client, ident, and the rest of the line.
@@ -301,4 +305,122 @@ pub(super) fn clf(v: Variant) -> FormatSql {
         st.at(last_step, format!("e_{name}"), expr);
     }
     FormatSql { name: v.name(), steps: st }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use sweep_formats::{FormatSpec, Outcome, Record};
+
+    use super::*;
+    use crate::event_columns;
+    use crate::formats::shape;
+
+    const VARIANTS: [Variant; 5] =
+        [Variant::Common, Variant::Combined, Variant::VhostCombined, Variant::SquidCommon, Variant::SquidCombined];
+
+    fn spec(v: Variant) -> FormatSpec {
+        match v {
+            Variant::Common => FormatSpec::Common,
+            Variant::Combined => FormatSpec::Combined,
+            Variant::VhostCombined => FormatSpec::VhostCombined,
+            Variant::SquidCommon => FormatSpec::SquidCommon,
+            Variant::SquidCombined => FormatSpec::SquidCombined,
+        }
+    }
+
+    #[test]
+    fn fills_every_event_column_in_order_and_stays_small() {
+        for v in VARIANTS {
+            let sql = clf(v);
+            assert_eq!(sql.name, spec(v).name());
+            assert_eq!(shape::filled(&sql), event_columns(), "{}", sql.name);
+            let text = sql.steps.over("lines");
+            assert!(text.len() < 40_000, "{}: {} bytes", sql.name, text.len());
+        }
+    }
+
+    const TIME: &str = "10/Oct/2000:13:55:36 -0700";
+    const REQUEST: &str = r#""GET http://www.example.com/ HTTP/1.0""#;
+    const REFERRER_AND_AGENT: &str = r#" "-" "Mozilla/5.0""#;
+
+    /// A line of the variant: the virtual host (for `vhost_combined`), the client, `-` for
+    /// the ident, then `after_ident`.
+    fn line(v: Variant, vhost: &str, client: &str, after_ident: &str) -> String {
+        let vhost = if v.has_vhost() { format!("{vhost} ") } else { String::new() };
+        format!("{vhost}{client} - {after_ident}")
+    }
+
+    /// The fields of a line of the variant from the user to the end.
+    fn after_ident(v: Variant, time: &str, request: &str, status: &str, bytes: &str) -> String {
+        let referrer_and_agent = if v.has_referrer_and_agent() { REFERRER_AND_AGENT } else { "" };
+        let action = if v.is_squid() { " TCP_MISS:HIER_DIRECT" } else { "" };
+        format!("frank [{time}] {request} {status} {bytes}{referrer_and_agent}{action}")
+    }
+
+    /// Lines the variant's embedded parser rejects: every reason it gives, and most of its
+    /// checks (not text after the last field, whose detail the SQL puts together from pieces).
+    fn rejected_lines(v: Variant) -> Vec<String> {
+        let host = "www.example.com:443";
+        let fields = |time: &str, request: &str, status: &str, bytes: &str| {
+            line(v, host, "127.0.0.1", &after_ident(v, time, request, status, bytes))
+        };
+        let good = after_ident(v, TIME, REQUEST, "200", "2326");
+        let mut lines = vec![
+            String::new(),
+            line(v, host, "host.local", &good),
+            line(v, host, "127.0.0.1", ""),
+            line(v, host, "127.0.0.1", "frank [x"),
+            line(v, host, "127.0.0.1", good.trim_start_matches("frank ")),
+            line(v, host, "127.0.0.1", &format!("frank [{TIME}")),
+            fields("10/Foo/2000:13:55:36 -0700", REQUEST, "200", "2326"),
+            fields(TIME, "GET / HTTP/1.0", "200", "2326"),
+            fields(TIME, r#""GET / HTTP/1.0"#, "200", "2326"),
+            fields(TIME, r#""GET""#, "200", "2326"),
+            fields(TIME, r#""G(T / HTTP/1.0""#, "200", "2326"),
+            fields(TIME, r#""GET / FTP/1.0""#, "200", "2326"),
+            fields(TIME, REQUEST, "2x0", "2326"),
+            fields(TIME, REQUEST, "1000", "2326"),
+            fields(TIME, REQUEST, "200", "many"),
+        ];
+        // Lines that end before the bytes, and before each field after them.
+        lines.push(line(v, host, "127.0.0.1", &format!("frank [{TIME}] {REQUEST} 200")));
+        if v.has_referrer_and_agent() {
+            lines.push(line(v, host, "127.0.0.1", &format!("frank [{TIME}] {REQUEST} 200 2326")));
+            lines.push(line(v, host, "127.0.0.1", &format!(r#"frank [{TIME}] {REQUEST} 200 2326 "-""#)));
+        }
+        if v.is_squid() {
+            let referrer_and_agent = if v.has_referrer_and_agent() { REFERRER_AND_AGENT } else { "" };
+            lines.push(line(v, host, "127.0.0.1", &format!("frank [{TIME}] {REQUEST} 200 2326{referrer_and_agent}")));
+        }
+        if v.has_vhost() {
+            for vhost in ["[]:80", ":80", "www.example.com:x8", "www.example.com:99999"] {
+                lines.push(line(v, vhost, "127.0.0.1", &good));
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn rejects_for_the_embedded_parsers_reasons_in_its_words() {
+        for v in VARIANTS {
+            let good = line(v, "www.example.com:443", "127.0.0.1", &after_ident(v, TIME, REQUEST, "200", "2326"));
+            let outcome = spec(v).build().unwrap().parse(&good, &mut Record::default());
+            assert_eq!(outcome, Outcome::Event, "{good:?} is the line the rejected ones are made from");
+
+            let sql = clf(v).steps.over("lines");
+            let lines = rejected_lines(v);
+            let rejects = shape::embedded_rejects(&spec(v), &lines);
+            let reasons: BTreeSet<String> = rejects.iter().map(|(reason, _)| reason.to_string()).collect();
+            assert_eq!(shape::reasons_in(&sql), reasons, "{v:?}: the SQL's reject reasons are the embedded parser's");
+            for (line, (reason, detail)) in lines.iter().zip(&rejects) {
+                let words = shape::detail_words(detail);
+                assert!(
+                    !words.is_empty() && sql.contains(&lit(words)),
+                    "{v:?} {line:?}: the SQL does not write the {reason} detail {words:?}"
+                );
+            }
+        }
+    }
 }

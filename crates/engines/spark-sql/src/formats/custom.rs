@@ -17,8 +17,12 @@ use std::collections::HashMap;
 
 use sweep_formats::formats::custom::{Custom, CustomOptions, DurUnit, Field, Kind, Step, TextCol, TsKind};
 
-use super::time::{clf_micros, ctime_micros, date_time_micros, epoch_seconds_micros, rfc3339_micros};
-use super::*;
+use crate::fields::{ascii_lower, dash_none, ip_field_steps, lit, rlike, truncate_bytes};
+use crate::reject::{QUOTED_1, QUOTED_2, reject_struct};
+use crate::steps::Steps;
+use crate::time::{clf_micros, ctime_micros, date_time_micros, epoch_seconds_micros, rfc3339_micros};
+use crate::url::url_steps;
+use crate::{FormatSql, Unsupported, event_columns};
 
 /// The characters the custom format trims and splits at (`is_space`), for `trim`.
 const SPACES: &str = "' \t'";
@@ -68,7 +72,7 @@ fn int_of(x: &str) -> String {
 
 /// `epoch_ms_str` (sweep_formats::formats::jsonl): epoch milliseconds as text, at most 15
 /// digits, with an optional fraction of which three digits count.
-pub(crate) fn epoch_ms_micros(x: &str) -> String {
+fn epoch_ms_micros(x: &str) -> String {
     format!(
         "(CASE WHEN {} THEN CAST(substring_index({x}, '.', 1) AS BIGINT) * 1000 + CAST(rpad(substr({}, 1, 3), 3, '0') AS BIGINT) END)",
         rlike(x, r"^[0-9]{1,15}(\.[0-9]+)?\z"),
@@ -80,7 +84,7 @@ pub(crate) fn epoch_ms_micros(x: &str) -> String {
 /// Up to 11 integer digits it is seconds, read exactly; a longer integer is seconds,
 /// milliseconds, microseconds or nanoseconds by its value (`epoch_auto_int`); anything
 /// else goes through a double, scaled as `epoch_auto_float` and `scaled` do.
-pub(crate) fn epoch_auto_micros(x: &str) -> String {
+fn epoch_auto_micros(x: &str) -> String {
     let n = format!("CAST({x} AS BIGINT)");
     let by_int = format!(
         "CASE WHEN {n} < 100000000000 THEN {n} * 1000000 WHEN {n} < 100000000000000 THEN {n} * 1000 \
@@ -279,8 +283,8 @@ fn next_field(steps: &[Step], i: usize) -> Option<&Field> {
     steps[i + 1..].iter().find_map(|s| if let Step::Field(f) = s { Some(f) } else { None })
 }
 
-pub(super) fn custom(options: &CustomOptions) -> Result<FormatSql, SparkError> {
-    let pattern = Custom::new(options).map_err(|e| SparkError::Unsupported(e.to_string()))?;
+pub(crate) fn custom(options: &CustomOptions) -> Result<FormatSql, Unsupported> {
+    let pattern = Custom::new(options).map_err(|e| Unsupported(e.to_string()))?;
     let steps = pattern.steps();
     let placeholders = pattern.placeholders();
     let mut w = Walk { st: Steps::default(), checks: Vec::new(), depth: 0 };
@@ -350,7 +354,7 @@ pub(super) fn custom(options: &CustomOptions) -> Result<FormatSql, SparkError> {
                 let ready;
                 if f.quoted() {
                     let Some(Step::Lit(close)) = steps.get(i + 1) else {
-                        return Err(SparkError::Unsupported(format!("the quoted {{{name}}} placeholder has no closing literal")));
+                        return Err(Unsupported(format!("the quoted {{{name}}} placeholder has no closing literal")));
                     };
                     let after = match steps.get(i + 2) {
                         None => r"\z",
@@ -690,7 +694,7 @@ mod tests {
 
     #[test]
     fn a_pattern_the_parser_refuses_is_refused_with_its_message() {
-        let Err(SparkError::Unsupported(message)) = custom(&CustomOptions { pattern: "{ts:epoch} {clientip}".into() }) else {
+        let Err(Unsupported(message)) = custom(&CustomOptions { pattern: "{ts:epoch} {clientip}".into() }) else {
             panic!("a bad pattern is refused");
         };
         assert!(message.contains("did you mean {client_ip}?"), "{message}");

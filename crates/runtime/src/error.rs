@@ -1,0 +1,36 @@
+//! Why a run fails: the errors of the components every engine shares, and the run's own.
+
+/// Why a run failed, whatever the engine. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Extract(#[from] sweep_extract::ExtractError),
+    #[error(transparent)]
+    Format(#[from] sweep_formats::FormatError),
+    #[error(transparent)]
+    Load(#[from] sweep_load::LoadError),
+    #[error(transparent)]
+    Intel(#[from] sweep_intel::feeds::FeedError),
+    #[error(transparent)]
+    Sweeper(#[from] sweep_sweeper::SweeperError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("a worker thread stopped unexpectedly: {0}")]
+    Worker(String),
+    #[error(transparent)]
+    Kafka(#[from] sweep_kafka::KafkaError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("window analyser: {0}")]
+    Window(#[from] sweep_window::WindowError),
+    #[error(transparent)]
+    Content(#[from] sweep_content::ContentError),
+    #[error("{0}; nothing was committed, the lake is as it was")]
+    Check(String),
+    #[error(
+        "interrupted (Ctrl-C or SIGTERM) after {lines} lines: nothing was committed, the lake is as it was; run the same command again to load the inputs"
+    )]
+    Interrupted { lines: u64 },
+}

@@ -1,0 +1,32 @@
+//! # sweep-runtime: what every engine shares
+//!
+//! The engines (`sweep-embedded`, `sweep-spark`) differ in how they parse, sweep and write;
+//! they agree on everything around that, and it lives here, engine-free (std, serde, Arrow
+//! and sweep's component crates; no query engine):
+//!
+//! - [`summary`]: what a run, a stream and a retro-sweep report, and the warnings and gates
+//!   of scheduled jobs;
+//! - [`checkpoint`]: the folder a stream resumes from, batch by batch;
+//! - [`metrics`]: a stream's live counters and their Prometheus endpoint;
+//! - [`alerts`]: hits and threshold breaches as Kafka messages;
+//! - [`RunError`]: why a run failed, for the components every engine uses;
+//! - [`Engine`]: the trait each engine implements, through which the front ends run it.
+
+pub mod alerts;
+pub mod checkpoint;
+mod engine;
+mod error;
+pub mod metrics;
+pub mod retro;
+pub mod summary;
+
+pub use engine::Engine;
+pub use error::RunError;
+pub use retro::{RetroSummary, hits_are_delta};
+pub use summary::{LatencyRecorder, RunCounters, RunSummary, StreamSummary, TableSummary, check_gates, run_warnings};
+pub use sweep_sweeper::IntelSummary;
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
