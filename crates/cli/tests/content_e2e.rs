@@ -2,27 +2,17 @@
 //! malicious-looking hosts give exactly the expected findings rows, benign ones none; options
 //! from a pipeline file reach the engine; the real logs run with it and still balance.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+
+use support::{ok, summary, sweep};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
-
-fn sweep(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sweep")).args(args).output().expect("the sweep binary runs")
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "sweep failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn json_rows(lake: &Path, sql: &str) -> Vec<serde_json::Value> {
     let text = ok(sweep(&["query", lake.to_str().unwrap(), sql, "--output", "json"]));
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn summary(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn squid(second: u32, client: &str, user: &str, method: &str, url: &str) -> String {

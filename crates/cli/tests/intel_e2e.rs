@@ -1,18 +1,11 @@
 //! End to end: the sweeper on the real Squid log, and retro-sweeps that never duplicate.
 
-use std::process::{Command, Output};
+mod support;
+
+use support::{ok, sweep};
 
 const SQUID: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/logs/squid-native-squidview.log");
 const SHARED_INTEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/intel");
-
-fn sweep(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sweep")).args(args).output().expect("the sweep binary runs")
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "sweep failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn csv(lake: &str, sql: &str) -> String {
     ok(sweep(&["query", lake, sql, "--output", "csv"])).trim().to_string()

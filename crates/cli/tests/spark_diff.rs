@@ -8,86 +8,11 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use support::spark::{EVENTS_SQL, REJECTS_SQL, assert_same_tables, remote};
+use support::spark::{EVENTS_SQL, REJECTS_SQL, assert_same_tables, remote, squid_edge_lines};
 use support::{ok, query, summary, sweep};
 
 const SQUID: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/logs/squid-native-squidview.log");
-const APACHE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/logs/apache-combined-semicomplete.log");
 const SHARED_INTEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/intel");
-
-/// Squid lines that exercise every branch of the parser and of the sweeper's joins.
-fn edge_lines() -> Vec<String> {
-    let ok = |ts: &str, client: &str, status: &str, method: &str, url: &str, user: &str, peer: &str| {
-        format!("{ts}    120 {client} TCP_MISS/{status} 1234 {method} {url} {user} {peer} text/html")
-    };
-    let mut l = vec![
-        ok("1700000000.001", "10.0.0.5", "200", "GET", "http://a.b.evil.example/x?y=1", "-", "HIER_DIRECT/198.51.100.20"),
-        ok("1700000001.5", "2001:db8::7", "200", "CONNECT", "login.evil.example:443", "alice", "HIER_DIRECT/203.0.113.5"),
-        ok("1700000002", "2001:DB8::8", "407", "CONNECT", "[2001:db8:abcd::1]:8443", "-", "HIER_NONE/-"),
-        ok(
-            "1700000003.25",
-            "::ffff:10.1.2.3",
-            "200",
-            "GET",
-            "https://Host.Example.COM.:8443/a/b?q#frag",
-            "john smith",
-            "FIRST_PARENT_MISS/proxy2",
-        ),
-        ok("1700000004.000", "[2001:db8::9]", "000", "GET", "ftp://bob:pw@files.example.org/pub", "-", "TIMEOUT_HIER_DIRECT/192.0.2.1"),
-        ok("1700000005.1", "10.0.0.6", "301", "GET", "http://203.0.113.5/dl.exe", "-", "HIER_DIRECT/203.0.113.5"),
-        ok("1700000006.9", "10.0.0.7", "200", "GET", "/index.html?x=1", "-", "HIER_NONE/-"),
-        ok("1700000007", "10.0.0.8", "200", "GET", "http://co.uk/", "-", "HIER_DIRECT/192.0.2.9"),
-        ok("1700000008", "10.0.0.8", "200", "GET", "http://shop.co.uk/", "-", "HIER_DIRECT/192.0.2.10"),
-        ok("1700000009", "10.0.0.9", "200", "GET", "http://www.expired.example/", "-", "HIER_DIRECT/192.0.2.77"),
-        ok("1700000010", "10.0.0.9", "200", "GET", "http://[2001:db8:abcd::42]/p", "-", "HIER_DIRECT/2001:db8:abcd::42"),
-        ok("1700000011", "10.0.0.9", "200", "GET", "http://notevil.example/", "-", "HIER_DIRECT/198.51.101.1"),
-        // For the content analyser: a typosquat, a brand on another domain, a generated name, a punycode look-alike.
-        ok("1700000012", "10.0.0.9", "200", "GET", "http://paypa1.com/login", "-", "HIER_DIRECT/198.51.101.2"),
-        ok("1700000013", "10.0.0.9", "200", "GET", "http://paypal.com.account-verify.net/", "-", "HIER_DIRECT/198.51.101.3"),
-        ok("1700000014", "10.0.0.9", "200", "GET", "http://xkqjzvwphtrmbnd.com/", "-", "HIER_DIRECT/198.51.101.4"),
-        ok("1700000015", "10.0.0.9", "200", "GET", "http://xn--pypal-4ve.com/", "-", "HIER_DIRECT/198.51.101.5"),
-        ok("1700000012", "10.0.0.9", "-", "-", "-", "-", "NONE/-"),
-        ok("1700000013", "10.0.0.9", "200", "POST", "http://x.example:99999/p", "-", "HIER_DIRECT/10.9.9.9"),
-        ok("1700000013.5", "[10.0.0.11]", "200", "GET", "http://[::ffff:198.51.100.7]/", "-", "HIER_DIRECT/[2001:db8:abcd::5]"),
-        "1700000014.5 12 10.0.0.5 TCP_MISS/200 10 GET http://a.example/?  john smith FIRST_PARENT_MISS/proxy2 text/plain [Host: a]".into(),
-        // Upper-case IPv6 not in its shortest form is stored as Rust writes it; nested brackets.
-        ok("1700000014.6", "2001:DB8:0:0:0:0:0:1", "200", "GET", "http://a.example/", "-", "HIER_DIRECT/64:FF9B::1.2.3.4"),
-        ok("1700000014.7", "[[10.0.0.12]]", "200", "GET", "http://BÜCHER.Example/", "-", "HIER_DIRECT/[-]"),
-        "1700000014.8 1 [bad] TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000014.9 1 10.0.0.1\u{2028} TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        // Rejects, one per rule, in the parser's order of checks.
-        "yesterday 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000015.x 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000016 1x 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000017 1 host.local TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000018 1 10.0.0.256 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000019 1 10.0.0.1 TCP_MISS 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000020 1 10.0.0.1 TCP_MISS/2x0 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        // An empty status is no status (as `-` is), an event on both engines.
-        "1700000020.5 1 10.0.0.1 TCP_MISS/ 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000021 1 10.0.0.1 TCP_MISS/1000 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000022 1 10.0.0.1 TCP_MISS/200 big GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000023 1 10.0.0.1 TCP_MISS/200 1 GET".into(),
-        "1700000024 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ -".into(),
-        "1700000025 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT text/html".into(),
-        "1700000026".into(),
-        "\"quoted\" \\ back\tslash".into(),
-        String::new(),
-        "   \t ".into(),
-        "1700000027 5 10.0.0.1 TCP_MISS/200 1 GET http://crlf.evil.example/ - DIRECT/1.2.3.4 -\r".into(),
-        // Control characters: two requests joined by a lone `\r`, NULs, a `\r` after a
-        // two-byte character (its byte position), and a line of a lone `\r\n` (blank).
-        "1700000028 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -\r1700000029 5 10.0.0.2 TCP_MISS/200 1 GET http://b/ - DIRECT/1.2.3.4 -"
-            .into(),
-        "\0\0\01700000030 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
-        "1700000031 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 text/\0html".into(),
-        "é\r\r".into(),
-        "\r".into(),
-    ];
-    // Timestamps far from the others, to fill more than one date partition.
-    l.push(ok("1000000000.5", "10.0.0.10", "200", "GET", "http://old.evil.example/", "-", "HIER_DIRECT/198.51.100.1"));
-    l
-}
 
 struct Case {
     _dir: tempfile::TempDir,
@@ -101,7 +26,7 @@ fn case() -> Case {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let edge = root.join("edge.log");
-    let mut text = (edge_lines().join("\n") + "\n").into_bytes();
+    let mut text = (squid_edge_lines().join("\n") + "\n").into_bytes();
     // Lines that are not UTF-8 (a replacement character written on purpose before the bad
     // byte, a CRLF line): `invalid_utf8` rejects with their bytes, on both engines.
     text.extend_from_slice(b"1700000030 1 10.0.0.1 TCP_MISS/200 1 GET http://a/\xff\xfe - DIRECT/1.2.3.4 -\n");
@@ -112,7 +37,7 @@ fn case() -> Case {
     std::fs::write(&edge, text).unwrap();
     let gz = root.join("edge-copy.log.gz");
     let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
-    enc.write_all(edge_lines()[..8].join("\n").as_bytes()).unwrap();
+    enc.write_all(squid_edge_lines()[..8].join("\n").as_bytes()).unwrap();
     enc.finish().unwrap();
     let feeds = root.join("feeds");
     std::fs::create_dir(&feeds).unwrap();
@@ -223,108 +148,6 @@ fn spark_writes_the_tables_the_embedded_engine_writes() {
 
 const FINDINGS_SQL: &str = "SELECT ts, client_ip, \"user\", host, url, source, \"offset\", finding, round(score, 12), reason FROM findings \
      ORDER BY source, \"offset\", finding";
-
-/// Lines of the Common Log Format family: every rule of the parser, each reject reason,
-/// in `variant`'s layout (`tail` is what follows the bytes field).
-fn clf_lines(format: &str) -> Vec<String> {
-    let (vhost, tail) = match format {
-        "common" => ("", ""),
-        "combined" => ("", r#" "http://ref.example/" "Mozilla/5.0 (a \"quoted\" agent)""#),
-        "vhost_combined" => ("www.example.com:443 ", r#" "-" "curl/8.0""#),
-        "squid_common" => ("", " TCP_MISS:HIER_DIRECT"),
-        "squid_combined" => ("", r#" "-" "Mozilla/5.0" TCP_TUNNEL:HIER_DIRECT"#),
-        other => panic!("{other}"),
-    };
-    let line =
-        |client_user_time: &str, request: &str, status_bytes: &str| format!("{vhost}{client_user_time} \"{request}\" {status_bytes}{tail}");
-    let mut l = vec![
-        line("127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700]", "GET /apache_pb.gif HTTP/1.0", "200 2326"),
-        line("::1 - - [10/Oct/2000:13:55:36 +0530]", "GET http://Evil.Example:8080/a?b=1 HTTP/1.1", "404 -"),
-        line("10.0.0.1 - john smith [10/Oct/2000:13:55:36.123 Z]", "CONNECT login.evil.example:443 HTTP/1.1", "200 10"),
-        line("[2001:db8::7] - - [29/Feb/2024:23:59:60]", "OPTIONS * HTTP/1.1", "200 0"),
-        line("::ffff:10.1.2.3 ident - [01/jan/2001:00:00:00 +01]", "GET error:invalid-request HTTP/1.0", "400 0"),
-        line("10.0.0.2 - - [01/Jan/2001:00:00:00 -02:30]", "-", "408 0"),
-        line("10.0.0.3 - - [01/Jan/2001:00:00:00 +0000]", r#"GET /a\"b\\c  HTTP/1.1"#, "200 1"),
-        line("10.0.0.4 - - [01/Jan/2001:00:00:00 +0000]", "GET /x", "200 1"),
-        line("- - - [01/Jan/2001:00:00:00 +0000]", "", "200 1"),
-        line("10.0.0.5 - - [01/Jan/2001:00:00:00 +0000]", "POST https://203.0.113.5/upload?id=7 HTTP/2.0", "201 99"),
-        // Rejects.
-        line("host.example - - [10/Oct/2000:13:55:36 -0700]", "GET / HTTP/1.0", "200 1"),
-        line("10.0.0.1 - - [10/Foo/2000:13:55:36 -0700]", "GET / HTTP/1.0", "200 1"),
-        line("10.0.0.1 - - [31/Feb/2000:13:55:36 -0700]", "GET / HTTP/1.0", "200 1"),
-        line("10.0.0.1 - - [10/Oct/2000:13:55:36 +2400]", "GET / HTTP/1.0", "200 1"),
-        line("10.0.0.1 - - [10/Oct/2000:13:55:36 -0700]", "GET", "200 1"),
-        line("10.0.0.1 - - [10/Oct/2000:13:55:36 -0700]", "G(T / HTTP/1.1", "200 1"),
-        line("10.0.0.1 - - [10/Oct/2000:13:55:36 -0700]", "GET / FOO/1", "200 1"),
-        line("10.0.0.1 - - [10/Oct/2000:13:55:36 -0700]", "GET / HTTP/1.1", "abc 1"),
-        line("10.0.0.1 - - [10/Oct/2000:13:55:36 -0700]", "GET / HTTP/1.1", "1000 1"),
-        line("10.0.0.1 - - [10/Oct/2000:13:55:36 -0700]", "GET / HTTP/1.1", "200 x1"),
-        format!("{vhost}10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1{tail} trailing"),
-        format!("{vhost}10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"x\" \"y\""),
-        format!("{vhost}10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200"),
-        format!("{vhost}10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1"),
-        format!("{vhost}10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] GET"),
-        format!("{vhost}10.0.0.1 - - [10/Oct/2000:13:55:36 -0700"),
-        format!("{vhost}10.0.0.1 - - 10/Oct/2000:13:55:36"),
-        format!("{vhost}10.0.0.1 - - [x] \"GET / HTTP/1.1\" 200 1"),
-        format!("{vhost}10.0.0.1 - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1"),
-        format!("{vhost}10.0.0.1 -"),
-        format!("{vhost}10.0.0.1"),
-        format!("{vhost}10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"unclosed"),
-        format!("{vhost}10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"a\\"),
-        String::new(),
-        "\t ".into(),
-    ];
-    if format == "vhost_combined" {
-        for v in [
-            "[2001:db8::1]:8443",
-            "[2001:db8::1]",
-            "Example.COM.",
-            "example.com:-",
-            "example.com:",
-            ":80",
-            "example.com:99999",
-            "example.com:x",
-            "[]:80",
-        ] {
-            l.push(format!("{v} 10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /p HTTP/1.1\" 200 1{tail}"));
-        }
-    }
-    l
-}
-
-#[test]
-fn spark_reads_the_common_log_format_family_as_embedded_does() {
-    let Some((remote, _server)) = remote() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    for format in ["combined", "common", "vhost_combined", "squid_common", "squid_combined"] {
-        let edge = dir.path().join(format!("{format}.log"));
-        std::fs::write(&edge, clf_lines(format).join("\n") + "\n").unwrap();
-        let mut inputs = vec![edge.display().to_string()];
-        if format == "combined" {
-            inputs.push(APACHE.to_string());
-        }
-        let run = |engine: &[&str]| {
-            let lake = dir.path().join(format!("{format}-{}", if engine.is_empty() { "embedded" } else { "spark" }));
-            let summary_path = lake.with_extension("json");
-            let mut args: Vec<&str> = vec!["scan"];
-            args.extend(inputs.iter().map(String::as_str));
-            let (lake_s, summary_s) = (lake.display().to_string(), summary_path.display().to_string());
-            args.extend(["--format", format, "--out", &lake_s, "--quiet", "--summary", &summary_s]);
-            args.extend(engine);
-            ok(sweep(&args));
-            (lake, summary(&summary_path))
-        };
-        let (embedded, e) = run(&[]);
-        let (spark, s) = run(&["--engine", "spark", "--remote", &remote]);
-        for key in ["input_lines", "events", "rejects", "skipped", "reject_reasons"] {
-            assert_eq!(e[key], s[key], "{format}: summary {key}: embedded {} vs spark {}", e[key], s[key]);
-        }
-        assert!(e["rejects"].as_u64().unwrap() >= 20, "{format}: the edge lines are rejected: {}", e["reject_reasons"]);
-        assert!(e["events"].as_u64().unwrap() >= 9, "{format}: the edge lines are read: {}", e["events"]);
-        assert_same_tables(&embedded, &spark, &[("events", EVENTS_SQL), ("rejects", REJECTS_SQL)]);
-    }
-}
 
 #[test]
 fn spark_refuses_what_it_cannot_run_with_the_reason() {
@@ -544,7 +367,7 @@ fn a_kafka_stream_on_spark_sweeps_lands_as_on_embedded_and_resumes_exactly_once(
     // UTF-8, CRLF; and the edge lines of the batch test, which hit the planted indicators.
     first.extend([b"".to_vec(), b"\n".to_vec(), b"   \t".to_vec(), b"\xff\xfe not utf-8 \xc3".to_vec()]);
     first.push(b"\xef\xbf\xbd a replacement character, then \xe0\x80\x80 an overlong form".to_vec());
-    first.extend(edge_lines().into_iter().map(String::into_bytes));
+    first.extend(squid_edge_lines().into_iter().map(String::into_bytes));
     first.push(b"1700000030.5 5 10.0.0.1 TCP_MISS/200 1 GET http://crlf.evil.example/ - DIRECT/198.51.100.9 -\r\n".to_vec());
     let second = support::squid_lines(dir, 2_000, 12);
 

@@ -7,6 +7,8 @@
 //! - [`summary`]: what a run, a stream and a retro-sweep report, and the warnings and gates
 //!   of scheduled jobs;
 //! - [`checkpoint`]: the folder a stream resumes from, batch by batch;
+//! - [`stream`]: the micro-batch protocol, written once: plan, checkpoint, process and
+//!   commit (the engine's part), alerts, commit marker, group offsets;
 //! - [`metrics`]: a stream's live counters and their Prometheus endpoint;
 //! - [`alerts`]: hits and threshold breaches as Kafka messages;
 //! - [`RunError`]: why a run failed, for the components every engine uses;
@@ -18,6 +20,7 @@ mod engine;
 mod error;
 pub mod metrics;
 pub mod retro;
+pub mod stream;
 pub mod summary;
 
 pub use engine::Engine;

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::{PolledBatch, TopicSource};
-use sweep_model::KafkaSourceSpec;
+use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::checkpoint::{Checkpoint, PlannedBatch, Resume, Totals};
 use crate::metrics::StreamMetrics;
@@ -117,9 +117,37 @@ pub struct StreamContext<'a> {
     pub stop_when_drained: bool,
     pub producer: Option<AlertProducer>,
     pub live: Arc<StreamMetrics>,
+    /// Where the `/metrics` endpoint was served, for the summary.
     pub metrics_addr: Option<String>,
     pub counters: &'a RunCounters,
     pub stop: Arc<AtomicBool>,
+}
+
+/// The tables of a stream, opened before its first batch: takes the lake's lock (held while
+/// the returned [`Lake`] lives, so that no batch run or retro-sweep writes the same tables
+/// meanwhile) and applies the write mode once per checkpoint. `overwrite` removes nothing
+/// here: the commit of batch 0 replaces the old rows, so a stream that dies before it leaves
+/// the tables as they were.
+pub fn open_stream_tables(pipeline: &Pipeline, checkpoint: &Checkpoint, tables: &[SinkSpec]) -> Result<Option<sweep_load::Lake>, RunError> {
+    let targets: Vec<SinkSpec> = tables.iter().cloned().chain(pipeline.load.sink("intel")).collect();
+    let lake = sweep_load::lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| sweep_load::Lake::open(&root)).transpose()?;
+    if !checkpoint.tables_prepared() {
+        let overwrite = pipeline.load.mode == WriteMode::Overwrite;
+        for sink in tables {
+            let mode = if overwrite { WriteMode::Append } else { pipeline.load.mode };
+            sweep_load::prepare_table_dir(sink.path(), mode)?;
+        }
+        checkpoint.mark_tables_prepared(overwrite)?;
+    }
+    Ok(lake)
+}
+
+/// Serves the stream's `/metrics` when the pipeline asks for it; returns the address bound.
+pub fn serve_metrics(pipeline: &Pipeline, live: &Arc<StreamMetrics>, stop: &Arc<AtomicBool>) -> Result<Option<String>, RunError> {
+    match &pipeline.stream.metrics_addr {
+        Some(addr) => Ok(Some(crate::metrics::serve(addr, live.clone(), stop.clone())?.to_string())),
+        None => Ok(None),
+    }
 }
 
 /// What the loop hands back: the run's summary (counts since the checkpoint was made, the

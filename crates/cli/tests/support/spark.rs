@@ -152,3 +152,77 @@ fn run_both(dir: &Path, label: &str, remote: &str, extract: &str, stream: bool) 
     assert_eq!(lines, e["events"].as_u64().unwrap() + e["rejects"].as_u64().unwrap() + e["skipped"].as_u64().unwrap());
     BothParses { embedded, spark, embedded_summary: e, spark_summary: s }
 }
+
+/// Squid lines that exercise every branch of the parser and of the sweeper's joins.
+pub fn squid_edge_lines() -> Vec<String> {
+    let ok = |ts: &str, client: &str, status: &str, method: &str, url: &str, user: &str, peer: &str| {
+        format!("{ts}    120 {client} TCP_MISS/{status} 1234 {method} {url} {user} {peer} text/html")
+    };
+    let mut l = vec![
+        ok("1700000000.001", "10.0.0.5", "200", "GET", "http://a.b.evil.example/x?y=1", "-", "HIER_DIRECT/198.51.100.20"),
+        ok("1700000001.5", "2001:db8::7", "200", "CONNECT", "login.evil.example:443", "alice", "HIER_DIRECT/203.0.113.5"),
+        ok("1700000002", "2001:DB8::8", "407", "CONNECT", "[2001:db8:abcd::1]:8443", "-", "HIER_NONE/-"),
+        ok(
+            "1700000003.25",
+            "::ffff:10.1.2.3",
+            "200",
+            "GET",
+            "https://Host.Example.COM.:8443/a/b?q#frag",
+            "john smith",
+            "FIRST_PARENT_MISS/proxy2",
+        ),
+        ok("1700000004.000", "[2001:db8::9]", "000", "GET", "ftp://bob:pw@files.example.org/pub", "-", "TIMEOUT_HIER_DIRECT/192.0.2.1"),
+        ok("1700000005.1", "10.0.0.6", "301", "GET", "http://203.0.113.5/dl.exe", "-", "HIER_DIRECT/203.0.113.5"),
+        ok("1700000006.9", "10.0.0.7", "200", "GET", "/index.html?x=1", "-", "HIER_NONE/-"),
+        ok("1700000007", "10.0.0.8", "200", "GET", "http://co.uk/", "-", "HIER_DIRECT/192.0.2.9"),
+        ok("1700000008", "10.0.0.8", "200", "GET", "http://shop.co.uk/", "-", "HIER_DIRECT/192.0.2.10"),
+        ok("1700000009", "10.0.0.9", "200", "GET", "http://www.expired.example/", "-", "HIER_DIRECT/192.0.2.77"),
+        ok("1700000010", "10.0.0.9", "200", "GET", "http://[2001:db8:abcd::42]/p", "-", "HIER_DIRECT/2001:db8:abcd::42"),
+        ok("1700000011", "10.0.0.9", "200", "GET", "http://notevil.example/", "-", "HIER_DIRECT/198.51.101.1"),
+        // For the content analyser: a typosquat, a brand on another domain, a generated name, a punycode look-alike.
+        ok("1700000012", "10.0.0.9", "200", "GET", "http://paypa1.com/login", "-", "HIER_DIRECT/198.51.101.2"),
+        ok("1700000013", "10.0.0.9", "200", "GET", "http://paypal.com.account-verify.net/", "-", "HIER_DIRECT/198.51.101.3"),
+        ok("1700000014", "10.0.0.9", "200", "GET", "http://xkqjzvwphtrmbnd.com/", "-", "HIER_DIRECT/198.51.101.4"),
+        ok("1700000015", "10.0.0.9", "200", "GET", "http://xn--pypal-4ve.com/", "-", "HIER_DIRECT/198.51.101.5"),
+        ok("1700000012", "10.0.0.9", "-", "-", "-", "-", "NONE/-"),
+        ok("1700000013", "10.0.0.9", "200", "POST", "http://x.example:99999/p", "-", "HIER_DIRECT/10.9.9.9"),
+        ok("1700000013.5", "[10.0.0.11]", "200", "GET", "http://[::ffff:198.51.100.7]/", "-", "HIER_DIRECT/[2001:db8:abcd::5]"),
+        "1700000014.5 12 10.0.0.5 TCP_MISS/200 10 GET http://a.example/?  john smith FIRST_PARENT_MISS/proxy2 text/plain [Host: a]".into(),
+        // Upper-case IPv6 not in its shortest form is stored as Rust writes it; nested brackets.
+        ok("1700000014.6", "2001:DB8:0:0:0:0:0:1", "200", "GET", "http://a.example/", "-", "HIER_DIRECT/64:FF9B::1.2.3.4"),
+        ok("1700000014.7", "[[10.0.0.12]]", "200", "GET", "http://BÜCHER.Example/", "-", "HIER_DIRECT/[-]"),
+        "1700000014.8 1 [bad] TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000014.9 1 10.0.0.1\u{2028} TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        // Rejects, one per rule, in the parser's order of checks.
+        "yesterday 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000015.x 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000016 1x 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000017 1 host.local TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000018 1 10.0.0.256 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000019 1 10.0.0.1 TCP_MISS 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000020 1 10.0.0.1 TCP_MISS/2x0 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        // An empty status is no status (as `-` is), an event on both engines.
+        "1700000020.5 1 10.0.0.1 TCP_MISS/ 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000021 1 10.0.0.1 TCP_MISS/1000 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000022 1 10.0.0.1 TCP_MISS/200 big GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000023 1 10.0.0.1 TCP_MISS/200 1 GET".into(),
+        "1700000024 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ -".into(),
+        "1700000025 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT text/html".into(),
+        "1700000026".into(),
+        "\"quoted\" \\ back\tslash".into(),
+        String::new(),
+        "   \t ".into(),
+        "1700000027 5 10.0.0.1 TCP_MISS/200 1 GET http://crlf.evil.example/ - DIRECT/1.2.3.4 -\r".into(),
+        // Control characters: two requests joined by a lone `\r`, NULs, a `\r` after a
+        // two-byte character (its byte position), and a line of a lone `\r\n` (blank).
+        "1700000028 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -\r1700000029 5 10.0.0.2 TCP_MISS/200 1 GET http://b/ - DIRECT/1.2.3.4 -"
+            .into(),
+        "\0\0\01700000030 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 -".into(),
+        "1700000031 5 10.0.0.1 TCP_MISS/200 1 GET http://a/ - DIRECT/1.2.3.4 text/\0html".into(),
+        "é\r\r".into(),
+        "\r".into(),
+    ];
+    // Timestamps far from the others, to fill more than one date partition.
+    l.push(ok("1000000000.5", "10.0.0.10", "200", "GET", "http://old.evil.example/", "-", "HIER_DIRECT/198.51.100.1"));
+    l
+}

@@ -196,16 +196,12 @@ fn run_kafka(
         None => None,
     };
     let runtime = client_runtime()?;
-    runtime.block_on(async {
-        let mut spark = SparkClient::connect(remote).await?;
-        let result = async {
-            prepare_session(&mut spark).await?;
-            stream::run_stream(&mut spark, pipeline, kafka, intel.as_ref(), &counters, stop).await
-        }
-        .await;
-        spark.release().await;
-        result
-    })
+    let mut spark = runtime.block_on(SparkClient::connect(remote))?;
+    let result = runtime
+        .block_on(prepare_session(&mut spark))
+        .and_then(|()| stream::run_stream(&runtime, &mut spark, pipeline, kafka, intel.as_ref(), &counters, stop));
+    runtime.block_on(spark.release());
+    result
 }
 
 /// Refuses, before anything runs, what the Spark engine cannot do yet.

@@ -24,19 +24,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::TopicSource;
-use sweep_load::{Lake, lake_root, prepare_table_dir};
 use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
-use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch, Totals};
-use sweep_runtime::metrics::{self, StreamMetrics};
-use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummary};
-use sweep_runtime::{LatencyRecorder, StreamSummary, now_micros};
+use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch};
+use sweep_runtime::metrics::StreamMetrics;
+use sweep_runtime::stream::{
+    BatchDone, BatchInput, MicroBatchEngine, Planning, StreamContext, open_stream_tables, run_micro_batches, serve_metrics,
+};
+use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummary, now_micros};
 use sweep_spark_sql::format_sql;
 use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_raw, rejection};
 use sweep_sweeper::{LoadedIntel, hits_schema};
@@ -75,8 +75,10 @@ const LINES_SQL: &str = "SELECT source, offset, raw, kafka_ts, l1, l2, line, utf
 const REJECT_RAW_SQL: &str = "CASE WHEN octet_length(l1) = 0 THEN raw ELSE l1 END";
 
 /// Runs a Kafka pipeline until `stop` is raised or, with `stop_when_drained`, until every
-/// partition is read to the end offset it had when the batch was planned.
-pub(crate) async fn run_stream(
+/// partition is read to the end offset it had when the batch was planned, through the
+/// micro-batch protocol of [`sweep_runtime::stream`]. `runtime` runs the client's calls.
+pub(crate) fn run_stream(
+    runtime: &tokio::runtime::Runtime,
     spark: &mut SparkClient,
     pipeline: &Pipeline,
     kafka: &KafkaSourceSpec,
@@ -84,7 +86,6 @@ pub(crate) async fn run_stream(
     counters: &RunCounters,
     stop: Arc<AtomicBool>,
 ) -> Result<RunSummary, SparkError> {
-    let started = Instant::now();
     let fmt = format_sql(&pipeline.extract[0].format)?;
     let checkpoint_dir =
         pipeline.stream.checkpoint.clone().ok_or_else(|| SparkError::Unsupported("a Kafka pipeline without a checkpoint".into()))?;
@@ -105,45 +106,26 @@ pub(crate) async fn run_stream(
     let staging = checkpoint_dir.join("staging");
 
     let sweeper = pipeline.sweeper();
-    let windowed = pipeline.window().is_some();
-    let judged = pipeline.content().is_some();
     let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics", "findings"]
         .into_iter()
         .filter(|t| match *t {
             "hits" => sweeper.is_some(),
-            "metrics" => windowed,
-            "findings" => judged,
+            "metrics" => pipeline.window().is_some(),
+            "findings" => pipeline.content().is_some(),
             _ => true,
         })
         .filter_map(|t| pipeline.load.sink(t).map(|s| (t, s)))
         .collect();
-    // The stream holds the lake's lock while it runs, as the embedded engine's streams do.
-    let targets: Vec<SinkSpec> = sinks.iter().map(|s| s.1.clone()).chain(pipeline.load.sink("intel")).collect();
-    let _lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose().map_err(RunError::from)?;
-    // The write mode applies once per checkpoint, before its first batch; `overwrite` removes
-    // nothing here: batch 0's commit replaces the old rows.
-    if !ckpt.tables_prepared() {
-        let overwrite = pipeline.load.mode == WriteMode::Overwrite;
-        for (_, sink) in &sinks {
-            let mode = if overwrite { WriteMode::Append } else { pipeline.load.mode };
-            prepare_table_dir(sink.path(), mode).map_err(RunError::from)?;
-        }
-        ckpt.mark_tables_prepared(overwrite)?;
-    }
-    let mut producer = match &pipeline.load.alerts {
-        Some(spec) => Some(AlertProducer::connect(spec).map_err(kafka_error)?),
-        None => None,
-    };
+    let specs: Vec<SinkSpec> = sinks.iter().map(|s| s.1.clone()).collect();
+    let _lake = open_stream_tables(pipeline, &ckpt, &specs)?;
+    let producer = pipeline.load.alerts.as_ref().map(AlertProducer::connect).transpose().map_err(kafka_error)?;
     let live = Arc::new(StreamMetrics::default());
-    let metrics_addr = match &pipeline.stream.metrics_addr {
-        Some(addr) => Some(metrics::serve(addr, live.clone(), stop.clone())?.to_string()),
-        None => None,
-    };
+    let metrics_addr = serve_metrics(pipeline, &live, &stop)?;
 
     let mut intel_table = BTreeMap::new();
     let mut intel_files = Vec::new();
     let staged = match (intel, sweeper) {
-        (Some(loaded), Some(spec)) => {
+        (Some(loaded), Some(spec)) => runtime.block_on(async {
             let staged = StagedIntel::stage(spark, loaded, &spec.fields, &staging.join("intel"), &mut intel_files).await?;
             if let Some(sink) = pipeline.load.sink("intel") {
                 let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
@@ -151,176 +133,112 @@ pub(crate) async fn run_stream(
                 let overwrite = Commit::Run(WriteMode::Overwrite);
                 write_table(spark, &mut intel_table, "intel", &sink, query, &[], &overwrite, loaded.index.len() as u64).await?;
             }
-            Some(staged)
-        }
+            Ok::<_, SparkError>(Some(staged))
+        })?,
         _ => None,
     };
 
     let analyser = crate::run::content_analyser(pipeline)?;
     let mut batches = Batches {
+        runtime,
         spark,
         pipeline,
         parsed,
         kafka,
         sources: &sources,
         partitions: source.partitions().iter().map(|p| (p.topic.clone(), p.partition)).collect(),
-        ckpt: &ckpt,
         app_id: &app_id,
         staging: &staging,
         intel: staged.as_ref(),
         content: analyser.as_ref().map(|analyser| StagedContent { analyser, staging: staging.join("content") }),
-        producer: producer.as_mut(),
-        totals: resume.totals.clone(),
+        alerts_wanted: producer.is_some(),
         tables: BTreeMap::new(),
-        inactive: 0,
-        suppressed: 0,
-        latency: LatencyRecorder::default(),
         window: pipeline
             .window()
             .map(|spec| StreamWindow::open(spec, checkpoint_dir.join("window"), resume.window_state.as_deref()))
             .transpose()?,
+        pending_window: None,
         sinks: sinks.iter().map(|(name, sink)| (name.to_string(), sink.clone())).collect(),
     };
-    let lines_before = batches.totals.lines;
-    let mut summary =
-        StreamSummary { checkpoint: checkpoint_dir.clone(), metrics_addr, counts_since_checkpoint: true, ..Default::default() };
-
-    let result = async {
-        // A batch planned but not committed before a crash is re-run first, over the same offsets.
-        let mut positions = match &resume.unfinished {
-            Some(planned) => {
-                batches.run(planned, &live, counters).await?;
-                summary.replayed_batches += 1;
-                summary.batches += 1;
-                if planned.final_flush {
-                    summary.stopped_by = "drained".into();
-                }
-                offsets_of(&sources, &planned.until)
-            }
-            None => match &resume.next_from {
-                Some(from) => {
-                    let start = if sources.iter().all(|s| from.contains_key(s)) {
-                        None
-                    } else {
-                        Some(source.start_offsets().map_err(kafka_error)?)
-                    };
-                    sources
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| from.get(s).copied().unwrap_or_else(|| start.as_ref().map_or(0, |st| st[i])))
-                        .collect()
-                }
-                None => source.start_offsets().map_err(kafka_error)?,
-            },
-        };
-        let mut next_batch = resume.unfinished.as_ref().map(|p| p.batch + 1).or(resume.committed.map(|c| c + 1)).unwrap_or(0);
-        while summary.stopped_by.is_empty() {
-            if stop.load(Ordering::Relaxed) {
-                summary.stopped_by = "signal".into();
-                break;
-            }
-            let marks = match source.watermarks() {
-                Ok(marks) => marks,
-                // The broker is away: librdkafka reconnects; try again after a pause.
-                Err(e) => {
-                    eprintln!("sweep: warning: {e}; retrying");
-                    pause(&stop, Duration::from_millis(kafka.batch_interval_ms.max(500))).await;
-                    continue;
-                }
-            };
-            // Messages removed by retention before they were read are gone; start at the first held.
-            let from: Vec<i64> = positions.iter().zip(&marks).map(|(p, (low, _))| (*p).max(*low)).collect();
-            let high: Vec<i64> = marks.iter().map(|(_, high)| *high).collect();
-            let until = plan_until(&from, &high, kafka.batch_size.max(1));
-            live.lag.store(lag(&from, &high), Ordering::Relaxed);
-            let drained = until == from && pipeline.stream.stop_when_drained;
-            // At the end of the input a batch without messages makes every open window final,
-            // or applies `--mode overwrite` if no batch did yet.
-            let flush = drained && (batches.window.as_ref().is_some_and(|w| w.has_open_windows()) || ckpt.replaces_tables(next_batch));
-            if until == from && !flush {
-                if drained {
-                    summary.stopped_by = "drained".into();
-                    break;
-                }
-                pause(&stop, Duration::from_millis(kafka.batch_interval_ms.max(100))).await;
-                continue;
-            }
-            let planned = PlannedBatch {
-                batch: next_batch,
-                from: keyed(&sources, &from),
-                until: keyed(&sources, &until),
-                planned_at_us: now_micros(),
-                final_flush: flush,
-            };
-            ckpt.plan(&planned)?;
-            batches.run(&planned, &live, counters).await?;
-            summary.batches += 1;
-            next_batch += 1;
-            positions = until;
-            live.lag.store(lag(&positions, &high), Ordering::Relaxed);
-            if flush {
-                summary.stopped_by = "drained".into();
-            }
-            // Best effort: the checkpoint is the truth; the group offsets are for monitoring.
-            if let Err(e) = source.commit(&positions) {
-                eprintln!("sweep: warning: {e} (the checkpoint is unaffected; retrying after the next batch)");
-            }
-        }
-        Ok::<_, SparkError>(())
-    }
-    .await;
-    let (totals, tables, inactive, suppressed, latency) =
-        (batches.totals, batches.tables, batches.inactive, batches.suppressed, batches.latency);
-    release(spark, Vec::new(), intel_files).await;
+    let context = StreamContext {
+        spec: kafka,
+        checkpoint_dir: checkpoint_dir.clone(),
+        checkpoint: &ckpt,
+        resume,
+        source,
+        planning: Planning::EndOffsets,
+        stop_when_drained: pipeline.stream.stop_when_drained,
+        producer,
+        live,
+        metrics_addr,
+        counters,
+        stop,
+    };
+    let outcome = run_micro_batches(&mut batches, context);
+    drop(batches);
+    runtime.block_on(release(spark, Vec::new(), intel_files));
     let _ = std::fs::remove_dir_all(&staging);
-    result?;
+    let outcome = outcome?;
 
-    summary.lag = live.lag.load(Ordering::Relaxed);
-    summary.alerts = totals.alerts;
-    summary.late_events = totals.late;
-    (summary.produce_to_commit_p50_s, summary.produce_to_commit_p99_s, summary.produce_to_commit_max_s) =
-        (latency.quantile(0.5), latency.quantile(0.99), latency.max());
-    let mut run = totals.summary();
-    run.tables = intel_table;
-    run.tables.extend(tables);
-    run.elapsed_s = started.elapsed().as_secs_f64();
-    // Throughput of this process, not of earlier runs on the same checkpoint.
-    run.lines_per_second = (totals.lines - lines_before) as f64 / run.elapsed_s.max(1e-9);
+    let mut run = outcome.summary;
+    let mut tables = intel_table;
+    tables.append(&mut run.tables);
+    run.tables = tables;
     if let Some(loaded) = intel {
-        run.intel = Some(IntelSummary { inactive, suppressed, ..IntelSummary::new(loaded) });
+        run.intel = Some(IntelSummary { inactive: outcome.inactive, suppressed: outcome.suppressed, ..IntelSummary::new(loaded) });
     }
-    run.stream = Some(summary);
     Ok(run)
 }
 
-/// What every batch of a run shares, and what the batches have added up.
+/// The Spark engine's part of the micro-batch protocol: what every batch of a run shares,
+/// and the tables the batches have written.
 struct Batches<'a> {
+    runtime: &'a tokio::runtime::Runtime,
     spark: &'a mut SparkClient,
     pipeline: &'a Pipeline,
     parsed: String,
     kafka: &'a KafkaSourceSpec,
     sources: &'a [String],
     partitions: Vec<(String, i32)>,
-    ckpt: &'a Checkpoint,
     app_id: &'a str,
     staging: &'a Path,
     intel: Option<&'a StagedIntel<'a>>,
     content: Option<StagedContent<'a>>,
-    producer: Option<&'a mut AlertProducer>,
-    totals: Totals,
+    alerts_wanted: bool,
     tables: BTreeMap<String, TableSummary>,
-    inactive: u64,
-    suppressed: u64,
-    latency: LatencyRecorder,
     window: Option<StreamWindow<'a>>,
+    /// The window state after the batch in flight, the one to resume from once it commits.
+    pending_window: Option<WindowState>,
     /// The tables the stream writes, by name.
     sinks: Vec<(String, SinkSpec)>,
 }
 
+impl MicroBatchEngine for Batches<'_> {
+    type Error = SparkError;
+
+    fn process_and_commit(&mut self, input: BatchInput<'_>) -> Result<BatchDone, SparkError> {
+        let runtime = self.runtime;
+        runtime.block_on(self.run(input.planned, input.replace))
+    }
+
+    fn committed(&mut self, _batch: u64) {
+        if let (Some(window), Some(state)) = (self.window.as_mut(), self.pending_window.take()) {
+            window.committed(state);
+        }
+    }
+
+    fn has_open_windows(&self) -> bool {
+        self.window.as_ref().is_some_and(|w| w.has_open_windows())
+    }
+
+    fn tables(&self) -> BTreeMap<String, TableSummary> {
+        self.tables.clone()
+    }
+}
+
 impl Batches<'_> {
-    /// Reads, processes and commits one planned batch.
-    async fn run(&mut self, planned: &PlannedBatch, live: &StreamMetrics, counters: &RunCounters) -> Result<(), SparkError> {
-        let batch_started = Instant::now();
+    /// Has Spark read, process and commit one planned batch; returns what it did.
+    async fn run(&mut self, planned: &PlannedBatch, replace: bool) -> Result<BatchDone, SparkError> {
         let options = self.read_options(planned)?;
         let spark = &mut *self.spark;
         // A batch with no messages (the final flush of the windows) reads nothing.
@@ -328,7 +246,6 @@ impl Batches<'_> {
         spark.create_view("sweep_kafka", messages).await?;
         let (mut checkpoints, mut staged_files) = (Vec::new(), Vec::new());
         let mut out = RunSummary::default();
-        let replace = self.ckpt.replaces_tables(planned.batch);
         let commit = Commit::MicroBatch { app_id: self.app_id, batch: planned.batch, staging: self.staging, replace };
         let result = async {
             let watermark = self.window.as_ref().and_then(|w| w.state.watermark);
@@ -349,28 +266,20 @@ impl Batches<'_> {
             .await?;
             let (window_state, threshold_alerts) = match &self.window {
                 Some(w) => {
-                    let wanted = self.producer.is_some();
+                    let wanted = self.alerts_wanted;
                     let (state, alerts) = w.advance(spark, self.pipeline, planned, &commit, wanted, &mut checkpoints, &mut out).await?;
                     (Some(state), alerts)
                 }
                 None => (None, Vec::new()),
             };
-            // Alerts go out after the tables hold the batch and before its commit marker: at
-            // least once (a re-run batch sends its alerts again).
-            let mut sent = 0;
-            if let Some(producer) = self.producer.as_deref_mut() {
+            let mut alerts = Vec::new();
+            if self.alerts_wanted {
                 if out.hits > 0 {
-                    let hits = spark.sql("SELECT * FROM sweep_hits", "collecting the hits to alert on").await?;
-                    for batch in &hits {
-                        for (key, json) in sweep_runtime::alerts::hit_alerts(&as_hits_schema(batch)?)? {
-                            producer.send(&key, &json).map_err(kafka_error)?;
-                        }
+                    for batch in &spark.sql("SELECT * FROM sweep_hits", "collecting the hits to alert on").await? {
+                        alerts.extend(sweep_runtime::alerts::hit_alerts(&as_hits_schema(batch)?)?);
                     }
                 }
-                for (key, json) in sweep_runtime::alerts::threshold_alerts(&threshold_alerts)? {
-                    producer.send(&key, &json).map_err(kafka_error)?;
-                }
-                sent = producer.flush(Duration::from_secs(60)).map_err(kafka_error)?;
+                alerts.extend(sweep_runtime::alerts::threshold_alerts(&threshold_alerts)?);
             }
             // When the messages were produced, to the second, for the produce-to-commit latency.
             let produced = spark
@@ -379,11 +288,11 @@ impl Batches<'_> {
                     "reading the messages' times",
                 )
                 .await?;
-            Ok::<_, SparkError>((sent, produced, late, window_state))
+            Ok::<_, SparkError>((alerts, produced, late, window_state))
         }
         .await;
         release(spark, checkpoints, staged_files).await;
-        let (sent, produced, late, window_state) = result?;
+        let (alerts, produced, late, window_state) = result?;
         // Tables the batch wrote nothing to (no write at all, as `metrics` before a window
         // closes) are replaced too.
         if replace {
@@ -393,56 +302,39 @@ impl Batches<'_> {
                 }
             }
         }
-
-        let totals = &mut self.totals;
-        totals.lines += out.input_lines;
-        totals.events += out.events;
-        totals.rejects += out.rejects;
-        totals.skipped += out.skipped;
-        totals.hits += out.hits;
-        totals.alerts += sent;
-        totals.late += late;
-        totals.metrics_rows += out.metrics_rows;
-        totals.findings += out.findings;
-        for (kind, n) in &out.findings_by_kind {
-            *totals.findings_by_kind.entry(kind.clone()).or_default() += n;
-        }
-        for (reason, n) in &out.reject_reasons {
-            *totals.reject_reasons.entry(reason.clone()).or_default() += n;
-        }
-        let state_json = window_state.as_ref().map(|s| serde_json::to_vec(s).unwrap_or_default());
-        self.ckpt.commit(planned.batch, totals, state_json.as_deref())?;
-        if let (Some(window), Some(state)) = (self.window.as_mut(), window_state) {
-            window.committed(state);
-        }
-
-        // Committed: everything below is reporting.
-        let committed_ms = now_micros() / 1000;
-        let mut histogram = live.produce_to_commit_seconds.lock().unwrap_or_else(|e| e.into_inner());
+        let mut produced_ms = Vec::new();
         for batch in &produced {
             let (seconds, n) = (batch.column(0).as_primitive::<Int64Type>(), batch.column(1).as_primitive::<Int64Type>());
             for row in 0..batch.num_rows() {
                 // The middle of the second the messages were produced in.
-                let took = (committed_ms - seconds.value(row) * 1000 - 500).max(0) as f64 / 1000.0;
-                histogram.observe(took, n.value(row) as u64);
-                self.latency.observe_times(took, n.value(row) as u64);
+                produced_ms.push((seconds.value(row) * 1000 + 500, n.value(row) as u64));
             }
         }
-        drop(histogram);
-        if let Some(intel) = &out.intel {
-            self.inactive += intel.inactive;
-            self.suppressed += intel.suppressed;
-        }
-        for (name, t) in out.tables {
-            let entry = self.tables.entry(name).or_insert_with(|| TableSummary { path: t.path.clone(), rows: 0, files: 0 });
+        for (name, t) in &out.tables {
+            let entry = self.tables.entry(name.clone()).or_insert_with(|| TableSummary { path: t.path.clone(), rows: 0, files: 0 });
             entry.rows += t.rows;
             entry.files += t.files;
         }
-        live.batch_committed(totals, out.input_lines, batch_started.elapsed().as_secs_f64());
-        counters.lines.store(totals.lines, Ordering::Relaxed);
-        counters.events.store(totals.events, Ordering::Relaxed);
-        counters.rejects.store(totals.rejects, Ordering::Relaxed);
-        Ok(())
+        let window_json = window_state.as_ref().map(|s| serde_json::to_vec(s).unwrap_or_default());
+        self.pending_window = window_state;
+        let intel = out.intel.take().unwrap_or_default();
+        Ok(BatchDone {
+            lines: out.input_lines,
+            events: out.events,
+            rejects: out.rejects,
+            skipped: out.skipped,
+            late,
+            hits: out.hits,
+            metrics_rows: out.metrics_rows,
+            findings: out.findings,
+            findings_by_kind: out.findings_by_kind,
+            reject_reasons: out.reject_reasons,
+            suppressed: intel.suppressed,
+            inactive: intel.inactive,
+            alerts,
+            window_state: window_json,
+            produced_ms,
+        })
     }
 
     /// Spark's Kafka batch reader over exactly the batch's offset ranges.
@@ -640,39 +532,6 @@ fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// The end offsets of the next batch: everything up to `high`, at most `limit` messages in
-/// all, shared evenly between the partitions that have messages (what one leaves unused
-/// goes to the others).
-fn plan_until(from: &[i64], high: &[i64], limit: usize) -> Vec<i64> {
-    let mut until = from.to_vec();
-    let mut left = limit as i64;
-    loop {
-        let open: Vec<usize> = (0..from.len()).filter(|&p| until[p] < high[p]).collect();
-        if open.is_empty() || left <= 0 {
-            return until;
-        }
-        let share = (left / open.len() as i64).max(1);
-        for p in open {
-            let take = share.min(high[p] - until[p]).min(left);
-            until[p] += take;
-            left -= take;
-        }
-    }
-}
-
-fn lag(positions: &[i64], high: &[i64]) -> u64 {
-    positions.iter().zip(high).map(|(p, h)| (h - p).max(0) as u64).sum()
-}
-
-fn keyed(sources: &[String], offsets: &[i64]) -> BTreeMap<String, i64> {
-    sources.iter().cloned().zip(offsets.iter().copied()).collect()
-}
-
-/// A checkpointed batch's offsets in partition order (a partition added since: from its start).
-fn offsets_of(sources: &[String], keyed: &BTreeMap<String, i64>) -> Vec<i64> {
-    sources.iter().map(|s| keyed.get(s).copied().unwrap_or(0)).collect()
-}
-
 /// The hits as the embedded engine's schema has them (Spark's Arrow types differ in time
 /// zone names and nullability), so that alerts are the same JSON on both engines.
 fn as_hits_schema(batch: &RecordBatch) -> Result<RecordBatch, SparkError> {
@@ -691,36 +550,6 @@ fn as_hits_schema(batch: &RecordBatch) -> Result<RecordBatch, SparkError> {
     RecordBatch::try_new(schema, columns).map_err(|e| SparkError::Protocol(format!("hits: {e}")))
 }
 
-/// Sleeps for `how_long`, waking early when `stop` is raised.
-async fn pause(stop: &AtomicBool, how_long: Duration) {
-    let until = Instant::now() + how_long;
-    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn kafka_error(e: sweep_kafka::KafkaError) -> SparkError {
     SparkError::Run(RunError::Kafka(e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_takes_what_the_partitions_hold_up_to_the_limit() {
-        assert_eq!(plan_until(&[0, 0], &[10, 10], 100), vec![10, 10]);
-        assert_eq!(plan_until(&[0, 0], &[10, 10], 10), vec![5, 5]);
-        // What one partition does not use goes to the other.
-        assert_eq!(plan_until(&[0, 8], &[100, 10], 10), vec![8, 10]);
-        assert_eq!(plan_until(&[5, 5], &[5, 5], 10), vec![5, 5]);
-        // An odd limit is used to the last message.
-        assert_eq!(plan_until(&[0, 0, 0], &[10, 10, 10], 7), vec![3, 2, 2]);
-        assert_eq!(plan_until(&[0], &[3], 1), vec![1]);
-    }
-
-    #[test]
-    fn lag_is_what_is_left_behind() {
-        assert_eq!(lag(&[3, 10], &[5, 10]), 2);
-    }
 }

@@ -1,4 +1,5 @@
-//! Streaming runs: a Kafka topic in micro-batches, each committed exactly once.
+//! Streaming runs on the embedded engine: its part of the micro-batch protocol
+//! ([`sweep_runtime::stream`], which plans, checkpoints and commits each batch exactly once).
 //!
 //! ```text
 //!  Kafka ─poll─▶ batch n ─plan─▶ checkpoint/offsets/n ─▶ parse ─▶ SQL ─▶ sweep, content ─▶ window
@@ -15,8 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -27,12 +27,15 @@ use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, Provenance, events_sc
 use sweep_intel::index::MatchStats;
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::{PolledBatch, TopicSource};
-use sweep_load::{Committed, DeltaSink, Lake, SinkSpec, TableWriter, lake_root, prepare_table_dir};
-use sweep_model::{Pipeline, WriteMode};
+use sweep_load::{Committed, DeltaSink, SinkSpec, TableWriter};
+use sweep_model::Pipeline;
 use sweep_runtime::alerts;
-use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch, Totals};
-use sweep_runtime::metrics::{self, StreamMetrics};
-use sweep_runtime::{IntelSummary, LatencyRecorder, RunCounters, RunSummary, StreamSummary, TableSummary, now_micros};
+use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch};
+use sweep_runtime::metrics::StreamMetrics;
+use sweep_runtime::stream::{
+    BatchDone, BatchInput, MicroBatchEngine, Planning, StreamContext, open_stream_tables, run_micro_batches, serve_metrics,
+};
+use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, now_micros};
 use sweep_sweeper::{Sweeper, hits_schema, load_intel};
 
 use crate::run::{CONTENT_CACHE_HOSTS, content_analyser, count_findings, write_intel_table};
@@ -121,9 +124,8 @@ struct Stages {
 }
 
 /// Runs a streaming pipeline until `stop` is raised or, with `stop_when_drained`, until the
-/// topic is read to its end.
+/// topic is read to its end, through the micro-batch protocol of [`sweep_runtime::stream`].
 pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, EngineError> {
-    let started = Instant::now();
     pipeline.validate().map_err(|m| EngineError::worker(format!("invalid pipeline: {m}")))?;
     let extract = &pipeline.extract[0];
     let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::worker("a streaming pipeline reads Kafka"))?;
@@ -131,11 +133,8 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
 
     let parser = ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes);
     let loaded = pipeline.sweeper().map(load_intel).transpose()?;
-    let window_spec = pipeline.window().cloned();
-    let sweeper = loaded.as_ref().zip(pipeline.sweeper());
-    let sweeper = sweeper.map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
+    let sweeper = loaded.as_ref().zip(pipeline.sweeper()).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
     let content = content_analyser(pipeline)?;
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -144,21 +143,13 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         .map_err(EngineError::runtime)?;
 
     let (ckpt, resume) = Checkpoint::open(&checkpoint_dir, now_micros())?;
-    // The write mode applies once per checkpoint, before its first batch (a crash between
-    // the two repeats it, which every mode accepts).
-    let fresh = !ckpt.tables_prepared();
-    let app_id = resume.pipeline_id.clone();
-
-    let mut window = match &window_spec {
+    let window = match pipeline.window() {
         Some(spec) => Some(match &resume.window_state {
             Some(bytes) => window::WindowAnalyser::restore(spec.clone(), bytes)?,
             None => window::WindowAnalyser::new(spec.clone(), window::Mode::Streaming)?,
         }),
         None => None,
     };
-
-    // Sinks: a fresh checkpoint applies the write mode; a resumed one continues its tables.
-    let mut tables = Vec::new();
     let wanted: [(&'static str, SchemaRef, bool, bool); 5] = [
         ("events", events_schema(), true, true),
         ("rejects", rejects_schema(), false, true),
@@ -172,19 +163,9 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
             pipeline.load.sink(name).filter(|_| enabled).map(|spec| (name, schema, by_date, spec))
         })
         .collect();
-    // The stream holds the lake's lock while it runs, as a batch run does while it writes:
-    // a batch run or retro-sweep into the same tables is refused rather than interleaved.
-    let targets: Vec<SinkSpec> = sinks.iter().map(|s| s.3.clone()).chain(pipeline.load.sink("intel")).collect();
-    let _lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose()?;
-    // `overwrite` removes nothing here: batch 0's commit replaces the old rows (above), so a
-    // stream that fails before it leaves the tables as they were.
-    let overwrite = pipeline.load.mode == WriteMode::Overwrite;
-    if fresh {
-        for (_, _, _, spec) in &sinks {
-            prepare_table_dir(spec.path(), if overwrite { WriteMode::Append } else { pipeline.load.mode })?;
-        }
-        ckpt.mark_tables_prepared(overwrite)?;
-    }
+    let specs: Vec<SinkSpec> = sinks.iter().map(|s| s.3.clone()).collect();
+    let _lake = open_stream_tables(pipeline, &ckpt, &specs)?;
+    let mut tables = Vec::new();
     for (name, schema, by_date, spec) in sinks {
         let sink = match &spec {
             SinkSpec::Delta(path) => TableSink::Delta(Box::new(runtime.block_on(DeltaSink::open(name, path, &schema, by_date))?)),
@@ -195,48 +176,73 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     if let (Some(l), Some(sink)) = (&loaded, pipeline.load.sink("intel")) {
         write_intel_table(&l.index, &sink)?;
     }
-    let mut producer = match &pipeline.load.alerts {
-        Some(spec) => Some(AlertProducer::connect(spec)?),
-        None => None,
-    };
-
-    let mut source = TopicSource::connect(kafka)?;
-    let sources: Vec<String> = source.partitions().iter().map(|p| p.source_name()).collect();
-    let mut stages = Stages {
-        parser,
-        sources: sources.clone(),
-        sql: pipeline.transform.iter().map(|t| t.sql.clone()).collect(),
-        sweeper,
-        content: content.map(|a| (a, VerdictCache::new(CONTENT_CACHE_HOSTS))),
-        window: window.take(),
-        alerts_wanted: producer.is_some(),
-    };
-
+    let producer = pipeline.load.alerts.as_ref().map(AlertProducer::connect).transpose()?;
+    let source = TopicSource::connect(kafka)?;
     let live = Arc::new(StreamMetrics::default());
-    let metrics_addr = match &pipeline.stream.metrics_addr {
-        Some(addr) => Some(metrics::serve(addr, live.clone(), stop.clone())?.to_string()),
-        None => None,
+    let metrics_addr = serve_metrics(pipeline, &live, &stop)?;
+
+    let mut engine = EmbeddedBatches {
+        app_id: resume.pipeline_id.clone(),
+        rows_per_file: pipeline.settings.rows_per_file,
+        stages: Stages {
+            parser,
+            sources: source.partitions().iter().map(|p| p.source_name()).collect(),
+            sql: pipeline.transform.iter().map(|t| t.sql.clone()).collect(),
+            sweeper,
+            content: content.map(|a| (a, VerdictCache::new(CONTENT_CACHE_HOSTS))),
+            window,
+            alerts_wanted: producer.is_some(),
+        },
+        tables,
+        session: SessionContext::new(),
+        runtime,
     };
+    let context = StreamContext {
+        spec: kafka,
+        checkpoint_dir,
+        checkpoint: &ckpt,
+        resume,
+        source,
+        planning: Planning::Poll,
+        stop_when_drained: pipeline.stream.stop_when_drained,
+        producer,
+        live,
+        metrics_addr,
+        counters: &counters,
+        stop,
+    };
+    let outcome = run_micro_batches(&mut engine, context)?;
+    let mut run = outcome.summary;
+    if let Some(l) = &loaded {
+        run.intel = Some(IntelSummary { suppressed: outcome.suppressed, inactive: outcome.inactive, ..IntelSummary::new(l) });
+    }
+    Ok(run)
+}
 
-    let mut totals = resume.totals.clone();
-    let lines_before = totals.lines;
-    let mut summary =
-        StreamSummary { checkpoint: checkpoint_dir.clone(), metrics_addr, counts_since_checkpoint: true, ..StreamSummary::default() };
-    let mut latency = LatencyRecorder::default();
-    let mut match_stats = MatchStats::default();
-    let mut next_batch = resume.committed.map_or(0, |c| c + 1);
-    let session = SessionContext::new();
+/// The embedded engine's part of the micro-batch protocol: parse, SQL, analysers, and the
+/// commit of every table.
+struct EmbeddedBatches {
+    app_id: String,
+    rows_per_file: usize,
+    stages: Stages,
+    tables: Vec<Table>,
+    session: SessionContext,
+    runtime: tokio::runtime::Runtime,
+}
 
-    let mut commit_batch = |planned: &PlannedBatch,
-                            polled: &PolledBatch,
-                            stages: &mut Stages,
-                            tables: &mut Vec<Table>,
-                            producer: &mut Option<AlertProducer>,
-                            totals: &mut Totals|
-     -> Result<(), EngineError> {
-        let batch_started = Instant::now();
-        let out = process_batch(planned, polled, stages, &session, &runtime)?;
-        runtime.block_on(async {
+impl MicroBatchEngine for EmbeddedBatches {
+    type Error = EngineError;
+
+    fn process_and_commit(&mut self, input: BatchInput<'_>) -> Result<BatchDone, EngineError> {
+        let empty = PolledBatch::default();
+        // The loop polls every batch it hands this engine (Planning::Poll); an empty batch
+        // (the final flush of the windows) has no messages.
+        let polled = input.polled.unwrap_or(&empty);
+        let planned = input.planned;
+        let out = process_batch(planned, polled, &mut self.stages, &self.session, &self.runtime)?;
+        let (app_id, rows_per_file) = (&self.app_id, self.rows_per_file);
+        let tables = &mut self.tables;
+        self.runtime.block_on(async {
             for table in tables.iter_mut() {
                 let rows = match table.name {
                     "events" => &out.events,
@@ -245,143 +251,54 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
                     "findings" => &out.findings,
                     _ => &out.metrics,
                 };
-                let replace = ckpt.replaces_tables(planned.batch);
-                table.commit(&app_id, planned.batch, rows, pipeline.settings.rows_per_file, replace).await?;
+                table.commit(app_id, planned.batch, rows, rows_per_file, input.replace).await?;
             }
             Ok::<_, EngineError>(())
         })?;
-        let mut sent = 0;
-        if let Some(p) = producer.as_mut() {
-            for (key, json) in &out.alerts {
-                p.send(key, json)?;
-            }
-            sent = p.flush(Duration::from_secs(60))?;
-        }
-        totals.lines += out.counts.lines;
-        totals.events += out.counts.events - out.late;
-        totals.rejects += out.counts.rejects + out.late;
-        totals.skipped += out.counts.skipped;
-        totals.late += out.late;
-        totals.hits += out.hits.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-        totals.metrics_rows += out.metrics.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        let rows = |batches: &[RecordBatch]| batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        let mut findings_by_kind = BTreeMap::new();
         for f in &out.findings {
-            totals.findings += f.num_rows() as u64;
-            count_findings(f, &mut totals.findings_by_kind);
+            count_findings(f, &mut findings_by_kind);
         }
-        totals.alerts += sent;
-        for (k, v) in &out.reasons {
-            *totals.reject_reasons.entry(k.clone()).or_default() += v;
+        let mut produced: BTreeMap<i64, u64> = BTreeMap::new();
+        for ts in polled.messages.iter().filter_map(|m| m.timestamp_ms) {
+            *produced.entry(ts).or_default() += 1;
         }
-        let state = stages.window.as_ref().map(|w| w.snapshot());
-        ckpt.commit(planned.batch, totals, state.as_deref())?;
-
-        // Committed: everything below is reporting.
-        match_stats.add(&out.stats);
-        let now_ms = now_micros() / 1000;
-        let mut h = live.produce_to_commit_seconds.lock().expect("metrics lock");
-        for m in &polled.messages {
-            if let Some(ts) = m.timestamp_ms {
-                let s = (now_ms - ts).max(0) as f64 / 1000.0;
-                h.observe(s, 1);
-                latency.observe(s);
-            }
-        }
-        drop(h);
-        live.batch_committed(totals, out.counts.lines, batch_started.elapsed().as_secs_f64());
-        counters.lines.store(totals.lines, Ordering::Relaxed);
-        counters.events.store(totals.events, Ordering::Relaxed);
-        counters.rejects.store(totals.rejects, Ordering::Relaxed);
-        Ok(())
-    };
-
-    // A batch planned but not committed before a crash is re-run first, over the same offsets.
-    if let Some(planned) = &resume.unfinished {
-        let from = offsets_for(&sources, &planned.from, planned.batch)?;
-        let until = offsets_for(&sources, &planned.until, planned.batch)?;
-        let polled = source.read_range(&from, &until, planned.batch, &stop)?;
-        if stop.load(Ordering::Relaxed) && polled.len() < expected_len(&from, &until) {
-            return Err(EngineError::worker("stopped while re-running an unfinished batch; it will be re-run on the next start"));
-        }
-        commit_batch(planned, &polled, &mut stages, &mut tables, &mut producer, &mut totals)?;
-        summary.replayed_batches += 1;
-        summary.batches += 1;
-        next_batch = planned.batch + 1;
-        if planned.final_flush {
-            summary.stopped_by = "drained".into();
-        }
-    } else {
-        let start = match &resume.next_from {
-            Some(from) => offsets_or_start(&source, &sources, from)?,
-            None => source.start_offsets()?,
-        };
-        source.seek(&start)?;
+        Ok(BatchDone {
+            lines: out.counts.lines,
+            events: out.counts.events - out.late,
+            rejects: out.counts.rejects + out.late,
+            skipped: out.counts.skipped,
+            late: out.late,
+            hits: rows(&out.hits),
+            metrics_rows: rows(&out.metrics),
+            findings: rows(&out.findings),
+            findings_by_kind,
+            reject_reasons: out.reasons,
+            suppressed: out.stats.suppressed,
+            inactive: out.stats.inactive,
+            alerts: out.alerts,
+            window_state: self.stages.window.as_ref().map(|w| w.snapshot()),
+            produced_ms: produced.into_iter().collect(),
+        })
     }
 
-    while summary.stopped_by.is_empty() {
-        if stop.load(Ordering::Relaxed) {
-            summary.stopped_by = "signal".into();
-            break;
-        }
-        let from = source.positions().to_vec();
-        let polled = source.next_batch(&stop)?;
-        let drained = pipeline.stream.stop_when_drained && polled.is_empty() && is_drained(&source);
-        if polled.is_empty() && !drained {
-            update_lag(&source, &live);
-            continue;
-        }
-        let planned = PlannedBatch {
-            batch: next_batch,
-            from: keyed(&sources, &from),
-            until: keyed(&sources, source.positions()),
-            planned_at_us: now_micros(),
-            // The end of the input: every window still open becomes final.
-            final_flush: drained,
-        };
-        // An empty batch is committed only to close windows, or to apply `--mode overwrite`
-        // (a topic drained before its first batch still replaces the tables' rows).
-        if drained && stages.window.as_ref().is_none_or(|w| !w.has_open_windows()) && !ckpt.replaces_tables(planned.batch) {
-            summary.stopped_by = "drained".into();
-            break;
-        }
-        ckpt.plan(&planned)?;
-        commit_batch(&planned, &polled, &mut stages, &mut tables, &mut producer, &mut totals)?;
-        summary.batches += 1;
-        next_batch += 1;
-        // Best effort: the checkpoint is the truth; the group offsets are for monitoring.
-        if let Err(e) = source.commit(source.positions()) {
-            eprintln!("sweep: warning: {e} (the checkpoint is unaffected; retrying after the next batch)");
-        }
-        update_lag(&source, &live);
-        if drained {
-            summary.stopped_by = "drained".into();
-        }
+    fn has_open_windows(&self) -> bool {
+        self.stages.window.as_ref().is_some_and(|w| w.has_open_windows())
     }
 
-    summary.lag = live.lag.load(Ordering::Relaxed);
-    summary.late_events = totals.late;
-    summary.alerts = totals.alerts;
-    (summary.produce_to_commit_p50_s, summary.produce_to_commit_p99_s, summary.produce_to_commit_max_s) =
-        (latency.quantile(0.5), latency.quantile(0.99), latency.max());
-
-    let mut run = RunSummary { elapsed_s: started.elapsed().as_secs_f64(), ..totals.summary() };
-    // Throughput of this process, not of earlier runs on the same checkpoint.
-    let lines_now = run.input_lines - lines_before;
-    run.lines_per_second = if run.elapsed_s > 0.0 { lines_now as f64 / run.elapsed_s } else { 0.0 };
-    for t in &tables {
-        let path = match &t.sink {
-            TableSink::Delta(d) => d.path().to_path_buf(),
-            TableSink::Parquet { spec, .. } => spec.path().to_path_buf(),
-        };
-        run.tables.insert(t.name.to_string(), TableSummary { path, rows: t.rows, files: t.files });
+    fn tables(&self) -> BTreeMap<String, TableSummary> {
+        self.tables
+            .iter()
+            .map(|t| {
+                let path = match &t.sink {
+                    TableSink::Delta(d) => d.path().to_path_buf(),
+                    TableSink::Parquet { spec, .. } => spec.path().to_path_buf(),
+                };
+                (t.name.to_string(), TableSummary { path, rows: t.rows, files: t.files })
+            })
+            .collect()
     }
-    if let Some(l) = &loaded {
-        let mut intel = IntelSummary::new(l);
-        intel.suppressed = match_stats.suppressed;
-        intel.inactive = match_stats.inactive;
-        run.intel = Some(intel);
-    }
-    run.stream = Some(summary);
-    Ok(run)
 }
 
 /// Parses, transforms, sweeps, judges hosts and windows one batch. Pure: the same batch and state give
@@ -483,55 +400,5 @@ fn count_reasons(rejects: &RecordBatch, into: &mut BTreeMap<String, u64>) {
     let reasons = rejects.column(1).as_string::<i32>();
     for r in reasons.iter().flatten() {
         *into.entry(r.to_string()).or_default() += 1;
-    }
-}
-
-fn keyed(sources: &[String], offsets: &[i64]) -> BTreeMap<String, i64> {
-    sources.iter().cloned().zip(offsets.iter().copied()).collect()
-}
-
-/// A checkpointed batch's offsets in partition order; every partition must still exist.
-fn offsets_for(sources: &[String], keyed: &BTreeMap<String, i64>, batch: u64) -> Result<Vec<i64>, EngineError> {
-    sources
-        .iter()
-        .map(|s| match keyed.get(s) {
-            Some(o) => Ok(*o),
-            // A partition added since the batch was planned had no messages in it.
-            None => Ok(-1),
-        })
-        .collect::<Result<Vec<i64>, EngineError>>()
-        .and_then(|v| {
-            if keyed.keys().any(|k| !sources.contains(k)) {
-                Err(EngineError::checkpoint(format!(
-                    "batch {batch} read partitions that the topic no longer has ({:?}); the topic was recreated: use a new checkpoint folder",
-                    keyed.keys().filter(|k| !sources.contains(k)).collect::<Vec<_>>()
-                )))
-            } else {
-                Ok(v.into_iter().map(|o| o.max(0)).collect())
-            }
-        })
-}
-
-/// Where to continue: the checkpoint's offsets, and the start position for new partitions.
-fn offsets_or_start(source: &TopicSource, sources: &[String], keyed: &BTreeMap<String, i64>) -> Result<Vec<i64>, EngineError> {
-    let start = if sources.iter().all(|s| keyed.contains_key(s)) { None } else { Some(source.start_offsets()?) };
-    Ok(sources.iter().enumerate().map(|(i, s)| keyed.get(s).copied().unwrap_or_else(|| start.as_ref().map_or(0, |st| st[i]))).collect())
-}
-
-fn expected_len(from: &[i64], until: &[i64]) -> usize {
-    from.iter().zip(until).map(|(f, u)| (u - f).max(0) as usize).sum()
-}
-
-fn is_drained(source: &TopicSource) -> bool {
-    match source.watermarks() {
-        Ok(marks) => source.positions().iter().zip(&marks).all(|(pos, (_, high))| pos >= high),
-        Err(_) => false,
-    }
-}
-
-fn update_lag(source: &TopicSource, live: &StreamMetrics) {
-    if let Ok(marks) = source.watermarks() {
-        let lag: i64 = source.positions().iter().zip(&marks).map(|(pos, (_, high))| (high - pos).max(0)).sum();
-        live.lag.store(lag as u64, Ordering::Relaxed);
     }
 }
