@@ -1,15 +1,17 @@
 //! Generates the Spark Connect client from the protocol files of Spark 4.0.0, vendored in
-//! `proto/` (taken unchanged from the spark-connect_2.13-4.0.0 jar, Apache License 2.0).
+//! `vendor/spark-connect-4.0.0/` at the root of the repository, away from sweep's own code
+//! (taken unchanged from the spark-connect_2.13-4.0.0 jar, Apache License 2.0).
 //! Needs `protoc` (Debian: protobuf-compiler, installed by scripts/setup).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("cargo:rerun-if-changed=proto");
+    let protos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../vendor/spark-connect-4.0.0");
+    println!("cargo:rerun-if-changed={}", protos.display());
     if std::env::var_os("PROTOC").is_none() && which_protoc().is_none() {
         return Err("protoc was not found: install it (Debian: `apt-get install protobuf-compiler`, which scripts/setup does) \
                     or point PROTOC at it"
             .into());
     }
-    tonic_prost_build::configure().build_server(false).compile_protos(&["proto/spark/connect/base.proto"], &["proto"])?;
+    tonic_prost_build::configure().build_server(false).compile_protos(&[protos.join("spark/connect/base.proto")], &[protos])?;
     Ok(())
 }
 

@@ -196,7 +196,9 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
                 }
                 Planning::EndOffsets => None,
             };
-            state.commit_batch(engine, &mut ctx, &planned, polled.as_ref())?;
+            let committed = state.commit_batch(engine, &mut ctx, &planned, polled.as_ref())?;
+            update_lag(&ctx.source, &until, &ctx.live);
+            state.report(&ctx, committed);
             state.summary.replayed_batches += 1;
             next_batch = planned.batch + 1;
             if planned.final_flush {
@@ -228,7 +230,7 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
                 let polled = ctx.source.next_batch(&ctx.stop).map_err(RunError::from)?;
                 let drained = ctx.stop_when_drained && polled.is_empty() && is_drained(&ctx.source);
                 if polled.is_empty() && !drained {
-                    update_lag(&ctx.source, &ctx.live);
+                    update_lag(&ctx.source, ctx.source.positions(), &ctx.live);
                     continue;
                 }
                 (from, ctx.source.positions().to_vec(), Some(polled), drained, None)
@@ -272,16 +274,18 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
         };
         // Step 2: the plan is recorded before any sink sees the batch.
         ctx.checkpoint.plan(&planned).map_err(E::Error::from)?;
-        state.commit_batch(engine, &mut ctx, &planned, polled.as_ref())?;
+        let committed = state.commit_batch(engine, &mut ctx, &planned, polled.as_ref())?;
         next_batch += 1;
         positions = until;
+        // The lag first, so that whoever sees the batch's lines in /metrics sees its lag too.
+        match &high {
+            Some(high) => ctx.live.lag.store(lag(&positions, high), Ordering::Relaxed),
+            None => update_lag(&ctx.source, ctx.source.positions(), &ctx.live),
+        }
+        state.report(&ctx, committed);
         // Step 6, best effort.
         if let Err(e) = ctx.source.commit(&positions) {
             eprintln!("sweep: warning: {e} (the checkpoint is unaffected; retrying after the next batch)");
-        }
-        match &high {
-            Some(high) => ctx.live.lag.store(lag(&positions, high), Ordering::Relaxed),
-            None => update_lag(&ctx.source, &ctx.live),
         }
         if flush {
             state.summary.stopped_by = "drained".into();
@@ -312,14 +316,15 @@ struct LoopState {
 }
 
 impl LoopState {
-    /// Steps 3 to 5 for one planned batch, then the reporting.
+    /// Steps 3 to 5 for one planned batch; returns the batch's lines and how long it took,
+    /// for [`LoopState::report`].
     fn commit_batch<E: MicroBatchEngine>(
         &mut self,
         engine: &mut E,
         ctx: &mut StreamContext<'_>,
         planned: &PlannedBatch,
         polled: Option<&PolledBatch>,
-    ) -> Result<(), E::Error> {
+    ) -> Result<(u64, f64), E::Error> {
         let batch_started = Instant::now();
         let replace = ctx.checkpoint.replaces_tables(planned.batch);
         let done = engine.process_and_commit(BatchInput { planned, polled, replace })?;
@@ -366,11 +371,16 @@ impl LoopState {
             self.latency.observe_times(took, *n);
         }
         drop(histogram);
-        ctx.live.batch_committed(totals, done.lines, batch_started.elapsed().as_secs_f64());
+        Ok((done.lines, batch_started.elapsed().as_secs_f64()))
+    }
+
+    /// Publishes a committed batch to `/metrics` and the progress counters.
+    fn report(&self, ctx: &StreamContext<'_>, (lines, seconds): (u64, f64)) {
+        let totals = &self.totals;
+        ctx.live.batch_committed(totals, lines, seconds);
         ctx.counters.lines.store(totals.lines, Ordering::Relaxed);
         ctx.counters.events.store(totals.events, Ordering::Relaxed);
         ctx.counters.rejects.store(totals.rejects, Ordering::Relaxed);
-        Ok(())
     }
 }
 
@@ -409,10 +419,11 @@ fn is_drained(source: &TopicSource) -> bool {
     }
 }
 
-fn update_lag(source: &TopicSource, live: &StreamMetrics) {
+/// The lag behind the partitions' end offsets from `positions` (a metadata request).
+fn update_lag(source: &TopicSource, positions: &[i64], live: &StreamMetrics) {
     if let Ok(marks) = source.watermarks() {
         let high: Vec<i64> = marks.iter().map(|(_, high)| *high).collect();
-        live.lag.store(lag(source.positions(), &high), Ordering::Relaxed);
+        live.lag.store(lag(positions, &high), Ordering::Relaxed);
     }
 }
 
