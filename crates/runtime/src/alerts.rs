@@ -41,3 +41,17 @@ pub fn threshold_alerts(alerts: &[Alert]) -> Result<Vec<(String, Vec<u8>)>, RunE
         })
         .collect()
 }
+
+/// Sends the threshold alerts of a batch run (hits stay in the hits table) and waits until
+/// the broker has taken them.
+pub fn publish_threshold_alerts(spec: &sweep_model::KafkaSinkSpec, alerts: &[Alert]) -> Result<(), RunError> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let mut producer = sweep_kafka::sink::AlertProducer::connect(spec)?;
+    for (key, json) in threshold_alerts(alerts)? {
+        producer.send(&key, &json)?;
+    }
+    producer.flush(std::time::Duration::from_secs(60))?;
+    Ok(())
+}

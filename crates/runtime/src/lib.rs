@@ -29,6 +29,12 @@ pub use retro::{RetroSummary, hits_are_delta};
 pub use summary::{LatencyRecorder, RunCounters, RunSummary, StreamSummary, TableSummary, check_gates, run_warnings};
 pub use sweep_sweeper::IntelSummary;
 
+/// The pipeline's content analyser, built (lists read, indexes made) before any table is
+/// touched, so that a bad option fails the run before it writes.
+pub fn content_analyser(pipeline: &sweep_model::Pipeline) -> Result<Option<std::sync::Arc<sweep_content::ContentAnalyser>>, RunError> {
+    Ok(pipeline.content().map(|spec| sweep_content::ContentAnalyser::new(spec.clone())).transpose()?.map(std::sync::Arc::new))
+}
+
 /// Microseconds since the Unix epoch, now.
 pub fn now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)

@@ -16,7 +16,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
-use sweep_content::{ContentAnalyser, VerdictCache, findings_schema};
+use sweep_content::{VerdictCache, findings_schema};
 use sweep_extract::{ChunkReader, Input, resolve_inputs};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, rejects_schema};
 use sweep_intel::index::MatchStats;
@@ -78,7 +78,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     }
     let loaded = sweeper_spec.map(load_intel).transpose()?;
     let sweeper = loaded.as_ref().zip(sweeper_spec).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
-    let content = content_analyser(pipeline)?;
+    let content = sweep_runtime::content_analyser(pipeline)?;
 
     // The tables as the user named them; writers get staging folders of the lake instead.
     let events_target = pipeline.load.sink("events");
@@ -448,7 +448,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     }
     // Alerts leave the process only for a committed run, so a failed run sends none.
     if let Some(spec) = &pipeline.load.alerts {
-        publish_threshold_alerts(spec, &threshold_alerts)?;
+        sweep_runtime::alerts::publish_threshold_alerts(spec, &threshold_alerts)?;
     }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.lines_per_second = if summary.elapsed_s > 0.0 { counts.lines as f64 / summary.elapsed_s } else { 0.0 };
@@ -473,11 +473,6 @@ struct SinkReport {
 /// than a batch holds, so a host is judged about once per worker and run.
 pub(crate) const CONTENT_CACHE_HOSTS: usize = 100_000;
 
-/// The pipeline's content analyser, built (lists read, indexes made) before any table is touched.
-pub(crate) fn content_analyser(pipeline: &Pipeline) -> Result<Option<Arc<ContentAnalyser>>, EngineError> {
-    Ok(pipeline.content().map(|spec| ContentAnalyser::new(spec.clone())).transpose()?.map(Arc::new))
-}
-
 /// Adds a findings batch's rows to the per-kind counts.
 pub(crate) fn count_findings(findings: &RecordBatch, by_kind: &mut BTreeMap<String, u64>) {
     let Some(kinds) = findings.column_by_name("finding").and_then(|c| c.as_string_opt::<i32>()) else { return };
@@ -489,19 +484,6 @@ pub(crate) fn count_findings(findings: &RecordBatch, by_kind: &mut BTreeMap<Stri
             }
         }
     }
-}
-
-/// Sends threshold alerts of a batch run to Kafka (hits stay in the hits table).
-fn publish_threshold_alerts(spec: &sweep_model::KafkaSinkSpec, alerts: &[crate::window::Alert]) -> Result<(), EngineError> {
-    if alerts.is_empty() {
-        return Ok(());
-    }
-    let mut producer = sweep_kafka::sink::AlertProducer::connect(spec)?;
-    for (key, json) in sweep_runtime::alerts::threshold_alerts(alerts)? {
-        producer.send(&key, &json)?;
-    }
-    producer.flush(std::time::Duration::from_secs(60))?;
-    Ok(())
 }
 
 /// Replaces the `intel` table with the index's indicators (one file).

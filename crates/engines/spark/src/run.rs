@@ -303,8 +303,8 @@ async fn run_on(
             }
             _ => None,
         };
-        let analyser = content_analyser(pipeline)?;
-        let content = analyser.as_ref().map(|analyser| StagedContent { analyser, staging: staging_dir(pipeline) });
+        let analyser = sweep_runtime::content_analyser(pipeline)?;
+        let content = analyser.as_deref().map(|analyser| StagedContent { analyser, staging: staging_dir(pipeline) });
         let commit = Commit::Run(pipeline.load.mode);
         let mut summary = RunSummary::default();
         let raw = &reject_raw("CAST(raw AS BINARY)", max_line);
@@ -338,7 +338,7 @@ async fn run_on(
             let query = "SELECT * FROM sweep_metrics ORDER BY window_start, key_kind, key";
             write_table(spark, &mut summary.tables, "metrics", &sink, query, &[], &commit, summary.metrics_rows).await?;
             if let Some(alerts) = &pipeline.load.alerts {
-                send_threshold_alerts(alerts, &window::threshold_alerts(spark, spec).await?)?;
+                sweep_runtime::alerts::publish_threshold_alerts(alerts, &window::threshold_alerts(spark, spec).await?)?;
             }
         }
         Ok::<_, SparkError>(summary)
@@ -366,26 +366,6 @@ async fn header_directives(spark: &mut SparkClient, lines: &str, prefix: &[u8], 
         }
     }
     Ok(directives)
-}
-
-/// The pipeline's content analyser, if it has one.
-pub(crate) fn content_analyser(pipeline: &Pipeline) -> Result<Option<sweep_content::ContentAnalyser>, SparkError> {
-    pipeline.content().map(|spec| sweep_content::ContentAnalyser::new(spec.clone()).map_err(|e| SparkError::Run(e.into()))).transpose()
-}
-
-/// Sends the threshold alerts of a batch run to Kafka with the embedded engine's producer
-/// (the same JSON), and waits for the broker to take them.
-fn send_threshold_alerts(spec: &sweep_model::KafkaSinkSpec, alerts: &[sweep_window::Alert]) -> Result<(), SparkError> {
-    if alerts.is_empty() {
-        return Ok(());
-    }
-    let kafka = |e| SparkError::Run(sweep_runtime::RunError::Kafka(e));
-    let mut producer = sweep_kafka::sink::AlertProducer::connect(spec).map_err(kafka)?;
-    for (key, json) in sweep_runtime::alerts::threshold_alerts(alerts)? {
-        producer.send(&key, &json).map_err(kafka)?;
-    }
-    producer.flush(std::time::Duration::from_secs(60)).map_err(kafka)?;
-    Ok(())
 }
 
 /// Where the tables of a run go, and how each write is committed.

@@ -138,7 +138,7 @@ pub(crate) fn run_stream(
         _ => None,
     };
 
-    let analyser = crate::run::content_analyser(pipeline)?;
+    let analyser = sweep_runtime::content_analyser(pipeline)?;
     let mut batches = Batches {
         runtime,
         spark,
@@ -150,7 +150,7 @@ pub(crate) fn run_stream(
         app_id: &app_id,
         staging: &staging,
         intel: staged.as_ref(),
-        content: analyser.as_ref().map(|analyser| StagedContent { analyser, staging: staging.join("content") }),
+        content: analyser.as_deref().map(|analyser| StagedContent { analyser, staging: staging.join("content") }),
         alerts_wanted: producer.is_some(),
         tables: BTreeMap::new(),
         window: pipeline

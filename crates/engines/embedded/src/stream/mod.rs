@@ -38,7 +38,7 @@ use sweep_runtime::stream::{
 use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, now_micros};
 use sweep_sweeper::{Sweeper, hits_schema, load_intel};
 
-use crate::run::{CONTENT_CACHE_HOSTS, content_analyser, count_findings, write_intel_table};
+use crate::run::{CONTENT_CACHE_HOSTS, count_findings, write_intel_table};
 use crate::{EngineError, window};
 
 /// One table of a streaming pipeline.
@@ -134,7 +134,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let parser = ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes);
     let loaded = pipeline.sweeper().map(load_intel).transpose()?;
     let sweeper = loaded.as_ref().zip(pipeline.sweeper()).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
-    let content = content_analyser(pipeline)?;
+    let content = sweep_runtime::content_analyser(pipeline)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
