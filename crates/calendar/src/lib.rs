@@ -2,7 +2,11 @@
 //! (sweep-intel) and the `date=` partitions of tables (sweep-load). Proleptic Gregorian,
 //! days counted from 1970-01-01, after Howard Hinnant's `days_from_civil` and
 //! `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html>). No
-//! dependencies, no allocation: readers call it once per line.
+//! allocation: readers call it once per line. [`Span`] is the duration of configuration
+//! files (window sizes, refresh intervals, lookbacks).
+
+mod span;
+pub use span::Span;
 
 /// True for the leap years of the Gregorian calendar.
 pub fn is_leap_year(y: i64) -> bool {

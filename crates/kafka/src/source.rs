@@ -79,6 +79,8 @@ pub struct TopicSource {
     partitions: Vec<TopicPartition>,
     /// The next offset to read, per partition.
     positions: Vec<i64>,
+    /// True once [`seek`](Self::seek) assigned the partitions: the consumer fetches.
+    assigned: bool,
 }
 
 impl TopicSource {
@@ -114,7 +116,7 @@ impl TopicSource {
             partitions.extend(ids.into_iter().map(|partition| TopicPartition { topic: topic.clone(), partition }));
         }
         let positions = vec![0; partitions.len()];
-        Ok(TopicSource { consumer, spec: spec.clone(), partitions, positions })
+        Ok(TopicSource { consumer, spec: spec.clone(), partitions, positions, assigned: false })
     }
 
     pub fn partitions(&self) -> &[TopicPartition] {
@@ -163,11 +165,39 @@ impl TopicSource {
             .collect()
     }
 
+    /// The high watermarks the consumer last saw in its fetch responses, per partition
+    /// (`None` until a fetch answered for the partition). No request is made, so nothing
+    /// waits behind a fetch the broker holds open: this is what monitoring reads between
+    /// batches. [`watermarks`](Self::watermarks) asks the broker, for planning.
+    pub fn cached_high_watermarks(&self) -> Vec<Option<i64>> {
+        self.partitions
+            .iter()
+            .map(|tp| {
+                let topic = std::ffi::CString::new(tp.topic.as_str()).ok()?;
+                let (mut low, mut high) = (-1i64, -1i64);
+                // SAFETY: the handle lives as long as `self.consumer`; the topic is a valid C
+                // string for the call; librdkafka only reads its own cache and writes the two
+                // out-parameters (rd_kafka_get_watermark_offsets is documented as non-blocking).
+                let err = unsafe {
+                    rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                        self.consumer.client().native_ptr(),
+                        topic.as_ptr(),
+                        tp.partition,
+                        &mut low,
+                        &mut high,
+                    )
+                };
+                (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+            })
+            .collect()
+    }
+
     /// Moves every partition to `offsets`; the next batch starts there.
     pub fn seek(&mut self, offsets: &[i64]) -> Result<(), KafkaError> {
         let list = self.partition_list(|i| Offset::Offset(offsets[i]))?;
         self.consumer.assign(&list).map_err(|source| KafkaError::Operation { what: "assigning partitions".into(), source })?;
         self.positions = offsets.to_vec();
+        self.assigned = true;
         Ok(())
     }
 
@@ -249,10 +279,26 @@ impl TopicSource {
     }
 
     /// Records `offsets` as the consumer group's position (monitoring and `start = committed`).
+    /// Asynchronous: the request is queued and this returns at once (a synchronous commit
+    /// waits behind the fetch the broker holds open, up to `fetch.wait.max.ms`, on every
+    /// batch). The checkpoint, not the group, is what a restart resumes from, so a commit
+    /// lost in a crash costs nothing; a later batch's commit supersedes it.
+    /// A consumer that never polls (the Spark engine's planner, which only asks for end
+    /// offsets) has no fetch to wait behind and nothing that would serve the answer to an
+    /// asynchronous commit, so it commits synchronously.
     pub fn commit(&self, offsets: &[i64]) -> Result<(), KafkaError> {
+        self.commit_with(offsets, if self.assigned { CommitMode::Async } else { CommitMode::Sync })
+    }
+
+    /// Like [`commit`](Self::commit), waiting for the broker's answer: for the end of a run.
+    pub fn commit_and_wait(&self, offsets: &[i64]) -> Result<(), KafkaError> {
+        self.commit_with(offsets, CommitMode::Sync)
+    }
+
+    fn commit_with(&self, offsets: &[i64], mode: CommitMode) -> Result<(), KafkaError> {
         let list = self.partition_list(|i| Offset::Offset(offsets[i]))?;
         self.consumer
-            .commit(&list, CommitMode::Sync)
+            .commit(&list, mode)
             .map_err(|source| KafkaError::Operation { what: format!("committing offsets for group {:?}", self.spec.group), source })
     }
 

@@ -38,6 +38,11 @@ pub struct DeltaSink {
     table: DeltaTable,
     /// True for the events table: a `date` column (from `ts`) is added and partitions it.
     by_date: bool,
+    /// The last batch an application committed, once read from the log: later commits of
+    /// this sink keep it current, so that the log is not searched again for every batch
+    /// (that search replays the commits since the table was opened, and grows with them).
+    /// Sound because a writer holds the lake's lock: nobody else commits meanwhile.
+    known_batch: Option<(String, Option<i64>)>,
 }
 
 impl DeltaSink {
@@ -61,7 +66,7 @@ impl DeltaSink {
             }
             table = create.await.map_err(err)?;
         }
-        Ok(DeltaSink { name: name.to_string(), path: path.to_path_buf(), table, by_date })
+        Ok(DeltaSink { name: name.to_string(), path: path.to_path_buf(), table, by_date, known_batch: None })
     }
 
     pub fn path(&self) -> &Path {
@@ -69,9 +74,16 @@ impl DeltaSink {
     }
 
     /// The last batch number `app_id` committed to this table, if any.
-    pub async fn committed_batch(&self, app_id: &str) -> Result<Option<i64>, LoadError> {
+    pub async fn committed_batch(&mut self, app_id: &str) -> Result<Option<i64>, LoadError> {
+        if let Some((known_app, batch)) = &self.known_batch
+            && known_app == app_id
+        {
+            return Ok(*batch);
+        }
         let snapshot = self.table.snapshot().map_err(|e| self.error(e))?;
-        snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(|e| self.error(e))
+        let batch = snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(|e| self.error(e))?;
+        self.known_batch = Some((app_id.to_string(), batch));
+        Ok(batch)
     }
 
     /// Appends `batches` as one table version tagged (`app_id`, `batch_id`), unless the table
@@ -107,6 +119,8 @@ impl DeltaSink {
             partition_by: self.by_date.then(|| vec!["date".to_string()]),
             predicate: None,
         };
+        // Whether a commit that fails landed is unknown: the next attempt reads the log.
+        self.known_batch = None;
         let finalized = CommitBuilder::from(properties)
             .with_actions(actions)
             .build(Some(snapshot), self.table.log_store(), operation)
@@ -114,6 +128,7 @@ impl DeltaSink {
             .map_err(|e| self.error(e))?;
         let version = finalized.version() as i64;
         self.table.state = Some(finalized.snapshot());
+        self.known_batch = Some((app_id.to_string(), Some(batch_id)));
         Ok(Committed::Written { version, rows })
     }
 
@@ -167,6 +182,19 @@ where
         })
         .join()
         .expect("the Delta commit thread does not panic")
+    })
+}
+
+/// The data files of the Delta table at `path` as of its latest version (a file a crashed
+/// writer left behind is not one of them).
+pub fn active_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
+    block_on(async {
+        let absolute = std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(err)?;
+        let table = deltalake_core::open_table(url).await.map_err(err)?;
+        let snapshot = table.snapshot().map_err(err)?;
+        Ok(snapshot.log_data().iter().map(|f| absolute.join(&*f.path())).collect())
     })
 }
 

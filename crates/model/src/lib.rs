@@ -56,6 +56,37 @@ pub struct Pipeline {
     /// Checkpoint and monitoring of a streaming (Kafka) pipeline.
     #[serde(default, skip_serializing_if = "is_default")]
     pub stream: StreamSettings,
+    /// Where indicators come from when they change under a running stream.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub intel: IntelSettings,
+}
+
+/// The `[intel]` section: live intel sources and what a stream does when they change
+/// (docs/intel-sources.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntelSettings {
+    /// `[[intel.source]]`: feeds read by the sweeper, as in its `intel` list, which they are
+    /// added to when the file is read (a pipeline without a sweeper stage gets one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source: Vec<FeedSpec>,
+    /// When a new intel version adds indicators, a stream sweeps the events it stored in
+    /// this span before the batch for the added indicators only, and appends their hits
+    /// (`match_mode = "retro"`). Default 7d; `0s` turns it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retro_lookback: Option<sweep_calendar::Span>,
+    /// Where fetched sources are kept (the body, its validators, and a copy of every
+    /// version a stream used). Default: the stream's checkpoint folder, `intel/`; for a
+    /// batch run, `$SWEEP_CACHE/intel` (`~/.cache/sweep/intel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<PathBuf>,
+}
+
+impl IntelSettings {
+    /// The lookback of the retro-sweep a new intel version triggers in a stream.
+    pub fn retro_lookback(&self) -> sweep_calendar::Span {
+        self.retro_lookback.unwrap_or(sweep_calendar::Span::seconds(7 * 86_400))
+    }
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -349,6 +380,7 @@ impl Pipeline {
         let mut p: Pipeline = toml::from_str(text)
             .map_err(|e| ConfigError::Parse { path: name.to_string(), message: e.to_string().trim_end().to_string() })?;
         p.resolve_paths(base);
+        p.adopt_intel_sources();
         p.validate().map_err(|message| ConfigError::Invalid { path: name.to_string(), message })?;
         Ok(p)
     }
@@ -358,9 +390,31 @@ impl Pipeline {
         toml::to_string_pretty(self).expect("a pipeline always serialises")
     }
 
+    /// Moves `[[intel.source]]` entries into the sweeper stage's feed list, adding a sweeper
+    /// with default fields when the pipeline has none.
+    pub fn adopt_intel_sources(&mut self) {
+        if self.intel.source.is_empty() {
+            return;
+        }
+        let sources = std::mem::take(&mut self.intel.source);
+        match self.analyse.iter_mut().find_map(|a| match a {
+            AnalyseStage::Sweeper(spec) => Some(spec),
+            _ => None,
+        }) {
+            Some(sweeper) => sweeper.intel.extend(sources),
+            None => self.analyse.insert(0, AnalyseStage::Sweeper(SweeperSpec { intel: sources, ..SweeperSpec::from_paths::<PathBuf>([]) })),
+        }
+    }
+
+    /// True when some intel source is read again while a stream runs.
+    pub fn has_live_intel(&self) -> bool {
+        self.sweeper().is_some_and(|s| s.intel.iter().any(|f| f.refresh.is_some()))
+    }
+
     fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
-            if p.is_relative() {
+            // An empty path is no path (an intel source fetched from a URL).
+            if p.is_relative() && !p.as_os_str().is_empty() {
                 *p = base.join(&*p);
             }
         };
@@ -377,10 +431,13 @@ impl Pipeline {
         if let Some(c) = &mut self.stream.checkpoint {
             fix(c);
         }
+        if let Some(c) = &mut self.intel.cache {
+            fix(c);
+        }
         for stage in &mut self.analyse {
             match stage {
                 AnalyseStage::Sweeper(sw) => {
-                    for f in &mut sw.intel {
+                    for f in sw.intel.iter_mut().chain(&mut self.intel.source) {
                         fix(&mut f.path);
                     }
                     for a in &mut sw.allow {
@@ -458,6 +515,14 @@ impl Pipeline {
                 AnalyseStage::Sweeper(sw) => {
                     if sw.intel.is_empty() {
                         return Err(format!("analyse[{i}] (sweeper) has no feeds: set intel = [{{ path = \"feeds/\" }}]"));
+                    }
+                    for (j, feed) in sw.intel.iter().enumerate() {
+                        feed.check_location().map_err(|m| format!("analyse[{i}].intel[{j}]: {m}"))?;
+                        if let Some(url) = &feed.url
+                            && !(url.starts_with("http://") || url.starts_with("https://"))
+                        {
+                            return Err(format!("analyse[{i}].intel[{j}]: url {url:?} is not an http:// or https:// URL"));
+                        }
                     }
                     if sw.fields.is_empty() {
                         return Err(format!("analyse[{i}].fields is empty: name at least one of server_ip, client_ip, host, url"));

@@ -39,6 +39,13 @@ pub struct PlannedBatch {
     /// The end of input (stop_when_drained): every open window becomes final.
     #[serde(default)]
     pub final_flush: bool,
+    /// The intel version the batch is swept with (a stream with a sweeper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_version: Option<String>,
+    /// The first batch of a new intel version: the version before it. The batch also
+    /// sweeps the stored events of the lookback with the indicators the new version added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retro_from_version: Option<String>,
 }
 
 /// Running totals since the checkpoint was created, as of a committed batch.
@@ -59,6 +66,9 @@ pub struct Totals {
     pub findings: u64,
     #[serde(default)]
     pub findings_by_kind: BTreeMap<String, u64>,
+    /// Of `hits`, those found by the retro-sweeps of new intel versions.
+    #[serde(default)]
+    pub retro_hits: u64,
 }
 
 impl Totals {
@@ -104,6 +114,8 @@ pub struct Resume {
     pub next_from: Option<BTreeMap<String, i64>>,
     /// A batch planned but not committed: it must be re-run before anything else.
     pub unfinished: Option<PlannedBatch>,
+    /// The intel version of the last planned batch.
+    pub intel_version: Option<String>,
 }
 
 pub struct Checkpoint {
@@ -138,11 +150,13 @@ impl Checkpoint {
         let next = committed.map_or(0, |c| c + 1);
         let unfinished_path = ckpt.file("offsets", next);
         let unfinished: Option<PlannedBatch> = if unfinished_path.exists() { Some(read_json(&unfinished_path)?) } else { None };
-        let next_from = match committed {
-            Some(c) => Some(read_json::<PlannedBatch>(&ckpt.file("offsets", c))?.until),
+        let last_committed = match committed {
+            Some(c) => Some(read_json::<PlannedBatch>(&ckpt.file("offsets", c))?),
             None => None,
         };
-        Ok((ckpt, Resume { pipeline_id: record.id, committed, totals, window_state, next_from, unfinished }))
+        let intel_version = unfinished.as_ref().or(last_committed.as_ref()).and_then(|b| b.intel_version.clone());
+        let next_from = last_committed.map(|b| b.until);
+        Ok((ckpt, Resume { pipeline_id: record.id, committed, totals, window_state, next_from, unfinished, intel_version }))
     }
 
     /// True once a run on this checkpoint has applied the write mode to the tables: later
@@ -248,6 +262,8 @@ mod tests {
             until: [("kafka:t/0".to_string(), until)].into(),
             planned_at_us: 7,
             final_flush: false,
+            intel_version: None,
+            retro_from_version: None,
         }
     }
 

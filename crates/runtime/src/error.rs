@@ -13,6 +13,8 @@ pub enum RunError {
     Intel(#[from] sweep_intel::feeds::FeedError),
     #[error(transparent)]
     Sweeper(#[from] sweep_sweeper::SweeperError),
+    #[error(transparent)]
+    IntelSource(Box<sweep_intel_sources::SourceError>),
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("cannot start the runtime: {0}")]
@@ -33,4 +35,11 @@ pub enum RunError {
         "interrupted (Ctrl-C or SIGTERM) after {lines} lines: nothing was committed, the lake is as it was; run the same command again to load the inputs"
     )]
     Interrupted { lines: u64 },
+}
+
+impl RunError {
+    /// An intel source's error (boxed: it is large and rare).
+    pub fn intel(e: sweep_intel_sources::SourceError) -> RunError {
+        RunError::IntelSource(Box::new(e))
+    }
 }

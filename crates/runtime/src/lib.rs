@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod checkpoint;
 mod engine;
 mod error;
+pub mod intel;
 pub mod metrics;
 pub mod retro;
 pub mod stream;

@@ -58,6 +58,61 @@ pub struct StreamMetrics {
     pub rate_milli: AtomicU64,
     pub batch_seconds: Mutex<Histogram>,
     pub produce_to_commit_seconds: Mutex<Histogram>,
+    pub intel: Mutex<IntelMetrics>,
+}
+
+/// The intel a stream sweeps with, and its sources.
+#[derive(Debug, Default)]
+pub struct IntelMetrics {
+    pub version: String,
+    pub indicators: u64,
+    /// Swaps to a new version since the process started.
+    pub swaps: u64,
+    pub retro_hits: u64,
+    /// The sources as the refresh thread last left them (read when /metrics is asked).
+    pub sources: Option<Arc<Mutex<Vec<sweep_intel_sources::SourceStats>>>>,
+}
+
+impl IntelMetrics {
+    fn render(&self, out: &mut String) {
+        if self.version.is_empty() {
+            return;
+        }
+        let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        out.push_str("# HELP sweep_intel_version_info The intel version batches are swept with.\n# TYPE sweep_intel_version_info gauge\n");
+        out.push_str(&format!("sweep_intel_version_info{{version=\"{}\"}} 1\n", label(&self.version)));
+        for (name, help, kind, value) in [
+            ("sweep_intel_indicators", "Indicators in the version in use.", "gauge", self.indicators),
+            ("sweep_intel_swaps_total", "Swaps to a new intel version since the process started.", "counter", self.swaps),
+            (
+                "sweep_retro_hits_total",
+                "Hits found in stored events by the retro-sweeps of new intel versions.",
+                "counter",
+                self.retro_hits,
+            ),
+        ] {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        let per_source: [(&str, &str, &str, fn(&sweep_intel_sources::SourceStats) -> Option<f64>); 4] = [
+            ("sweep_intel_source_refreshes_total", "Refreshes that found the source changed.", "counter", |s| Some(s.refreshes as f64)),
+            ("sweep_intel_source_failures_total", "Refreshes that failed (the previous indicators stayed in use).", "counter", |s| {
+                Some(s.failures as f64)
+            }),
+            ("sweep_intel_source_indicators", "Indicators of the source's content in use.", "gauge", |s| Some(s.indicators as f64)),
+            ("sweep_intel_source_last_success_seconds", "When the source was last read successfully (Unix time).", "gauge", |s| {
+                s.last_success_us.map(|us| us as f64 / 1e6)
+            }),
+        ];
+        let sources = self.sources.as_ref().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default();
+        for (name, help, kind, get) in per_source {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for source in &sources {
+                if let Some(v) = get(source) {
+                    out.push_str(&format!("{name}{{source=\"{}\"}} {v}\n", label(&source.name)));
+                }
+            }
+        }
+    }
 }
 
 impl StreamMetrics {
@@ -66,6 +121,12 @@ impl StreamMetrics {
     pub fn batch_committed(&self, totals: &Totals, lines: u64, seconds: f64) {
         self.batch_seconds.lock().unwrap_or_else(|e| e.into_inner()).observe(seconds, 1);
         self.rate_milli.store((lines as f64 / seconds.max(1e-6) * 1000.0) as u64, Ordering::Relaxed);
+        self.set_totals(totals);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The running totals (since the checkpoint was made) as the gauges.
+    pub fn set_totals(&self, totals: &Totals) {
         for (gauge, value) in [
             (&self.lines, totals.lines),
             (&self.events, totals.events),
@@ -77,7 +138,6 @@ impl StreamMetrics {
         ] {
             gauge.store(value, Ordering::Relaxed);
         }
-        self.batches.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -114,6 +174,7 @@ impl StreamMetrics {
             "Time from a message's Kafka timestamp to the commit of its batch.",
             &mut out,
         );
+        self.intel.lock().unwrap_or_else(|e| e.into_inner()).render(&mut out);
         out
     }
 }

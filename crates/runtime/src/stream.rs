@@ -35,6 +35,7 @@ use sweep_kafka::source::{PolledBatch, TopicSource};
 use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 
 use crate::checkpoint::{Checkpoint, PlannedBatch, Resume, Totals};
+use crate::intel::{BatchIntel, StreamIntel};
 use crate::metrics::StreamMetrics;
 use crate::{LatencyRecorder, RunCounters, RunError, RunSummary, StreamSummary, TableSummary, now_micros};
 
@@ -49,14 +50,18 @@ pub enum Planning {
     EndOffsets,
 }
 
-/// One batch for the engine: its plan, its messages when the loop polled them, and whether
-/// its commit replaces the tables' earlier rows.
+/// One batch for the engine: its plan, its messages when the loop polled them, whether
+/// its commit replaces the tables' earlier rows, and the intel it is swept with.
 pub struct BatchInput<'a> {
     pub planned: &'a PlannedBatch,
     /// The messages, in [`Planning::Poll`] (also for a re-run batch); `None` otherwise.
     pub polled: Option<&'a PolledBatch>,
     /// Batch 0 under `--mode overwrite`: the commit replaces the rows the tables held.
     pub replace: bool,
+    /// The intel version the batch was planned with, and the retro-sweep of stored events
+    /// the batch owes when it is the first of a new version (its retro hits commit with
+    /// the batch's own).
+    pub intel: Option<&'a BatchIntel>,
 }
 
 /// What one batch did, once every table sink holds it.
@@ -70,6 +75,8 @@ pub struct BatchDone {
     pub skipped: u64,
     pub late: u64,
     pub hits: u64,
+    /// Of `hits`, those the retro-sweep of a new intel version found in stored events.
+    pub retro_hits: u64,
     pub metrics_rows: u64,
     pub findings: u64,
     pub findings_by_kind: BTreeMap<String, u64>,
@@ -121,6 +128,8 @@ pub struct StreamContext<'a> {
     pub metrics_addr: Option<String>,
     pub counters: &'a RunCounters,
     pub stop: Arc<AtomicBool>,
+    /// The sweeper's intel, swapped between batches when its sources change.
+    pub intel: Option<StreamIntel>,
 }
 
 /// The tables of a stream, opened before its first batch: takes the lake's lock (held while
@@ -156,6 +165,8 @@ pub struct StreamOutcome {
     pub summary: RunSummary,
     pub suppressed: u64,
     pub inactive: u64,
+    /// The intel version in use when the run ended.
+    pub intel: Option<Arc<sweep_sweeper::LoadedIntel>>,
 }
 
 /// Runs the micro-batch protocol until `stop` is raised or, with `stop_when_drained`, until
@@ -176,6 +187,15 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
         inactive: 0,
     };
     let lines_before = state.totals.lines;
+    // /metrics shows the checkpoint's totals from the start, not zeros until a first batch.
+    ctx.live.set_totals(&state.totals);
+    if let Some(intel) = &ctx.intel {
+        let mut m = ctx.live.intel.lock().unwrap_or_else(|e| e.into_inner());
+        m.sources = Some(intel.source_stats_handle());
+        m.retro_hits = state.totals.retro_hits;
+        m.version = intel.current().index.version().to_string();
+        m.indicators = intel.current().index.len() as u64;
+    }
     let mut next_batch = ctx.resume.committed.map_or(0, |c| c + 1);
 
     // A batch planned but not committed before a crash is re-run first, over the same offsets.
@@ -229,7 +249,7 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
                 let from = ctx.source.positions().to_vec();
                 let polled = ctx.source.next_batch(&ctx.stop).map_err(RunError::from)?;
                 let drained = ctx.stop_when_drained && polled.is_empty() && is_drained(&ctx.source);
-                if polled.is_empty() && !drained {
+                if polled.is_empty() && !drained && !intel_ready(&mut ctx) {
                     update_lag(&ctx.source, ctx.source.positions(), &ctx.live);
                     continue;
                 }
@@ -251,7 +271,7 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
                 let until = plan_until(&from, &high, ctx.spec.batch_size.max(1));
                 ctx.live.lag.store(lag(&from, &high), Ordering::Relaxed);
                 let drained = until == from && ctx.stop_when_drained;
-                if until == from && !drained {
+                if until == from && !drained && !intel_ready(&mut ctx) {
                     pause(&ctx.stop, Duration::from_millis(ctx.spec.batch_interval_ms.max(100)));
                     continue;
                 }
@@ -265,12 +285,22 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
             state.summary.stopped_by = "drained".into();
             break;
         }
+        // A new intel version is taken here, between two batches, and recorded in the plan.
+        let (intel_version, retro_from_version) = match ctx.intel.as_mut() {
+            Some(intel) => {
+                let (version, from) = intel.plan_next();
+                (Some(version), from)
+            }
+            None => (None, None),
+        };
         let planned = PlannedBatch {
             batch: next_batch,
             from: keyed(&sources, &from),
             until: keyed(&sources, &until),
             planned_at_us: now_micros(),
             final_flush: flush,
+            intel_version,
+            retro_from_version,
         };
         // Step 2: the plan is recorded before any sink sees the batch.
         ctx.checkpoint.plan(&planned).map_err(E::Error::from)?;
@@ -292,8 +322,19 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
         }
     }
 
+    // The group's offsets are committed without waiting during the run; the last one is
+    // waited for, so that the group is current once the run has ended.
+    if state.summary.batches > 0
+        && let Err(e) = ctx.source.commit_and_wait(&positions)
+    {
+        eprintln!("sweep: warning: {e} (the checkpoint is unaffected)");
+    }
     let LoopState { totals, mut summary, latency, suppressed, inactive } = state;
     summary.lag = ctx.live.lag.load(Ordering::Relaxed);
+    summary.retro_hits = totals.retro_hits;
+    if let Some(intel) = &ctx.intel {
+        summary.intel_sources = intel.source_stats();
+    }
     summary.late_events = totals.late;
     summary.alerts = totals.alerts;
     (summary.produce_to_commit_p50_s, summary.produce_to_commit_p99_s, summary.produce_to_commit_max_s) =
@@ -303,7 +344,8 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
     run.lines_per_second = (run.input_lines - lines_before) as f64 / run.elapsed_s.max(1e-9);
     run.tables = engine.tables();
     run.stream = Some(summary);
-    Ok(StreamOutcome { summary: run, suppressed, inactive })
+    let intel = ctx.intel.as_ref().map(|i| i.current().clone());
+    Ok(StreamOutcome { summary: run, suppressed, inactive, intel })
 }
 
 /// What the loop carries from batch to batch.
@@ -327,7 +369,8 @@ impl LoopState {
     ) -> Result<(u64, f64), E::Error> {
         let batch_started = Instant::now();
         let replace = ctx.checkpoint.replaces_tables(planned.batch);
-        let done = engine.process_and_commit(BatchInput { planned, polled, replace })?;
+        let intel = ctx.intel.as_mut().map(|i| i.for_batch(planned)).transpose()?;
+        let done = engine.process_and_commit(BatchInput { planned, polled, replace, intel: intel.as_ref() })?;
 
         // Step 4: alerts go out after the tables hold the batch and before its commit
         // marker: at least once (a re-run batch sends its alerts again).
@@ -346,6 +389,7 @@ impl LoopState {
         totals.skipped += done.skipped;
         totals.late += done.late;
         totals.hits += done.hits;
+        totals.retro_hits += done.retro_hits;
         totals.metrics_rows += done.metrics_rows;
         totals.findings += done.findings;
         totals.alerts += sent;
@@ -361,6 +405,22 @@ impl LoopState {
 
         // Committed: everything below is reporting.
         self.summary.batches += 1;
+        if let (Some(stream_intel), Some(batch_intel)) = (&ctx.intel, &intel) {
+            let mut m = ctx.live.intel.lock().unwrap_or_else(|e| e.into_inner());
+            let version = batch_intel.intel.index.version();
+            if m.version != version {
+                if !m.version.is_empty() {
+                    m.swaps += 1;
+                }
+                m.version = version.to_string();
+                m.indicators = batch_intel.intel.index.len() as u64;
+            }
+            m.retro_hits = totals.retro_hits;
+            m.sources.get_or_insert_with(|| stream_intel.source_stats_handle());
+            if planned.retro_from_version.is_some() {
+                self.summary.intel_swaps += 1;
+            }
+        }
         self.suppressed += done.suppressed;
         self.inactive += done.inactive;
         let committed_ms = now_micros() / 1000;
@@ -382,6 +442,11 @@ impl LoopState {
         ctx.counters.events.store(totals.events, Ordering::Relaxed);
         ctx.counters.rejects.store(totals.rejects, Ordering::Relaxed);
     }
+}
+
+/// True when a new intel version waits to be planned with.
+fn intel_ready(ctx: &mut StreamContext<'_>) -> bool {
+    ctx.intel.as_mut().is_some_and(|i| i.update_ready())
 }
 
 /// The offsets of a batch's partitions by source name (`kafka:<topic>/<partition>`).
@@ -419,10 +484,12 @@ fn is_drained(source: &TopicSource) -> bool {
     }
 }
 
-/// The lag behind the partitions' end offsets from `positions` (a metadata request).
+/// The lag behind the partitions' end offsets from `positions`, as of the consumer's last
+/// fetch responses: no request, so an idle partition costs nothing here. Left as it was
+/// until every partition has been fetched once.
 fn update_lag(source: &TopicSource, positions: &[i64], live: &StreamMetrics) {
-    if let Ok(marks) = source.watermarks() {
-        let high: Vec<i64> = marks.iter().map(|(_, high)| *high).collect();
+    let high: Option<Vec<i64>> = source.cached_high_watermarks().into_iter().collect();
+    if let Some(high) = high {
         live.lag.store(lag(positions, &high), Ordering::Relaxed);
     }
 }

@@ -143,6 +143,13 @@ pub struct StreamSummary {
     /// The metrics endpoint, when one was served.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_addr: Option<String>,
+    /// Batches that swapped to a new intel version.
+    pub intel_swaps: u64,
+    /// Hits found in stored events by the retro-sweeps of new versions (included in `hits`).
+    pub retro_hits: u64,
+    /// The intel sources as the run ended: last success, refreshes, failures, counts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub intel_sources: Vec<sweep_intel_sources::SourceStats>,
 }
 
 /// Produce-to-commit latencies in 10 ms steps, for the quantiles of the run summary.

@@ -53,6 +53,7 @@ static HITS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("confidence", DataType::Int32, true),
         Field::new("tags", tags_type(), true),
         Field::new("intel_version", DataType::Utf8, false),
+        Field::new("match_mode", DataType::Utf8, false),
         Field::new("source", DataType::Utf8, true),
         Field::new("offset", DataType::Int64, true),
     ]))
@@ -191,11 +192,32 @@ pub fn load_feeds(feeds: &[FeedSpec], allow: &[std::path::PathBuf]) -> Result<Lo
     Ok(LoadedIntel { index: Arc::new(index), feeds: reports, allowlists: allow_reports, refused, load_s: started.elapsed().as_secs_f64() })
 }
 
+/// How a hit was found: by the sweep of an event as it arrived (`live`), or by a later
+/// sweep of stored events with indicators that came after them (`retro`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchMode {
+    Live,
+    Retro,
+}
+
+impl MatchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchMode::Live => "live",
+            MatchMode::Retro => "retro",
+        }
+    }
+}
+
 /// The sweeper operator: event batches in, hit batches out.
 #[derive(Clone)]
 pub struct Sweeper {
     index: Arc<IntelIndex>,
     fields: Vec<MatchField>,
+    /// The `intel_version` hits carry: the index's own, or the version an index of added
+    /// indicators was taken from.
+    intel_version: Arc<str>,
+    mode: MatchMode,
 }
 
 /// A text column as `Utf8`; other string layouts (Parquet readers give `Utf8View`) are cast.
@@ -217,7 +239,14 @@ fn value(col: Option<&StringArray>, row: usize) -> Option<&str> {
 
 impl Sweeper {
     pub fn new(index: Arc<IntelIndex>, fields: Vec<MatchField>) -> Sweeper {
-        Sweeper { index, fields }
+        let intel_version = Arc::from(index.version());
+        Sweeper { index, fields, intel_version, mode: MatchMode::Live }
+    }
+
+    /// A sweeper whose hits are `retro` hits of `intel_version` (a retro-sweep, or the
+    /// indicators a new version added, swept over stored events).
+    pub fn retro(index: Arc<IntelIndex>, fields: Vec<MatchField>, intel_version: &str) -> Sweeper {
+        Sweeper { index, fields, intel_version: Arc::from(intel_version), mode: MatchMode::Retro }
     }
 
     pub fn index(&self) -> &IntelIndex {
@@ -274,7 +303,8 @@ impl Sweeper {
                     out.tags.values().append_value(t);
                 }
                 out.tags.append(true);
-                out.intel_version.append_value(self.index.version());
+                out.intel_version.append_value(&*self.intel_version);
+                out.match_mode.append_value(self.mode.as_str());
                 out.source.append_option(value(source.as_ref(), row));
                 out.offset.append_option(offset.and_then(|o| o.is_valid(row).then(|| o.value(row))));
             }
@@ -297,6 +327,7 @@ struct HitsBuilder {
     confidence: Int32Builder,
     tags: ListBuilder<StringBuilder>,
     intel_version: StringBuilder,
+    match_mode: StringBuilder,
     source: StringBuilder,
     offset: Int64Builder,
 }
@@ -317,6 +348,7 @@ impl Default for HitsBuilder {
             confidence: Int32Builder::new(),
             tags: ListBuilder::new(StringBuilder::new()),
             intel_version: StringBuilder::new(),
+            match_mode: StringBuilder::new(),
             source: StringBuilder::new(),
             offset: Int64Builder::new(),
         }
@@ -339,6 +371,7 @@ impl HitsBuilder {
             Arc::new(self.confidence.finish()),
             Arc::new(self.tags.finish()),
             Arc::new(self.intel_version.finish()),
+            Arc::new(self.match_mode.finish()),
             Arc::new(self.source.finish()),
             Arc::new(self.offset.finish()),
         ];

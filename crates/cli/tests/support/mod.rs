@@ -3,6 +3,7 @@
 //! SWEEP_REQUIRE_KAFKA=1 (set by scripts/test), where a missing broker fails them.
 #![allow(dead_code)]
 
+pub mod feed_server;
 pub mod spark;
 
 use std::path::Path;

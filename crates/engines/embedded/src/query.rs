@@ -48,7 +48,7 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<Vec<Stri
 
 /// Registers a Delta table as of its latest version: only files its log lists are read,
 /// never a file a crashed writer left behind.
-async fn register_delta(ctx: &SessionContext, name: &str, dir: &Path) -> Result<()> {
+pub(crate) async fn register_delta(ctx: &SessionContext, name: &str, dir: &Path) -> Result<()> {
     let delta = |e: deltalake_core::DeltaTableError| DataFusionError::External(format!("Delta table {dir:?}: {e}").into());
     let url = deltalake_core::ensure_table_uri(std::path::absolute(dir)?.to_string_lossy()).map_err(delta)?;
     let table = deltalake_core::open_table(url).await.map_err(delta)?;

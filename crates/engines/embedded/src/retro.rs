@@ -21,8 +21,9 @@ use sweep_load::{Lake, SinkSpec, TableWriter, run_id};
 use sweep_model::{SweeperSpec, WriteMode};
 
 use crate::query::register_lake;
+use sweep_runtime::intel::load_intel;
 use sweep_runtime::{IntelSummary, RetroSummary, hits_are_delta};
-use sweep_sweeper::{Sweeper, hits_schema, intel_schema, load_intel};
+use sweep_sweeper::{Sweeper, hits_schema, intel_schema};
 
 use crate::EngineError;
 use crate::run::write_intel_files;
@@ -63,8 +64,8 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
             return Err(EngineError::worker(format!("--since {d:?} is not a date; write it as YYYY-MM-DD")));
         }
     }
-    let loaded = load_intel(spec)?;
-    let sweeper = Sweeper::new(loaded.index.clone(), spec.fields.clone());
+    let loaded = load_intel(spec, None)?;
+    let sweeper = Sweeper::retro(loaded.index.clone(), spec.fields.clone(), loaded.index.version());
     let threads = if threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { threads };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().map_err(EngineError::runtime)?;
     // The new hits and the intel snapshot commit together through the lake's journal, or

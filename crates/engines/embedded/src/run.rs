@@ -20,11 +20,12 @@ use sweep_content::{VerdictCache, findings_schema};
 use sweep_extract::{ChunkReader, Input, resolve_inputs};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, rejects_schema};
 use sweep_intel::index::MatchStats;
-use sweep_load::{Lake, SinkSpec, TableWriter, lake_root, prepare_table_dir, run_id};
+use sweep_load::{Lake, SinkSpec, TableWriter, lake_root, run_id};
 use sweep_model::Pipeline;
 
+use sweep_runtime::intel::load_intel;
 use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, check_gates, now_micros, run_warnings};
-use sweep_sweeper::{Sweeper, hits_schema, intel_batch, intel_schema, load_intel};
+use sweep_sweeper::{Sweeper, hits_schema, intel_batch, intel_schema};
 
 use crate::EngineError;
 use crate::window::{Mode, WindowAnalyser, metrics_schema};
@@ -76,7 +77,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     if let Some(spec) = &window_spec {
         WindowAnalyser::new(spec.clone(), Mode::Batch)?;
     }
-    let loaded = sweeper_spec.map(load_intel).transpose()?;
+    let loaded = sweeper_spec.map(|s| load_intel(s, pipeline.intel.cache.as_deref())).transpose()?;
     let sweeper = loaded.as_ref().zip(sweeper_spec).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
     let content = sweep_runtime::content_analyser(pipeline)?;
 
@@ -484,12 +485,6 @@ pub(crate) fn count_findings(findings: &RecordBatch, by_kind: &mut BTreeMap<Stri
             }
         }
     }
-}
-
-/// Replaces the `intel` table with the index's indicators (one file).
-pub(crate) fn write_intel_table(index: &sweep_intel::index::IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), EngineError> {
-    prepare_table_dir(sink.path(), sweep_model::WriteMode::Overwrite)?;
-    write_intel_files(index, sink)
 }
 
 /// Writes the index's indicators as one file into `sink` (a table folder or a run's staging).

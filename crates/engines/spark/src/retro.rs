@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use sweep_load::{Lake, run_id};
 use sweep_model::{SinkSpec, SweeperSpec, WriteMode};
+use sweep_runtime::intel::load_intel;
 use sweep_runtime::{IntelSummary, RetroSummary, RunError, hits_are_delta};
-use sweep_sweeper::{hits_schema, intel_schema, load_intel};
+use sweep_sweeper::{hits_schema, intel_schema};
 
 use crate::SparkError;
 use crate::client::{self, Remote, SparkClient};
@@ -33,7 +34,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str)
     if !lake.join("events").is_dir() {
         return Err(SparkError::Unsupported(format!("{} has no events table to sweep", lake.display())));
     }
-    let loaded = load_intel(spec)?;
+    let loaded = load_intel(spec, None)?;
     // The new hits and the intel snapshot commit together through the lake's journal, or
     // not at all, as on the embedded engine; the lock keeps other writers out meanwhile.
     let journal = Lake::open(lake).map_err(RunError::from)?;
@@ -107,7 +108,7 @@ async fn retro_on(
             keyed.to_string()
         };
         let columns = "ts, client_ip, user, host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, tags, \
-                       intel_version, source, offset";
+                       intel_version, 'retro' AS match_mode, source, offset";
         let fresh = client::sql(&format!("SELECT {columns} FROM ({fresh})"));
         checkpoints.push(spark.checkpoint("sweep_fresh_hits", fresh, "finding the hits not stored yet").await?);
         summary.hits_written = count(spark, "SELECT count(*) FROM sweep_fresh_hits", "counting new hits").await?;

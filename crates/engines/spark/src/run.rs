@@ -11,11 +11,12 @@ use arrow::datatypes::Int64Type;
 use sweep_extract::Input;
 use sweep_load::{Lake, lake_root};
 use sweep_model::{FormatSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_runtime::intel::load_intel;
 use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummary};
 use sweep_spark_sql::fields::lit;
 use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_detail, reject_raw, rejection};
 use sweep_spark_sql::{Directive, FormatSql, event_columns, file_format_sql, format_sql};
-use sweep_sweeper::{LoadedIntel, load_intel};
+use sweep_sweeper::LoadedIntel;
 
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
@@ -60,7 +61,7 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     }
     let sweeper = pipeline.sweeper().cloned();
     let intel = match &sweeper {
-        Some(spec) => Some(load_intel(spec)?),
+        Some(spec) => Some(load_intel(spec, pipeline.intel.cache.as_deref())?),
         None => None,
     };
 
@@ -192,7 +193,7 @@ fn run_kafka(
 ) -> Result<RunSummary, SparkError> {
     stream::check_supported_stream(pipeline)?;
     let intel = match pipeline.sweeper() {
-        Some(spec) => Some(load_intel(spec)?),
+        Some(spec) => Some(load_intel(spec, pipeline.intel.cache.as_deref())?),
         None => None,
     };
     let runtime = client_runtime()?;

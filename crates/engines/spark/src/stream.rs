@@ -53,6 +53,12 @@ pub(crate) fn check_supported_stream(pipeline: &Pipeline) -> Result<(), SparkErr
             return Err(SparkError::Unsupported(format!("the {table} table as JSON lines in a Kafka pipeline: use delta or parquet")));
         }
     }
+    if pipeline.has_live_intel() {
+        return Err(SparkError::Unsupported(
+            "intel sources with `refresh` in a Kafka pipeline (live intel swaps run on the embedded engine for now;              drop `refresh` to read the sources once, or use --engine embedded)"
+                .into(),
+        ));
+    }
     Ok(())
 }
 
@@ -173,6 +179,7 @@ pub(crate) fn run_stream(
         metrics_addr,
         counters,
         stop,
+        intel: None,
     };
     let outcome = run_micro_batches(&mut batches, context);
     drop(batches);
@@ -319,6 +326,7 @@ impl Batches<'_> {
         self.pending_window = window_state;
         let intel = out.intel.take().unwrap_or_default();
         Ok(BatchDone {
+            retro_hits: 0,
             lines: out.input_lines,
             events: out.events,
             rejects: out.rejects,

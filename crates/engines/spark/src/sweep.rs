@@ -380,7 +380,7 @@ pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool, with_urls
 /// The `hits` table: one row per event and indicator, at the first field that matched and
 /// was not allow-listed.
 pub const HITS_SQL: &str = "SELECT ts, client_ip, user, host, url, indicator, indicator_type, match_kind, matched_field, feed, \
-     confidence, tags, intel_version, source, offset \
+     confidence, tags, intel_version, 'live' AS match_mode, source, offset \
      FROM (SELECT *, row_number() OVER (PARTITION BY source, offset, id ORDER BY field_order) AS rn \
            FROM sweep_candidates WHERE active AND NOT allowed) WHERE rn = 1";
 

@@ -152,6 +152,62 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+fn is_empty_path(p: &Path) -> bool {
+    p.as_os_str().is_empty()
+}
+
+/// A TAXII 2.1 collection: the server's discovery URL (`…/taxii2/`) or an API root
+/// (`…/api1/`), and the collection's id or title; or the collection's own URL
+/// (`…/collections/<id>/`) with no `collection`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxiiCollection {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    /// HTTP basic authentication (`${NAME}` reads the environment, as in `headers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// A bearer token (`${NAME}` reads the environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Objects per page (the server may send fewer). Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl FeedSpec {
+    /// Where the feed comes from, for messages and reports: the path, the URL or the
+    /// TAXII collection.
+    pub fn location(&self) -> String {
+        match (&self.url, &self.taxii) {
+            (Some(url), _) => url.clone(),
+            (None, Some(t)) => match &t.collection {
+                Some(c) => format!("taxii:{} collection {c}", t.url),
+                None => format!("taxii:{}", t.url),
+            },
+            (None, None) => self.path.display().to_string(),
+        }
+    }
+
+    /// True when the feed is fetched over the network rather than read from `path`.
+    pub fn is_remote(&self) -> bool {
+        self.url.is_some() || self.taxii.is_some()
+    }
+
+    /// Checks that the feed names exactly one place to read it from.
+    pub fn check_location(&self) -> Result<(), String> {
+        let given = [!self.path.as_os_str().is_empty(), self.url.is_some(), self.taxii.is_some()];
+        match given.iter().filter(|g| **g).count() {
+            1 => Ok(()),
+            0 => Err("an intel source needs one of path, url or taxii".into()),
+            _ => Err(format!("an intel source takes one of path, url or taxii, not several ({})", self.location())),
+        }
+    }
+}
+
 /// One configured feed: a file or a directory, as written in pipeline TOML:
 ///
 /// ```toml
@@ -163,10 +219,41 @@ fn is_false(b: &bool) -> bool {
 ///   { path = "ipsum.txt", min_count = 3 },
 /// ]
 /// ```
+///
+/// A feed can also be fetched, and read again every `refresh` (docs/intel-sources.md):
+///
+/// ```toml
+/// [[intel.source]]
+/// url = "https://urlhaus.abuse.ch/downloads/csv_recent/"
+/// preset = "urlhaus"
+/// refresh = "5m"
+///
+/// [[intel.source]]
+/// taxii = { url = "https://taxii.example/taxii2/", collection = "indicators", token = "${TAXII_TOKEN}" }
+/// refresh = "1m"
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedSpec {
+    /// A local file or folder. Empty when the feed is fetched (`url` or `taxii`).
+    #[serde(default, skip_serializing_if = "is_empty_path")]
     pub path: PathBuf,
+    /// An `http://` or `https://` URL the feed is downloaded from (a MISP feed: the folder
+    /// that holds `manifest.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A TAXII 2.1 collection the feed's STIX objects are polled from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taxii: Option<TaxiiCollection>,
+    /// In a stream, how often the source is read again (a local path: checked for changes).
+    /// Without it a source is read once, when the run starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<sweep_calendar::Span>,
+    /// HTTP request headers (API keys). `${NAME}` in a value is replaced by the environment
+    /// variable `NAME` when the request is made, so secrets stay out of the file and out of
+    /// every summary.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
     /// The reader; absent = detected from the content (see [`sniff`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<FeedFormat>,

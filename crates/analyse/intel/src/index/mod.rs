@@ -930,6 +930,22 @@ impl IntelIndex {
         index
     }
 
+    /// The indicators of this index that `older` does not hold (the same value, type and
+    /// feed), as an index with this index's allowlist: what a new intel version adds, for
+    /// the retro-sweep of events stored before it. An indicator whose other provenance
+    /// fields changed (confidence, tags, validity) is not new.
+    pub fn added_since(&self, older: &IntelIndex) -> IntelIndex {
+        let known: std::collections::HashSet<(IndicatorType, String, Arc<str>)> =
+            older.iter().map(|i| (i.kind, i.value.into_owned(), i.feed.clone())).collect();
+        let added: Vec<Indicator> =
+            self.iter().filter(|i| !known.contains(&(i.kind, i.value.into_owned(), i.feed.clone()))).map(|i| i.to_indicator()).collect();
+        let n = added.len();
+        let mut index = IntelIndex::build_from(added.into_iter(), n, AllowList::new(), true);
+        index.allow = self.allow.clone();
+        index.allow_len = self.allow_len;
+        index
+    }
+
     /// The content hash of the indicator set and the allowlist (32 hex digits): the same
     /// normalised content gives the same version, whatever the input order, run or platform.
     pub fn version(&self) -> &str {

@@ -31,15 +31,18 @@ use sweep_load::{Committed, DeltaSink, SinkSpec, TableWriter};
 use sweep_model::Pipeline;
 use sweep_runtime::alerts;
 use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch};
+use sweep_runtime::intel::{BatchIntel, StreamIntel};
 use sweep_runtime::metrics::StreamMetrics;
 use sweep_runtime::stream::{
     BatchDone, BatchInput, MicroBatchEngine, Planning, StreamContext, open_stream_tables, run_micro_batches, serve_metrics,
 };
 use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, now_micros};
-use sweep_sweeper::{Sweeper, hits_schema, load_intel};
+use sweep_sweeper::{Sweeper, hits_schema};
 
-use crate::run::{CONTENT_CACHE_HOSTS, count_findings, write_intel_table};
+use crate::run::{CONTENT_CACHE_HOSTS, count_findings, write_intel_files};
 use crate::{EngineError, window};
+
+mod retro;
 
 /// One table of a streaming pipeline.
 enum TableSink {
@@ -115,7 +118,9 @@ struct Stages {
     parser: ChunkParser,
     sources: Vec<String>,
     sql: Vec<String>,
+    /// The sweeper of the intel version in use (set by the first batch).
     sweeper: Option<Sweeper>,
+    sweeper_fields: Option<Vec<sweep_intel::index::MatchField>>,
     /// The analyser and its verdicts of earlier batches: a cache only, so a re-run batch
     /// gets the same findings whatever it holds.
     content: Option<(Arc<ContentAnalyser>, VerdictCache)>,
@@ -132,8 +137,6 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let checkpoint_dir = pipeline.stream.checkpoint.clone().expect("validated: a streaming pipeline has a checkpoint");
 
     let parser = ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes);
-    let loaded = pipeline.sweeper().map(load_intel).transpose()?;
-    let sweeper = loaded.as_ref().zip(pipeline.sweeper()).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
     let content = sweep_runtime::content_analyser(pipeline)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -143,6 +146,8 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         .map_err(EngineError::runtime)?;
 
     let (ckpt, resume) = Checkpoint::open(&checkpoint_dir, now_micros())?;
+    let intel = StreamIntel::open(pipeline, &checkpoint_dir, resume.intel_version.as_deref())?;
+    let sweeper_fields = pipeline.sweeper().map(|s| s.fields.clone());
     let window = match pipeline.window() {
         Some(spec) => Some(match &resume.window_state {
             Some(bytes) => window::WindowAnalyser::restore(spec.clone(), bytes)?,
@@ -153,7 +158,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let wanted: [(&'static str, SchemaRef, bool, bool); 5] = [
         ("events", events_schema(), true, true),
         ("rejects", rejects_schema(), false, true),
-        ("hits", hits_schema(), false, sweeper.is_some()),
+        ("hits", hits_schema(), false, intel.is_some()),
         ("metrics", window::metrics_schema(), false, window.is_some()),
         ("findings", findings_schema(), false, content.is_some()),
     ];
@@ -173,8 +178,13 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         };
         tables.push(Table { name, schema, sink, rows: 0, files: 0 });
     }
-    if let (Some(l), Some(sink)) = (&loaded, pipeline.load.sink("intel")) {
-        write_intel_table(&l.index, &sink)?;
+    let intel_sink = pipeline.load.sink("intel").filter(|_| intel.is_some());
+    if let Some(sink) = &intel_sink {
+        // The intel table keeps every version a batch was swept with, so any hit can be
+        // explained; a table from before this checkpoint is replaced.
+        if !ckpt.tables_prepared() {
+            sweep_load::prepare_table_dir(sink.path(), sweep_model::WriteMode::Overwrite)?;
+        }
     }
     let producer = pipeline.load.alerts.as_ref().map(AlertProducer::connect).transpose()?;
     let source = TopicSource::connect(kafka)?;
@@ -188,12 +198,14 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
             parser,
             sources: source.partitions().iter().map(|p| p.source_name()).collect(),
             sql: pipeline.transform.iter().map(|t| t.sql.clone()).collect(),
-            sweeper,
+            sweeper: None,
+            sweeper_fields,
             content: content.map(|a| (a, VerdictCache::new(CONTENT_CACHE_HOSTS))),
             window,
             alerts_wanted: producer.is_some(),
         },
         tables,
+        intel_sink,
         session: SessionContext::new(),
         runtime,
     };
@@ -210,10 +222,11 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         metrics_addr,
         counters: &counters,
         stop,
+        intel,
     };
     let outcome = run_micro_batches(&mut engine, context)?;
     let mut run = outcome.summary;
-    if let Some(l) = &loaded {
+    if let Some(l) = &outcome.intel {
         run.intel = Some(IntelSummary { suppressed: outcome.suppressed, inactive: outcome.inactive, ..IntelSummary::new(l) });
     }
     Ok(run)
@@ -226,8 +239,42 @@ struct EmbeddedBatches {
     rows_per_file: usize,
     stages: Stages,
     tables: Vec<Table>,
+    /// Where each intel version is written the first time a batch uses it.
+    intel_sink: Option<SinkSpec>,
     session: SessionContext,
     runtime: tokio::runtime::Runtime,
+}
+
+impl EmbeddedBatches {
+    /// Sweeps with the batch's intel version: a new sweeper when the version changed, and
+    /// the version's indicators in the intel table (once; a file named by the version).
+    fn use_intel(&mut self, intel: &BatchIntel) -> Result<(), EngineError> {
+        let index = &intel.intel.index;
+        if self.stages.sweeper.as_ref().is_some_and(|s| s.index().version() == index.version()) {
+            return Ok(());
+        }
+        if let Some(sink) = &self.intel_sink
+            && !intel_version_written(sink, index.version())
+        {
+            write_intel_files(index, sink)?;
+        }
+        let fields = self.stages.sweeper_fields.clone().unwrap_or_default();
+        self.stages.sweeper = Some(Sweeper::new(index.clone(), fields));
+        Ok(())
+    }
+
+    fn table_spec(&self, name: &str) -> Option<SinkSpec> {
+        self.tables.iter().find(|t| t.name == name).map(|t| match &t.sink {
+            TableSink::Delta(d) => SinkSpec::Delta(d.path().to_path_buf()),
+            TableSink::Parquet { spec, .. } => spec.clone(),
+        })
+    }
+}
+
+/// True when the intel table holds the rows of `version` (its file is named by it).
+fn intel_version_written(sink: &SinkSpec, version: &str) -> bool {
+    let prefix = format!("intel-{version}");
+    std::fs::read_dir(sink.path()).is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&prefix)))
 }
 
 impl MicroBatchEngine for EmbeddedBatches {
@@ -239,7 +286,26 @@ impl MicroBatchEngine for EmbeddedBatches {
         // (the final flush of the windows) has no messages.
         let polled = input.polled.unwrap_or(&empty);
         let planned = input.planned;
-        let out = process_batch(planned, polled, &mut self.stages, &self.session, &self.runtime)?;
+        if let Some(intel) = input.intel {
+            self.use_intel(intel)?;
+        }
+        let mut out = process_batch(planned, polled, &mut self.stages, &self.session, &self.runtime)?;
+        // The first batch of a new intel version also owes the hits of the indicators it
+        // added in the events stored before it; they commit with the batch's own hits.
+        let mut retro_hits = 0;
+        if let (Some(work), Some(events), Some(hits)) =
+            (input.intel.and_then(|i| i.retro.as_ref()), self.table_spec("events"), self.table_spec("hits"))
+        {
+            let fields = self.stages.sweeper_fields.clone().unwrap_or_default();
+            let found = self.runtime.block_on(retro::sweep_stored(&events, &hits, work, &fields, planned.batch))?;
+            retro_hits = found.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+            if self.stages.alerts_wanted {
+                for b in &found {
+                    out.alerts.extend(alerts::hit_alerts(b)?);
+                }
+            }
+            out.hits.extend(found);
+        }
         let (app_id, rows_per_file) = (&self.app_id, self.rows_per_file);
         let tables = &mut self.tables;
         self.runtime.block_on(async {
@@ -271,6 +337,7 @@ impl MicroBatchEngine for EmbeddedBatches {
             skipped: out.counts.skipped,
             late: out.late,
             hits: rows(&out.hits),
+            retro_hits,
             metrics_rows: rows(&out.metrics),
             findings: rows(&out.findings),
             findings_by_kind,

@@ -1,0 +1,171 @@
+//! The retro-sweep a new intel version owes, on the embedded engine: the events the stream
+//! stored within the lookback and before the batch, swept with the indicators the version
+//! added; hits the table already holds are left out.
+//!
+//! A hit is the same hit when it has the same event (`source`, `offset`) and indicator
+//! (`indicator`, `indicator_type`, `feed`), the retro-sweep's keys. The table is read as it
+//! was before this batch: a Delta table as of its last version (the batch's commit, retro
+//! hits included, is one version), a Parquet folder without the batch's own files (a re-run
+//! after a crash writes them again).
+
+use std::collections::HashSet;
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+use sweep_intel::index::{MatchField, MatchStats};
+use sweep_load::SinkSpec;
+use sweep_runtime::intel::RetroWork;
+use sweep_sweeper::Sweeper;
+
+use crate::EngineError;
+use crate::query::register_delta;
+
+type HitKey = (String, i64, String, String, String);
+
+/// The retro hits of `work` over the stored events, for batch `batch`.
+pub(super) async fn sweep_stored(
+    events: &SinkSpec,
+    hits: &SinkSpec,
+    work: &RetroWork,
+    fields: &[MatchField],
+    batch: u64,
+) -> Result<Vec<RecordBatch>, EngineError> {
+    let mut config = SessionConfig::new();
+    // The sweeper reads plain Utf8 columns; ask the Parquet reader for them directly.
+    config.options_mut().execution.parquet.schema_force_view_types = false;
+    let ctx = SessionContext::new_with_config(config);
+    let dir = events.path();
+    match events {
+        SinkSpec::Delta(_) if dir.join("_delta_log").is_dir() => register_delta(&ctx, "events", dir).await?,
+        SinkSpec::Parquet(_) if has_files(dir) => {
+            let options = ParquetReadOptions::default().table_partition_cols(vec![("date".to_string(), DataType::Utf8)]);
+            let absolute = std::path::absolute(dir).map_err(|e| EngineError::worker(format!("{}: {e}", dir.display())))?;
+            ctx.register_parquet("events", &format!("{}/", absolute.display()), options).await?;
+        }
+        _ => return Ok(Vec::new()),
+    }
+    // The date partitions prune the files; the exact time and the offsets are checked per row.
+    let since_day = sweep_load::date_string(work.since_us.div_euclid(86_400_000_000).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let mut stream = ctx.sql(&format!("SELECT * FROM events WHERE date >= '{since_day}'")).await?.execute_stream().await?;
+    let sweeper = Sweeper::retro(work.added.clone(), fields.to_vec(), &work.intel_version);
+    let (mut stats, mut scratch) = (MatchStats::default(), Vec::new());
+    let mut found = Vec::new();
+    while let Some(events) = stream.next().await {
+        let events = before_batch(&events?, work)?;
+        if events.num_rows() == 0 {
+            continue;
+        }
+        let hits = tokio::task::block_in_place(|| sweeper.sweep_batch(&events, &mut stats, &mut scratch))?;
+        if hits.num_rows() > 0 {
+            found.push(hits);
+        }
+    }
+    if found.is_empty() {
+        return Ok(found);
+    }
+    let stored = stored_keys(hits, batch, &found)?;
+    found.iter().map(|b| without_keys(b, &stored)).filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0)).collect()
+}
+
+/// The events within the lookback that came before the batch.
+fn before_batch(events: &RecordBatch, work: &RetroWork) -> Result<RecordBatch, EngineError> {
+    let ts = events.column_by_name("ts").and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>());
+    let source = text(events, "source");
+    let offset = events.column_by_name("offset").and_then(|c| c.as_primitive_opt::<Int64Type>());
+    let keep: BooleanArray = (0..events.num_rows())
+        .map(|i| {
+            let recent = ts.is_some_and(|t| t.is_valid(i) && t.value(i) >= work.since_us);
+            let later = match (source.as_ref(), offset) {
+                (Some(s), Some(o)) if s.is_valid(i) && o.is_valid(i) => work.before.get(s.value(i)).is_some_and(|from| o.value(i) >= *from),
+                _ => false,
+            };
+            Some(recent && !later)
+        })
+        .collect();
+    Ok(filter_record_batch(events, &keep)?)
+}
+
+/// The keys of `found` that the hits table already holds (without batch `batch`'s files).
+fn stored_keys(hits: &SinkSpec, batch: u64, found: &[RecordBatch]) -> Result<HashSet<HitKey>, EngineError> {
+    let wanted: HashSet<HitKey> = found.iter().flat_map(keys_of).flatten().collect();
+    let mut stored = HashSet::new();
+    for file in hit_files(hits, batch)? {
+        let reader = std::fs::File::open(&file).map_err(|e| EngineError::worker(format!("reading {}: {e}", file.display())))?;
+        let unreadable = |e: datafusion::parquet::errors::ParquetError| EngineError::worker(format!("reading {}: {e}", file.display()));
+        let builder = ParquetRecordBatchReaderBuilder::try_new(reader).map_err(unreadable)?;
+        let columns = ["source", "offset", "indicator", "indicator_type", "feed"];
+        let schema = builder.parquet_schema();
+        let indices: Vec<usize> =
+            (0..schema.num_columns()).filter(|&i| columns.contains(&schema.column(i).path().parts()[0].as_str())).collect();
+        let mask = ProjectionMask::leaves(schema, indices);
+        for b in builder.with_projection(mask).build().map_err(unreadable)? {
+            for key in keys_of(&b?).into_iter().flatten() {
+                if wanted.contains(&key) {
+                    stored.insert(key);
+                }
+            }
+        }
+    }
+    Ok(stored)
+}
+
+/// The Parquet files of the hits table as it was before `batch`.
+fn hit_files(hits: &SinkSpec, batch: u64) -> Result<Vec<std::path::PathBuf>, EngineError> {
+    let dir = hits.path();
+    match hits {
+        SinkSpec::Delta(_) => {
+            if !dir.join("_delta_log").is_dir() {
+                return Ok(Vec::new());
+            }
+            Ok(sweep_load::delta::active_files(dir)?)
+        }
+        _ => {
+            let own = format!("batch-{batch:012}-");
+            let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+            Ok(entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    name.ends_with(".parquet") && !name.starts_with(&own) && !name.starts_with('.')
+                })
+                .collect())
+        }
+    }
+}
+
+fn without_keys(hits: &RecordBatch, stored: &HashSet<HitKey>) -> Result<RecordBatch, EngineError> {
+    if stored.is_empty() {
+        return Ok(hits.clone());
+    }
+    let keep: BooleanArray = keys_of(hits).into_iter().map(|k| Some(k.is_none_or(|k| !stored.contains(&k)))).collect();
+    Ok(filter_record_batch(hits, &keep)?)
+}
+
+fn text(batch: &RecordBatch, name: &str) -> Option<StringArray> {
+    cast(batch.column_by_name(name)?, &DataType::Utf8).ok()?.as_string_opt::<i32>().cloned()
+}
+
+fn keys_of(batch: &RecordBatch) -> Vec<Option<HitKey>> {
+    let (source, indicator, kind, feed) =
+        (text(batch, "source"), text(batch, "indicator"), text(batch, "indicator_type"), text(batch, "feed"));
+    let offset = batch.column_by_name("offset").and_then(|c| c.as_primitive_opt::<Int64Type>());
+    (0..batch.num_rows())
+        .map(|i| {
+            let (s, o, ind, k, f) = (source.as_ref()?, offset?, indicator.as_ref()?, kind.as_ref()?, feed.as_ref()?);
+            if s.is_null(i) || o.is_null(i) {
+                return None;
+            }
+            Some((s.value(i).to_string(), o.value(i), ind.value(i).to_string(), k.value(i).to_string(), f.value(i).to_string()))
+        })
+        .collect()
+}
+
+fn has_files(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_some())
+}
