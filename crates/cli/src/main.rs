@@ -107,22 +107,44 @@ enum Command {
 
 #[derive(Subcommand)]
 enum IntelCommand {
-    /// Load feeds and report what was loaded, by type and feed, and what was refused and why.
+    /// Load feeds and report what was loaded, by type and feed, and what was refused and why;
+    /// for fetched sources also their last success, refreshes and errors (from the cache).
     Stats {
         #[command(flatten)]
         intel: IntelArgs,
+        /// Take the sources of this pipeline file (its sweeper and [[intel.source]]).
+        #[arg(long, value_name = "FILE")]
+        pipeline: Option<PathBuf>,
         /// Also list every refused value.
         #[arg(long)]
         refused: bool,
+    },
+    /// Fetch the URL and TAXII sources into the cache (conditional requests), so that later
+    /// runs can read them where the sources are not reachable.
+    Pull {
+        #[command(flatten)]
+        intel: IntelArgs,
+        /// Take the sources of this pipeline file (its sweeper and [[intel.source]]).
+        #[arg(long, value_name = "FILE")]
+        pipeline: Option<PathBuf>,
     },
 }
 
 #[derive(clap::Args, Clone)]
 struct IntelArgs {
-    /// An indicator feed: a file or a folder of feeds, read by detected kind (repeatable).
-    /// STIX 2.1, MISP events and feed folders, CSV (URLhaus, Feodo, ThreatFox, Spamhaus DROP), plain lists.
-    #[arg(long = "intel", value_name = "PATH")]
-    feeds: Vec<PathBuf>,
+    /// An indicator feed: a file or a folder of feeds, read by detected kind, or an http(s)://
+    /// URL to download one (repeatable). STIX 2.1, MISP events and feed folders, CSV (URLhaus,
+    /// Feodo, ThreatFox, Spamhaus DROP), plain lists.
+    #[arg(long = "intel", value_name = "PATH|URL")]
+    feeds: Vec<String>,
+    /// In a stream, read every --intel source again this often (30s, 5m, 1h): new
+    /// indicators apply from the next batch, and stored events are swept for them.
+    #[arg(long = "intel-refresh", value_name = "SPAN")]
+    refresh: Option<sweep::Span>,
+    /// Where fetched sources are kept (default: $SWEEP_CACHE/intel, ~/.cache/sweep/intel;
+    /// for a stream, its checkpoint folder).
+    #[arg(long = "intel-cache", value_name = "DIR")]
+    cache: Option<PathBuf>,
     /// An allowlist (plain list or MISP warninglist): values that never raise a hit (repeatable).
     #[arg(long = "allow", value_name = "PATH")]
     allow: Vec<PathBuf>,
@@ -136,7 +158,20 @@ impl IntelArgs {
         if self.feeds.is_empty() {
             return None;
         }
-        let mut spec = sweep::SweeperSpec::from_paths(self.feeds.clone());
+        let mut spec = sweep::SweeperSpec::from_paths::<PathBuf>([]);
+        spec.intel = self
+            .feeds
+            .iter()
+            .map(|f| {
+                let mut feed = if f.starts_with("http://") || f.starts_with("https://") {
+                    sweep::FeedSpec { url: Some(f.clone()), ..sweep::FeedSpec::default() }
+                } else {
+                    sweep::FeedSpec::new(f)
+                };
+                feed.refresh = self.refresh;
+                feed
+            })
+            .collect();
         spec.allow = self.allow.clone();
         if !self.fields.is_empty() {
             spec.fields = self.fields.clone();
@@ -322,7 +357,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Generate { format, lines, malformed_per_million, seed, out } => {
             generate(&format, lines, malformed_per_million, seed, &out)
         }
-        Command::Intel { command: IntelCommand::Stats { intel, refused } } => intel_stats(&intel, refused),
+        Command::Intel { command: IntelCommand::Stats { intel, pipeline, refused } } => intel_stats(&intel, pipeline.as_deref(), refused),
+        Command::Intel { command: IntelCommand::Pull { intel, pipeline } } => intel_pull(&intel, pipeline.as_deref()),
         Command::Vacuum { lake, retain_hours } => vacuum(&lake, retain_hours),
         Command::Retro { lake, intel, since, summary, threads, engine, remote } => {
             retro(&lake, &intel, since.as_deref(), summary, threads, engine, remote)
@@ -365,6 +401,7 @@ fn scan(args: ScanArgs) -> Result<()> {
             stop_when_drained: args.stream.until_drained,
             metrics_addr: args.stream.metrics_addr,
         },
+        intel: sweep::IntelSettings { cache: args.intel.cache.clone(), ..Default::default() },
         ..Pipeline::default()
     };
     if pipeline.is_streaming() && pipeline.stream.checkpoint.is_none() {
@@ -541,11 +578,62 @@ fn generate(format: &str, lines: u64, malformed_per_million: u32, seed: u64, out
     Ok(())
 }
 
-fn intel_stats(args: &IntelArgs, list_refused: bool) -> Result<()> {
-    if args.feeds.is_empty() {
-        bail!("name at least one feed: sweep intel stats --intel feeds/ [--intel more.csv]");
+/// The sources `sweep intel stats|pull` work on: the --intel arguments, or a pipeline
+/// file's sweeper; and the cache they are kept in.
+fn intel_sources(args: &IntelArgs, pipeline: Option<&std::path::Path>, command: &str) -> Result<(sweep::SweeperSpec, PathBuf)> {
+    let (spec, cache) = match pipeline {
+        Some(file) => {
+            let p = Pipeline::from_file(file)?;
+            let Some(spec) = p.sweeper().cloned() else { bail!("{} has no sweeper stage and no [[intel.source]]", file.display()) };
+            (spec, args.cache.clone().or(p.intel.cache.clone()))
+        }
+        None => match args.sweeper() {
+            Some(spec) => (spec, args.cache.clone()),
+            None => bail!("name the feeds: sweep intel {command} --intel feeds/ [--intel https://...] or --pipeline FILE"),
+        },
+    };
+    Ok((spec, sweep::intel_cache_dir(cache.as_deref())))
+}
+
+fn intel_pull(args: &IntelArgs, pipeline: Option<&std::path::Path>) -> Result<()> {
+    let (spec, cache) = intel_sources(args, pipeline, "pull")?;
+    let mut sources = sweep::intel_sources::IntelSources::open(&spec, &cache)?;
+    let pulled = sources.pull(false)?;
+    let (loaded, _) = sources.build()?;
+    for p in &pulled {
+        let outcome = match &p.refreshed {
+            Ok(sweep::intel_sources::Refreshed::Changed) => "changed".to_string(),
+            Ok(sweep::intel_sources::Refreshed::Unchanged) => "unchanged".to_string(),
+            Err(e) => format!("failed, the cached copy is kept: {e}"),
+        };
+        println!("  {:<32} {outcome}", p.name);
     }
-    let loaded = sweep::sweeper::load_feeds(&args.sweeper().expect("feeds given").intel, &args.allow)?;
+    println!(
+        "intel version {}: {} indicators, cached in {}",
+        loaded.index.version(),
+        output::group(loaded.index.len() as u64),
+        cache.display()
+    );
+    if pulled.iter().any(|p| p.refreshed.is_err()) {
+        bail!("some sources could not be fetched (their cached copies stay in use)");
+    }
+    Ok(())
+}
+
+fn intel_stats(args: &IntelArgs, pipeline: Option<&std::path::Path>, list_refused: bool) -> Result<()> {
+    let (spec, cache) = intel_sources(args, pipeline, "stats")?;
+    let (loaded, sources) = if spec.intel.iter().any(|f| f.is_remote()) {
+        let mut sources = sweep::intel_sources::IntelSources::open(&spec, &cache)?;
+        for p in sources.pull(false)? {
+            if let Err(e) = p.refreshed {
+                eprintln!("sweep: warning: {e} (using the copy fetched before)");
+            }
+        }
+        let loaded = sources.build()?.0;
+        (loaded, sources.stats())
+    } else {
+        (sweep::sweeper::load_feeds(&spec.intel, &spec.allow)?, Vec::new())
+    };
     let summary = sweep::IntelSummary::new(&loaded);
     println!("intel version {}: {} indicators loaded in {:.2} s", summary.intel_version, output::group(summary.indicators), summary.load_s);
     for (kind, n) in &summary.indicators_by_type {
@@ -565,6 +653,22 @@ fn intel_stats(args: &IntelArgs, list_refused: bool) -> Result<()> {
             output::group(f.refused),
             output::group(f.skipped)
         );
+    }
+    if !sources.is_empty() {
+        println!("\nsources (cache {}):", cache.display());
+        for s in &sources {
+            let when = |us: Option<i64>| us.map(output::utc_time).unwrap_or_else(|| "never".into());
+            println!(
+                "  {:<32} last success {}  {} indicators  {} refreshes  {} failures{}",
+                s.name,
+                when(s.last_success_us),
+                output::group(s.indicators),
+                s.refreshes,
+                s.failures,
+                s.last_error.as_deref().map(|e| format!("\n    last error: {e}")).unwrap_or_default()
+            );
+            println!("    {}", s.location);
+        }
     }
     let mut by_reason: std::collections::BTreeMap<&str, (u64, &str)> = Default::default();
     for r in &loaded.refused {

@@ -50,6 +50,14 @@ impl Progress {
     }
 }
 
+/// Microseconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn utc_time(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = sweep::calendar::civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
 /// 1234567 → "1,234,567".
 pub fn group(n: u64) -> String {
     let s = n.to_string();

@@ -323,3 +323,53 @@ fn a_taxii_collection_feeds_a_stream_and_a_revoked_indicator_leaves_it() {
     let text = s.to_string();
     assert!(!text.contains("taxii-pass"), "a credential leaked into the summary");
 }
+
+#[test]
+fn batch_runs_read_a_url_through_the_cache_and_intel_pull_and_stats_report_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FeedServer::start("batch-sweep-test.com\n", true);
+    let log = dir.path().join("proxy.log");
+    let mut text = Vec::new();
+    for l in lines(100, "batch-sweep-test.com", 10, "p") {
+        text.extend(l);
+        text.push(b'\n');
+    }
+    std::fs::write(&log, text).unwrap();
+    let cache = dir.path().join("cache");
+    let (url, cache_s, log_s) = (server.url.as_str(), cache.to_str().unwrap(), log.to_str().unwrap());
+
+    let pulled = ok(sweep(&["intel", "pull", "--intel", url, "--intel-cache", cache_s]));
+    assert!(pulled.contains("feed.txt") && pulled.contains("changed") && pulled.contains("1 indicators"), "{pulled}");
+    let lake = dir.path().join("lake");
+    ok(sweep(&["scan", log_s, "--format", "squid", "--intel", url, "--intel-cache", cache_s, "--out", lake.to_str().unwrap()]));
+    assert!(server.not_modified() >= 1, "the run asked with the pulled copy's ETag");
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM hits WHERE indicator = 'batch-sweep-test.com' AND match_mode = 'live'"), 10);
+
+    // The source fails: runs go on with the cached copy, and stats say what happened.
+    server.set(Serve::Fail);
+    let lake2 = dir.path().join("lake2");
+    let out = sweep(&["scan", log_s, "--format", "squid", "--intel", url, "--intel-cache", cache_s, "--out", lake2.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("using the copy fetched before"));
+    assert_eq!(query_one(&lake2, "SELECT count(*) FROM hits"), 10);
+    let stats = sweep(&["intel", "stats", "--intel", url, "--intel-cache", cache_s]);
+    let stats_text = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats_text.contains("sources (cache") && stats_text.contains("last error: intel source"), "{stats_text}");
+    assert!(stats_text.contains("plain"), "the feed kind reads as a name: {stats_text}");
+    // Without any copy, a source that cannot be fetched stops the run with what to do.
+    let out = sweep(&[
+        "scan",
+        log_s,
+        "--format",
+        "squid",
+        "--intel",
+        url,
+        "--intel-cache",
+        dir.path().join("empty").to_str().unwrap(),
+        "--out",
+        dir.path().join("lake3").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has never been fetched") && err.contains("sweep intel pull"), "{err}");
+}

@@ -28,14 +28,17 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 pub use arrow;
+pub use sweep_calendar as calendar;
 pub use sweep_content as content;
 pub use sweep_embedded::EngineError;
 pub use sweep_formats as formats;
+pub use sweep_intel_sources as intel_sources;
 pub use sweep_load as load;
 pub use sweep_model::{
-    AnalyseStage, ConfigError, ContentSpec, EngineKind, ExtractSpec, FeedSpec, FormatSpec, KafkaSinkSpec, KafkaSourceSpec, LoadSpec,
-    MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
+    AnalyseStage, ConfigError, ContentSpec, EngineKind, ExtractSpec, FeedSpec, FormatSpec, IntelSettings, KafkaSinkSpec, KafkaSourceSpec,
+    LoadSpec, MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
 };
+pub use sweep_runtime::intel::batch_cache_dir as intel_cache_dir;
 pub use sweep_runtime::{IntelSummary, RetroSummary, RunCounters, RunError, RunSummary, StreamSummary, TableSummary};
 pub use sweep_sweeper as sweeper;
 pub use sweep_window::{KeyKind, Metric, Span, Threshold, WindowSpec};

@@ -30,6 +30,9 @@ pub struct SourceState {
     /// A MISP feed: each event's timestamp in the manifest of the snapshot.
     #[serde(default)]
     pub misp_events: BTreeMap<String, String>,
+    /// The snapshot is a folder read as one (a local folder, a MISP feed), not one file.
+    #[serde(default)]
+    pub is_dir: bool,
     #[serde(default)]
     pub last_success_us: Option<i64>,
     #[serde(default)]
@@ -122,12 +125,17 @@ impl Source {
             return Some(self.spec.clone());
         }
         let snapshot = self.state.snapshot.clone()?;
-        let path = match (self.spec.kind, &self.spec.taxii) {
-            (Some(FeedFormat::MispFeed), _) => snapshot,
-            _ => fs::read_dir(&snapshot).ok()?.flatten().map(|e| e.path()).find(|p| p.is_file()).unwrap_or(snapshot),
+        let path = if self.state.is_dir {
+            snapshot
+        } else {
+            fs::read_dir(&snapshot).ok()?.flatten().map(|e| e.path()).find(|p| p.is_file()).unwrap_or(snapshot)
         };
         let mut spec = FeedSpec { path, url: None, taxii: None, refresh: None, headers: BTreeMap::new(), ..self.spec.clone() };
-        spec.name = Some(self.name.clone());
+        // The feed keeps the name it has when read where it is: a local file's snapshot
+        // has the file's name, a folder's is named by its hash, so it is named here.
+        if self.spec.is_remote() || self.state.is_dir {
+            spec.name = Some(self.name.clone());
+        }
         if self.spec.taxii.is_some() {
             spec.kind = Some(FeedFormat::Stix);
         }
@@ -185,6 +193,7 @@ impl Source {
         } else if let Some(url) = self.spec.url.clone() {
             let headers: Vec<(String, String)> = self.spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             if self.spec.kind == Some(FeedFormat::MispFeed) {
+                self.state.is_dir = true;
                 match self.fetch_misp_feed(client, &url, &headers)? {
                     Some(files) => files,
                     None => return Ok(Refreshed::Unchanged),
@@ -244,17 +253,21 @@ impl Source {
     }
 
     /// A local file or folder: its files when they changed since the last read.
+    /// A local file or folder: its files when they changed since the last read. A folder's
+    /// files are taken with their paths below it (the readers decide which to read).
     fn read_local(&mut self) -> Result<Option<Vec<(String, Vec<u8>)>>, SourceError> {
-        let path = &self.spec.path;
-        let meta = fs::metadata(path).map_err(|e| io(path, e))?;
-        let mut entries: Vec<PathBuf> = if meta.is_dir() {
-            fs::read_dir(path).map_err(|e| io(path, e))?.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect()
+        let path = self.spec.path.clone();
+        let meta = fs::metadata(&path).map_err(|e| io(&path, e))?;
+        let mut entries: Vec<(String, PathBuf)> = Vec::new();
+        if meta.is_dir() {
+            collect_files(&path, "", 0, &mut entries)?;
         } else {
-            vec![path.clone()]
-        };
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "feed".into());
+            entries.push((name, path.clone()));
+        }
         entries.sort();
         let mut fingerprint = String::new();
-        for p in &entries {
+        for (_, p) in &entries {
             let m = fs::metadata(p).map_err(|e| io(p, e))?;
             let modified = m.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).unwrap_or_default();
             fingerprint.push_str(&format!("{}:{}:{};", p.display(), m.len(), modified.as_nanos()));
@@ -263,11 +276,12 @@ impl Source {
             return Ok(None);
         }
         let mut files = Vec::with_capacity(entries.len());
-        for p in &entries {
-            let bytes = fs::read(p).map_err(|e| io(p, e))?;
-            files.push((p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "feed".into()), bytes));
+        for (name, p) in entries {
+            let bytes = fs::read(&p).map_err(|e| io(&p, e))?;
+            files.push((name, bytes));
         }
         self.state.fingerprint = Some(fingerprint);
+        self.state.is_dir = meta.is_dir();
         Ok(Some(files))
     }
 
@@ -340,6 +354,27 @@ impl Source {
     }
 }
 
+/// The regular files below `dir` (symbolic links followed, at most 32 folders deep), as
+/// (path relative to the top folder, path).
+fn collect_files(dir: &std::path::Path, prefix: &str, depth: usize, out: &mut Vec<(String, PathBuf)>) -> Result<(), SourceError> {
+    if depth > 32 {
+        return Err(SourceError::Cache {
+            path: dir.to_path_buf(),
+            message: "folders nested more than 32 deep (a symbolic link loop?)".into(),
+        });
+    }
+    for entry in fs::read_dir(dir).map_err(|e| io(dir, e))?.flatten() {
+        let p = entry.path();
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        match fs::metadata(&p) {
+            Ok(m) if m.is_dir() => collect_files(&p, &format!("{name}/"), depth + 1, out)?,
+            Ok(m) if m.is_file() => out.push((name, p)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The feed name of a source without `name`: the file name of its path or URL, or the
 /// TAXII collection.
 fn default_name(spec: &FeedSpec) -> String {
@@ -380,6 +415,30 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_copy_of_a_folder_gives_the_feed_names_of_the_folder_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let feeds = dir.path().join("feeds");
+        fs::create_dir_all(feeds.join("sub")).unwrap();
+        fs::write(feeds.join("a.txt"), "1.2.3.4\n").unwrap();
+        fs::write(feeds.join("sub/b.txt"), "evil-sweep-test.com\n").unwrap();
+        let store = Store::open(&dir.path().join("cache")).unwrap();
+        let client = HttpClient::new(Default::default()).unwrap();
+        let names = |spec: &FeedSpec| {
+            let mut n: Vec<String> = load_all(std::slice::from_ref(spec)).unwrap().iter().map(|l| l.feed.to_string()).collect();
+            n.sort();
+            n
+        };
+        for spec in [FeedSpec::new(&feeds), FeedSpec::new(feeds.join("a.txt"))] {
+            let mut source = Source::open(&spec, 0, &store).unwrap();
+            source.keep_copies = true;
+            source.refresh(&client, &store).unwrap();
+            let kept = source.feed_spec().unwrap();
+            assert_ne!(kept.path, spec.path);
+            assert_eq!(names(&kept), names(&spec), "{spec:?}");
+        }
+    }
+
+    #[test]
     fn a_local_source_with_refresh_is_snapshotted_and_reread_only_when_it_changes() {
         let dir = tempfile::tempdir().unwrap();
         let feed = dir.path().join("bad.txt");
@@ -391,7 +450,8 @@ mod tests {
         assert_eq!(source.refresh(&client, &store).unwrap(), Refreshed::Changed);
         assert_eq!(source.refresh(&client, &store).unwrap(), Refreshed::Unchanged);
         let first = source.feed_spec().unwrap();
-        assert_eq!(first.name.as_deref(), Some("bad.txt"));
+        // Named by its file, as when read in place.
+        assert_eq!(first.path.file_name().unwrap(), "bad.txt");
         fs::write(&feed, "1.2.3.4\n5.6.7.8\n").unwrap();
         assert_eq!(source.refresh(&client, &store).unwrap(), Refreshed::Changed);
         assert_eq!(source.state.indicators, 2);

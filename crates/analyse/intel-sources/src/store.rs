@@ -67,6 +67,9 @@ impl Store {
         fs::create_dir_all(&partial).map_err(|e| io(&partial, e))?;
         for (name, bytes) in files {
             let path = partial.join(name);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+            }
             fs::write(&path, bytes).map_err(|e| io(&path, e))?;
         }
         sync_dir(&partial);
@@ -153,7 +156,10 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Sou
 fn sync_dir(dir: &Path) {
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
-            if let Ok(f) = fs::File::open(e.path()) {
+            let p = e.path();
+            if p.is_dir() {
+                sync_dir(&p);
+            } else if let Ok(f) = fs::File::open(&p) {
                 let _ = f.sync_all();
             }
         }

@@ -165,7 +165,7 @@ pub fn load_feeds(feeds: &[FeedSpec], allow: &[std::path::PathBuf]) -> Result<Lo
         reports.push(FeedReport {
             feed: load.feed.to_string(),
             path: load.path.display().to_string(),
-            kind: format!("{:?}", load.kind).to_lowercase(),
+            kind: load.kind.describe(),
             indicators: load.indicators.len() as u64,
             refused: load.refused.len() as u64,
             skipped: load.skipped,

@@ -136,6 +136,25 @@ pub enum FeedKind {
 }
 
 impl FeedKind {
+    /// The reader's name as reports print it: `plain`, `csv`, `csv (urlhaus)`, `stix`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            FeedKind::Plain => "plain".into(),
+            FeedKind::Csv(o) => match o.preset {
+                Some(p) => {
+                    format!("csv ({})", serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+                }
+                None => "csv".into(),
+            },
+            FeedKind::Stix => "stix".into(),
+            FeedKind::Misp => "misp".into(),
+            FeedKind::MispFeedDir => "misp_feed".into(),
+            FeedKind::Warninglist => "warninglist".into(),
+        }
+    }
+}
+
+impl FeedKind {
     pub fn name(&self) -> &'static str {
         match self {
             FeedKind::Plain => "plain",
