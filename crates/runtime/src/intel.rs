@@ -78,6 +78,8 @@ pub struct StreamIntel {
     taken: Option<(String, String, Arc<IntelIndex>)>,
     /// An update received and not yet planned with.
     ready: Option<sweep_intel_sources::IntelUpdate>,
+    /// How long the version in use took to build after its refresh (0 for the first).
+    last_build_s: f64,
     lookback_us: i64,
 }
 
@@ -111,7 +113,7 @@ impl StreamIntel {
         };
         let live = LiveIntel::start(sources, in_use.clone(), latest);
         let lookback_us = pipeline.intel.retro_lookback().as_micros();
-        Ok(Some(StreamIntel { live, store, current: in_use, taken: None, ready: None, lookback_us }))
+        Ok(Some(StreamIntel { live, store, current: in_use, taken: None, ready: None, last_build_s: 0.0, lookback_us }))
     }
 
     /// Before planning a batch: takes the next version if one is ready. Returns the
@@ -123,6 +125,7 @@ impl StreamIntel {
             self.live.set_in_use(&version);
             self.taken = Some((version, update.previous_version.clone(), update.added.clone()));
             let previous = update.previous_version;
+            self.last_build_s = update.build_s;
             self.current = update.intel;
             return (self.current.index.version().to_string(), Some(previous));
         }
@@ -165,6 +168,11 @@ impl StreamIntel {
             self.ready = self.live.try_next();
         }
         self.ready.is_some()
+    }
+
+    /// Seconds the version in use took to build beside the one before it.
+    pub fn last_build_s(&self) -> f64 {
+        self.last_build_s
     }
 
     /// The version new batches are planned with.

@@ -69,6 +69,10 @@ pub struct IntelMetrics {
     /// Swaps to a new version since the process started.
     pub swaps: u64,
     pub retro_hits: u64,
+    /// Seconds the version in use took to build after its refresh found the change.
+    pub build_seconds: f64,
+    /// Seconds the batch that swapped to it took (its retro-sweep included).
+    pub swap_batch_seconds: f64,
     /// The sources as the refresh thread last left them (read when /metrics is asked).
     pub sources: Option<Arc<Mutex<Vec<sweep_intel_sources::SourceStats>>>>,
 }
@@ -92,6 +96,16 @@ impl IntelMetrics {
             ),
         ] {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        for (name, help, value) in [
+            ("sweep_intel_build_seconds", "Seconds the version in use took to build, beside the one before it.", self.build_seconds),
+            (
+                "sweep_intel_swap_batch_seconds",
+                "Seconds the batch that swapped to the version in use took, its retro-sweep included.",
+                self.swap_batch_seconds,
+            ),
+        ] {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
         }
         let per_source: [(&str, &str, &str, fn(&sweep_intel_sources::SourceStats) -> Option<f64>); 4] = [
             ("sweep_intel_source_refreshes_total", "Refreshes that found the source changed.", "counter", |s| Some(s.refreshes as f64)),

@@ -414,6 +414,8 @@ impl LoopState {
                 }
                 m.version = version.to_string();
                 m.indicators = batch_intel.intel.index.len() as u64;
+                m.build_seconds = stream_intel.last_build_s();
+                m.swap_batch_seconds = batch_started.elapsed().as_secs_f64();
             }
             m.retro_hits = totals.retro_hits;
             m.sources.get_or_insert_with(|| stream_intel.source_stats_handle());

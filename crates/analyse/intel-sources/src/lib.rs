@@ -203,6 +203,9 @@ pub fn load_version(store: &Store, intel_version: &str) -> Result<Arc<LoadedInte
 /// A new intel version for a stream, built beside the one in use.
 pub struct IntelUpdate {
     pub intel: Arc<LoadedIntel>,
+    /// Seconds from the refresh that found the change to the update being ready: reading
+    /// the sources, building the index and the set of added indicators.
+    pub build_s: f64,
     /// The version it follows, and the indicators it adds to it (with its allowlist), for
     /// the retro-sweep of stored events.
     pub previous_version: String,
@@ -291,14 +294,16 @@ fn refresh_loop(
     stop: Arc<AtomicBool>,
     built: Arc<std::sync::atomic::AtomicU64>,
 ) {
-    let mut pending = Some(latest);
+    let mut pending = Some((latest, Instant::now()));
     loop {
-        if let Some(next) = pending.take() {
+        if let Some((next, started)) = pending.take() {
             if next.index.version() != previous.index.version() {
+                let added = Arc::new(next.index.added_since(&previous.index));
                 let update = IntelUpdate {
-                    added: Arc::new(next.index.added_since(&previous.index)),
+                    added,
                     previous_version: previous.index.version().to_string(),
                     intel: next.clone(),
+                    build_s: started.elapsed().as_secs_f64(),
                 };
                 // Waits while the stream has not taken the earlier updates (it takes one per
                 // batch), checking for the end of the run.
@@ -331,7 +336,8 @@ fn refresh_loop(
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let changed = sources.refresh_due(Instant::now());
+        let refresh_started = Instant::now();
+        let changed = sources.refresh_due(refresh_started);
         *stats.lock().unwrap_or_else(|e| e.into_inner()) = sources.stats();
         if !changed {
             continue;
@@ -344,7 +350,7 @@ fn refresh_loop(
                 {
                     eprintln!("sweep: warning: {e}");
                 }
-                pending = Some(intel);
+                pending = Some((intel, refresh_started));
             }
             Err(e) => eprintln!("sweep: warning: a new intel version could not be built ({e}); the current one stays in use"),
         }
