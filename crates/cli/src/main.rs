@@ -667,7 +667,7 @@ fn intel_stats(args: &IntelArgs, pipeline: Option<&std::path::Path>, list_refuse
                 s.failures,
                 s.last_error.as_deref().map(|e| format!("\n    last error: {e}")).unwrap_or_default()
             );
-            println!("    {}", s.location);
+            println!("    {}  content {}", s.location, s.content.as_deref().map_or("none", |c| &c[..c.len().min(12)]));
         }
     }
     let mut by_reason: std::collections::BTreeMap<&str, (u64, &str)> = Default::default();
