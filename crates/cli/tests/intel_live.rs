@@ -373,3 +373,25 @@ fn batch_runs_read_a_url_through_the_cache_and_intel_pull_and_stats_report_it() 
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("has never been fetched") && err.contains("sweep intel pull"), "{err}");
 }
+
+#[test]
+fn a_spark_stream_with_refreshing_sources_is_refused_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("feed.txt"), "refused-sweep-test.com\n").unwrap();
+    let file = dir.path().join("spark.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "engine = \"spark\"\nremote = \"sc://127.0.0.1:9\"\n[[extract]]\nformat = \"squid\"\n[extract.kafka]\nbrokers = \"127.0.0.1:9\"\n\
+             topics = [\"t\"]\n[[intel.source]]\npath = \"feed.txt\"\nrefresh = \"1m\"\n[load]\ndir = \"{}\"\nformat = \"delta\"\n\
+             [stream]\ncheckpoint = \"{}\"\n",
+            dir.path().join("lake").display(),
+            dir.path().join("ckpt").display()
+        ),
+    )
+    .unwrap();
+    let out = sweep(&["run", file.to_str().unwrap(), "-q"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refresh") && err.contains("--engine embedded"), "{err}");
+}
