@@ -190,12 +190,19 @@ where
 pub fn active_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
     block_on(async {
-        let absolute = std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
-        let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(err)?;
-        let table = deltalake_core::open_table(url).await.map_err(err)?;
+        let (absolute, table) = open_existing(path).await?;
         let snapshot = table.snapshot().map_err(err)?;
         Ok(snapshot.log_data().iter().map(|f| absolute.join(&*f.path())).collect())
     })
+}
+
+/// Opens the Delta table at `path` as of its latest version; also returns its absolute path.
+async fn open_existing(path: &Path) -> Result<(PathBuf, DeltaTable), LoadError> {
+    let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
+    let absolute = std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(err)?;
+    let table = deltalake_core::open_table(url).await.map_err(err)?;
+    Ok((absolute, table))
 }
 
 /// Commits a version of the Delta table at `path` that removes every file, tagged with the
@@ -209,9 +216,7 @@ pub fn remove_all_as_batch(path: &Path, app_id: &str, batch: i64) -> Result<(), 
 
     let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
     block_on(async {
-        let absolute = std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
-        let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(err)?;
-        let table = deltalake_core::open_table(url).await.map_err(err)?;
+        let (_, table) = open_existing(path).await?;
         let snapshot = table.snapshot().map_err(err)?;
         if snapshot.transaction_version(table.log_store().as_ref(), app_id).await.map_err(err)?.is_some_and(|done| done >= batch) {
             return Ok(());

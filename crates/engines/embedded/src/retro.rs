@@ -28,9 +28,10 @@ use sweep_sweeper::{Sweeper, hits_schema, intel_schema};
 use crate::EngineError;
 use crate::run::write_intel_files;
 
-type HitKey = (String, i64, String, String, String);
+/// A hit's identity: the event (`source`, `offset`) and the indicator (value, type, feed).
+pub(crate) type HitKey = (String, i64, String, String, String);
 
-fn keys_of(batch: &RecordBatch) -> Vec<Option<HitKey>> {
+pub(crate) fn keys_of(batch: &RecordBatch) -> Vec<Option<HitKey>> {
     // A Delta table's reader gives string views, a Parquet one plain strings.
     let text =
         |name: &str| -> Option<StringArray> { cast(batch.column_by_name(name)?, &DataType::Utf8).ok()?.as_string_opt::<i32>().cloned() };

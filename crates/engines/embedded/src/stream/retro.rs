@@ -24,8 +24,7 @@ use sweep_sweeper::Sweeper;
 
 use crate::EngineError;
 use crate::query::register_delta;
-
-type HitKey = (String, i64, String, String, String);
+use crate::retro::{HitKey, keys_of};
 
 /// The retro hits of `work` over the stored events, for batch `batch`.
 pub(super) async fn sweep_stored(
@@ -149,21 +148,6 @@ fn without_keys(hits: &RecordBatch, stored: &HashSet<HitKey>) -> Result<RecordBa
 
 fn text(batch: &RecordBatch, name: &str) -> Option<StringArray> {
     cast(batch.column_by_name(name)?, &DataType::Utf8).ok()?.as_string_opt::<i32>().cloned()
-}
-
-fn keys_of(batch: &RecordBatch) -> Vec<Option<HitKey>> {
-    let (source, indicator, kind, feed) =
-        (text(batch, "source"), text(batch, "indicator"), text(batch, "indicator_type"), text(batch, "feed"));
-    let offset = batch.column_by_name("offset").and_then(|c| c.as_primitive_opt::<Int64Type>());
-    (0..batch.num_rows())
-        .map(|i| {
-            let (s, o, ind, k, f) = (source.as_ref()?, offset?, indicator.as_ref()?, kind.as_ref()?, feed.as_ref()?);
-            if s.is_null(i) || o.is_null(i) {
-                return None;
-            }
-            Some((s.value(i).to_string(), o.value(i), ind.value(i).to_string(), k.value(i).to_string(), f.value(i).to_string()))
-        })
-        .collect()
 }
 
 fn has_files(dir: &std::path::Path) -> bool {
