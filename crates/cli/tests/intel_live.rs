@@ -133,17 +133,34 @@ fn events_of(lake: &Path, host: &str) -> i64 {
     query_one(lake, &format!("SELECT count(*) FROM events WHERE host = '{host}'"))
 }
 
+/// A stream reading a topic of its own, its one intel source a feed served over HTTP and
+/// re-read every second, writing a Delta lake under a temporary folder.
+struct LiveSetup {
+    dir: tempfile::TempDir,
+    server: FeedServer,
+    topic: String,
+    metrics: String,
+    file: std::path::PathBuf,
+    summary: std::path::PathBuf,
+    lake: std::path::PathBuf,
+}
+
+fn live_setup(broker: &str, prefix: &str, partitions: i32, feed: &str, etag: bool) -> LiveSetup {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FeedServer::start(feed, etag);
+    let topic = create_topic(broker, prefix, partitions);
+    let metrics = free_addr();
+    let sources = format!("[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
+    let file = write_pipeline(dir.path(), broker, &topic, &sources, &metrics);
+    let (summary, lake) = (dir.path().join("summary.json"), dir.path().join("lake"));
+    LiveSetup { dir, server, topic, metrics, file, summary, lake }
+}
+
 #[test]
 fn an_indicator_published_mid_stream_hits_every_matching_event_once_and_leaves_when_removed() {
     let Some(broker) = broker() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let server = FeedServer::start("unrelated-sweep-test.com\n", true);
-    let topic = create_topic(&broker, "live-intel", 3);
-    let metrics = free_addr();
-    let sources = format!("[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
-    let file = write_pipeline(dir.path(), &broker, &topic, &sources, &metrics);
-    let summary_path = dir.path().join("summary.json");
-    let lake = dir.path().join("lake");
+    let LiveSetup { dir: _dir, server, topic, metrics, file, summary: summary_path, lake } =
+        live_setup(&broker, "live-intel", 3, "unrelated-sweep-test.com\n", true);
     let child = start(&file, &summary_path);
 
     // A: events for the host, before anyone knows it is bad.
@@ -188,15 +205,9 @@ fn an_indicator_published_mid_stream_hits_every_matching_event_once_and_leaves_w
 #[test]
 fn a_source_that_fails_or_serves_garbage_keeps_the_indicators_it_had() {
     let Some(broker) = broker() else { return };
-    let dir = tempfile::tempdir().unwrap();
     // No ETag: every refresh downloads the body and compares its content.
-    let server = FeedServer::start("kept-sweep-test.com\n", false);
-    let topic = create_topic(&broker, "live-fail", 1);
-    let metrics = free_addr();
-    let sources = format!("[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
-    let file = write_pipeline(dir.path(), &broker, &topic, &sources, &metrics);
-    let summary_path = dir.path().join("summary.json");
-    let lake = dir.path().join("lake");
+    let LiveSetup { dir: _dir, server, topic, metrics, file, summary: summary_path, lake } =
+        live_setup(&broker, "live-fail", 1, "kept-sweep-test.com\n", false);
     let child = start(&file, &summary_path);
 
     produce(&broker, &topic, 1, lines(100, "kept-sweep-test.com", 10, "a").iter().map(Vec::as_slice));
@@ -227,13 +238,8 @@ fn a_source_that_fails_or_serves_garbage_keeps_the_indicators_it_had() {
 #[test]
 fn sigkill_during_refreshes_and_retro_sweeps_loses_and_duplicates_no_hit() {
     let Some(broker) = broker() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let server = FeedServer::start("unrelated-sweep-test.com\n", true);
-    let topic = create_topic(&broker, "live-kill", 3);
-    let metrics = free_addr();
-    let sources = format!("[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
-    let file = write_pipeline(dir.path(), &broker, &topic, &sources, &metrics);
-    let lake = dir.path().join("lake");
+    let LiveSetup { dir, server, topic, metrics, file, summary, lake } =
+        live_setup(&broker, "live-kill", 3, "unrelated-sweep-test.com\n", true);
     let hosts = ["x1.evil-sweep-test.com", "x2.evil-sweep-test.com", "x3.evil-sweep-test.com"];
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut rng = seed;
@@ -266,7 +272,7 @@ fn sigkill_during_refreshes_and_retro_sweeps_loses_and_duplicates_no_hit() {
     }
     assert!(kills > 0, "seed {seed}");
     // A last run, until every line is in and the last version is in use.
-    let child = start(&file, &dir.path().join("summary.json"));
+    let child = start(&file, &summary);
     wait_for_lines(&metrics, produced as f64, Duration::from_secs(120));
     wait_until("the version with all hosts", Duration::from_secs(60), || metric_at_least(&metrics, "sweep_intel_indicators", 4.0));
     // One more batch after the swap: the retro hits are committed with it.
