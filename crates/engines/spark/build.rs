@@ -4,7 +4,10 @@
 //! Needs `protoc` (Debian: protobuf-compiler, installed by scripts/setup).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../vendor/spark-connect-4.0.0");
+    // Read at run time, not compiled in: clones at different paths that share one target
+    // folder reuse this script's binary, and must each find their own vendored files.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").ok_or("cargo sets CARGO_MANIFEST_DIR for build scripts")?;
+    let protos = std::path::Path::new(&manifest_dir).join("../../../vendor/spark-connect-4.0.0");
     println!("cargo:rerun-if-changed={}", protos.display());
     if std::env::var_os("PROTOC").is_none() && which_protoc().is_none() {
         return Err("protoc was not found: install it (Debian: `apt-get install protobuf-compiler`, which scripts/setup does) \
