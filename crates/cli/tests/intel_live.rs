@@ -380,24 +380,59 @@ fn batch_runs_read_a_url_through_the_cache_and_intel_pull_and_stats_report_it() 
     assert!(err.contains("has never been fetched") && err.contains("sweep intel pull"), "{err}");
 }
 
+/// The same stream on both engines, reading one topic with one live source: the swap, the
+/// retro-sweep and the live sweep give the same hits, row by row.
 #[test]
-fn a_spark_stream_with_refreshing_sources_is_refused_before_it_starts() {
+fn a_spark_stream_swaps_intel_and_retro_sweeps_the_hits_the_embedded_one_does() {
+    let Some(broker) = broker() else { return };
+    let Some((remote, _spark)) = support::spark::remote() else { return };
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("feed.txt"), "refused-sweep-test.com\n").unwrap();
-    let file = dir.path().join("spark.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "engine = \"spark\"\nremote = \"sc://127.0.0.1:9\"\n[[extract]]\nformat = \"squid\"\n[extract.kafka]\nbrokers = \"127.0.0.1:9\"\n\
-             topics = [\"t\"]\n[[intel.source]]\npath = \"feed.txt\"\nrefresh = \"1m\"\n[load]\ndir = \"{}\"\nformat = \"delta\"\n\
-             [stream]\ncheckpoint = \"{}\"\n",
-            dir.path().join("lake").display(),
-            dir.path().join("ckpt").display()
-        ),
-    )
-    .unwrap();
-    let out = sweep(&["run", file.to_str().unwrap(), "-q"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("refresh") && err.contains("--engine embedded"), "{err}");
+    let server = FeedServer::start("unrelated-sweep-test.com\n", true);
+    let topic = create_topic(&broker, "live-spark", 2);
+    let sources = format!("[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
+    let engines = [("embedded", String::new()), ("spark", format!("engine = \"spark\"\nremote = \"{remote}\"\n"))];
+    let runs: Vec<_> = engines
+        .iter()
+        .map(|(name, engine)| {
+            let sub = dir.path().join(name);
+            std::fs::create_dir_all(&sub).unwrap();
+            let metrics = free_addr();
+            let file = write_pipeline(&sub, &broker, &topic, &sources, &metrics);
+            let toml = std::fs::read_to_string(&file).unwrap();
+            std::fs::write(&file, format!("{engine}{toml}")).unwrap();
+            let summary = sub.join("summary.json");
+            (sub.join("lake"), metrics, summary.clone(), start(&file, &summary))
+        })
+        .collect();
+
+    produce(&broker, &topic, 2, lines(300, "evil-spark-sweep.com", 20, "a").iter().map(Vec::as_slice));
+    for (_, metrics, _, _) in &runs {
+        wait_for_lines(metrics, 300.0, Duration::from_secs(240));
+    }
+    server.set(Serve::Body("unrelated-sweep-test.com\nevil-spark-sweep.com\n".into()));
+    for (_, metrics, _, _) in &runs {
+        wait_until("the retro-sweep", Duration::from_secs(240), || metric_at_least(metrics, "sweep_retro_hits_total", 15.0));
+    }
+    produce(&broker, &topic, 2, lines(300, "evil-spark-sweep.com", 20, "b").iter().map(Vec::as_slice));
+    for (_, metrics, _, _) in &runs {
+        wait_for_lines(metrics, 600.0, Duration::from_secs(240));
+    }
+    let mut hits = Vec::new();
+    for (lake, _, summary_path, child) in runs {
+        stop(child);
+        assert_eq!(hits_of(&lake, "evil-spark-sweep.com"), (30, 30, 15, 15), "{}", lake.display());
+        let unexplained = query_one(
+            &lake,
+            "SELECT count(*) FROM hits h LEFT JOIN intel i ON h.intel_version = i.intel_version AND h.indicator = i.indicator \
+             WHERE i.indicator IS NULL",
+        );
+        assert_eq!(unexplained, 0, "{}", lake.display());
+        assert_eq!(summary(&summary_path)["stream"]["retro_hits"], 15);
+        hits.push(query(
+            &lake,
+            "SELECT source, \"offset\", indicator, match_mode, intel_version, host, url FROM hits ORDER BY source, \"offset\", indicator",
+        ));
+    }
+    assert_eq!(hits[0].len(), 30);
+    assert_eq!(hits[0], hits[1], "the embedded and the Spark engine wrote different hits");
 }

@@ -244,12 +244,8 @@ impl DeltaSink {
         let url = self.table.table_url().clone();
         let path = self.path.clone();
         self.checkpointing = Some(std::thread::spawn(move || {
-            let written = block_on(deltalake_core::checkpoints::create_checkpoint_from_table_url_and_cleanup(
-                url,
-                version as u64,
-                None,
-                None,
-            ));
+            let written =
+                block_on(deltalake_core::checkpoints::create_checkpoint_from_table_url_and_cleanup(url, version as u64, None, None));
             if let Err(e) = written {
                 eprintln!("sweep: warning: the checkpoint of version {version} of the Delta table {path:?} failed: {e}");
             }

@@ -21,6 +21,32 @@ use sweep_sweeper::LoadedIntel;
 use crate::RunError;
 use crate::checkpoint::PlannedBatch;
 
+/// Writes the indicators of `index` to the intel table `sink` as one file named by the
+/// version (`intel-<version>...`), unless the table holds that version already: how a
+/// stream's intel table keeps every version a batch was swept with, so that any hit can be
+/// explained later.
+pub fn write_intel_version(index: &IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), RunError> {
+    if intel_version_written(sink, index.version()) {
+        return Ok(());
+    }
+    write_intel_files(index, sink)
+}
+
+/// Writes the indicators of `index` to the intel table `sink`, in a file named by the version.
+pub fn write_intel_files(index: &IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), RunError> {
+    let name = format!("intel-{}", index.version());
+    let mut writer = sweep_load::TableWriter::new("intel", sink, sweep_sweeper::intel_schema(), false, name, usize::MAX)?;
+    writer.write(&sweep_sweeper::intel_batch(index))?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// True when the intel table holds the rows of `version` (its file is named by it).
+fn intel_version_written(sink: &sweep_model::SinkSpec, version: &str) -> bool {
+    let prefix = format!("intel-{version}");
+    std::fs::read_dir(sink.path()).is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&prefix)))
+}
+
 /// Where a batch run keeps fetched sources: `[intel] cache`, else `$SWEEP_CACHE/intel`,
 /// else `~/.cache/sweep/intel`.
 pub fn batch_cache_dir(pipeline_cache: Option<&Path>) -> PathBuf {

@@ -146,6 +146,11 @@ pub fn open_stream_tables(pipeline: &Pipeline, checkpoint: &Checkpoint, tables: 
             let mode = if overwrite { WriteMode::Append } else { pipeline.load.mode };
             sweep_load::prepare_table_dir(sink.path(), mode)?;
         }
+        // The intel table keeps every version the stream's batches were swept with, so any
+        // hit can be explained; a table from before this checkpoint is replaced.
+        if let (Some(intel), Some(_)) = (pipeline.load.sink("intel"), pipeline.sweeper()) {
+            sweep_load::prepare_table_dir(intel.path(), WriteMode::Overwrite)?;
+        }
         checkpoint.mark_tables_prepared(overwrite)?;
     }
     Ok(lake)

@@ -26,7 +26,7 @@ use sweep_runtime::{IntelSummary, RetroSummary, hits_are_delta};
 use sweep_sweeper::{Sweeper, hits_schema, intel_schema};
 
 use crate::EngineError;
-use crate::run::write_intel_files;
+use sweep_runtime::intel::write_intel_files;
 
 /// A hit's identity: the event (`source`, `offset`) and the indicator (value, type, feed).
 pub(crate) type HitKey = (String, i64, String, String, String);

@@ -25,7 +25,7 @@ use sweep_model::Pipeline;
 
 use sweep_runtime::intel::load_intel;
 use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, check_gates, now_micros, run_warnings};
-use sweep_sweeper::{Sweeper, hits_schema, intel_batch, intel_schema};
+use sweep_sweeper::{Sweeper, hits_schema, intel_schema};
 
 use crate::EngineError;
 use crate::window::{Mode, WindowAnalyser, metrics_schema};
@@ -141,7 +141,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     let metrics_sink = stage("metrics", &metrics_target, metrics_schema(), false, false)?;
     let findings_sink = stage("findings", &findings_target, findings_schema(), false, false)?;
     if let (Some(l), Some(sink)) = (&loaded, stage("intel", &intel_target, intel_schema(), false, true)?) {
-        write_intel_files(&l.index, &sink)?;
+        sweep_runtime::intel::write_intel_files(&l.index, &sink)?;
     }
 
     let threads = match pipeline.settings.threads {
@@ -488,13 +488,6 @@ pub(crate) fn count_findings(findings: &RecordBatch, by_kind: &mut BTreeMap<Stri
 }
 
 /// Writes the index's indicators as one file into `sink` (a table folder or a run's staging).
-pub(crate) fn write_intel_files(index: &sweep_intel::index::IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), EngineError> {
-    let mut w = TableWriter::new("intel", sink, intel_schema(), false, format!("intel-{}", index.version()), usize::MAX)?;
-    w.write(&intel_batch(index))?;
-    w.finish()?;
-    Ok(())
-}
-
 fn parse_worker(
     rx: crossbeam_channel::Receiver<Work>,
     specs: Vec<sweep_model::FormatSpec>,

@@ -93,23 +93,12 @@ async fn retro_on(
         let mut summary =
             RetroSummary { events_swept: count(spark, "SELECT count(*) FROM events", "counting events").await?, ..Default::default() };
         summary.hits_found = swept.hits;
-        // One hit per (event, indicator value, type, feed), as the embedded retro-sweep keeps
-        // them, and none the table holds already.
-        let keyed = "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY source, offset, indicator, indicator_type, feed \
-                     ORDER BY matched_field, match_kind) AS k FROM sweep_hits) WHERE k = 1";
-        let fresh = if lake.join("hits").is_dir() {
+        let stored_hits = lake.join("hits").is_dir();
+        if stored_hits {
             let stored = client::read(table_format(&lake.join("hits")), vec![spark_path(&lake.join("hits"))], HashMap::new());
             spark.create_view("sweep_stored_hits", stored).await?;
-            format!(
-                "SELECT h.* FROM ({keyed}) h LEFT ANTI JOIN sweep_stored_hits s ON h.source = s.source AND h.offset = s.offset \
-                 AND h.indicator = s.indicator AND h.indicator_type = s.indicator_type AND h.feed = s.feed"
-            )
-        } else {
-            keyed.to_string()
-        };
-        let columns = "ts, client_ip, user, host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, tags, \
-                       intel_version, 'retro' AS match_mode, source, offset";
-        let fresh = client::sql(&format!("SELECT {columns} FROM ({fresh})"));
+        }
+        let fresh = client::sql(&fresh_hits_sql(stored_hits, &loaded.index.version()));
         checkpoints.push(spark.checkpoint("sweep_fresh_hits", fresh, "finding the hits not stored yet").await?);
         summary.hits_written = count(spark, "SELECT count(*) FROM sweep_fresh_hits", "counting new hits").await?;
         summary.hits_already_present = summary.hits_found.saturating_sub(summary.hits_written);
@@ -145,6 +134,27 @@ async fn retro_on(
     .await;
     release(spark, checkpoints, staged_files).await;
     result
+}
+
+/// The hits of the view `sweep_hits` as a retro-sweep appends them: one per (event,
+/// indicator value, type, feed), as the embedded retro-sweep keeps them, none that the view
+/// `sweep_stored_hits` holds already (when `stored_hits`), tagged `retro` with `intel_version`.
+pub(crate) fn fresh_hits_sql(stored_hits: bool, intel_version: &str) -> String {
+    let keyed = "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY source, offset, indicator, indicator_type, feed \
+                 ORDER BY matched_field, match_kind) AS k FROM sweep_hits) WHERE k = 1";
+    let fresh = if stored_hits {
+        format!(
+            "SELECT h.* FROM ({keyed}) h LEFT ANTI JOIN sweep_stored_hits s ON h.source = s.source AND h.offset = s.offset \
+             AND h.indicator = s.indicator AND h.indicator_type = s.indicator_type AND h.feed = s.feed"
+        )
+    } else {
+        keyed.to_string()
+    };
+    format!(
+        "SELECT ts, client_ip, user, host, url, indicator, indicator_type, match_kind, matched_field, feed, confidence, tags, \
+         {} AS intel_version, 'retro' AS match_mode, source, offset FROM ({fresh})",
+        sweep_spark_sql::fields::lit(intel_version)
+    )
 }
 
 /// How a stored table is read: a Delta table by its log (its folder also holds the files of

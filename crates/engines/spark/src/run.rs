@@ -192,15 +192,11 @@ fn run_kafka(
     stop: Arc<AtomicBool>,
 ) -> Result<RunSummary, SparkError> {
     stream::check_supported_stream(pipeline)?;
-    let intel = match pipeline.sweeper() {
-        Some(spec) => Some(load_intel(spec, pipeline.intel.cache.as_deref())?),
-        None => None,
-    };
     let runtime = client_runtime()?;
     let mut spark = runtime.block_on(SparkClient::connect(remote))?;
     let result = runtime
         .block_on(prepare_session(&mut spark))
-        .and_then(|()| stream::run_stream(&runtime, &mut spark, pipeline, kafka, intel.as_ref(), &counters, stop));
+        .and_then(|()| stream::run_stream(&runtime, &mut spark, pipeline, kafka, &counters, stop));
     runtime.block_on(spark.release());
     result
 }
@@ -300,7 +296,7 @@ async fn run_on(
     let result = async {
         let staged = match (intel, sweeper) {
             (Some(loaded), Some(spec)) => {
-                Some(StagedIntel::stage(spark, loaded, &spec.fields, &staging_dir(pipeline), &mut staged_files).await?)
+                Some(StagedIntel::stage(spark, &loaded.index, &spec.fields, &staging_dir(pipeline), &mut staged_files).await?)
             }
             _ => None,
         };
@@ -316,7 +312,7 @@ async fn run_on(
             raw,
             ingest_micros,
             None,
-            staged.as_ref(),
+            staged.as_ref().map(|staged| (staged, 0)),
             content.as_ref(),
             &commit,
             &mut checkpoints,
@@ -398,7 +394,7 @@ pub(crate) async fn process_parsed(
     raw_sql: &str,
     ingest_micros: i64,
     late_before: Option<i64>,
-    intel: Option<&StagedIntel<'_>>,
+    intel: Option<(&StagedIntel, u64)>,
     content: Option<&StagedContent<'_>>,
     commit: &Commit<'_>,
     checkpoints: &mut Vec<String>,
@@ -471,11 +467,16 @@ pub(crate) async fn process_parsed(
         Commit::MicroBatch { batch, .. } => format!("-batch-{batch}"),
         Commit::Run(_) => String::new(),
     };
-    if let Some(staged) = intel {
+    if let Some((staged, retro_hits)) = intel {
         let swept = staged.sweep(spark, &tag, checkpoints, staged_files).await?;
         summary.hits = swept.hits;
         if let Some(sink) = pipeline.load.sink("hits") {
-            write_table(spark, &mut summary.tables, "hits", &sink, "SELECT * FROM sweep_hits", &[], commit, summary.hits).await?;
+            // A stream's retro hits (crate::stream) commit with the batch's own.
+            let query = match retro_hits {
+                0 => "SELECT * FROM sweep_hits",
+                _ => "SELECT * FROM sweep_hits UNION ALL SELECT * FROM sweep_retro_hits",
+            };
+            write_table(spark, &mut summary.tables, "hits", &sink, query, &[], commit, summary.hits + retro_hits).await?;
         }
         summary.intel = Some(IntelSummary { inactive: swept.inactive, suppressed: swept.suppressed, ..Default::default() });
     }
@@ -579,35 +580,51 @@ pub(crate) struct Swept {
 
 /// The indicators (and the allowlist) staged in a folder the server reads, as the views
 /// `intel` and `allow`: done once per run, however many batches are swept against them.
-pub(crate) struct StagedIntel<'a> {
-    pub loaded: &'a LoadedIntel,
-    pub fields: &'a [sweep_model::MatchField],
+pub(crate) struct StagedIntel {
+    pub index: Arc<sweep_intel::index::IntelIndex>,
+    pub fields: Vec<sweep_model::MatchField>,
     staging: PathBuf,
-    with_allowlist: bool,
+    /// The staged indicator keys (the view `intel`) and allowlist keys (the view `allow`).
+    keys: PathBuf,
+    allow: Option<PathBuf>,
     with_urls: bool,
 }
 
-impl<'a> StagedIntel<'a> {
+impl StagedIntel {
+    /// Writes the keys of `index` (and of its allowlist) where the server reads them, and
+    /// points the views `intel` and `allow` at them. The files are added to `staged_files`.
     pub(crate) async fn stage(
         spark: &mut SparkClient,
-        loaded: &'a LoadedIntel,
-        fields: &'a [sweep_model::MatchField],
+        index: &Arc<sweep_intel::index::IntelIndex>,
+        fields: &[sweep_model::MatchField],
         staging: &Path,
         staged_files: &mut Vec<PathBuf>,
-    ) -> Result<StagedIntel<'a>, SparkError> {
-        let staged = staging.join(format!("intel-{}.parquet", loaded.index.version()));
-        write_intel_keys(&loaded.index, &staged)?;
-        spark.create_view("intel", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
-        staged_files.push(staged);
-        let with_allowlist = loaded.index.allow_len() > 0;
-        if with_allowlist {
-            let staged = staging.join(format!("allow-{}.parquet", loaded.index.version()));
-            write_allow_keys(&loaded.index, &staged)?;
-            spark.create_view("allow", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
-            staged_files.push(staged);
+    ) -> Result<StagedIntel, SparkError> {
+        let keys = staging.join(format!("intel-{}.parquet", index.version()));
+        write_intel_keys(index, &keys)?;
+        staged_files.push(keys.clone());
+        let allow = if index.allow_len() > 0 {
+            let staged = staging.join(format!("allow-{}.parquet", index.version()));
+            write_allow_keys(index, &staged)?;
+            staged_files.push(staged.clone());
+            Some(staged)
+        } else {
+            None
+        };
+        let with_urls = fields.contains(&sweep_model::MatchField::Url) && index.count(sweep_intel::IndicatorType::Url) > 0;
+        let staged = StagedIntel { index: index.clone(), fields: fields.to_vec(), staging: staging.to_path_buf(), keys, allow, with_urls };
+        staged.activate(spark).await?;
+        Ok(staged)
+    }
+
+    /// Points the views `intel` and `allow` at this index's staged keys again (after another
+    /// index was swept, as a stream's retro-sweep does).
+    pub(crate) async fn activate(&self, spark: &mut SparkClient) -> Result<(), SparkError> {
+        spark.create_view("intel", client::read("parquet", vec![spark_path(&self.keys)], HashMap::new())).await?;
+        if let Some(allow) = &self.allow {
+            spark.create_view("allow", client::read("parquet", vec![spark_path(allow)], HashMap::new())).await?;
         }
-        let with_urls = fields.contains(&sweep_model::MatchField::Url) && loaded.index.count(sweep_intel::IndicatorType::Url) > 0;
-        Ok(StagedIntel { loaded, fields, staging: staging.to_path_buf(), with_allowlist, with_urls })
+        Ok(())
     }
 
     /// Sweeps the view `events`: defines the views `sweep_keys`, `sweep_candidates` and
@@ -622,19 +639,19 @@ impl<'a> StagedIntel<'a> {
     ) -> Result<Swept, SparkError> {
         if self.with_urls {
             let tuples = spark.sql(URL_TUPLES_SQL, "collecting the URLs to canonicalise").await?;
-            let staged = self.staging.join(format!("urls-{}{tag}.parquet", self.loaded.index.version()));
+            let staged = self.staging.join(format!("urls-{}{tag}.parquet", self.index.version()));
             write_url_map(&tuples, &staged)?;
             spark.create_view("sweep_url_map", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
             staged_files.push(staged);
         }
         checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql(self.with_urls)), "computing the match keys").await?);
-        let candidates = client::sql(&candidate_view_sql(self.fields, self.with_allowlist, self.with_urls));
+        let candidates = client::sql(&candidate_view_sql(&self.fields, self.allow.is_some(), self.with_urls));
         checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
         spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;
         Ok(Swept {
             hits: count(spark, "SELECT count(*) FROM sweep_hits", "counting hits").await?,
             inactive: count(spark, INACTIVE_SQL, "counting inactive matches").await?,
-            suppressed: if self.with_allowlist { count(spark, SUPPRESSED_SQL, "counting allow-listed matches").await? } else { 0 },
+            suppressed: if self.allow.is_some() { count(spark, SUPPRESSED_SQL, "counting allow-listed matches").await? } else { 0 },
         })
     }
 }
@@ -648,7 +665,7 @@ pub(crate) async fn sweep_events(
     checkpoints: &mut Vec<String>,
     staged_files: &mut Vec<PathBuf>,
 ) -> Result<Swept, SparkError> {
-    let staged = StagedIntel::stage(spark, loaded, fields, staging, staged_files).await?;
+    let staged = StagedIntel::stage(spark, &loaded.index, fields, staging, staged_files).await?;
     staged.sweep(spark, "", checkpoints, staged_files).await
 }
 
@@ -769,7 +786,7 @@ fn move_batch_files(staged: &Path, table: &Path, batch: u64) -> Result<usize, Sp
     Ok(written.len())
 }
 
-fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
+pub(crate) fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();

@@ -30,21 +30,23 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::TopicSource;
-use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
+use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec};
 use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch};
+use sweep_runtime::intel::{BatchIntel, RetroWork, StreamIntel};
 use sweep_runtime::metrics::StreamMetrics;
 use sweep_runtime::stream::{
     BatchDone, BatchInput, MicroBatchEngine, Planning, StreamContext, open_stream_tables, run_micro_batches, serve_metrics,
 };
 use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummary, now_micros};
+use sweep_spark_sql::fields::lit;
 use sweep_spark_sql::format_sql;
 use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_raw, rejection};
-use sweep_sweeper::{LoadedIntel, hits_schema};
+use sweep_sweeper::hits_schema;
 
 use crate::SparkError;
 use crate::client::{self, SparkClient};
 use crate::content::StagedContent;
-use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, write_table};
+use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, spark_path, write_table};
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
 pub(crate) fn check_supported_stream(pipeline: &Pipeline) -> Result<(), SparkError> {
@@ -52,12 +54,6 @@ pub(crate) fn check_supported_stream(pipeline: &Pipeline) -> Result<(), SparkErr
         if let Some(SinkSpec::Jsonl(_)) = pipeline.load.sink(table) {
             return Err(SparkError::Unsupported(format!("the {table} table as JSON lines in a Kafka pipeline: use delta or parquet")));
         }
-    }
-    if pipeline.has_live_intel() {
-        return Err(SparkError::Unsupported(
-            "intel sources with `refresh` in a Kafka pipeline (live intel swaps run on the embedded engine for now;              drop `refresh` to read the sources once, or use --engine embedded)"
-                .into(),
-        ));
     }
     Ok(())
 }
@@ -88,7 +84,6 @@ pub(crate) fn run_stream(
     spark: &mut SparkClient,
     pipeline: &Pipeline,
     kafka: &KafkaSourceSpec,
-    intel: Option<&LoadedIntel>,
     counters: &RunCounters,
     stop: Arc<AtomicBool>,
 ) -> Result<RunSummary, SparkError> {
@@ -112,6 +107,7 @@ pub(crate) fn run_stream(
     let staging = checkpoint_dir.join("staging");
 
     let sweeper = pipeline.sweeper();
+    let intel_sink = pipeline.load.sink("intel").filter(|_| sweeper.is_some());
     let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics", "findings"]
         .into_iter()
         .filter(|t| match *t {
@@ -128,21 +124,7 @@ pub(crate) fn run_stream(
     let live = Arc::new(StreamMetrics::default());
     let metrics_addr = serve_metrics(pipeline, &live, &stop)?;
 
-    let mut intel_table = BTreeMap::new();
-    let mut intel_files = Vec::new();
-    let staged = match (intel, sweeper) {
-        (Some(loaded), Some(spec)) => runtime.block_on(async {
-            let staged = StagedIntel::stage(spark, loaded, &spec.fields, &staging.join("intel"), &mut intel_files).await?;
-            if let Some(sink) = pipeline.load.sink("intel") {
-                let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
-                             intel_version FROM intel";
-                let overwrite = Commit::Run(WriteMode::Overwrite);
-                write_table(spark, &mut intel_table, "intel", &sink, query, &[], &overwrite, loaded.index.len() as u64).await?;
-            }
-            Ok::<_, SparkError>(Some(staged))
-        })?,
-        _ => None,
-    };
+    let intel = StreamIntel::open(pipeline, &checkpoint_dir, resume.intel_version.as_deref())?;
 
     let analyser = sweep_runtime::content_analyser(pipeline)?;
     let mut batches = Batches {
@@ -155,7 +137,10 @@ pub(crate) fn run_stream(
         partitions: source.partitions().iter().map(|p| (p.topic.clone(), p.partition)).collect(),
         app_id: &app_id,
         staging: &staging,
-        intel: staged.as_ref(),
+        sweeper_fields: sweeper.map(|s| s.fields.clone()).unwrap_or_default(),
+        intel: None,
+        intel_files: Vec::new(),
+        intel_sink,
         content: analyser.as_deref().map(|analyser| StagedContent { analyser, staging: staging.join("content") }),
         alerts_wanted: producer.is_some(),
         tables: BTreeMap::new(),
@@ -179,19 +164,17 @@ pub(crate) fn run_stream(
         metrics_addr,
         counters,
         stop,
-        intel: None,
+        intel,
     };
     let outcome = run_micro_batches(&mut batches, context);
+    let intel_files = std::mem::take(&mut batches.intel_files);
     drop(batches);
     runtime.block_on(release(spark, Vec::new(), intel_files));
     let _ = std::fs::remove_dir_all(&staging);
     let outcome = outcome?;
 
     let mut run = outcome.summary;
-    let mut tables = intel_table;
-    tables.append(&mut run.tables);
-    run.tables = tables;
-    if let Some(loaded) = intel {
+    if let Some(loaded) = &outcome.intel {
         run.intel = Some(IntelSummary { inactive: outcome.inactive, suppressed: outcome.suppressed, ..IntelSummary::new(loaded) });
     }
     Ok(run)
@@ -209,7 +192,14 @@ struct Batches<'a> {
     partitions: Vec<(String, i32)>,
     app_id: &'a str,
     staging: &'a Path,
-    intel: Option<&'a StagedIntel<'a>>,
+    /// The event fields the sweeper matches.
+    sweeper_fields: Vec<sweep_model::MatchField>,
+    /// The intel version in use, staged where the server reads it (set by the first batch).
+    intel: Option<StagedIntel>,
+    /// Its staged files, removed when the next version replaces it.
+    intel_files: Vec<std::path::PathBuf>,
+    /// Where each intel version is written the first time a batch uses it.
+    intel_sink: Option<SinkSpec>,
     content: Option<StagedContent<'a>>,
     alerts_wanted: bool,
     tables: BTreeMap<String, TableSummary>,
@@ -225,7 +215,7 @@ impl MicroBatchEngine for Batches<'_> {
 
     fn process_and_commit(&mut self, input: BatchInput<'_>) -> Result<BatchDone, SparkError> {
         let runtime = self.runtime;
-        runtime.block_on(self.run(input.planned, input.replace))
+        runtime.block_on(self.run(input.planned, input.replace, input.intel))
     }
 
     fn committed(&mut self, _batch: u64) {
@@ -245,8 +235,11 @@ impl MicroBatchEngine for Batches<'_> {
 
 impl Batches<'_> {
     /// Has Spark read, process and commit one planned batch; returns what it did.
-    async fn run(&mut self, planned: &PlannedBatch, replace: bool) -> Result<BatchDone, SparkError> {
+    async fn run(&mut self, planned: &PlannedBatch, replace: bool, intel: Option<&BatchIntel>) -> Result<BatchDone, SparkError> {
         let options = self.read_options(planned)?;
+        if let Some(intel) = intel {
+            self.use_intel(intel).await?;
+        }
         let spark = &mut *self.spark;
         // A batch with no messages (the final flush of the windows) reads nothing.
         let messages = if options.contains_key("assign") { client::read("kafka", Vec::new(), options) } else { client::sql(NO_MESSAGES) };
@@ -255,6 +248,27 @@ impl Batches<'_> {
         let mut out = RunSummary::default();
         let commit = Commit::MicroBatch { app_id: self.app_id, batch: planned.batch, staging: self.staging, replace };
         let result = async {
+            // The first batch of a new intel version also owes the hits of the indicators it
+            // added in the events stored before it; they commit with the batch's own hits.
+            let retro_hits = match (intel.and_then(|i| i.retro.as_ref()), &self.intel) {
+                (Some(work), Some(live)) => {
+                    let found = retro_sweep(
+                        spark,
+                        &self.sinks,
+                        work,
+                        &self.sweeper_fields,
+                        self.staging,
+                        planned.batch,
+                        &mut checkpoints,
+                        &mut staged_files,
+                    )
+                    .await?;
+                    // The retro-sweep pointed the sweeper's views at the added indicators.
+                    live.activate(spark).await?;
+                    found
+                }
+                _ => 0,
+            };
             let watermark = self.window.as_ref().and_then(|w| w.state.watermark);
             let late = process_parsed(
                 spark,
@@ -263,7 +277,7 @@ impl Batches<'_> {
                 &reject_raw(REJECT_RAW_SQL, self.pipeline.settings.max_line_bytes),
                 planned.planned_at_us,
                 watermark,
-                self.intel,
+                self.intel.as_ref().map(|staged| (staged, retro_hits)),
                 self.content.as_ref(),
                 &commit,
                 &mut checkpoints,
@@ -281,8 +295,11 @@ impl Batches<'_> {
             };
             let mut alerts = Vec::new();
             if self.alerts_wanted {
-                if out.hits > 0 {
-                    for batch in &spark.sql("SELECT * FROM sweep_hits", "collecting the hits to alert on").await? {
+                for (view, n) in [("sweep_hits", out.hits), ("sweep_retro_hits", retro_hits)] {
+                    if n == 0 {
+                        continue;
+                    }
+                    for batch in &spark.sql(&format!("SELECT * FROM {view}"), "collecting the hits to alert on").await? {
                         alerts.extend(sweep_runtime::alerts::hit_alerts(&as_hits_schema(batch)?)?);
                     }
                 }
@@ -295,11 +312,11 @@ impl Batches<'_> {
                     "reading the messages' times",
                 )
                 .await?;
-            Ok::<_, SparkError>((alerts, produced, late, window_state))
+            Ok::<_, SparkError>((alerts, produced, late, window_state, retro_hits))
         }
         .await;
         release(spark, checkpoints, staged_files).await;
-        let (alerts, produced, late, window_state) = result?;
+        let (alerts, produced, late, window_state, retro_hits) = result?;
         // Tables the batch wrote nothing to (no write at all, as `metrics` before a window
         // closes) are replaced too.
         if replace {
@@ -326,7 +343,7 @@ impl Batches<'_> {
         self.pending_window = window_state;
         let intel = out.intel.take().unwrap_or_default();
         Ok(BatchDone {
-            retro_hits: 0,
+            retro_hits,
             lines: out.input_lines,
             events: out.events,
             rejects: out.rejects,
@@ -343,6 +360,24 @@ impl Batches<'_> {
             window_state: window_json,
             produced_ms,
         })
+    }
+
+    /// Sweeps with the batch's intel version: when it changed, its indicators are staged for
+    /// the server (replacing the version before) and written to the intel table (once).
+    async fn use_intel(&mut self, intel: &BatchIntel) -> Result<(), SparkError> {
+        let index = &intel.intel.index;
+        if self.intel.as_ref().is_some_and(|staged| staged.index.version() == index.version()) {
+            return Ok(());
+        }
+        if let Some(sink) = &self.intel_sink {
+            sweep_runtime::intel::write_intel_version(index, sink)?;
+        }
+        let mut files = Vec::new();
+        let staged = StagedIntel::stage(self.spark, index, &self.sweeper_fields, &self.staging.join("intel"), &mut files).await?;
+        let before = std::mem::replace(&mut self.intel_files, files);
+        self.intel = Some(staged);
+        release(self.spark, Vec::new(), before).await;
+        Ok(())
     }
 
     /// Spark's Kafka batch reader over exactly the batch's offset ranges.
@@ -377,6 +412,77 @@ impl Batches<'_> {
             options.insert(format!("kafka.{key}"), value.clone());
         }
         Ok(options)
+    }
+}
+
+/// The retro-sweep a new intel version owes, on Spark, as the embedded engine does it (its
+/// `stream::retro`): the events the stream stored within the lookback and before this batch,
+/// swept with the indicators the version added, less the hits the table holds already (a
+/// Delta table as of its last version, a Parquet folder without this batch's own files).
+/// Leaves the hits in the view `sweep_retro_hits`; returns how many there are.
+#[allow(clippy::too_many_arguments)]
+async fn retro_sweep(
+    spark: &mut SparkClient,
+    sinks: &[(String, SinkSpec)],
+    work: &RetroWork,
+    fields: &[sweep_model::MatchField],
+    staging: &Path,
+    batch: u64,
+    checkpoints: &mut Vec<String>,
+    staged_files: &mut Vec<std::path::PathBuf>,
+) -> Result<u64, SparkError> {
+    let sink = |name: &str| sinks.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+    let (Some(events), Some(hits)) = (sink("events"), sink("hits")) else { return Ok(0) };
+    let Some(stored_events) = stored_table(events, None) else { return Ok(0) };
+    spark.create_view("sweep_stored_events", stored_events).await?;
+    let since_day = sweep_load::date_string(work.since_us.div_euclid(86_400_000_000).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let later: Vec<String> = work.before.iter().map(|(source, from)| format!("(source = {} AND offset >= {from})", lit(source))).collect();
+    let before_batch = if later.is_empty() { String::new() } else { format!(" AND NOT ({})", later.join(" OR ")) };
+    let stored = format!(
+        "SELECT * FROM sweep_stored_events WHERE date >= {} AND unix_micros(ts) >= {}{before_batch}",
+        lit(&since_day),
+        work.since_us
+    );
+    spark.create_view("events", client::sql(&stored)).await?;
+    let staged = StagedIntel::stage(spark, &work.added, fields, &staging.join("retro"), staged_files).await?;
+    let swept = staged.sweep(spark, &format!("-retro-{batch}"), checkpoints, staged_files).await?;
+    if swept.hits == 0 {
+        return Ok(0);
+    }
+    let stored_hits = match stored_table(hits, Some(batch)) {
+        Some(plan) => {
+            spark.create_view("sweep_stored_hits", plan).await?;
+            true
+        }
+        None => false,
+    };
+    let fresh = client::sql(&crate::retro::fresh_hits_sql(stored_hits, &work.intel_version));
+    checkpoints.push(spark.checkpoint("sweep_retro_hits", fresh, "finding the retro hits not stored yet").await?);
+    crate::run::count(spark, "SELECT count(*) FROM sweep_retro_hits", "counting retro hits").await
+}
+
+/// How the server reads a stream table as it was before batch `except` (Parquet files of
+/// that batch left out): `None` when it holds nothing yet.
+fn stored_table(sink: &SinkSpec, except: Option<u64>) -> Option<crate::proto::Relation> {
+    let dir = sink.path();
+    match sink {
+        SinkSpec::Delta(_) => dir.join("_delta_log").is_dir().then(|| client::read("delta", vec![spark_path(dir)], HashMap::new())),
+        _ => {
+            let own = except.map(|b| format!("batch-{b:012}-"));
+            let mut files = Vec::new();
+            crate::run::collect_files(dir, &mut files);
+            let files: Vec<String> = files
+                .iter()
+                .filter(|f| {
+                    let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    name.ends_with(".parquet") && !name.starts_with('.') && own.as_ref().is_none_or(|own| !name.starts_with(own))
+                })
+                .map(|f| spark_path(f))
+                .collect();
+            // The folder is the base path, so that `date=...` folders read as a column.
+            let options = HashMap::from([("basePath".to_string(), spark_path(dir))]);
+            (!files.is_empty()).then(|| client::read("parquet", files, options))
+        }
     }
 }
 

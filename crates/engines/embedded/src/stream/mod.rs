@@ -39,7 +39,7 @@ use sweep_runtime::stream::{
 use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, now_micros};
 use sweep_sweeper::{Sweeper, hits_schema};
 
-use crate::run::{CONTENT_CACHE_HOSTS, count_findings, write_intel_files};
+use crate::run::{CONTENT_CACHE_HOSTS, count_findings};
 use crate::{EngineError, window};
 
 mod retro;
@@ -179,13 +179,6 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         tables.push(Table { name, schema, sink, rows: 0, files: 0 });
     }
     let intel_sink = pipeline.load.sink("intel").filter(|_| intel.is_some());
-    if let Some(sink) = &intel_sink {
-        // The intel table keeps every version a batch was swept with, so any hit can be
-        // explained; a table from before this checkpoint is replaced.
-        if !ckpt.tables_prepared() {
-            sweep_load::prepare_table_dir(sink.path(), sweep_model::WriteMode::Overwrite)?;
-        }
-    }
     let producer = pipeline.load.alerts.as_ref().map(AlertProducer::connect).transpose()?;
     let source = TopicSource::connect(kafka)?;
     let live = Arc::new(StreamMetrics::default());
@@ -253,10 +246,8 @@ impl EmbeddedBatches {
         if self.stages.sweeper.as_ref().is_some_and(|s| s.index().version() == index.version()) {
             return Ok(());
         }
-        if let Some(sink) = &self.intel_sink
-            && !intel_version_written(sink, index.version())
-        {
-            write_intel_files(index, sink)?;
+        if let Some(sink) = &self.intel_sink {
+            sweep_runtime::intel::write_intel_version(index, sink)?;
         }
         let fields = self.stages.sweeper_fields.clone().unwrap_or_default();
         self.stages.sweeper = Some(Sweeper::new(index.clone(), fields));
@@ -269,12 +260,6 @@ impl EmbeddedBatches {
             TableSink::Parquet { spec, .. } => spec.clone(),
         })
     }
-}
-
-/// True when the intel table holds the rows of `version` (its file is named by it).
-fn intel_version_written(sink: &SinkSpec, version: &str) -> bool {
-    let prefix = format!("intel-{version}");
-    std::fs::read_dir(sink.path()).is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&prefix)))
 }
 
 impl MicroBatchEngine for EmbeddedBatches {
