@@ -137,7 +137,18 @@ impl StreamIntel {
             },
             _ => latest.clone(),
         };
-        let live = LiveIntel::start(sources, in_use.clone(), latest);
+        // The intel table gets each version's rows on the refresh thread, so that the batch
+        // that swaps to it does not write a million rows first (it checks, and writes them
+        // only if that failed).
+        let intel_table = pipeline.load.sink("intel");
+        let prepare: sweep_intel_sources::PrepareVersion = Box::new(move |intel: &LoadedIntel| {
+            if let Some(sink) = &intel_table
+                && let Err(e) = write_intel_version(&intel.index, sink)
+            {
+                eprintln!("sweep: warning: {e} (the batch that swaps to this version writes it)");
+            }
+        });
+        let live = LiveIntel::start(sources, in_use.clone(), latest, prepare);
         let lookback_us = pipeline.intel.retro_lookback().as_micros();
         Ok(Some(StreamIntel { live, store, current: in_use, taken: None, ready: None, last_build_s: 0.0, lookback_us }))
     }

@@ -212,6 +212,9 @@ pub struct IntelUpdate {
     pub added: Arc<IntelIndex>,
 }
 
+/// What the refresh thread does with each new version before offering it to the stream.
+pub type PrepareVersion = Box<dyn Fn(&LoadedIntel) + Send>;
+
 /// The refresh thread of a stream's intel sources.
 pub struct LiveIntel {
     updates: Receiver<IntelUpdate>,
@@ -227,8 +230,10 @@ pub struct LiveIntel {
 impl LiveIntel {
     /// Starts refreshing `sources`. `in_use` is the version the stream sweeps with now (the
     /// version of its last committed batch, or of its first pull); `latest` the version just
-    /// built from the sources, sent first when it differs.
-    pub fn start(sources: IntelSources, in_use: Arc<LoadedIntel>, latest: Arc<LoadedIntel>) -> LiveIntel {
+    /// built from the sources, sent first when it differs. `prepare` runs on the refresh
+    /// thread for every new version before the stream is offered it: work a swap would
+    /// otherwise do between two batches (such as writing the version's indicators out).
+    pub fn start(sources: IntelSources, in_use: Arc<LoadedIntel>, latest: Arc<LoadedIntel>, prepare: PrepareVersion) -> LiveIntel {
         let (tx, updates) = sync_channel(2);
         let stats = Arc::new(Mutex::new(sources.stats()));
         let in_use_version = Arc::new(Mutex::new(in_use.index.version().to_string()));
@@ -239,7 +244,7 @@ impl LiveIntel {
             let (stats, in_use_version, stop, built) = (stats.clone(), in_use_version.clone(), stop.clone(), built.clone());
             std::thread::Builder::new()
                 .name("sweep-intel".into())
-                .spawn(move || refresh_loop(sources, in_use, latest, tx, stats, in_use_version, stop, built))
+                .spawn(move || refresh_loop(sources, in_use, latest, tx, stats, in_use_version, stop, built, prepare))
                 .expect("spawning the intel refresh thread")
         };
         LiveIntel { updates, stats, in_use: in_use_version, stop, thread: Some(thread), store, built }
@@ -293,11 +298,13 @@ fn refresh_loop(
     in_use: Arc<Mutex<String>>,
     stop: Arc<AtomicBool>,
     built: Arc<std::sync::atomic::AtomicU64>,
+    prepare: PrepareVersion,
 ) {
     let mut pending = Some((latest, Instant::now()));
     loop {
         if let Some((next, started)) = pending.take() {
             if next.index.version() != previous.index.version() {
+                prepare(&next);
                 let added = Arc::new(next.index.added_since(&previous.index));
                 let update = IntelUpdate {
                     added,

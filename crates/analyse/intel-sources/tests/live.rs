@@ -32,7 +32,7 @@ fn a_changed_file_becomes_a_new_version_with_what_it_adds() {
     sources.pull(false).unwrap();
     let first = Arc::new(sources.build().unwrap().0);
     let store = sources.store().clone();
-    let live = LiveIntel::start(sources, first.clone(), first.clone());
+    let live = LiveIntel::start(sources, first.clone(), first.clone(), Box::new(|_| {}));
     assert!(wait_update(&live, Duration::from_millis(2500)).is_none(), "nothing changed");
     std::fs::write(&feed, "one-sweep-test.com\ntwo-sweep-test.com\n").unwrap();
     let update = wait_update(&live, Duration::from_secs(5)).expect("a new version within the refresh interval");
