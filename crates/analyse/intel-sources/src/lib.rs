@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use sweep_intel::index::IntelIndex;
 use sweep_model::SweeperSpec;
-use sweep_sweeper::{LoadedIntel, load_feeds};
+use sweep_sweeper::{LoadedIntel, load_feeds, load_feeds_with};
 
 pub mod http;
 pub mod source;
@@ -140,13 +140,15 @@ impl IntelSources {
 
     /// Builds the index from every source's content in use, and records the version's
     /// manifest in the cache.
-    pub fn build(&self) -> Result<(LoadedIntel, VersionManifest), SourceError> {
+    pub fn build(&mut self) -> Result<(LoadedIntel, VersionManifest), SourceError> {
         let feeds: Vec<_> = self
             .sources
             .iter()
             .map(|s| s.feed_spec().ok_or_else(|| SourceError::NeverFetched { source_name: s.name.clone(), message: "not pulled".into() }))
             .collect::<Result<_, _>>()?;
-        let loaded = load_feeds(&feeds, &self.allow)?;
+        // A source a refresh just read (to check it) is not read again.
+        let preloaded = self.sources.iter_mut().map(Source::take_parsed).collect();
+        let loaded = load_feeds_with(&feeds, preloaded, &self.allow)?;
         let manifest =
             VersionManifest { intel_version: loaded.index.version().to_string(), feeds, allow: self.allow.clone(), built_at_us: now_us() };
         if self.sources.iter().any(Source::is_cached) {

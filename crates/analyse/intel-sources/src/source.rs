@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sweep_intel::feeds::{FeedFormat, FeedSpec, load_all};
+use sweep_intel::feeds::{FeedFormat, FeedLoad, FeedSpec, load_all};
 
 use crate::http::{Fetched, HttpClient, Validators};
 use crate::store::{Store, content_hash, io, read_json, write_json};
@@ -77,6 +77,8 @@ pub struct Source {
     taxii: Option<TaxiiState>,
     /// Kept in the cache even when local and read once (a stream's sources).
     pub keep_copies: bool,
+    /// The feed as the last refresh's check read it, with the spec it read.
+    parsed: Option<(FeedSpec, Vec<FeedLoad>)>,
 }
 
 /// What one refresh found.
@@ -107,7 +109,7 @@ impl Source {
             }
             None => None,
         };
-        Ok(Source { spec: spec.clone(), name, key, state, taxii, keep_copies: false })
+        Ok(Source { spec: spec.clone(), name, key, state, taxii, keep_copies: false, parsed: None })
     }
 
     /// True when the source is read more than once (remote, or local with `refresh`).
@@ -236,8 +238,10 @@ impl Source {
         }
     }
 
-    /// Reads the feed from the new snapshot; returns its indicator count.
-    fn check_parses(&self) -> Result<u64, SourceError> {
+    /// Reads the feed from the new snapshot; returns its indicator count. What it read is
+    /// kept for the next build ([`Source::take_parsed`]), which then does not read it again.
+    fn check_parses(&mut self) -> Result<u64, SourceError> {
+        self.parsed = None;
         let spec = self.feed_spec().expect("a snapshot was just written");
         let loads = load_all(std::slice::from_ref(&spec))
             .map_err(|e| SourceError::Unreadable { source_name: self.name.clone(), message: e.to_string() })?;
@@ -249,7 +253,15 @@ impl Source {
                 message: format!("no value of the download is an indicator ({refused} refused); is it the right URL and format?"),
             });
         }
+        self.parsed = Some((spec, loads));
         Ok(indicators)
+    }
+
+    /// What the last successful refresh read from this source's content, if the content in
+    /// use is still that one (taken: a second build reads the snapshot again).
+    pub(crate) fn take_parsed(&mut self) -> Option<Vec<FeedLoad>> {
+        let (spec, loads) = self.parsed.take()?;
+        (Some(&spec) == self.feed_spec().as_ref()).then_some(loads)
     }
 
     /// A local file or folder: its files when they changed since the last read.

@@ -150,10 +150,36 @@ pub fn load_intel(spec: &SweeperSpec) -> Result<LoadedIntel, SweeperError> {
 /// (large plain lists in runs of lines on every core), the allowlists meanwhile, and the index
 /// takes the readers' values as they are (they are normalised once, by the readers).
 pub fn load_feeds(feeds: &[FeedSpec], allow: &[std::path::PathBuf]) -> Result<LoadedIntel, SweeperError> {
+    load_feeds_with(feeds, Vec::new(), allow)
+}
+
+/// [`load_feeds`], where `preloaded[i]`, when it is `Some`, holds what reading `feeds[i]`
+/// gives (a source that was just read to check it); only the other feeds are read.
+pub fn load_feeds_with(
+    feeds: &[FeedSpec],
+    mut preloaded: Vec<Option<Vec<sweep_intel::feeds::FeedLoad>>>,
+    allow: &[std::path::PathBuf],
+) -> Result<LoadedIntel, SweeperError> {
     let started = Instant::now();
+    preloaded.resize_with(feeds.len(), || None);
     let (loads, allows) = std::thread::scope(|s| {
         let allows = s.spawn(|| allow.iter().map(|path| load_allowlist(path).map(|list| (path, list))).collect::<Result<Vec<_>, _>>());
-        let loads = load_all(feeds);
+        let loads = if preloaded.iter().all(Option::is_none) {
+            load_all(feeds)
+        } else {
+            // In the feeds' order, so that the reports are too.
+            let mut loads = Vec::new();
+            for (spec, pre) in feeds.iter().zip(preloaded) {
+                match pre {
+                    Some(mut pre) => loads.append(&mut pre),
+                    None => match load_all(std::slice::from_ref(spec)) {
+                        Ok(mut read) => loads.append(&mut read),
+                        Err(e) => return (Err(e), allows.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+                    },
+                }
+            }
+            Ok(loads)
+        };
         (loads, allows.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     });
     // A feed error comes first, as when the allowlists were read after the feeds.
