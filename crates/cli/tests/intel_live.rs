@@ -238,8 +238,25 @@ fn a_source_that_fails_or_serves_garbage_keeps_the_indicators_it_had() {
 #[test]
 fn sigkill_during_refreshes_and_retro_sweeps_loses_and_duplicates_no_hit() {
     let Some(broker) = broker() else { return };
-    let LiveSetup { dir, server, topic, metrics, file, summary, lake } =
-        live_setup(&broker, "live-kill", 3, "unrelated-sweep-test.com\n", true);
+    sigkill_rounds(&broker, "live-kill", "", 6, 1);
+}
+
+/// The same on Spark, whose runs take longer to start: fewer rounds, longer between kills.
+#[test]
+fn sigkill_during_refreshes_and_retro_sweeps_on_spark_loses_and_duplicates_no_hit() {
+    let Some(broker) = broker() else { return };
+    let Some((remote, _spark)) = support::spark::remote() else { return };
+    sigkill_rounds(&broker, "live-kill-spark", &format!("engine = \"spark\"\nremote = \"{remote}\"\n"), 4, 4);
+}
+
+/// Runs a stream `rounds` times and kills it at random moments while hosts are published
+/// (one more in each of rounds 1-3), then once to the end: every event of a published host
+/// has exactly one hit. `engine` goes at the top of the pipeline file; `slow` stretches the
+/// random waits.
+fn sigkill_rounds(broker: &str, prefix: &str, engine: &str, rounds: usize, slow: u64) {
+    let LiveSetup { dir, server, topic, metrics, file, summary, lake } = live_setup(broker, prefix, 3, "unrelated-sweep-test.com\n", true);
+    let toml = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{engine}{toml}")).unwrap();
     let hosts = ["x1.evil-sweep-test.com", "x2.evil-sweep-test.com", "x3.evil-sweep-test.com"];
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut rng = seed;
@@ -249,20 +266,20 @@ fn sigkill_during_refreshes_and_retro_sweeps_loses_and_duplicates_no_hit() {
     };
     let mut produced = 0usize;
     let mut kills = 0;
-    for round in 0..6 {
+    for round in 0..rounds {
         let child = start(&file, &dir.path().join("ignored.json"));
         // Traffic for every host, and from round 1 on one more host published each round,
         // at a random moment: so kills land before, during and after refreshes and retro-sweeps.
         for (h, host) in hosts.iter().enumerate() {
             let batch = lines(150, host, 10, &format!("r{round}h{h}"));
-            produced += produce(&broker, &topic, 3, batch.iter().map(Vec::as_slice));
+            produced += produce(broker, &topic, 3, batch.iter().map(Vec::as_slice));
         }
-        std::thread::sleep(Duration::from_millis(next(1500)));
+        std::thread::sleep(Duration::from_millis(next(1500 * slow)));
         if (1..=3).contains(&round) {
             let published: Vec<&str> = hosts[..round].to_vec();
             server.set(Serve::Body(format!("unrelated-sweep-test.com\n{}\n", published.join("\n"))));
         }
-        std::thread::sleep(Duration::from_millis(500 + next(2500)));
+        std::thread::sleep(Duration::from_millis(500 * slow + next(2500 * slow)));
         let mut stream = child;
         if stream.child().try_wait().unwrap().is_none() {
             stream.child().kill().unwrap();
@@ -273,18 +290,18 @@ fn sigkill_during_refreshes_and_retro_sweeps_loses_and_duplicates_no_hit() {
     assert!(kills > 0, "seed {seed}");
     // A last run, until every line is in and the last version is in use.
     let child = start(&file, &summary);
-    wait_for_lines(&metrics, produced as f64, Duration::from_secs(120));
-    wait_until("the version with all hosts", Duration::from_secs(60), || metric_at_least(&metrics, "sweep_intel_indicators", 4.0));
+    wait_for_lines(&metrics, produced as f64, Duration::from_secs(240));
+    wait_until("the version with all hosts", Duration::from_secs(120), || metric_at_least(&metrics, "sweep_intel_indicators", 4.0));
     // One more batch after the swap: the retro hits are committed with it.
-    produce(&broker, &topic, 3, lines(30, "www.quiet.example", 1, "end").iter().map(Vec::as_slice));
-    wait_for_lines(&metrics, produced as f64 + 30.0, Duration::from_secs(60));
+    produce(broker, &topic, 3, lines(30, "www.quiet.example", 1, "end").iter().map(Vec::as_slice));
+    wait_for_lines(&metrics, produced as f64 + 30.0, Duration::from_secs(120));
     stop(child);
 
     for host in hosts {
         let events = events_of(&lake, host);
         let (hits, distinct, live, retro) = hits_of(&lake, host);
         eprintln!("{host}: {events} events, {hits} hits ({live} live, {retro} retro) after {kills} kills (seed {seed})");
-        assert_eq!(events, 6 * 15, "{host} (seed {seed})");
+        assert_eq!(events, rounds as i64 * 15, "{host} (seed {seed})");
         assert_eq!(distinct, events, "{host}: an event has no hit (seed {seed})");
         assert_eq!(hits, events, "{host}: an event has two hits (seed {seed})");
     }
