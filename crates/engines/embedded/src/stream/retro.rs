@@ -26,6 +26,10 @@ use crate::EngineError;
 use crate::query::register_delta;
 use crate::retro::{HitKey, keys_of};
 
+/// The event columns the sweeper reads, and the event's key.
+const SWEPT_COLUMNS: [&str; 12] =
+    ["ts", "client_ip", "user", "host", "url", "scheme", "port", "path", "query", "server_ip", "source", "offset"];
+
 /// The retro hits of `work` over the stored events, for batch `batch`.
 pub(super) async fn sweep_stored(
     events: &SinkSpec,
@@ -50,7 +54,13 @@ pub(super) async fn sweep_stored(
     }
     // The date partitions prune the files; the exact time and the offsets are checked per row.
     let since_day = sweep_load::date_string(work.since_us.div_euclid(86_400_000_000).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
-    let mut stream = ctx.sql(&format!("SELECT * FROM events WHERE date >= '{since_day}'")).await?.execute_stream().await?;
+    // Only the columns the sweeper reads (a stored event's user agent, referrer and the
+    // rest are not decoded).
+    let stored = ctx.table("events").await?;
+    let columns: Vec<String> =
+        SWEPT_COLUMNS.iter().filter(|c| stored.schema().has_column_with_unqualified_name(c)).map(|c| format!("\"{c}\"")).collect();
+    let query = format!("SELECT {} FROM events WHERE date >= '{since_day}'", columns.join(", "));
+    let mut stream = ctx.sql(&query).await?.execute_stream().await?;
     let sweeper = Sweeper::retro(work.added.clone(), fields.to_vec(), &work.intel_version);
     let (mut stats, mut scratch) = (MatchStats::default(), Vec::new());
     let mut found = Vec::new();
