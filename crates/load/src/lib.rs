@@ -80,6 +80,21 @@ pub fn prepare_table_dir(path: &Path, mode: WriteMode) -> Result<(), LoadError> 
 /// This is how a stream's first batch under `--mode overwrite` replaces a Parquet table:
 /// only after the batch's own files are in place, so a crash never leaves the table empty.
 /// With `schema` (a Parquet table), a table left with no file gets an empty one named with
+/// The Parquet files of a stream table folder (recursive, `date=` folders included), without
+/// those of batch `except` (named `batch-<n>-...`): the table as it was before that batch,
+/// which a re-run after a crash writes again.
+pub fn parquet_files_except_batch(table: &Path, except: Option<u64>) -> Result<Vec<PathBuf>, LoadError> {
+    let own = except.map(|b| format!("batch-{b:012}-"));
+    Ok(lake::list_files(table)?
+        .into_iter()
+        .filter(|f| {
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+            name.ends_with(".parquet") && own.as_ref().is_none_or(|own| !name.starts_with(own.as_str()))
+        })
+        .map(|f| table.join(f.path))
+        .collect())
+}
+
 /// the prefix, so that it still exists with its columns.
 pub fn remove_files_except(table: &Path, keep_prefix: &str, schema: Option<&SchemaRef>) -> Result<usize, LoadError> {
     let mut removed = 0;

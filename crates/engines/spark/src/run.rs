@@ -786,7 +786,7 @@ fn move_batch_files(staged: &Path, table: &Path, batch: u64) -> Result<usize, Sp
     Ok(written.len())
 }
 
-pub(crate) fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
+fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();

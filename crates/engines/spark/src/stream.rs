@@ -468,17 +468,8 @@ fn stored_table(sink: &SinkSpec, except: Option<u64>) -> Option<crate::proto::Re
     match sink {
         SinkSpec::Delta(_) => dir.join("_delta_log").is_dir().then(|| client::read("delta", vec![spark_path(dir)], HashMap::new())),
         _ => {
-            let own = except.map(|b| format!("batch-{b:012}-"));
-            let mut files = Vec::new();
-            crate::run::collect_files(dir, &mut files);
-            let files: Vec<String> = files
-                .iter()
-                .filter(|f| {
-                    let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    name.ends_with(".parquet") && !name.starts_with('.') && own.as_ref().is_none_or(|own| !name.starts_with(own))
-                })
-                .map(|f| spark_path(f))
-                .collect();
+            let files = sweep_load::parquet_files_except_batch(dir, except).ok()?;
+            let files: Vec<String> = files.iter().map(|f| spark_path(f)).collect();
             // The folder is the base path, so that `date=...` folders read as a column.
             let options = HashMap::from([("basePath".to_string(), spark_path(dir))]);
             (!files.is_empty()).then(|| client::read("parquet", files, options))

@@ -133,18 +133,7 @@ fn hit_files(hits: &SinkSpec, batch: u64) -> Result<Vec<std::path::PathBuf>, Eng
             }
             Ok(sweep_load::delta::active_files(dir)?)
         }
-        _ => {
-            let own = format!("batch-{batch:012}-");
-            let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
-            Ok(entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    name.ends_with(".parquet") && !name.starts_with(&own) && !name.starts_with('.')
-                })
-                .collect())
-        }
+        _ => Ok(sweep_load::parquet_files_except_batch(dir, Some(batch))?),
     }
 }
 
