@@ -33,6 +33,14 @@ enum CCond {
     Or(Vec<CCond>),
     Not(Box<CCond>),
     Atom(u32),
+    /// Any of these atoms (a flattened OR of atoms: value lists, keywords).
+    AnyAtom(Vec<u32>),
+    /// All of these atoms.
+    AllAtoms(Vec<u32>),
+}
+
+fn bit(bits: &[u64], a: u32) -> bool {
+    bits[a as usize / 64] >> (a % 64) & 1 == 1
 }
 
 impl CCond {
@@ -41,14 +49,56 @@ impl CCond {
             CCond::And(c) => c.iter().all(|c| c.eval(bits)),
             CCond::Or(c) => c.iter().any(|c| c.eval(bits)),
             CCond::Not(c) => !c.eval(bits),
-            CCond::Atom(a) => bits[*a as usize / 64] >> (a % 64) & 1 == 1,
+            CCond::Atom(a) => bit(bits, *a),
+            CCond::AnyAtom(v) => v.iter().any(|&a| bit(bits, a)),
+            CCond::AllAtoms(v) => v.iter().all(|&a| bit(bits, a)),
+        }
+    }
+
+    /// Flattens nested ANDs and ORs and gathers their atom children into one list.
+    fn simplify(self) -> CCond {
+        match self {
+            CCond::And(v) => Self::group(v, true),
+            CCond::Or(v) => Self::group(v, false),
+            CCond::Not(c) => CCond::Not(Box::new(c.simplify())),
+            c => c,
+        }
+    }
+
+    fn group(v: Vec<CCond>, and: bool) -> CCond {
+        let mut atoms = Vec::new();
+        let mut rest = Vec::new();
+        let mut stack: Vec<CCond> = v.into_iter().rev().collect();
+        while let Some(c) = stack.pop() {
+            match (c.simplify(), and) {
+                (CCond::And(inner), true) | (CCond::Or(inner), false) => stack.extend(inner.into_iter().rev()),
+                (CCond::AllAtoms(inner), true) | (CCond::AnyAtom(inner), false) => atoms.extend(inner),
+                (CCond::Atom(a), _) => atoms.push(a),
+                (other, _) => rest.push(other),
+            }
+        }
+        atoms.sort_unstable();
+        atoms.dedup();
+        let atom_node = match atoms.len() {
+            0 => None,
+            1 => Some(CCond::Atom(atoms[0])),
+            _ => Some(if and { CCond::AllAtoms(atoms) } else { CCond::AnyAtom(atoms) }),
+        };
+        // Atoms first: cheap tests short-circuit the rest.
+        let mut items: Vec<CCond> = atom_node.into_iter().chain(rest).collect();
+        if items.len() == 1 {
+            items.pop().unwrap()
+        } else if and {
+            CCond::And(items)
+        } else {
+            CCond::Or(items)
         }
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Use {
-    Equals(u32),
+    Equals,
     Contains(u32),
     StartsWith(u32),
     EndsWith(u32),
@@ -103,9 +153,11 @@ struct Plan {
     column: Column,
     folded: Option<LitSet>,
     cased: Option<LitSet>,
-    /// Literal atoms with an empty value: `Equals("")` is "the text is empty", the others are
-    /// "the text is not null".
-    empty: Vec<(u32, bool)>,
+    /// Whole-text equality, by lowercased value (case-insensitive) and by value (`cased`).
+    equals_folded: HashMap<String, Vec<u32>>,
+    equals_cased: HashMap<String, Vec<u32>>,
+    /// `contains`/`startswith`/`endswith` atoms with an empty value: "the text is not null".
+    empty: Vec<u32>,
     wildcards: Vec<Wild>,
     regexes: Option<(RegexSet, Vec<u32>)>,
     others: Vec<(u32, Matcher)>,
@@ -113,7 +165,13 @@ struct Plan {
 
 impl Plan {
     fn has_text_work(&self) -> bool {
-        self.folded.is_some() || self.cased.is_some() || !self.empty.is_empty() || !self.wildcards.is_empty() || self.regexes.is_some()
+        self.folded.is_some()
+            || self.cased.is_some()
+            || !self.equals_folded.is_empty()
+            || !self.equals_cased.is_empty()
+            || !self.empty.is_empty()
+            || !self.wildcards.is_empty()
+            || self.regexes.is_some()
     }
 }
 
@@ -152,7 +210,7 @@ impl SigmaAnalyser {
                 }
                 id
             });
-            conds.push(c);
+            conds.push(c.simplify());
         }
         let empty_bits = vec![0u64; atoms.len().div_ceil(64).max(1)];
         let fire_on_nothing = conds.iter().enumerate().filter(|(_, c)| c.eval(&empty_bits)).map(|(i, _)| i as u32).collect();
@@ -181,21 +239,26 @@ impl SigmaAnalyser {
             let mut folded = LitBuilder::default();
             let mut cased = LitBuilder::default();
             let mut empty = Vec::new();
+            let mut equals_folded: HashMap<String, Vec<u32>> = HashMap::new();
+            let mut equals_cased: HashMap<String, Vec<u32>> = HashMap::new();
             let mut wildcards = Vec::new();
             let mut regexes: Vec<(String, u32)> = Vec::new();
             let mut others = Vec::new();
             for id in ids {
                 let m = &atoms[id as usize].matcher;
                 let lit = match m {
-                    Matcher::Equals { value, cased } => Some((value, *cased, Use::Equals(id))),
+                    Matcher::Equals { value, cased } => Some((value, *cased, Use::Equals)),
                     Matcher::Contains { value, cased } => Some((value, *cased, Use::Contains(id))),
                     Matcher::StartsWith { value, cased } => Some((value, *cased, Use::StartsWith(id))),
                     Matcher::EndsWith { value, cased } => Some((value, *cased, Use::EndsWith(id))),
                     _ => None,
                 };
                 if let Some((value, is_cased, u)) = lit {
-                    if value.is_empty() {
-                        empty.push((id, matches!(u, Use::Equals(_))));
+                    if matches!(u, Use::Equals) {
+                        let key = if is_cased { value.clone() } else { fold(value).into_owned() };
+                        if is_cased { &mut equals_cased } else { &mut equals_folded }.entry(key).or_default().push(id);
+                    } else if value.is_empty() {
+                        empty.push(id);
                     } else if is_cased {
                         cased.add(value.clone(), u);
                     } else {
@@ -239,6 +302,8 @@ impl SigmaAnalyser {
                 column,
                 folded: folded.build(true).map_err(err)?,
                 cased: cased.build(false).map_err(err)?,
+                equals_folded,
+                equals_cased,
                 empty,
                 wildcards,
                 regexes,
@@ -332,7 +397,6 @@ fn run_lits(set: &LitSet, hay: &str, row: u32, cands: &mut [bool], hits: &mut Ve
     for m in set.ac.find_overlapping_iter(hay) {
         for u in &set.uses[m.pattern().as_usize()] {
             match *u {
-                Use::Equals(a) if m.start() == 0 && m.end() == len => hits.push((row, a)),
                 Use::Contains(a) => hits.push((row, a)),
                 Use::StartsWith(a) if m.start() == 0 => hits.push((row, a)),
                 Use::EndsWith(a) if m.end() == len => hits.push((row, a)),
@@ -364,11 +428,21 @@ fn scan_column(plan: &Plan, r: Reader<'_>, view: &BatchView<'_>, n: usize, hits:
             if let Some(set) = &plan.cased {
                 run_lits(set, &t, rid, &mut cands, hits);
             }
-            for &(a, equals) in &plan.empty {
-                if !equals || t.is_empty() {
-                    hits.push((rid, a));
+            if !plan.equals_folded.is_empty() {
+                let key: &str = if t.bytes().any(|b| b.is_ascii_uppercase()) || !t.is_ascii() {
+                    lowered.get_or_insert_with(|| fold(&t));
+                    lowered.as_deref().unwrap()
+                } else {
+                    &t
+                };
+                if let Some(ids) = plan.equals_folded.get(key) {
+                    hits.extend(ids.iter().map(|&a| (rid, a)));
                 }
             }
+            if let Some(ids) = plan.equals_cased.get(t.as_ref()) {
+                hits.extend(ids.iter().map(|&a| (rid, a)));
+            }
+            hits.extend(plan.empty.iter().map(|&a| (rid, a)));
             for (w, c) in plan.wildcards.iter().zip(cands.iter_mut()) {
                 if !w.prefiltered || *c {
                     *c = false;
