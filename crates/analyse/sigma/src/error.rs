@@ -14,6 +14,9 @@ pub enum SigmaError {
     /// An input batch lacks a column the rules read, or has it in a type the analyser cannot read.
     #[error("sigma: {0}")]
     Column(String),
+    /// A correlator checkpoint cannot be restored.
+    #[error("sigma: cannot restore correlation checkpoint: {0}")]
+    Snapshot(String),
     /// A rule that loaded cannot be compiled (a bug if it happens: loading checks what compiling needs).
     #[error("sigma: cannot compile rule {rule}: {reason}")]
     Compile { rule: String, reason: String },
@@ -44,8 +47,10 @@ pub enum Refusal {
     BadDetection(String),
     /// A rule collection (`action: global|reset|repeat`): not implemented.
     CollectionNotSupported(String),
-    /// A correlation rule: not implemented.
-    CorrelationNotSupported,
+    /// A correlation rule using what is not implemented (aliases, chains, upper bounds ...).
+    UnsupportedCorrelation(String),
+    /// A correlation refers to a rule id or name that is not loaded.
+    UnknownRule(String),
     /// A Sigma filter (meta-filter) document: not implemented.
     FilterNotSupported,
     /// Another rule with the same `id` was loaded first.
@@ -70,7 +75,8 @@ impl fmt::Display for Refusal {
             Refusal::CollectionNotSupported(a) => {
                 write!(f, "rule collections (`action: {a}`) are not supported; split the file into plain rules")
             }
-            Refusal::CorrelationNotSupported => write!(f, "correlation rules are not supported yet"),
+            Refusal::UnsupportedCorrelation(e) => write!(f, "correlation not supported: {e}"),
+            Refusal::UnknownRule(r) => write!(f, "the correlation refers to `{r}`, which is not a loaded rule's id or name"),
             Refusal::FilterNotSupported => write!(f, "Sigma filter documents are not supported"),
             Refusal::DuplicateId(id) => write!(f, "another rule with id {id} was loaded first"),
         }

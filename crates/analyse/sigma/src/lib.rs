@@ -9,8 +9,9 @@
 //! - **Loading** ([`RuleSet::load`]): files and folders (recursive, `.yml`/`.yaml`, sorted by
 //!   name), one or more YAML documents per file. Nothing stops a load: every document is
 //!   loaded, skipped (another log source category) or refused with a [`Refusal`] in the
-//!   [`LoadReport`]. Refused: rule collections (`action: global|repeat|reset`, the whole file),
-//!   correlation rules, Sigma filter documents, YAML aliases, unknown or unsupported modifiers
+//!   [`LoadReport`]. Correlation rules are loaded too (see [`correlation`] for what is
+//!   supported and the [`Correlator`] that evaluates them). Refused: rule collections
+//!   (`action: global|repeat|reset`, the whole file), Sigma filter documents, YAML aliases, unknown or unsupported modifiers
 //!   (`windash`, `expand`, `utf16*`/`wide`), fields without a column, regular expressions the
 //!   `regex` crate cannot compile (look-around, back-references), `N of` with N > 1,
 //!   aggregations (`| count()`), and a second rule with an `id` already loaded. Only the
@@ -81,6 +82,7 @@
 
 mod analyser;
 mod condition;
+pub mod correlation;
 mod error;
 mod eval;
 mod fieldmap;
@@ -90,6 +92,7 @@ pub mod tree;
 mod value;
 
 pub use analyser::{Detection, RuleIndex, SigmaAnalyser};
+pub use correlation::{CORRELATION_SNAPSHOT_VERSION, CorrelationKind, CorrelationMatch, CorrelationMode, CorrelationRule, Correlator};
 pub use error::{Refusal, SigmaError};
 pub use eval::evaluate_naive;
 pub use fieldmap::{DEFAULT_FIELDS, FieldMap, UNMAPPED_FIELDS};

@@ -8,10 +8,12 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::Refusal;
+use crate::correlation::{CorrelationRule, PendingCorrelation, parse_correlation};
 use crate::fieldmap::FieldMap;
 use crate::parse::{detection, get, get_str, meta};
 use crate::tree::Condition;
+use crate::tree::NumOp;
+use crate::{Refusal, RuleIndex};
 
 /// Categories loaded by default: `logsource.category` must be one of these.
 pub const DEFAULT_CATEGORIES: [&str; 2] = ["proxy", "webserver"];
@@ -64,6 +66,8 @@ pub struct Rule {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    correlations: Vec<CorrelationRule>,
+    pending: Vec<PendingCorrelation>,
 }
 
 /// A document that was not loaded because of what it says or how it is written.
@@ -90,6 +94,8 @@ pub struct SkippedRule {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LoadReport {
     pub loaded: Vec<RuleMeta>,
+    /// Correlation rules loaded (their referenced rules are in `loaded`).
+    pub correlations: Vec<RuleMeta>,
     pub refused: Vec<RefusedRule>,
     pub skipped: Vec<SkippedRule>,
 }
@@ -127,6 +133,7 @@ impl RuleSet {
                 Err(e) => report.refused.push(RefusedRule { origin, document: 0, id: None, title: None, reason: Refusal::Io(e) }),
             }
         }
+        set.resolve_correlations(&mut report);
         (set, report)
     }
 
@@ -140,6 +147,7 @@ impl RuleSet {
         let mut set = RuleSet::default();
         let mut report = LoadReport::default();
         set.add_text(text, origin, options, &mut report, &mut HashSet::new());
+        set.resolve_correlations(&mut report);
         (set, report)
     }
 
@@ -156,9 +164,69 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
-    /// Appends the rules of another set (ids are not checked again).
+    /// The correlation rules, their references resolved to indices of [`RuleSet::rules`].
+    pub fn correlations(&self) -> &[CorrelationRule] {
+        &self.correlations
+    }
+
+    /// Appends the rules and correlations of another set (ids are not checked again).
     pub fn extend(&mut self, other: RuleSet) {
+        let offset = self.rules.len();
         self.rules.extend(other.rules);
+        self.correlations.extend(other.correlations.into_iter().map(|mut c| {
+            c.rules.iter_mut().for_each(|r| r.0 += offset);
+            c
+        }));
+    }
+
+    /// Resolves the references of the correlation documents read so far.
+    fn resolve_correlations(&mut self, report: &mut LoadReport) {
+        let pending = std::mem::take(&mut self.pending);
+        let corr_names: HashSet<&str> =
+            pending.iter().flat_map(|p| p.meta.id.iter().chain(p.meta.name.iter())).map(String::as_str).collect();
+        for p in &pending {
+            let mut rules = Vec::new();
+            let mut err = None;
+            for r in &p.refs {
+                match self.rules.iter().position(|x| x.meta.id.as_deref() == Some(r) || x.meta.name.as_deref() == Some(r)) {
+                    Some(i) => rules.push(RuleIndex(i)),
+                    None if corr_names.contains(r.as_str()) => {
+                        err = Some(Refusal::UnsupportedCorrelation(format!(
+                            "`{r}` is a correlation: chained correlations are not supported"
+                        )));
+                        break;
+                    }
+                    None => {
+                        err = Some(Refusal::UnknownRule(r.clone()));
+                        break;
+                    }
+                }
+            }
+            if let Some(reason) = err {
+                report.refused.push(RefusedRule {
+                    origin: p.meta.origin.clone(),
+                    document: p.meta.document,
+                    id: p.meta.id.clone(),
+                    title: Some(p.meta.title.clone()),
+                    reason,
+                });
+                continue;
+            }
+            let (op, value) = match p.value {
+                Some(v) => (p.op, v),
+                None => (NumOp::Gte, rules.len() as u64),
+            };
+            report.correlations.push(p.meta.clone());
+            self.correlations.push(CorrelationRule {
+                meta: p.meta.clone(),
+                kind: p.kind.clone(),
+                rules,
+                group_by: p.group_by.clone(),
+                timespan: p.timespan,
+                op,
+                value,
+            });
+        }
     }
 
     /// Adds an already parsed rule (for generated rules).
@@ -191,7 +259,15 @@ impl RuleSet {
                 continue;
             }
             if get(doc, "correlation").is_some() {
-                refuse(report, i, Some(doc), Refusal::CorrelationNotSupported);
+                let parsed = meta(doc).and_then(|mut m| {
+                    m.origin = origin.to_string();
+                    m.document = i;
+                    parse_correlation(doc, m, &options.field_map)
+                });
+                match parsed {
+                    Ok(p) => self.pending.push(p),
+                    Err(r) => refuse(report, i, Some(doc), r),
+                }
                 continue;
             }
             if get(doc, "filter").is_some() && get(doc, "detection").is_none() {

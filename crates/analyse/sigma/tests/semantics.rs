@@ -263,7 +263,7 @@ fn documents_collections_correlations_skips() {
     let (set, report) = RuleSet::from_yaml_str(&text, "multi.yml");
     assert_eq!(set.len(), 2);
     assert_eq!(report.refused.len(), 1);
-    assert_eq!(report.refused[0].reason, Refusal::CorrelationNotSupported);
+    assert_eq!(report.refused[0].reason, Refusal::UnknownRule("t".into()));
     assert_eq!(
         report.skipped_by_logsource().into_iter().collect::<Vec<_>>(),
         vec![("category=process_creation,product=windows".to_string(), 1)]
