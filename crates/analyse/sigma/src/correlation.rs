@@ -19,7 +19,8 @@
 //! - **Batch mode** ([`CorrelationMode::Batch`]): everything observed is processed by
 //!   [`Correlator::finish`], whatever the order it was observed in.
 //! - **Streaming mode** ([`CorrelationMode::Streaming`]): the watermark is the newest event
-//!   time seen in previous micro-batches minus `allowed_lateness` (minus infinity at first).
+//!   time seen in previous micro-batches (every row of the batches given to
+//!   [`Correlator::observe`], detected or not) minus `allowed_lateness` (minus infinity at first).
 //!   Observations with `ts <` the watermark as it was at the start of the micro-batch are late:
 //!   dropped and counted. [`Correlator::end_batch`] advances the watermark and processes, in
 //!   event-time order, the held observations with `ts <=` the new watermark; later ones wait.
@@ -28,7 +29,7 @@
 //! - Field aliases (`aliases`), chained correlations (a correlation over another correlation)
 //!   and `generate` are not supported: such documents are refused.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
@@ -243,13 +244,18 @@ struct State {
     seq: u64,
     late: u64,
     pending: Vec<Obs>,
-    groups: BTreeMap<usize, Vec<(Vec<Option<String>>, Group)>>,
+    /// Only in snapshots: the groups, sorted by (correlation, group).
+    groups: Vec<(GroupKey, Group)>,
 }
+
+/// (correlation index, group-by values).
+type GroupKey = (usize, Vec<Option<String>>);
 
 /// Evaluates correlation rules over detections. See the module doc for the semantics.
 pub struct Correlator {
     correlations: Vec<CorrelationRule>,
     state: State,
+    groups: HashMap<GroupKey, Group>,
 }
 
 fn fingerprint(c: &[CorrelationRule]) -> String {
@@ -267,9 +273,9 @@ impl Correlator {
             seq: 0,
             late: 0,
             pending: Vec::new(),
-            groups: BTreeMap::new(),
+            groups: Vec::new(),
         };
-        Correlator { correlations, state }
+        Correlator { correlations, state, groups: HashMap::new() }
     }
 
     pub fn correlations(&self) -> &[CorrelationRule] {
@@ -302,7 +308,11 @@ impl Correlator {
         }
         let view = BatchView::new(batch, cols)?;
         let mut late_rows = Vec::new();
+        // The watermark follows every event of the batch, not only detections.
         let mut newest = self.state.max_ts;
+        for t in ts_col.iter().flatten() {
+            newest = Some(newest.map_or(t, |n: i64| n.max(t)));
+        }
         for (ci, c) in self.correlations.iter().enumerate() {
             // Detections of this correlation's rules, grouped by row.
             let mut by_row: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -325,7 +335,6 @@ impl Correlator {
                     late_rows.push(row);
                     continue;
                 }
-                newest = Some(newest.map_or(ts, |n: i64| n.max(ts)));
                 let group = c.group_by.iter().map(|g| view.reader(g).text(row).map(|t| t.into_owned())).collect();
                 let value = match &c.kind {
                     CorrelationKind::ValueCount { field } => view.reader(field).text(row).map(|t| t.into_owned()),
@@ -354,11 +363,8 @@ impl Correlator {
         self.state.pending = wait;
         let out = self.process(ready);
         // Forget groups that cannot match again without new observations inside their timespan.
-        for (ci, groups) in self.state.groups.iter_mut() {
-            let span = self.correlations[*ci].timespan;
-            groups.retain(|(_, g)| g.newest > w.saturating_sub(span));
-        }
-        self.state.groups.retain(|_, g| !g.is_empty());
+        let correlations = &self.correlations;
+        self.groups.retain(|(ci, _), g| g.newest > w.saturating_sub(correlations[*ci].timespan));
         out
     }
 
@@ -366,7 +372,7 @@ impl Correlator {
     pub fn finish(&mut self) -> Vec<CorrelationMatch> {
         let all = std::mem::take(&mut self.state.pending);
         let out = self.process(all);
-        self.state.groups.clear();
+        self.groups.clear();
         out
     }
 
@@ -375,15 +381,10 @@ impl Correlator {
         let mut out = Vec::new();
         for o in obs {
             let c = &self.correlations[o.corr];
-            let groups = self.state.groups.entry(o.corr).or_default();
-            let gi = match groups.iter().position(|(k, _)| *k == o.group) {
-                Some(i) => i,
-                None => {
-                    groups.push((o.group.clone(), Group { chain: vec![None; c.rules.len()], ..Group::default() }));
-                    groups.len() - 1
-                }
-            };
-            let g = &mut groups[gi].1;
+            let g = self
+                .groups
+                .entry((o.corr, o.group.clone()))
+                .or_insert_with(|| Group { chain: vec![None; c.rules.len()], ..Group::default() });
             let horizon = o.ts.saturating_sub(c.timespan);
             while g.events.front().is_some_and(|(t, _, _)| *t <= horizon) {
                 g.events.pop_front();
@@ -433,21 +434,30 @@ impl Correlator {
 
     /// The correlator's state as JSON bytes (a stream checkpoint).
     pub fn snapshot(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.state).expect("state serialises")
+        let mut groups: Vec<(GroupKey, Group)> = self.groups.iter().map(|(k, g)| (k.clone(), g.clone())).collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        let state = State { groups, ..self.state.clone() };
+        serde_json::to_vec(&state).expect("state serialises")
     }
 
     /// A correlator over the same correlation rules, from a [`Correlator::snapshot`].
     pub fn restore(correlations: Vec<CorrelationRule>, bytes: &[u8]) -> Result<Correlator, SigmaError> {
-        let state: State = serde_json::from_slice(bytes).map_err(|e| SigmaError::Snapshot(e.to_string()))?;
+        let mut state: State = serde_json::from_slice(bytes).map_err(|e| SigmaError::Snapshot(e.to_string()))?;
         if state.version != CORRELATION_SNAPSHOT_VERSION {
             return Err(SigmaError::Snapshot(format!("version {} (this build reads {CORRELATION_SNAPSHOT_VERSION})", state.version)));
         }
         if state.rules != fingerprint(&correlations) {
             return Err(SigmaError::Snapshot("the checkpoint was taken with other correlation rules".into()));
         }
-        if state.pending.iter().any(|o| o.corr >= correlations.len()) {
-            return Err(SigmaError::Snapshot("the checkpoint refers to unknown correlations".into()));
+        let bad_pos = |corr: usize, pos: &[usize]| corr >= correlations.len() || pos.iter().any(|p| *p >= correlations[corr].rules.len());
+        if state.pending.iter().any(|o| bad_pos(o.corr, &o.pos))
+            || state.groups.iter().any(|((c, _), g)| {
+                bad_pos(*c, &[]) || g.chain.len() != correlations[*c].rules.len() || g.events.iter().any(|e| bad_pos(*c, &e.1))
+            })
+        {
+            return Err(SigmaError::Snapshot("the checkpoint refers to unknown correlations or rules".into()));
         }
-        Ok(Correlator { correlations, state })
+        let groups = std::mem::take(&mut state.groups).into_iter().collect();
+        Ok(Correlator { correlations, state, groups })
     }
 }

@@ -16,6 +16,7 @@ pub fn sigma_dir() -> PathBuf {
 /// The text columns of an event, by name; integer columns separately.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ev {
+    pub ts: i64,
     pub text: Vec<(&'static str, Option<String>)>,
     pub status: Option<i32>,
     pub port: Option<i32>,
@@ -53,6 +54,10 @@ impl Ev {
     pub fn get(&self, col: &str) -> Option<&str> {
         self.text.iter().find(|(c, _)| *c == col).and_then(|(_, v)| v.as_deref())
     }
+    pub fn at(mut self, ts: i64) -> Ev {
+        self.ts = ts;
+        self
+    }
     pub fn status(mut self, s: i32) -> Ev {
         self.status = Some(s);
         self
@@ -80,7 +85,7 @@ pub fn batch(evs: &[Ev]) -> RecordBatch {
     for f in schema.fields() {
         let name = f.name().as_str();
         let arr: ArrayRef = match name {
-            "ts" => Arc::new(TimestampMicrosecondArray::from(vec![0i64; evs.len()]).with_timezone("UTC")),
+            "ts" => Arc::new(TimestampMicrosecondArray::from(evs.iter().map(|e| e.ts).collect::<Vec<_>>()).with_timezone("UTC")),
             "port" => Arc::new(Int32Array::from(evs.iter().map(|e| e.port).collect::<Vec<_>>())),
             "status" => Arc::new(Int32Array::from(evs.iter().map(|e| e.status).collect::<Vec<_>>())),
             "request_bytes" => Arc::new(Int64Array::from(evs.iter().map(|e| e.request_bytes).collect::<Vec<_>>())),
