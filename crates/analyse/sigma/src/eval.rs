@@ -136,12 +136,15 @@ enum Prepared {
     Plain,
 }
 
-fn prepare(m: &Matcher) -> Prepared {
-    match m {
-        Matcher::Regex { pattern, flags } => Prepared::Regex(Regex::new(&flags.wrap(pattern)).expect("checked at load")),
+fn prepare(m: &Matcher) -> Result<Prepared, SigmaError> {
+    Ok(match m {
+        Matcher::Regex { pattern, flags } => Prepared::Regex(
+            Regex::new(&flags.wrap(pattern))
+                .map_err(|e| SigmaError::Compile { rule: format!("(regex {pattern})"), reason: e.to_string() })?,
+        ),
         Matcher::Wildcard { pattern, cased } => Prepared::Wildcard(WildcardProgram::new(pattern, *cased)),
         _ => Prepared::Plain,
-    }
+    })
 }
 
 fn eval_naive_atom(a: &Atom, p: &Prepared, view: &BatchView<'_>, row: usize) -> bool {
@@ -177,7 +180,9 @@ pub fn evaluate_naive(rules: &RuleSet, batch: &RecordBatch) -> Result<Vec<Detect
             if let Matcher::FieldRef { other, .. } = &a.matcher {
                 columns.push(other.clone());
             }
-            prepared.entry(a).or_insert_with(|| prepare(&a.matcher));
+            if !prepared.contains_key(a) {
+                prepared.insert(a, prepare(&a.matcher)?);
+            }
         }
     }
     let view = BatchView::new(batch, &columns)?;

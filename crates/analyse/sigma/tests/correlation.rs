@@ -208,3 +208,53 @@ fn refused_correlations() {
     assert_eq!(set.correlations().len(), 1);
     assert!(matches!(report.refused[0].reason, Refusal::UnsupportedCorrelation(_)), "{:?}", report.refused);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Streaming over events in time order, any chunking and lateness, with a checkpoint
+        /// after every micro-batch, gives the batch-mode matches.
+        #[test]
+        fn streaming_equals_batch(
+            evs in prop::collection::vec((0i64..400, 0usize..3, any::<bool>(), any::<bool>()), 1..40),
+            chunk in 1usize..10,
+            which in 0usize..3,
+            lateness in prop::sample::select(vec![0i64, 10, 1_000]),
+        ) {
+            let corr = [
+                EVENT_COUNT.to_string(),
+                "title: t\ncorrelation:\n    type: temporal\n    rules: [evil_ua, admin_path]\n    group-by: [c-ip]\n    timespan: 30s\n".to_string(),
+                "title: t\ncorrelation:\n    type: temporal_ordered\n    rules: [evil_ua, admin_path]\n    group-by: [c-ip]\n    timespan: 30s\n".to_string(),
+            ];
+            let set = load(&corr[which]);
+            // In event-time order, so that no lateness makes anything late.
+            let mut evs = evs;
+            evs.sort_by_key(|e| e.0);
+            let evs: Vec<Ev> = evs
+                .into_iter()
+                .map(|(t, c, evil, admin)| ev(t, ["a", "b", "c"][c], if evil { "evil" } else { "x" }, if admin { "/admin" } else { "/" }))
+                .collect();
+            let mut expected = run(&set, &evs);
+            let a = SigmaAnalyser::new(set.clone()).unwrap();
+            let mode = CorrelationMode::Streaming { allowed_lateness: lateness * SEC };
+            let mut c = Correlator::new(set.correlations().to_vec(), mode);
+            let mut got = Vec::new();
+            for part in evs.chunks(chunk) {
+                let b = batch(part);
+                prop_assert!(c.observe(&b, &a.evaluate(&b).unwrap()).unwrap().is_empty());
+                got.extend(c.end_batch());
+                c = Correlator::restore(set.correlations().to_vec(), &c.snapshot()).unwrap();
+            }
+            let b = batch(&[ev(100_000, "z", "x", "/")]);
+            c.observe(&b, &a.evaluate(&b).unwrap()).unwrap();
+            got.extend(c.end_batch());
+            got.sort_by_key(|m| (m.last_ts, m.group.clone(), m.first_ts));
+            expected.sort_by_key(|m| (m.last_ts, m.group.clone(), m.first_ts));
+            prop_assert_eq!(got, expected);
+        }
+    }
+}
