@@ -430,3 +430,50 @@ fn a_spark_stream_overwrite_replaces_the_rows_at_its_first_batch_and_holds_the_l
     let Some((remote, _server)) = support::spark::remote() else { return };
     stream_overwrite_replaces_rows_at_its_first_batch(&["--engine", "spark", "--remote", &remote]);
 }
+
+#[test]
+fn a_stream_that_fills_the_disk_stops_with_the_reason_and_a_rerun_loses_and_duplicates_nothing() {
+    let Some(broker) = broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("small");
+    std::fs::create_dir_all(&mount).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=3m", "tmpfs", mount.to_str().unwrap()]).output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root): {mounted:?}");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.clone());
+    let topic = create_topic(&broker, "full", 3);
+    let payloads = squid_lines(dir.path(), 150_000, 17);
+    let n = produce(&broker, &topic, 3, payloads.iter().map(Vec::as_slice)) as i64;
+    // The lake and the checkpoint share the small disk, as they would on one volume.
+    let (lake, ckpt) = (mount.join("lake"), mount.join("ckpt"));
+    let file = dir.path().join("full.toml");
+    std::fs::write(&file, pipeline_toml(&broker, &topic, &lake, &ckpt, "")).unwrap();
+
+    let full = run_pipeline_file(&file);
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "the stream should stop when the disk is full: {err}");
+    assert!(err.contains("No space left"), "the error should name the cause: {err}");
+    let committed = query_one(&lake, "SELECT count(*) FROM events");
+    assert!(committed > 0 && committed < n, "the disk should fill midway ({committed} of {n} rows)");
+
+    // Space again: the re-run resumes where the committed batches end.
+    let grown = Command::new("mount").args(["-o", "remount,size=64m", mount.to_str().unwrap()]).status().unwrap();
+    assert!(grown.success());
+    ok(run_pipeline_file(&file));
+    let keys =
+        query_one(&lake, r#"SELECT count(*) FROM (SELECT source, "offset" FROM events UNION ALL SELECT source, "offset" FROM rejects)"#);
+    let distinct = query_one(
+        &lake,
+        r#"SELECT count(*) FROM (SELECT DISTINCT source, "offset" FROM (SELECT source, "offset" FROM events UNION ALL SELECT source, "offset" FROM rejects))"#,
+    );
+    assert_eq!(keys, n, "rows in events + rejects after the re-run");
+    assert_eq!(distinct, n, "a line is duplicated after the re-run");
+}

@@ -59,6 +59,9 @@ pub struct DeltaSink {
     known_batch: Option<(String, Option<i64>)>,
     /// The checkpoint being written, if any: one at a time.
     checkpointing: Option<std::thread::JoinHandle<()>>,
+    /// A version that completed an interval while a checkpoint was being written: its
+    /// checkpoint starts when that one is done.
+    checkpoint_due: Option<i64>,
 }
 
 impl DeltaSink {
@@ -91,6 +94,7 @@ impl DeltaSink {
             next_version,
             known_batch: None,
             checkpointing: None,
+            checkpoint_due: None,
         })
     }
 
@@ -231,16 +235,25 @@ impl DeltaSink {
     }
 
     /// Starts writing a checkpoint of `version` (and the log cleanup the table's properties
-    /// ask for) when the version completes a checkpoint interval and no checkpoint is being
-    /// written. A checkpoint only makes the log faster to read: one that fails is reported
-    /// and the next interval writes another.
+    /// ask for) when the version completes a checkpoint interval. One is written at a time:
+    /// a version that comes due meanwhile waits, and only the latest waiting one is written
+    /// (it covers the earlier). A checkpoint only makes the log faster to read: one that
+    /// fails is reported and the next interval writes another.
     fn checkpoint_if_due(&mut self, version: i64) {
         let Ok(snapshot) = self.table.snapshot() else { return };
         use deltalake_core::table::config::TablePropertiesExt;
         let interval = snapshot.table_config().checkpoint_interval().get() as i64;
-        if (version + 1) % interval != 0 || self.checkpointing.as_ref().is_some_and(|t| !t.is_finished()) {
+        if (version + 1) % interval == 0 {
+            self.checkpoint_due = Some(version);
+        }
+        if self.checkpointing.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
+        let Some(version) = self.checkpoint_due.take() else { return };
+        self.start_checkpoint(version);
+    }
+
+    fn start_checkpoint(&mut self, version: i64) {
         let url = self.table.table_url().clone();
         let path = self.path.clone();
         self.checkpointing = Some(std::thread::spawn(move || {
@@ -263,6 +276,12 @@ impl Drop for DeltaSink {
     fn drop(&mut self) {
         if let Some(thread) = self.checkpointing.take() {
             let _ = thread.join();
+        }
+        if let Some(version) = self.checkpoint_due.take() {
+            self.start_checkpoint(version);
+            if let Some(thread) = self.checkpointing.take() {
+                let _ = thread.join();
+            }
         }
     }
 }

@@ -85,6 +85,7 @@ pub struct BatchIntel {
 
 /// The retro-sweep a new version asks of its first batch: the stored events of the
 /// lookback, before this batch's offsets, swept with the indicators the version added.
+#[derive(Clone)]
 pub struct RetroWork {
     pub added: Arc<IntelIndex>,
     /// The new version: retro hits carry it.

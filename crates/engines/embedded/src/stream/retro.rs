@@ -9,12 +9,13 @@
 //! after a crash writes them again).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use sweep_intel::index::{MatchField, MatchStats};
@@ -60,19 +61,31 @@ pub(super) async fn sweep_stored(
     let columns: Vec<String> =
         SWEPT_COLUMNS.iter().filter(|c| stored.schema().has_column_with_unqualified_name(c)).map(|c| format!("\"{c}\"")).collect();
     let query = format!("SELECT {} FROM events WHERE date >= '{since_day}'", columns.join(", "));
-    let mut stream = ctx.sql(&query).await?.execute_stream().await?;
+    // Each partition of the scan is swept on its own task, so the retro-sweep uses every core.
+    let streams = ctx.sql(&query).await?.execute_stream_partitioned().await?;
     let sweeper = Sweeper::retro(work.added.clone(), fields.to_vec(), &work.intel_version);
-    let (mut stats, mut scratch) = (MatchStats::default(), Vec::new());
+    let mut tasks = Vec::with_capacity(streams.len());
+    for mut stream in streams {
+        let (sweeper, work) = (sweeper.clone(), work.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut stats, mut scratch) = (MatchStats::default(), Vec::new());
+            let mut found = Vec::new();
+            while let Some(events) = stream.next().await {
+                let events = before_batch(&events?, &work)?;
+                if events.num_rows() == 0 {
+                    continue;
+                }
+                let hits = tokio::task::block_in_place(|| sweeper.sweep_batch(&events, &mut stats, &mut scratch))?;
+                if hits.num_rows() > 0 {
+                    found.push(hits);
+                }
+            }
+            Ok::<_, EngineError>(found)
+        }));
+    }
     let mut found = Vec::new();
-    while let Some(events) = stream.next().await {
-        let events = before_batch(&events?, work)?;
-        if events.num_rows() == 0 {
-            continue;
-        }
-        let hits = tokio::task::block_in_place(|| sweeper.sweep_batch(&events, &mut stats, &mut scratch))?;
-        if hits.num_rows() > 0 {
-            found.push(hits);
-        }
+    for task in tasks {
+        found.extend(task.await.map_err(|e| EngineError::worker(format!("retro-sweep task: {e}")))??);
     }
     if found.is_empty() {
         return Ok(found);
@@ -100,19 +113,33 @@ fn before_batch(events: &RecordBatch, work: &RetroWork) -> Result<RecordBatch, E
 }
 
 /// The keys of `found` that the hits table already holds (without batch `batch`'s files).
+///
+/// Only stored hits of an indicator the retro-sweep found can collide, so the files are
+/// read with a row filter on `indicator`: the other key columns are decoded for those rows
+/// only, and the cost stays small however many hits the table holds.
 fn stored_keys(hits: &SinkSpec, batch: u64, found: &[RecordBatch]) -> Result<HashSet<HitKey>, EngineError> {
     let wanted: HashSet<HitKey> = found.iter().flat_map(keys_of).flatten().collect();
+    let indicators: Arc<HashSet<String>> = Arc::new(wanted.iter().map(|k| k.2.clone()).collect());
     let mut stored = HashSet::new();
     for file in hit_files(hits, batch)? {
         let reader = std::fs::File::open(&file).map_err(|e| EngineError::worker(format!("reading {}: {e}", file.display())))?;
         let unreadable = |e: datafusion::parquet::errors::ParquetError| EngineError::worker(format!("reading {}: {e}", file.display()));
         let builder = ParquetRecordBatchReaderBuilder::try_new(reader).map_err(unreadable)?;
-        let columns = ["source", "offset", "indicator", "indicator_type", "feed"];
         let schema = builder.parquet_schema();
-        let indices: Vec<usize> =
-            (0..schema.num_columns()).filter(|&i| columns.contains(&schema.column(i).path().parts()[0].as_str())).collect();
-        let mask = ProjectionMask::leaves(schema, indices);
-        for b in builder.with_projection(mask).build().map_err(unreadable)? {
+        let leaves = |names: &[&str]| -> Vec<usize> {
+            (0..schema.num_columns()).filter(|&i| names.contains(&schema.column(i).path().parts()[0].as_str())).collect()
+        };
+        let mask = ProjectionMask::leaves(schema, leaves(&["source", "offset", "indicator", "indicator_type", "feed"]));
+        let indicator_mask = ProjectionMask::leaves(schema, leaves(&["indicator"]));
+        let wanted_indicators = indicators.clone();
+        let predicate = ArrowPredicateFn::new(indicator_mask, move |b: RecordBatch| {
+            let column = cast(b.column(0), &DataType::Utf8)?;
+            let values = column.as_string::<i32>();
+            Ok(values.iter().map(|v| Some(v.is_some_and(|v| wanted_indicators.contains(v)))).collect::<BooleanArray>())
+        });
+        let reader =
+            builder.with_projection(mask).with_row_filter(RowFilter::new(vec![Box::new(predicate)])).build().map_err(unreadable)?;
+        for b in reader {
             for key in keys_of(&b?).into_iter().flatten() {
                 if wanted.contains(&key) {
                     stored.insert(key);
