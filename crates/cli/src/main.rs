@@ -52,6 +52,11 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         lines: u64,
     },
+    /// Inspect Sigma rules: which load, which are refused and why.
+    Sigma {
+        #[command(subcommand)]
+        command: SigmaCommand,
+    },
     /// Inspect indicator feeds.
     Intel {
         #[command(subcommand)]
@@ -102,6 +107,23 @@ enum Command {
         /// Output file (`-` for stdout).
         #[arg(long, short)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SigmaCommand {
+    /// Load rule files and folders as a run would; list the rules loaded, refused (with the
+    /// reason) and skipped (another log source). Exit 1 when a rule is refused.
+    Check {
+        /// Rule files or folders (searched for .yml and .yaml).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Read a Sigma field from another events column (FIELD=COLUMN, repeatable).
+        #[arg(long = "field", value_name = "FIELD=COLUMN")]
+        fields: Vec<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -234,6 +256,10 @@ struct ScanArgs {
     /// <out>/findings, with the default content analyser (docs/content.md; options in a pipeline file).
     #[arg(long)]
     content: bool,
+    /// Sigma rules (a file or a folder of them, repeatable): detections go to <out>/detections
+    /// (docs/sigma.md; level filter and field map overrides in a pipeline file).
+    #[arg(long, value_name = "PATH")]
+    sigma: Vec<PathBuf>,
     /// Table format of the lake: parquet (default) or delta (streaming runs).
     #[arg(long, value_enum, default_value_t = TableFormatArg::Parquet)]
     table_format: TableFormatArg,
@@ -360,6 +386,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Intel { command: IntelCommand::Stats { intel, pipeline, refused } } => intel_stats(&intel, pipeline.as_deref(), refused),
         Command::Intel { command: IntelCommand::Pull { intel, pipeline } } => intel_pull(&intel, pipeline.as_deref()),
         Command::Vacuum { lake, retain_hours } => vacuum(&lake, retain_hours),
+        Command::Sigma { command: SigmaCommand::Check { paths, fields, json } } => sigma_check(&paths, &fields, json),
         Command::Retro { lake, intel, since, summary, threads, engine, remote } => {
             retro(&lake, &intel, since.as_deref(), summary, threads, engine, remote)
         }
@@ -393,6 +420,7 @@ fn scan(args: ScanArgs) -> Result<()> {
             .map(sweep::AnalyseStage::Sweeper)
             .into_iter()
             .chain(args.content.then(|| sweep::Content::detectors().into()))
+            .chain((!args.sigma.is_empty()).then(|| sweep::Sigma::rules(args.sigma.clone()).into()))
             .collect(),
         load: sweep::LoadSpec { dir: Some(args.out), mode: args.mode.into(), format: table_format, alerts, ..Default::default() },
         settings: Settings { threads: args.threads, ..Settings::default() },
@@ -725,5 +753,63 @@ fn retro(
         output::group(s.hits_already_present),
         output::group(s.intel.suppressed)
     );
+    Ok(())
+}
+
+/// `sweep sigma check`: what a run would load from these rule paths, and why the rest is not.
+fn sigma_check(paths: &[PathBuf], fields: &[String], json: bool) -> Result<()> {
+    let mut spec = sweep::Sigma::rules(paths.to_vec());
+    for f in fields {
+        let (field, column) =
+            f.split_once('=').with_context(|| format!("--field {f}: write it as FIELD=COLUMN, e.g. cs-cookie=category"))?;
+        spec = spec.field(field.trim(), column.trim());
+    }
+    for p in paths {
+        if !p.exists() {
+            bail!("{}: no such file or folder (give Sigma rule files or folders of them)", p.display());
+        }
+    }
+    let (set, report) = spec.load()?;
+    // Compiling checks what loading cannot (it should never fail for a loaded rule).
+    sweep::sigma::SigmaAnalyser::new(set)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for r in &report.loaded {
+            println!(
+                "loaded   {}  {}  [{}]  {}",
+                r.id.as_deref().unwrap_or("(no id)"),
+                r.title,
+                r.level.as_deref().unwrap_or("-"),
+                r.origin
+            );
+        }
+        for r in &report.correlations {
+            println!("loaded   {}  {}  [correlation]  {}", r.id.as_deref().unwrap_or("(no id)"), r.title, r.origin);
+        }
+        for r in &report.skipped {
+            println!(
+                "skipped  {}  {}: log source {} (sweep reads proxy and webserver rules)",
+                r.id.as_deref().unwrap_or("(no id)"),
+                r.origin,
+                r.logsource
+            );
+        }
+        for r in &report.refused {
+            let doc = if r.document > 0 { format!(" (document {})", r.document + 1) } else { String::new() };
+            println!("refused  {}  {}{doc}: {}", r.id.as_deref().or(r.title.as_deref()).unwrap_or("(no id)"), r.origin, r.reason);
+        }
+        println!(
+            "\n{} rules loaded, {} correlations, {} refused, {} skipped",
+            report.loaded.len(),
+            report.correlations.len(),
+            report.refused.len(),
+            report.skipped.len()
+        );
+    }
+    if !report.refused.is_empty() {
+        // Like a linter: a refused rule fails the check (a CI step catches it), after the report.
+        std::process::exit(EXIT_ERROR);
+    }
     Ok(())
 }

@@ -107,6 +107,15 @@ pub fn print_summary(s: &RunSummary) {
         let kinds = if kinds.is_empty() { String::new() } else { format!("  [{}]", kinds.join(", ")) };
         println!("  findings {:>12}{}{kinds}", group(s.findings), table("findings").unwrap_or_default());
     }
+    if let Some(sigma) = &s.sigma {
+        let refused: usize = sigma.rules_refused.values().sum();
+        let why = if refused > 0 { " (`sweep sigma check` says why)" } else { "" };
+        println!("  detections {:>10}{}", group(s.detections), table("detections").unwrap_or_default());
+        println!(
+            "           {} Sigma rules and {} correlations loaded, {refused} refused{why}",
+            sigma.rules_loaded, sigma.correlations_loaded
+        );
+    }
     if let Some(t) = s.tables.get("metrics") {
         println!("  metrics  {:>12}  -> {} ({} files)", group(s.metrics_rows), t.path.display(), t.files);
     }

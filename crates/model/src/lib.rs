@@ -18,6 +18,7 @@ pub use sweep_content::ContentSpec;
 pub use sweep_formats::FormatSpec;
 pub use sweep_intel::feeds::FeedSpec;
 pub use sweep_intel::index::MatchField;
+pub use sweep_sigma::SigmaSpec;
 pub use sweep_window::WindowSpec;
 
 /// Which engine runs the pipeline.
@@ -140,6 +141,14 @@ pub enum AnalyseStage {
     /// Malicious-looking hosts (bare IPs, typosquats, masquerades, DGA names), writes
     /// `findings` (docs/content.md).
     Content(ContentSpec),
+    /// Sigma detection rules over proxy and web server events, writes `detections` (docs/sigma.md).
+    Sigma(SigmaSpec),
+}
+
+impl From<SigmaSpec> for AnalyseStage {
+    fn from(s: SigmaSpec) -> AnalyseStage {
+        AnalyseStage::Sigma(s)
+    }
 }
 
 impl From<ContentSpec> for AnalyseStage {
@@ -246,6 +255,9 @@ pub struct LoadSpec {
     /// Findings of the content analyser (written when the pipeline has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<SinkSpec>,
+    /// Detections of the Sigma analyser (written when the pipeline has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detections: Option<SinkSpec>,
     /// The table format of tables placed under `dir`.
     #[serde(default, skip_serializing_if = "is_default")]
     pub format: TableFormat,
@@ -277,6 +289,7 @@ impl LoadSpec {
             "intel" => &self.intel,
             "metrics" => &self.metrics,
             "findings" => &self.findings,
+            "detections" => &self.detections,
             _ => &None,
         };
         explicit.clone().or_else(|| {
@@ -367,6 +380,14 @@ impl Pipeline {
         })
     }
 
+    /// The Sigma analyser stage, if any.
+    pub fn sigma(&self) -> Option<&SigmaSpec> {
+        self.analyse.iter().find_map(|a| match a {
+            AnalyseStage::Sigma(spec) => Some(spec),
+            _ => None,
+        })
+    }
+
     /// Reads a pipeline file. Relative paths inside it are taken from the file's folder.
     pub fn from_file(path: &Path) -> Result<Pipeline, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
@@ -452,6 +473,11 @@ impl Pipeline {
                         *f = base.join(&*f).display().to_string();
                     }
                 }
+                AnalyseStage::Sigma(sg) => {
+                    for r in &mut sg.rules {
+                        fix(r);
+                    }
+                }
                 AnalyseStage::Window(_) => {}
             }
         }
@@ -462,6 +488,7 @@ impl Pipeline {
             &mut self.load.intel,
             &mut self.load.metrics,
             &mut self.load.findings,
+            &mut self.load.detections,
         ]
         .into_iter()
         .flatten()
@@ -539,6 +566,17 @@ impl Pipeline {
                         ));
                     }
                 }
+                AnalyseStage::Sigma(sg) => {
+                    if sg.rules.is_empty() {
+                        return Err(format!("analyse[{i}] (sigma) has no rules: set rules = [\"rules/\"]"));
+                    }
+                    sg.min_level_index().map_err(|e| format!("analyse[{i}] (sigma): {e}"))?;
+                    if self.load.sink("detections").is_none() {
+                        return Err(format!(
+                            "analyse[{i}] (sigma) writes detections, but there is no detections table: set [load] dir or load.detections"
+                        ));
+                    }
+                }
                 AnalyseStage::Window(w) => {
                     w.validate().map_err(|e| format!("analyse[{i}] (window): {e}"))?;
                     if self.load.sink("metrics").is_none() {
@@ -560,6 +598,9 @@ impl Pipeline {
                 "more than one content analyser: put every protected domain and option in one [[analyse]] kind = \"content\" stage".into(),
             );
         }
+        if self.analyse.iter().filter(|s| matches!(s, AnalyseStage::Sigma(_))).count() > 1 {
+            return Err("more than one Sigma analyser: list every rule path in one [[analyse]] kind = \"sigma\" stage".into());
+        }
         if self.load.sink("events").is_none() && self.load.sink("rejects").is_none() {
             return Err("it writes nothing: set [load] dir = \"lake\", or load.events / load.rejects".into());
         }
@@ -570,7 +611,7 @@ impl Pipeline {
             if self.stream.checkpoint.is_none() {
                 return Err("a Kafka pipeline needs a checkpoint folder: set [stream] checkpoint = \"ckpt\" (CLI: --checkpoint)".into());
             }
-            for table in ["events", "rejects", "hits", "metrics", "findings"] {
+            for table in ["events", "rejects", "hits", "metrics", "findings", "detections"] {
                 if let Some(SinkSpec::Jsonl(_)) = self.load.sink(table) {
                     return Err(format!(
                         "the {table} table is JSON lines, which a streaming pipeline cannot write exactly once: use delta or parquet"

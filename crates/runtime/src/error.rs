@@ -29,6 +29,8 @@ pub enum RunError {
     Window(#[from] sweep_window::WindowError),
     #[error(transparent)]
     Content(#[from] sweep_content::ContentError),
+    #[error(transparent)]
+    Sigma(#[from] sweep_sigma::SigmaError),
     #[error("{0}; nothing was committed, the lake is as it was")]
     Check(String),
     #[error(

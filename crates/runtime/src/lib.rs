@@ -21,6 +21,7 @@ mod error;
 pub mod intel;
 pub mod metrics;
 pub mod retro;
+pub mod sigma;
 pub mod stream;
 pub mod summary;
 

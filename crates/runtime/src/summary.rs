@@ -45,6 +45,11 @@ pub struct RunSummary {
     pub findings: u64,
     /// Findings per kind (`missing_fqdn`, `typosquat`, `masquerade`, `dga`); kinds with none are left out.
     pub findings_by_kind: BTreeMap<String, u64>,
+    /// Rows written to the detections table (0 without a Sigma analyser).
+    pub detections: u64,
+    /// Present when the pipeline has a Sigma analyser: what its rule load did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<crate::sigma::SigmaSummary>,
     pub elapsed_s: f64,
     pub lines_per_second: f64,
     pub reject_reasons: BTreeMap<String, u64>,
@@ -80,6 +85,15 @@ pub fn run_warnings(summary: &RunSummary) -> Vec<String> {
             summary.rejects,
             lines,
             100.0 * summary.rejects as f64 / lines as f64
+        ));
+    }
+    if let Some(sigma) = &summary.sigma
+        && sigma.rules_loaded == 0
+    {
+        out.push(format!(
+            "no Sigma rule loaded ({} refused, {} of other log sources): `sweep sigma check` says why",
+            sigma.rules_refused.values().sum::<usize>(),
+            sigma.rules_skipped.values().sum::<usize>()
         ));
     }
     if let Some(intel) = &summary.intel {

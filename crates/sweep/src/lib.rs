@@ -40,6 +40,8 @@ pub use sweep_model::{
 };
 pub use sweep_runtime::intel::batch_cache_dir as intel_cache_dir;
 pub use sweep_runtime::{IntelSummary, RetroSummary, RunCounters, RunError, RunSummary, StreamSummary, TableSummary};
+pub use sweep_sigma as sigma;
+pub use sweep_sigma::SigmaSpec;
 pub use sweep_sweeper as sweeper;
 pub use sweep_window::{KeyKind, Metric, Span, Threshold, WindowSpec};
 
@@ -298,6 +300,18 @@ impl Content {
     /// `protected`, `allow_domains` or a detector's options on the returned spec.
     pub fn detectors() -> ContentSpec {
         ContentSpec::default()
+    }
+}
+
+/// The Sigma analyser stage: detection rules over the events, written to `detections`
+/// (docs/sigma.md).
+pub struct Sigma;
+
+impl Sigma {
+    /// The rules in these files and folders, with the default field map; set `min_level` or
+    /// field overrides on the returned spec.
+    pub fn rules<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> SigmaSpec {
+        SigmaSpec::rules(paths)
     }
 }
 

@@ -8,6 +8,9 @@ use thiserror::Error;
 /// [`crate::LoadReport`].)
 #[derive(Debug, Error)]
 pub enum SigmaError {
+    /// The analyser's configuration is wrong (a level that is not a Sigma level ...).
+    #[error("sigma: {0}")]
+    Spec(String),
     /// A field map override names a column the events table does not have.
     #[error("sigma: field map: {0}")]
     FieldMap(String),
@@ -55,6 +58,29 @@ pub enum Refusal {
     FilterNotSupported,
     /// Another rule with the same `id` was loaded first.
     DuplicateId(String),
+}
+
+impl Refusal {
+    /// A short name for counting refusals by reason (`unmapped_field`, `bad_regex` ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Io(_) => "io",
+            Refusal::Yaml(_) => "yaml",
+            Refusal::NotARule(_) => "not_a_rule",
+            Refusal::UnsupportedModifier(_) => "unsupported_modifier",
+            Refusal::BadModifiers(_) => "bad_modifiers",
+            Refusal::UnmappedField(_) => "unmapped_field",
+            Refusal::BadRegex(_) => "bad_regex",
+            Refusal::BadCondition(_) => "bad_condition",
+            Refusal::BadValue(_) => "bad_value",
+            Refusal::BadDetection(_) => "bad_detection",
+            Refusal::CollectionNotSupported(_) => "collection",
+            Refusal::UnsupportedCorrelation(_) => "unsupported_correlation",
+            Refusal::UnknownRule(_) => "unknown_rule",
+            Refusal::FilterNotSupported => "filter",
+            Refusal::DuplicateId(_) => "duplicate_id",
+        }
+    }
 }
 
 impl fmt::Display for Refusal {

@@ -83,18 +83,22 @@
 mod analyser;
 mod condition;
 pub mod correlation;
+mod detections;
 mod error;
 mod eval;
 mod fieldmap;
 mod load;
 mod parse;
+pub mod spec;
 pub mod tree;
 mod value;
 
 pub use analyser::{Detection, RuleIndex, SigmaAnalyser};
 pub use correlation::{CORRELATION_SNAPSHOT_VERSION, CorrelationKind, CorrelationMatch, CorrelationMode, CorrelationRule, Correlator};
+pub use detections::{at_or_above, correlation_batch, detections_batch, detections_schema};
 pub use error::{Refusal, SigmaError};
 pub use eval::evaluate_naive;
 pub use fieldmap::{DEFAULT_FIELDS, FieldMap, UNMAPPED_FIELDS};
 pub use load::{DEFAULT_CATEGORIES, LoadOptions, LoadReport, MAX_FILE_BYTES, RefusedRule, Rule, RuleMeta, RuleSet, SkippedRule};
 pub use parse::KEYWORD_COLUMNS;
+pub use spec::{LEVELS, SigmaSpec};

@@ -55,4 +55,5 @@ through_run_error!(
     sweep_kafka::KafkaError,
     sweep_window::WindowError,
     sweep_content::ContentError,
+    sweep_sigma::SigmaError,
 );

@@ -8,7 +8,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 /// The tables sweep writes, in the order `sweep query` registers them.
-pub const TABLES: [&str; 6] = ["events", "rejects", "hits", "metrics", "findings", "intel"];
+pub const TABLES: [&str; 7] = ["events", "rejects", "hits", "metrics", "findings", "detections", "intel"];
 
 /// Registers every table folder under `lake` that holds Parquet files, by table name.
 /// Returns the names registered.

@@ -22,6 +22,7 @@ use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, reject
 use sweep_intel::index::MatchStats;
 use sweep_load::{Lake, SinkSpec, TableWriter, lake_root, run_id};
 use sweep_model::Pipeline;
+use sweep_sigma::{CorrelationMode, correlation_batch, detections_batch, detections_schema};
 
 use sweep_runtime::intel::load_intel;
 use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, check_gates, now_micros, run_warnings};
@@ -80,6 +81,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     let loaded = sweeper_spec.map(|s| load_intel(s, pipeline.intel.cache.as_deref())).transpose()?;
     let sweeper = loaded.as_ref().zip(sweeper_spec).map(|(l, spec)| Sweeper::new(l.index.clone(), spec.fields.clone()));
     let content = sweep_runtime::content_analyser(pipeline)?;
+    let sigma = sweep_runtime::sigma::sigma_stage(pipeline)?;
 
     // The tables as the user named them; writers get staging folders of the lake instead.
     let events_target = pipeline.load.sink("events");
@@ -87,12 +89,14 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     let hits_target = sweeper.as_ref().and_then(|_| pipeline.load.sink("hits"));
     let metrics_target = window_spec.as_ref().and_then(|_| pipeline.load.sink("metrics"));
     let findings_target = content.as_ref().and_then(|_| pipeline.load.sink("findings"));
+    let detections_target = sigma.as_ref().and_then(|_| pipeline.load.sink("detections"));
     let intel_target = loaded.as_ref().and_then(|_| pipeline.load.sink("intel"));
-    let targets: Vec<SinkSpec> = [&events_target, &rejects_target, &hits_target, &metrics_target, &findings_target, &intel_target]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
+    let targets: Vec<SinkSpec> =
+        [&events_target, &rejects_target, &hits_target, &metrics_target, &findings_target, &detections_target, &intel_target]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
     // One journal and one lock for every table of the run: all of them commit, or none.
     let lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose()?;
     let mut summary = RunSummary::default();
@@ -140,6 +144,7 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     let hits_sink = stage("hits", &hits_target, hits_schema(), false, false)?;
     let metrics_sink = stage("metrics", &metrics_target, metrics_schema(), false, false)?;
     let findings_sink = stage("findings", &findings_target, findings_schema(), false, false)?;
+    let detections_sink = stage("detections", &detections_target, detections_schema(), false, false)?;
     if let (Some(l), Some(sink)) = (&loaded, stage("intel", &intel_target, intel_schema(), false, true)?) {
         sweep_runtime::intel::write_intel_files(&l.index, &sink)?;
     }
@@ -186,6 +191,12 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
         // stage that drops one fails here and not after the input is read.
         c.analyse(&RecordBatch::new_empty(Arc::new(plan.schema().as_arrow().clone())))?;
     }
+    if let Some(sg) = &sigma {
+        sg.analyser.evaluate(&RecordBatch::new_empty(Arc::new(plan.schema().as_arrow().clone())))?;
+    }
+    // Correlations see the detections of every partition: one correlator behind a lock
+    // (detections are rare, so the lock is too).
+    let correlator = sigma.as_ref().and_then(|sg| sg.correlator(CorrelationMode::Batch)).map(|c| Arc::new(Mutex::new(c)));
 
     // Extract: one reader thread feeds chunks to the parsers in file order.
     let reader = {
@@ -258,6 +269,11 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
                 Some(sink) => Some(TableWriter::new("findings", sink, findings_schema(), false, prefix.clone(), rows_per_file)?),
                 None => None,
             };
+            let mut detections_writer = match &detections_sink {
+                Some(sink) => Some(TableWriter::new("detections", sink, detections_schema(), false, prefix.clone(), rows_per_file)?),
+                None => None,
+            };
+            let (sigma, correlator) = (sigma.clone(), correlator.clone());
             // One cache per output partition, owned by its task: no lock between the parallel sinks.
             let mut content = content.clone().map(|a| (a, VerdictCache::new(CONTENT_CACHE_HOSTS)));
             let sweeper = sweeper.clone();
@@ -281,6 +297,17 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
                             count_findings(&findings, &mut findings_by_kind);
                             fw.write(&findings)?;
                         }
+                        if let (Some(sg), Some(dw)) = (&sigma, detections_writer.as_mut()) {
+                            let found = sg.analyser.evaluate(&batch)?;
+                            if !found.is_empty() {
+                                dw.write(&detections_batch(&sg.analyser, &batch, &found, sg.min_level)?)?;
+                                if let Some(c) = &correlator {
+                                    c.lock()
+                                        .map_err(|_| EngineError::worker("the correlator's lock is poisoned"))?
+                                        .observe(&batch, &found)?;
+                                }
+                            }
+                        }
                         if let Some(w) = writer.as_mut() {
                             w.write(&batch)?;
                         }
@@ -301,6 +328,10 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
                         out.findings_rows = w.rows();
                         out.findings_files = w.finish()?.len();
                     }
+                    if let Some(w) = detections_writer {
+                        out.detections_rows = w.rows();
+                        out.detections_files = w.finish()?.len();
+                    }
                     Ok::<_, EngineError>(out)
                 })
             }));
@@ -314,6 +345,8 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
             total.hits_files += r.hits_files;
             total.findings_rows += r.findings_rows;
             total.findings_files += r.findings_files;
+            total.detections_rows += r.detections_rows;
+            total.detections_files += r.detections_files;
             for (k, v) in r.findings_by_kind {
                 *total.findings_by_kind.entry(k).or_default() += v;
             }
@@ -374,6 +407,25 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
         metrics_table = Some((TableSummary { path, rows, files }, emitted.alerts));
     }
 
+    // Correlations are final at the end of the input too.
+    if let (Some(c), Some(sg), Some(sink)) = (correlator, &sigma, &detections_sink) {
+        let mut c =
+            Arc::into_inner(c).and_then(|m| m.into_inner().ok()).ok_or_else(|| EngineError::worker("the correlator is still shared"))?;
+        let matches = c.finish();
+        let rows = correlation_batch(&c, &matches, sg.min_level)?;
+        let mut writer = TableWriter::new(
+            "detections",
+            sink,
+            detections_schema(),
+            false,
+            format!("part-{run}-correlations"),
+            pipeline.settings.rows_per_file,
+        )?;
+        writer.write(&rows)?;
+        written.detections_rows += writer.rows();
+        written.detections_files += writer.finish()?.len();
+    }
+
     summary.input_files = input_files;
     summary.input_bytes = input_bytes;
     let mut counts = LineCounts::default();
@@ -411,6 +463,14 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
         );
         summary.findings = written.findings_rows;
         summary.findings_by_kind = std::mem::take(&mut written.findings_by_kind);
+    }
+    if let (Some(sink), Some(sg)) = (&detections_target, &sigma) {
+        summary.tables.insert(
+            "detections".into(),
+            TableSummary { path: sink.path().to_path_buf(), rows: written.detections_rows, files: written.detections_files },
+        );
+        summary.detections = written.detections_rows;
+        summary.sigma = Some(sg.summary.clone());
     }
     let mut threshold_alerts = Vec::new();
     if let Some((t, alerts)) = metrics_table {
@@ -466,6 +526,8 @@ struct SinkReport {
     findings_rows: u64,
     findings_files: usize,
     findings_by_kind: BTreeMap<String, u64>,
+    detections_rows: u64,
+    detections_files: usize,
     stats: MatchStats,
     window: Option<WindowAnalyser>,
 }

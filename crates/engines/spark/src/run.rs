@@ -206,7 +206,12 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
     for extract in &pipeline.extract {
         format_sql(&extract.format)?;
     }
-    // Every analyser runs on Spark (sweeper, window, content).
+    // The sweeper, window and content analysers run on Spark; Sigma rules do not yet.
+    if pipeline.sigma().is_some() {
+        return Err(SparkError::Unsupported(
+            "Sigma rules ([[analyse]] kind = \"sigma\", --sigma) run on the embedded engine only for now: drop --engine spark".into(),
+        ));
+    }
     for table in ["events", "rejects", "hits", "intel", "metrics", "findings"] {
         match pipeline.load.sink(table) {
             None | Some(SinkSpec::Parquet(_)) => {}

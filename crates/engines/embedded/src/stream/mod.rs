@@ -135,6 +135,13 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let extract = &pipeline.extract[0];
     let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::worker("a streaming pipeline reads Kafka"))?;
     let checkpoint_dir = pipeline.stream.checkpoint.clone().expect("validated: a streaming pipeline has a checkpoint");
+    if pipeline.sigma().is_some() {
+        return Err(sweep_sigma::SigmaError::Spec(
+            "rules run over files only for now, not over Kafka streams: drop the Sigma stage (--sigma) from the stream (docs/sigma.md)"
+                .into(),
+        )
+        .into());
+    }
 
     let parser = ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes);
     let content = sweep_runtime::content_analyser(pipeline)?;
