@@ -102,21 +102,24 @@ fn a_scan_with_sigma_rules_writes_detections_and_counts_them() {
     assert!(!levels.is_empty());
     assert!(levels.iter().all(|r| r["level"] == "high" || r["level"] == "critical"), "{levels:?}");
 
-    // A Kafka stream with Sigma rules is refused with the reason, before it reads anything.
+    // The Spark engine does not run Sigma rules yet: it says so before it connects.
+    let spark_lake = dir.path().join("lake-spark");
     let out = sweep(&[
         "scan",
-        "kafka://127.0.0.1:1/t",
+        log.to_str().unwrap(),
         "-f",
-        "squid",
+        "jsonl",
         "-o",
-        lake.to_str().unwrap(),
-        "--checkpoint",
-        dir.path().join("c").to_str().unwrap(),
+        spark_lake.to_str().unwrap(),
+        "--engine",
+        "spark",
+        "--remote",
+        "sc://127.0.0.1:1",
         "--sigma",
         SIGMA,
     ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not over Kafka streams"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("embedded engine only"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Values to give a column so that the planted atoms hold (as the sigma crate's own test does).

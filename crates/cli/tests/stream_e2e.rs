@@ -62,7 +62,59 @@ thresholds = [{ metric = "requests", above = 400 }]
 [[analyse]]
 kind = "sweeper"
 intel = [{ path = "feed.txt" }]
+
+[[analyse]]
+kind = "sigma"
+rules = ["rules"]
+allowed_lateness = "1d"
 "#;
+
+/// Sigma rules for the streams: one on the planted hosts, one on failed requests, and a
+/// correlation over the latter per client (its state crosses batches and restarts).
+const RULES: &str = r#"title: Request to a planted host
+id: 5d7c7a2e-1f00-4c1e-9a55-000000000001
+status: test
+level: high
+logsource:
+    category: proxy
+detection:
+    selection:
+        cs-host|endswith:
+            - '.xyz'
+            - 'paypa1.com'
+    condition: selection
+---
+title: Failed request
+id: 5d7c7a2e-1f00-4c1e-9a55-000000000002
+name: failed_request
+status: test
+level: low
+logsource:
+    category: proxy
+detection:
+    selection:
+        sc-status|gte: 400
+    condition: selection
+---
+title: Many failed requests from one client
+id: 5d7c7a2e-1f00-4c1e-9a55-000000000003
+status: test
+level: medium
+correlation:
+    type: event_count
+    rules:
+        - failed_request
+    group-by:
+        - c-ip
+    timespan: 10m
+    condition:
+        gte: 5
+"#;
+
+fn write_rules(dir: &Path) {
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(dir.join("rules/stream.yml"), RULES).unwrap();
+}
 
 /// Hosts the content analyser flags, one per detector.
 const SUSPICIOUS: [&str; 4] = [
@@ -157,6 +209,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let Some(broker) = broker() else { return };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("feed.txt"), "fonts.gstatic.com\n").unwrap();
+    write_rules(dir.path());
     let topic = create_topic(&broker, "crash", 3);
     let payloads = squid_lines_with_suspicious(dir.path(), 120_000, 11);
     let n = produce(&broker, &topic, 3, payloads.iter().map(Vec::as_slice)) as i64;
@@ -215,6 +268,12 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     );
     same("SELECT reason, count(*) FROM rejects GROUP BY reason ORDER BY reason");
     same(
+        r#"SELECT rule_title, count(*), count(DISTINCT source || '/' || CAST("offset" AS VARCHAR)) FROM detections WHERE source IS NOT NULL GROUP BY rule_title ORDER BY rule_title"#,
+    );
+    same(
+        "SELECT rule_title, group_by, \"count\", CAST(first_ts AS VARCHAR), CAST(ts AS VARCHAR) FROM detections WHERE group_by IS NOT NULL ORDER BY 2, 4",
+    );
+    same(
         "SELECT CAST(window_start AS VARCHAR), key_kind, key, requests, request_bytes, response_bytes, distinct_hosts, errors, denied \
          FROM metrics ORDER BY 1, 2, 3",
     );
@@ -225,6 +284,7 @@ fn windows_over_a_stream_equal_windows_over_the_same_file() {
     let Some(broker) = broker() else { return };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("feed.txt"), "fonts.gstatic.com\n").unwrap();
+    write_rules(dir.path());
     let topic = create_topic(&broker, "agree", 3);
     let payloads = squid_lines_with_suspicious(dir.path(), 30_000, 5);
     produce(&broker, &topic, 3, payloads.iter().map(Vec::as_slice));
@@ -247,6 +307,8 @@ fn windows_over_a_stream_equal_windows_over_the_same_file() {
         "SELECT count(*), sum(response_bytes) FROM events",
         "SELECT indicator, count(*) FROM hits GROUP BY indicator",
         "SELECT host, finding, count(*), min(score), max(reason) FROM findings GROUP BY host, finding ORDER BY host, finding",
+        r#"SELECT rule_title, level, count(*), count(DISTINCT source || '/' || CAST("offset" AS VARCHAR)) FROM detections WHERE source IS NOT NULL GROUP BY 1, 2 ORDER BY 1"#,
+        "SELECT rule_title, group_by, \"count\", CAST(first_ts AS VARCHAR), CAST(ts AS VARCHAR) FROM detections WHERE group_by IS NOT NULL ORDER BY 2, 4",
     ] {
         let (s, b) = (query(&lake_s, sql), query(&lake_b, sql));
         assert!(!b.is_empty(), "{sql}: batch result is empty");

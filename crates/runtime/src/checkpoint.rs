@@ -69,6 +69,9 @@ pub struct Totals {
     /// Of `hits`, those found by the retro-sweeps of new intel versions.
     #[serde(default)]
     pub retro_hits: u64,
+    /// Rows of the detections table (Sigma rules).
+    #[serde(default)]
+    pub detections: u64,
 }
 
 impl Totals {
@@ -83,6 +86,7 @@ impl Totals {
             metrics_rows: self.metrics_rows,
             findings: self.findings,
             findings_by_kind: self.findings_by_kind.clone(),
+            detections: self.detections,
             reject_reasons: self.reject_reasons.clone(),
             ..crate::RunSummary::default()
         }
@@ -110,6 +114,8 @@ pub struct Resume {
     pub totals: Totals,
     /// The window state after the last committed batch.
     pub window_state: Option<Vec<u8>>,
+    /// The Sigma correlator's state after the last committed batch.
+    pub sigma_state: Option<Vec<u8>>,
     /// Where the next new batch starts (the end of the last planned batch).
     pub next_from: Option<BTreeMap<String, i64>>,
     /// A batch planned but not committed: it must be re-run before anything else.
@@ -138,14 +144,15 @@ impl Checkpoint {
             record
         };
         let committed = ckpt.latest("commits")?;
-        let (totals, window_state) = match committed {
+        let read_state = |path: PathBuf| -> Result<Option<Vec<u8>>, RunError> {
+            if path.exists() { Ok(Some(fs::read(&path).map_err(|e| ckpt_io(&path, e))?)) } else { Ok(None) }
+        };
+        let (totals, window_state, sigma_state) = match committed {
             Some(c) => {
                 let commit: CommitRecord = read_json(&ckpt.file("commits", c))?;
-                let state_path = ckpt.file("state", c);
-                let state = if state_path.exists() { Some(fs::read(&state_path).map_err(|e| ckpt_io(&state_path, e))?) } else { None };
-                (commit.totals, state)
+                (commit.totals, read_state(ckpt.file("state", c))?, read_state(ckpt.sigma_file(c))?)
             }
-            None => (Totals::default(), None),
+            None => (Totals::default(), None, None),
         };
         let next = committed.map_or(0, |c| c + 1);
         let unfinished_path = ckpt.file("offsets", next);
@@ -156,7 +163,7 @@ impl Checkpoint {
         };
         let intel_version = unfinished.as_ref().or(last_committed.as_ref()).and_then(|b| b.intel_version.clone());
         let next_from = last_committed.map(|b| b.until);
-        Ok((ckpt, Resume { pipeline_id: record.id, committed, totals, window_state, next_from, unfinished, intel_version }))
+        Ok((ckpt, Resume { pipeline_id: record.id, committed, totals, window_state, sigma_state, next_from, unfinished, intel_version }))
     }
 
     /// True once a run on this checkpoint has applied the write mode to the tables: later
@@ -185,10 +192,14 @@ impl Checkpoint {
         write_json(&self.file("offsets", batch.batch), batch)
     }
 
-    /// Records that every sink holds `batch`: its window state, then the commit marker.
-    pub fn commit(&self, batch: u64, totals: &Totals, window_state: Option<&[u8]>) -> Result<(), RunError> {
+    /// Records that every sink holds `batch`: its window and correlator states, then the
+    /// commit marker.
+    pub fn commit(&self, batch: u64, totals: &Totals, window_state: Option<&[u8]>, sigma_state: Option<&[u8]>) -> Result<(), RunError> {
         if let Some(state) = window_state {
             write_atomic(&self.file("state", batch), state)?;
+        }
+        if let Some(state) = sigma_state {
+            write_atomic(&self.sigma_file(batch), state)?;
         }
         write_json(&self.file("commits", batch), &CommitRecord { batch, totals: totals.clone() })?;
         if batch >= KEEP_BATCHES {
@@ -196,8 +207,14 @@ impl Checkpoint {
             for sub in ["offsets", "state", "commits"] {
                 let _ = fs::remove_file(self.file(sub, old));
             }
+            let _ = fs::remove_file(self.sigma_file(old));
         }
         Ok(())
+    }
+
+    /// The correlator state beside the window state (a name `latest` does not count).
+    fn sigma_file(&self, batch: u64) -> PathBuf {
+        self.dir.join("state").join(format!("{batch:012}.sigma"))
     }
 
     fn file(&self, sub: &str, batch: u64) -> PathBuf {
@@ -281,7 +298,7 @@ mod tests {
         let (ckpt, first) = Checkpoint::open(dir.path(), 1).unwrap();
         ckpt.plan(&planned(0, 0, 10)).unwrap();
         let totals = Totals { lines: 10, ..Totals::default() };
-        ckpt.commit(0, &totals, Some(b"state-0")).unwrap();
+        ckpt.commit(0, &totals, Some(b"state-0"), None).unwrap();
         ckpt.plan(&planned(1, 10, 25)).unwrap();
         // crash here
         let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();
@@ -299,7 +316,7 @@ mod tests {
         let (ckpt, _) = Checkpoint::open(dir.path(), 1).unwrap();
         for b in 0..30 {
             ckpt.plan(&planned(b, b as i64, b as i64 + 1)).unwrap();
-            ckpt.commit(b, &Totals::default(), None).unwrap();
+            ckpt.commit(b, &Totals::default(), None, None).unwrap();
         }
         assert_eq!(fs::read_dir(dir.path().join("commits")).unwrap().count(), KEEP_BATCHES as usize);
         let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();

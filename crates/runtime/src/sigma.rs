@@ -16,6 +16,8 @@ pub struct SigmaStage {
     pub correlations: Vec<CorrelationRule>,
     /// Detections of rules below this level (an index into [`sweep_sigma::LEVELS`]) are not written.
     pub min_level: usize,
+    /// Correlations in streams: how late an event may be (µs).
+    pub allowed_lateness_us: i64,
     pub summary: SigmaSummary,
 }
 
@@ -72,5 +74,11 @@ pub fn load_stage(spec: &SigmaSpec) -> Result<SigmaStage, RunError> {
     let correlations = set.correlations().to_vec();
     let min_level = spec.min_level_index()?;
     let analyser = SigmaAnalyser::new(set)?;
-    Ok(SigmaStage { analyser, correlations, min_level, summary: SigmaSummary::of(&report) })
+    Ok(SigmaStage {
+        analyser,
+        correlations,
+        min_level,
+        allowed_lateness_us: spec.allowed_lateness.as_micros(),
+        summary: SigmaSummary::of(&report),
+    })
 }

@@ -80,6 +80,8 @@ pub struct BatchDone {
     pub metrics_rows: u64,
     pub findings: u64,
     pub findings_by_kind: BTreeMap<String, u64>,
+    /// Rows of the detections table (Sigma rules).
+    pub detections: u64,
     pub reject_reasons: BTreeMap<String, u64>,
     /// Matches held back by the allowlist, and matches of indicators not valid at the time.
     pub suppressed: u64,
@@ -88,6 +90,8 @@ pub struct BatchDone {
     pub alerts: Vec<(String, Vec<u8>)>,
     /// The window analyser's state after the batch, stored with the commit marker.
     pub window_state: Option<Vec<u8>>,
+    /// The Sigma correlator's state after the batch, for the checkpoint.
+    pub sigma_state: Option<Vec<u8>>,
     /// When the batch's messages were produced: (milliseconds since the epoch, messages).
     pub produced_ms: Vec<(i64, u64)>,
 }
@@ -397,6 +401,7 @@ impl LoopState {
         totals.retro_hits += done.retro_hits;
         totals.metrics_rows += done.metrics_rows;
         totals.findings += done.findings;
+        totals.detections += done.detections;
         totals.alerts += sent;
         for (kind, n) in &done.findings_by_kind {
             *totals.findings_by_kind.entry(kind.clone()).or_default() += n;
@@ -405,7 +410,7 @@ impl LoopState {
             *totals.reject_reasons.entry(reason.clone()).or_default() += n;
         }
         // Step 5: the commit marker.
-        ctx.checkpoint.commit(planned.batch, totals, done.window_state.as_deref())?;
+        ctx.checkpoint.commit(planned.batch, totals, done.window_state.as_deref(), done.sigma_state.as_deref())?;
         engine.committed(planned.batch);
 
         // Committed: everything below is reporting.

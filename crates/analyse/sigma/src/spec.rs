@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use sweep_calendar::Span;
 
 use crate::{FieldMap, LoadOptions, LoadReport, RuleSet, SigmaError};
 
@@ -23,12 +24,32 @@ pub struct SigmaSpec {
     /// Sigma field name to events column, added to or replacing the default map.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// In streams: how far behind the newest event an event may arrive and still count for
+    /// correlations (default `1m`, as the window analyser's).
+    #[serde(default = "default_lateness", skip_serializing_if = "is_default_lateness")]
+    pub allowed_lateness: Span,
+}
+
+/// The default `allowed_lateness` of correlations in streams: one minute.
+pub const DEFAULT_LATENESS: Span = Span::minutes(1);
+
+fn default_lateness() -> Span {
+    DEFAULT_LATENESS
+}
+
+fn is_default_lateness(s: &Span) -> bool {
+    *s == DEFAULT_LATENESS
 }
 
 impl SigmaSpec {
     /// The rules under these paths, with the default field map and no level filter.
     pub fn rules<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> SigmaSpec {
-        SigmaSpec { rules: paths.into_iter().map(Into::into).collect(), min_level: None, fields: BTreeMap::new() }
+        SigmaSpec {
+            rules: paths.into_iter().map(Into::into).collect(),
+            min_level: None,
+            fields: BTreeMap::new(),
+            allowed_lateness: DEFAULT_LATENESS,
+        }
     }
 
     /// Keeps only rules at `level` or above.

@@ -358,6 +358,8 @@ impl Batches<'_> {
             inactive: intel.inactive,
             alerts,
             window_state: window_json,
+            sigma_state: None,
+            detections: 0,
             produced_ms,
         })
     }

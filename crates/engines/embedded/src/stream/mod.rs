@@ -33,10 +33,12 @@ use sweep_runtime::alerts;
 use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch};
 use sweep_runtime::intel::{BatchIntel, StreamIntel};
 use sweep_runtime::metrics::StreamMetrics;
+use sweep_runtime::sigma::SigmaStage;
 use sweep_runtime::stream::{
     BatchDone, BatchInput, MicroBatchEngine, Planning, StreamContext, open_stream_tables, run_micro_batches, serve_metrics,
 };
 use sweep_runtime::{IntelSummary, RunCounters, RunSummary, TableSummary, now_micros};
+use sweep_sigma::{CorrelationMode, Correlator, correlation_batch, detections_batch, detections_schema};
 use sweep_sweeper::{Sweeper, hits_schema};
 
 use crate::run::{CONTENT_CACHE_HOSTS, count_findings};
@@ -105,6 +107,7 @@ struct BatchOutput {
     rejects: Vec<RecordBatch>,
     hits: Vec<RecordBatch>,
     findings: Vec<RecordBatch>,
+    detections: Vec<RecordBatch>,
     metrics: Vec<RecordBatch>,
     alerts: Vec<(String, Vec<u8>)>,
     counts: LineCounts,
@@ -125,6 +128,8 @@ struct Stages {
     /// gets the same findings whatever it holds.
     content: Option<(Arc<ContentAnalyser>, VerdictCache)>,
     window: Option<window::WindowAnalyser>,
+    /// The Sigma rules and, when some are correlations, their correlator.
+    sigma: Option<(Arc<SigmaStage>, Option<Correlator>)>,
     alerts_wanted: bool,
 }
 
@@ -135,16 +140,10 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let extract = &pipeline.extract[0];
     let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::worker("a streaming pipeline reads Kafka"))?;
     let checkpoint_dir = pipeline.stream.checkpoint.clone().expect("validated: a streaming pipeline has a checkpoint");
-    if pipeline.sigma().is_some() {
-        return Err(sweep_sigma::SigmaError::Spec(
-            "rules run over files only for now, not over Kafka streams: drop the Sigma stage (--sigma) from the stream (docs/sigma.md)"
-                .into(),
-        )
-        .into());
-    }
 
     let parser = ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes);
     let content = sweep_runtime::content_analyser(pipeline)?;
+    let sigma = sweep_runtime::sigma::sigma_stage(pipeline)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -162,12 +161,20 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         }),
         None => None,
     };
-    let wanted: [(&'static str, SchemaRef, bool, bool); 5] = [
+    // The correlator continues from the state of the last committed batch, so a batch re-run
+    // after a crash sees what it saw the first time.
+    let correlator = match (&sigma, &resume.sigma_state) {
+        (Some(sg), Some(bytes)) if !sg.correlations.is_empty() => Some(Correlator::restore(sg.correlations.clone(), bytes)?),
+        (Some(sg), _) => sg.correlator(CorrelationMode::Streaming { allowed_lateness: sg.allowed_lateness_us }),
+        (None, _) => None,
+    };
+    let wanted: [(&'static str, SchemaRef, bool, bool); 6] = [
         ("events", events_schema(), true, true),
         ("rejects", rejects_schema(), false, true),
         ("hits", hits_schema(), false, intel.is_some()),
         ("metrics", window::metrics_schema(), false, window.is_some()),
         ("findings", findings_schema(), false, content.is_some()),
+        ("detections", detections_schema(), false, sigma.is_some()),
     ];
     let sinks: Vec<_> = wanted
         .into_iter()
@@ -202,6 +209,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
             sweeper_fields,
             content: content.map(|a| (a, VerdictCache::new(CONTENT_CACHE_HOSTS))),
             window,
+            sigma: sigma.clone().map(|sg| (sg, correlator)),
             alerts_wanted: producer.is_some(),
         },
         tables,
@@ -226,6 +234,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     };
     let outcome = run_micro_batches(&mut engine, context)?;
     let mut run = outcome.summary;
+    run.sigma = sigma.map(|sg| sg.summary.clone());
     if let Some(l) = &outcome.intel {
         run.intel = Some(IntelSummary { suppressed: outcome.suppressed, inactive: outcome.inactive, ..IntelSummary::new(l) });
     }
@@ -307,6 +316,7 @@ impl MicroBatchEngine for EmbeddedBatches {
                     "rejects" => &out.rejects,
                     "hits" => &out.hits,
                     "findings" => &out.findings,
+                    "detections" => &out.detections,
                     _ => &out.metrics,
                 };
                 table.commit(app_id, planned.batch, rows, rows_per_file, input.replace).await?;
@@ -332,12 +342,14 @@ impl MicroBatchEngine for EmbeddedBatches {
             retro_hits,
             metrics_rows: rows(&out.metrics),
             findings: rows(&out.findings),
+            detections: rows(&out.detections),
             findings_by_kind,
             reject_reasons: out.reasons,
             suppressed: out.stats.suppressed,
             inactive: out.stats.inactive,
             alerts: out.alerts,
             window_state: self.stages.window.as_ref().map(|w| w.snapshot()),
+            sigma_state: self.stages.sigma.as_ref().and_then(|(_, c)| c.as_ref()).map(|c| c.snapshot()),
             produced_ms: produced.into_iter().collect(),
         })
     }
@@ -406,6 +418,18 @@ fn process_batch(
         if let Some((analyser, cache)) = stages.content.as_mut() {
             out.findings.push(analyser.analyse_cached(batch, cache)?);
         }
+        if let Some((sg, correlator)) = stages.sigma.as_mut() {
+            let found = sg.analyser.evaluate(batch)?;
+            out.detections.push(detections_batch(&sg.analyser, batch, &found, sg.min_level)?);
+            if let Some(c) = correlator.as_mut() {
+                // Every event moves the correlator's watermark, detected or not.
+                c.observe(batch, &found)?;
+            }
+        }
+    }
+    if let Some((sg, Some(c))) = stages.sigma.as_mut() {
+        let matches = if planned.final_flush { c.finish() } else { c.end_batch() };
+        out.detections.push(correlation_batch(c, &matches, sg.min_level)?);
     }
 
     if let Some(w) = stages.window.as_mut() {
