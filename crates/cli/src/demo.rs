@@ -5,12 +5,37 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sweep::generate::{GenFormat, TrafficSpec, write_traffic};
-use sweep::{Content, Etl, Files, Format, Sweeper, WriteMode};
+use sweep::{Content, Etl, Files, Format, Sigma, Sweeper, WriteMode};
 
 /// Feeds bundled into the binary (see demo/README.md for their origin and licences).
 const FEEDS: [(&str, &str); 2] =
     [("urlhaus-sample.txt", include_str!("../demo/urlhaus-sample.txt")), ("stix21-apt1.json", include_str!("../demo/stix21-apt1.json"))];
 const ALLOW: &str = include_str!("../demo/allow.txt");
+
+/// SigmaHQ rules bundled into the binary (see demo/README.md), unchanged.
+const SIGMA_RULES: [(&str, &str); 5] = [
+    ("web_sql_injection_in_access_logs.yml", include_str!("../demo/sigma/web_sql_injection_in_access_logs.yml")),
+    ("web_path_traversal_exploitation_attempt.yml", include_str!("../demo/sigma/web_path_traversal_exploitation_attempt.yml")),
+    ("web_jndi_exploit.yml", include_str!("../demo/sigma/web_jndi_exploit.yml")),
+    ("web_susp_useragents.yml", include_str!("../demo/sigma/web_susp_useragents.yml")),
+    ("proxy_ua_hacktool.yml", include_str!("../demo/sigma/proxy_ua_hacktool.yml")),
+];
+
+/// Requests an attacker's tools make, for the Sigma rules: SQL injection by sqlmap, a path
+/// traversal, a JNDIExploit callback path and a Nikto scan (path and query, user agent).
+const ATTACKS: [(&str, &str); 4] = [
+    ("/item?id=1%27%20or%20%271%27%3D%271", "sqlmap/1.7.2#stable (https://sqlmap.org)"),
+    ("/download?file=../../../etc/passwd", "curl/8.5.0"),
+    ("/Basic/Command/Base64/d2hvYW1p", "Java/1.8.0_181"),
+    ("/cgi-bin/test.cgi", "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)"),
+];
+
+/// nginx (combined) lines of one client sending each [`ATTACKS`] request, at the time of the
+/// log's first line.
+fn attack_lines(first_line: &str) -> String {
+    let when = first_line.split_once('[').and_then(|(_, rest)| rest.split_once(']')).map_or("01/Jan/2026:00:00:00 +0000", |(t, _)| t);
+    ATTACKS.iter().map(|(target, agent)| format!("10.1.6.70 - - [{when}] \"GET {target} HTTP/1.1\" 200 153 \"-\" \"{agent}\"\n")).collect()
+}
 
 /// Real indicator values from those feeds, planted into the generated traffic: an address
 /// (exact), one inside an APT1 /15 network (cidr), domains (exact, and a subdomain of one),
@@ -111,6 +136,20 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         std::fs::OpenOptions::new().append(true).open(&squid_log).with_context(|| format!("cannot append to {}", squid_log.display()))?;
     std::io::Write::write_all(&mut f, extra.as_bytes())?;
     println!("  {:<20} {} more lines to hosts that only their names give away", "squid-access.log", extra.lines().count());
+    let nginx_log = input.join("nginx-access.log");
+    // The generated log has malformed lines on purpose, some not UTF-8: read the first as bytes.
+    let bytes = std::fs::read(&nginx_log)?;
+    let first = String::from_utf8_lossy(bytes.split(|b| *b == b'\n').next().unwrap_or_default()).into_owned();
+    let attacks = attack_lines(&first);
+    let mut f =
+        std::fs::OpenOptions::new().append(true).open(&nginx_log).with_context(|| format!("cannot append to {}", nginx_log.display()))?;
+    std::io::Write::write_all(&mut f, attacks.as_bytes())?;
+    println!("  {:<20} {} more requests that attack tools make, for the Sigma rules", "nginx-access.log", attacks.lines().count());
+    let rules = dir.join("sigma");
+    std::fs::create_dir_all(&rules)?;
+    for (name, text) in SIGMA_RULES {
+        std::fs::write(rules.join(name), text)?;
+    }
 
     let lake = dir.join("lake");
     let flow = Etl::embedded()
@@ -123,6 +162,7 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         .analyse(sweep::SweeperSpec { allow: vec![allow.clone()], ..Sweeper::feeds([feeds.clone()]) })
         .analyse(sweep::WindowSpec { keys: vec![sweep::KeyKind::ClientIp, sweep::KeyKind::Host], ..sweep::Window::sliding("5m", "1m")? })
         .analyse(Content::detectors())
+        .analyse(Sigma::rules([rules.clone()]))
         .lake(&lake)
         .mode(WriteMode::Overwrite);
     let pipeline_file = dir.join("pipeline.toml");
@@ -162,6 +202,13 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
            FROM findings GROUP BY finding, host) WHERE rank <= 3 ORDER BY finding, score DESC, host",
         crate::QueryOutput::Table,
     )?;
+    println!("\nDetections: requests that SigmaHQ rules catch (the Sigma analyser's detections table):");
+    crate::query(
+        lake.clone(),
+        "SELECT rule_title, level, client_ip, url, count(*) AS requests FROM detections \
+         GROUP BY rule_title, level, client_ip, url ORDER BY rule_title, url",
+        crate::QueryOutput::Table,
+    )?;
     println!("\nBusiest clients in a 5-minute window (the window analyser's metrics table):");
     crate::query(
         lake.clone(),
@@ -186,6 +233,7 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
     println!(
         "  sweep query {lake_s} \"SELECT client_ip, finding, count(DISTINCT host) AS hosts FROM findings GROUP BY 1, 2 ORDER BY 3 DESC\""
     );
+    println!("  sweep sigma check {}", rules.display());
     println!("  sweep intel stats --intel {}", feeds.display());
     println!("  sweep retro {lake_s} --intel {}", feeds.display());
     println!("  sweep run {}", pipeline_file.display());

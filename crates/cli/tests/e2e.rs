@@ -193,6 +193,10 @@ fn demo_runs_and_shows_tables() {
     ] {
         assert!(text.lines().any(|l| l.contains(&format!("| {kind}")) && l.contains(&format!("| {host} "))), "{host} {kind}: {text}");
     }
+    // Each planted attack request is caught by its SigmaHQ rule.
+    for rule in ["SQL Injection Strings In URI", "Path Traversal Exploitation Attempts", "JNDIExploit Pattern", "Hack Tool User Agent"] {
+        assert!(text.lines().any(|l| l.starts_with(&format!("| {rule} ")) && l.contains("| 10.1.6.70 ")), "{rule}: {text}");
+    }
     // The saved pipeline runs again as it is.
     ok(sweep(&["run", demo.join("pipeline.toml").to_str().unwrap(), "--quiet"]));
 }
