@@ -287,6 +287,12 @@ impl Correlator {
         self.state.late
     }
 
+    /// True when observations wait for the watermark (streaming mode): a stream that ends
+    /// calls [`Correlator::finish`] to process them.
+    pub fn has_pending(&self) -> bool {
+        !self.state.pending.is_empty()
+    }
+
     /// The current watermark (streaming mode), µs.
     pub fn watermark(&self) -> Option<i64> {
         self.state.watermark

@@ -356,6 +356,7 @@ impl MicroBatchEngine for EmbeddedBatches {
 
     fn has_open_windows(&self) -> bool {
         self.stages.window.as_ref().is_some_and(|w| w.has_open_windows())
+            || self.stages.sigma.as_ref().and_then(|(_, c)| c.as_ref()).is_some_and(|c| c.has_pending())
     }
 
     fn tables(&self) -> BTreeMap<String, TableSummary> {
