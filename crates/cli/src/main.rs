@@ -62,12 +62,17 @@ enum Command {
         #[command(subcommand)]
         command: IntelCommand,
     },
-    /// Sweep stored events with today's indicators; append only hits not already stored.
+    /// Sweep stored events with today's indicators (--intel) or Sigma rules (--sigma); append
+    /// only hits and detections not already stored.
     Retro {
         /// The lake folder holding the events table.
         lake: PathBuf,
         #[command(flatten)]
         intel: IntelArgs,
+        /// Sigma rules (files or folders, repeatable): append the detections not stored yet
+        /// (embedded engine).
+        #[arg(long, value_name = "PATH")]
+        sigma: Vec<PathBuf>,
         /// Only events on or after this date (YYYY-MM-DD).
         #[arg(long)]
         since: Option<String>,
@@ -387,7 +392,16 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Intel { command: IntelCommand::Pull { intel, pipeline } } => intel_pull(&intel, pipeline.as_deref()),
         Command::Vacuum { lake, retain_hours } => vacuum(&lake, retain_hours),
         Command::Sigma { command: SigmaCommand::Check { paths, fields, json } } => sigma_check(&paths, &fields, json),
-        Command::Retro { lake, intel, since, summary, threads, engine, remote } => {
+        Command::Retro { lake, intel, sigma, since, summary, threads, engine, remote } => {
+            if !sigma.is_empty() {
+                if !matches!(engine, EngineArg::Embedded) {
+                    bail!("sweep retro --sigma runs on the embedded engine only for now: drop --engine spark");
+                }
+                if !intel.feeds.is_empty() {
+                    bail!("sweep retro takes --intel or --sigma, not both: run it once for each");
+                }
+                return retro_sigma(&lake, &sigma, since.as_deref(), summary, threads);
+            }
             retro(&lake, &intel, since.as_deref(), summary, threads, engine, remote)
         }
     }
@@ -729,7 +743,9 @@ fn retro(
     engine: EngineArg,
     remote: Option<String>,
 ) -> Result<()> {
-    let Some(spec) = args.sweeper() else { bail!("name the indicators to sweep with: sweep retro LAKE --intel feeds/") };
+    let Some(spec) = args.sweeper() else {
+        bail!("name the indicators or rules to sweep with: sweep retro LAKE --intel feeds/ (or --sigma rules/)")
+    };
     let kind = match engine {
         EngineArg::Embedded if remote.is_some() => bail!("--remote names a Spark Connect server: use it with --engine spark"),
         EngineArg::Embedded => sweep::EngineKind::Embedded,
@@ -752,6 +768,34 @@ fn retro(
         output::group(s.hits_written),
         output::group(s.hits_already_present),
         output::group(s.intel.suppressed)
+    );
+    Ok(())
+}
+
+/// `sweep retro --sigma`: the rules over stored events, appending what is not stored yet.
+fn retro_sigma(
+    lake: &std::path::Path,
+    rules: &[PathBuf],
+    since: Option<&str>,
+    summary_path: Option<PathBuf>,
+    threads: usize,
+) -> Result<()> {
+    let s = sweep::retro_sigma(lake, &sweep::Sigma::rules(rules.to_vec()), since, threads)?;
+    if let Some(path) = summary_path {
+        std::fs::write(&path, serde_json::to_string_pretty(&s)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "sweep retro: {} events evaluated in {:.2} s with {} Sigma rules and {} correlations",
+        output::group(s.events_swept),
+        s.elapsed_s,
+        s.sigma.rules_loaded,
+        s.sigma.correlations_loaded
+    );
+    println!(
+        "  detections found {:>10}   new {:>10}   already stored {:>10}",
+        output::group(s.detections_found),
+        output::group(s.detections_written),
+        output::group(s.detections_already_present)
     );
     Ok(())
 }

@@ -286,3 +286,33 @@ fn detections_equal_pysigma_sqlite_on_the_bundled_rules() {
     // null, so it cannot fire on sweep's events (docs/sigma.md); every other rule must.
     assert_eq!(silent, vec!["21e44d78-95e7-421b-a464-ffd8395659c4"], "every rule should fire on its planted requests");
 }
+
+#[test]
+fn retro_with_sigma_rules_appends_only_the_detections_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("planted.jsonl");
+    std::fs::write(&log, PLANTED.join("\n") + "\n").unwrap();
+    let lake = dir.path().join("lake");
+    let l = lake.to_str().unwrap();
+    // Events stored without rules; today's rules find what they catch.
+    ok(sweep(&["scan", log.to_str().unwrap(), "-f", "jsonl", "-o", l, "-q"]));
+    let s_path = dir.path().join("retro.json");
+    ok(sweep(&["retro", l, "--sigma", SIGMA, "--summary", s_path.to_str().unwrap()]));
+    let s = summary(&s_path);
+    assert_eq!(s["events_swept"], 4);
+    let first = s["detections_written"].as_u64().unwrap();
+    assert!(first >= 3, "{s}");
+    assert_eq!(json_rows(&lake, "SELECT count(*) AS n FROM detections")[0]["n"], first);
+    // Again: nothing new, nothing twice.
+    ok(sweep(&["retro", l, "--sigma", SIGMA, "--summary", s_path.to_str().unwrap()]));
+    let s = summary(&s_path);
+    assert_eq!((s["detections_written"].as_u64(), s["detections_already_present"].as_u64()), (Some(0), Some(first)));
+    // A lake scanned with the rules already holds them: the retro adds nothing.
+    let lake2 = dir.path().join("lake2");
+    ok(sweep(&["scan", log.to_str().unwrap(), "-f", "jsonl", "-o", lake2.to_str().unwrap(), "--sigma", SIGMA, "-q"]));
+    ok(sweep(&["retro", lake2.to_str().unwrap(), "--sigma", SIGMA, "--summary", s_path.to_str().unwrap()]));
+    assert_eq!(summary(&s_path)["detections_written"], 0);
+    // Both at once is refused with the way out.
+    let out = sweep(&["retro", l, "--sigma", SIGMA, "--intel", SIGMA]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--intel or --sigma, not both"));
+}

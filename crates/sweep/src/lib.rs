@@ -31,6 +31,7 @@ pub use arrow;
 pub use sweep_calendar as calendar;
 pub use sweep_content as content;
 pub use sweep_embedded::EngineError;
+pub use sweep_embedded::retro_sigma::{SigmaRetroSummary, retro_sigma};
 pub use sweep_formats as formats;
 pub use sweep_intel_sources as intel_sources;
 pub use sweep_load as load;

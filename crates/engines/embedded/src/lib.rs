@@ -16,6 +16,7 @@
 mod error;
 pub mod query;
 pub mod retro;
+pub mod retro_sigma;
 mod run;
 pub mod stream;
 pub mod window;
