@@ -383,6 +383,44 @@ thresholds = [{ metric = "requests", above = 2 }]
 }
 
 #[test]
+fn detections_of_high_level_rules_are_alerts_and_a_drained_stream_flushes_its_correlations() {
+    let Some(broker) = broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_rules(dir.path());
+    let topic = create_topic(&broker, "sigma", 1);
+    let alerts = create_topic(&broker, "sigma-alerts", 1);
+    let (lake, ckpt) = (dir.path().join("lake"), dir.path().join("ckpt"));
+    // No window analyser: the correlation alone must be flushed when the stream drains.
+    let sigma = "[[analyse]]\nkind = \"sigma\"\nrules = [\"rules\"]\n";
+    let mut toml = pipeline_toml(&broker, &topic, &lake, &ckpt, sigma);
+    toml.push_str(&format!("\n[load.alerts]\nbrokers = \"{broker}\"\ntopic = \"{alerts}\"\n"));
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, toml).unwrap();
+    // Two requests to planted hosts (a high rule) and six failed requests of one client in a
+    // minute (a low rule, and the medium correlation over it).
+    let mut lines = vec![squid_line(1_767_225_601, "10.0.0.1", "paypa1.com"), squid_line(1_767_225_602, "10.0.0.2", "login.evil.xyz")];
+    for i in 0..6 {
+        let line = String::from_utf8(squid_line(1_767_225_610 + i, "10.0.0.3", "www.example.com")).unwrap();
+        lines.push(line.replace("TCP_MISS/200", "TCP_MISS/404").into_bytes());
+    }
+    produce(&broker, &topic, 1, lines.iter().map(Vec::as_slice));
+    ok(run_pipeline_file(&file));
+    let rows = query(&lake, "SELECT rule_title, level, coalesce(client_ip, group_by) FROM detections ORDER BY 1, 3");
+    assert_eq!(rows.iter().filter(|r| r.starts_with("Failed request,low,10.0.0.3")).count(), 6, "{rows:?}");
+    assert!(rows.contains(&"Many failed requests from one client,medium,client_ip=10.0.0.3".to_string()), "{rows:?}");
+    assert_eq!(rows.iter().filter(|r| r.starts_with("Request to a planted host,high,")).count(), 2, "{rows:?}");
+    // Only the high rule's detections are alerts (the default alert_level).
+    let got = consume_all(&broker, &alerts, 2);
+    assert_eq!(got.len(), 2, "{got:?}");
+    for (key, alert) in &got {
+        let alert: serde_json::Value = serde_json::from_slice(alert).unwrap();
+        assert_eq!(alert["alert"], "detection");
+        assert_eq!(alert["rule_title"], "Request to a planted host");
+        assert!(key == "10.0.0.1" || key == "10.0.0.2", "{key}");
+    }
+}
+
+#[test]
 fn the_fluent_api_builds_the_same_streaming_pipeline() {
     use sweep::{Content, Delta, Etl, Format, Kafka, Window};
     let Some(broker) = broker() else { return };

@@ -571,6 +571,7 @@ impl Pipeline {
                         return Err(format!("analyse[{i}] (sigma) has no rules: set rules = [\"rules/\"]"));
                     }
                     sg.min_level_index().map_err(|e| format!("analyse[{i}] (sigma): {e}"))?;
+                    sg.alert_level_index().map_err(|e| format!("analyse[{i}] (sigma): {e}"))?;
                     if self.load.sink("detections").is_none() {
                         return Err(format!(
                             "analyse[{i}] (sigma) writes detections, but there is no detections table: set [load] dir or load.detections"

@@ -8,6 +8,25 @@ use sweep_window::Alert;
 
 /// One message per hit: `{"alert":"hit", <every hits column>}`, keyed by `client_ip`.
 pub fn hit_alerts(hits: &RecordBatch) -> Result<Vec<(String, Vec<u8>)>, RunError> {
+    row_alerts("hit", hits)
+}
+
+/// One message per detection of a rule at `min_level` or above (an index into
+/// [`sweep_sigma::LEVELS`]): `{"alert":"detection", <every detections column>}`, keyed by
+/// `client_ip` (`-` for a correlation).
+pub fn detection_alerts(detections: &RecordBatch, min_level: usize) -> Result<Vec<(String, Vec<u8>)>, RunError> {
+    let levels = detections.column_by_name("level").and_then(|c| c.as_string_opt::<i32>());
+    let keep: arrow::array::BooleanArray = (0..detections.num_rows())
+        .map(|i| {
+            let level = levels.filter(|l| l.is_valid(i)).and_then(|l| sweep_sigma::spec::level_index(l.value(i))).unwrap_or(0);
+            Some(level >= min_level)
+        })
+        .collect();
+    row_alerts("detection", &arrow::compute::filter_record_batch(detections, &keep)?)
+}
+
+fn row_alerts(kind: &str, rows: &RecordBatch) -> Result<Vec<(String, Vec<u8>)>, RunError> {
+    let hits = rows;
     if hits.num_rows() == 0 {
         return Ok(Vec::new());
     }
@@ -21,7 +40,7 @@ pub fn hit_alerts(hits: &RecordBatch) -> Result<Vec<(String, Vec<u8>)>, RunError
     for (row, line) in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
         let key = clients.filter(|c| c.is_valid(row)).map_or("-", |c| c.value(row)).to_string();
         let mut json = Vec::with_capacity(line.len() + 16);
-        json.extend_from_slice(br#"{"alert":"hit","#);
+        json.extend_from_slice(format!(r#"{{"alert":"{kind}","#).as_bytes());
         json.extend_from_slice(&line[1..]);
         out.push((key, json));
     }

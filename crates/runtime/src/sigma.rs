@@ -16,6 +16,8 @@ pub struct SigmaStage {
     pub correlations: Vec<CorrelationRule>,
     /// Detections of rules below this level (an index into [`sweep_sigma::LEVELS`]) are not written.
     pub min_level: usize,
+    /// Detections of rules at this level or above go to the alerts topic (streams).
+    pub alert_level: usize,
     /// Correlations in streams: how late an event may be (µs).
     pub allowed_lateness_us: i64,
     pub summary: SigmaSummary,
@@ -78,6 +80,7 @@ pub fn load_stage(spec: &SigmaSpec) -> Result<SigmaStage, RunError> {
         analyser,
         correlations,
         min_level,
+        alert_level: spec.alert_level_index()?,
         allowed_lateness_us: spec.allowed_lateness.as_micros(),
         summary: SigmaSummary::of(&report),
     })

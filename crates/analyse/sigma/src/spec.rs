@@ -24,10 +24,22 @@ pub struct SigmaSpec {
     /// Sigma field name to events column, added to or replacing the default map.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// In streams with a Kafka alerts topic: detections of rules at this level or above are
+    /// also sent as alerts (default `high`).
+    #[serde(default = "default_alert_level", skip_serializing_if = "is_default_alert_level")]
+    pub alert_level: String,
     /// In streams: how far behind the newest event an event may arrive and still count for
     /// correlations (default `1m`, as the window analyser's).
     #[serde(default = "default_lateness", skip_serializing_if = "is_default_lateness")]
     pub allowed_lateness: Span,
+}
+
+fn default_alert_level() -> String {
+    "high".to_string()
+}
+
+fn is_default_alert_level(level: &String) -> bool {
+    level == "high"
 }
 
 /// The default `allowed_lateness` of correlations in streams: one minute.
@@ -48,6 +60,7 @@ impl SigmaSpec {
             rules: paths.into_iter().map(Into::into).collect(),
             min_level: None,
             fields: BTreeMap::new(),
+            alert_level: default_alert_level(),
             allowed_lateness: DEFAULT_LATENESS,
         }
     }
@@ -70,6 +83,13 @@ impl SigmaSpec {
         let field_map = FieldMap::with_overrides(self.fields.iter().map(|(f, c)| (f.as_str(), c.as_str())))?;
         let options = LoadOptions { field_map, ..LoadOptions::default() };
         Ok(RuleSet::load(&self.rules, &options))
+    }
+
+    /// The position of `alert_level` in [`LEVELS`].
+    pub fn alert_level_index(&self) -> Result<usize, SigmaError> {
+        level_index(&self.alert_level).ok_or_else(|| {
+            SigmaError::Spec(format!("alert_level `{}` is not a Sigma level (use one of {})", self.alert_level, LEVELS.join(", ")))
+        })
     }
 
     /// The position of `min_level` in [`LEVELS`] (0 when none is set).

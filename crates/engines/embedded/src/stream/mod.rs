@@ -421,7 +421,11 @@ fn process_batch(
         }
         if let Some((sg, correlator)) = stages.sigma.as_mut() {
             let found = sg.analyser.evaluate(batch)?;
-            out.detections.push(detections_batch(&sg.analyser, batch, &found, sg.min_level)?);
+            let rows = detections_batch(&sg.analyser, batch, &found, sg.min_level)?;
+            if stages.alerts_wanted {
+                out.alerts.extend(alerts::detection_alerts(&rows, sg.alert_level)?);
+            }
+            out.detections.push(rows);
             if let Some(c) = correlator.as_mut() {
                 // Every event moves the correlator's watermark, detected or not.
                 c.observe(batch, &found)?;
@@ -430,7 +434,11 @@ fn process_batch(
     }
     if let Some((sg, Some(c))) = stages.sigma.as_mut() {
         let matches = if planned.final_flush { c.finish() } else { c.end_batch() };
-        out.detections.push(correlation_batch(c, &matches, sg.min_level)?);
+        let rows = correlation_batch(c, &matches, sg.min_level)?;
+        if stages.alerts_wanted {
+            out.alerts.extend(alerts::detection_alerts(&rows, sg.alert_level)?);
+        }
+        out.detections.push(rows);
     }
 
     if let Some(w) = stages.window.as_mut() {
