@@ -102,24 +102,21 @@ fn a_scan_with_sigma_rules_writes_detections_and_counts_them() {
     assert!(!levels.is_empty());
     assert!(levels.iter().all(|r| r["level"] == "high" || r["level"] == "critical"), "{levels:?}");
 
-    // The Spark engine does not run Sigma rules yet: it says so before it connects.
-    let spark_lake = dir.path().join("lake-spark");
-    let out = sweep(&[
-        "scan",
-        log.to_str().unwrap(),
-        "-f",
-        "jsonl",
-        "-o",
-        spark_lake.to_str().unwrap(),
-        "--engine",
-        "spark",
-        "--remote",
-        "sc://127.0.0.1:1",
-        "--sigma",
-        SIGMA,
-    ]);
+    // The Spark engine runs Sigma rules in batch runs over files, not in Kafka streams: it
+    // says so before it connects.
+    let file = dir.path().join("spark-stream.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "engine = \"spark\"\nremote = \"sc://127.0.0.1:1\"\n\n[[extract]]\nformat = \"squid\"\n[extract.kafka]\nbrokers = \"127.0.0.1:1\"\n\
+             topics = [\"t\"]\n\n[[analyse]]\nkind = \"sigma\"\nrules = [\"{SIGMA}\"]\n\n[stream]\ncheckpoint = \"ckpt\"\n\n[load]\ndir = \"lake-spark\"\n"
+        ),
+    )
+    .unwrap();
+    let out = sweep(&["run", file.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("embedded engine only"), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Kafka pipeline") && err.contains("batch runs over files only"), "{err}");
 }
 
 /// Values to give a column so that the planted atoms hold (as the sigma crate's own test does).

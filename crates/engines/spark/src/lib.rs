@@ -24,6 +24,7 @@ mod content;
 mod error;
 mod retro;
 mod run;
+mod sigma;
 mod stream;
 mod sweep;
 #[cfg(test)]

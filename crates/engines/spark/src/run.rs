@@ -29,7 +29,8 @@ use crate::{SparkError, proto, stream, window};
 pub const SUPPORT: &str = "batch runs over files (plain or gzip) and Kafka runs (micro-batches, until drained or stopped, \
      with checkpoints, hit alerts to Kafka and /metrics) in the squid, common, combined, vhost_combined, squid_common and \
      squid_combined formats; SQL transform stages (Spark SQL); \
-     the sweeper (ip, cidr, domain and URL indicators, allowlists); the window analyser (metrics, threshold alerts; watermarks and late events in Kafka runs); the content analyser; retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
+     the sweeper (ip, cidr, domain and URL indicators, allowlists); the window analyser (metrics, threshold alerts; watermarks and late events in Kafka runs); the content analyser; \
+     Sigma rules and their correlations in batch runs over files; retro-sweeps; Parquet tables, and Delta tables from Kafka runs";
 
 /// Runs a pipeline on the Spark Connect server at `remote`. A Kafka pipeline runs until
 /// its topic is drained (`stop_when_drained`) or forever; use [`run_until`] to stop it.
@@ -59,6 +60,8 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
             }
         }
     }
+    // The rules load (and any refusal shows) before a table is touched.
+    let sigma = sweep_runtime::sigma::sigma_stage(pipeline)?;
     let sweeper = pipeline.sweeper().cloned();
     let intel = match &sweeper {
         Some(spec) => Some(load_intel(spec, pipeline.intel.cache.as_deref())?),
@@ -102,6 +105,7 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
                 "hits" => load.hits = staged,
                 "intel" => load.intel = staged,
                 "metrics" => load.metrics = staged,
+                "detections" => load.detections = staged,
                 _ => load.findings = staged,
             }
         }
@@ -111,7 +115,7 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     let runtime = client_runtime()?;
     let mut summary = runtime.block_on(async {
         let mut spark = SparkClient::connect(&remote).await?;
-        let result = run_on(&mut spark, &staged_pipeline, &inputs, intel.as_ref(), sweeper.as_ref()).await;
+        let result = run_on(&mut spark, &staged_pipeline, &inputs, intel.as_ref(), sweeper.as_ref(), sigma.as_deref()).await;
         spark.release().await;
         result
     })?;
@@ -166,6 +170,7 @@ fn lake_tables(pipeline: &Pipeline, sweeps: bool) -> Vec<(&'static str, SinkSpec
         ("intel", sweeps, sweep_sweeper::intel_schema(), false, true),
         ("metrics", pipeline.window().is_some(), sweep_window::metrics_schema(), false, false),
         ("findings", pipeline.content().is_some(), sweep_content::findings_schema(), false, false),
+        ("detections", pipeline.sigma().is_some(), sweep_sigma::detections_schema(), false, false),
     ];
     tables
         .into_iter()
@@ -206,13 +211,7 @@ fn check_supported(pipeline: &Pipeline) -> Result<(), SparkError> {
     for extract in &pipeline.extract {
         format_sql(&extract.format)?;
     }
-    // The sweeper, window and content analysers run on Spark; Sigma rules do not yet.
-    if pipeline.sigma().is_some() {
-        return Err(SparkError::Unsupported(
-            "Sigma rules ([[analyse]] kind = \"sigma\", --sigma) run on the embedded engine only for now: drop --engine spark".into(),
-        ));
-    }
-    for table in ["events", "rejects", "hits", "intel", "metrics", "findings"] {
+    for table in ["events", "rejects", "hits", "intel", "metrics", "findings", "detections"] {
         match pipeline.load.sink(table) {
             None | Some(SinkSpec::Parquet(_)) => {}
             // A batch run's Delta tables are committed by the lake's journal.
@@ -249,6 +248,7 @@ async fn run_on(
     inputs: &[(usize, PathBuf, FormatSpec)],
     intel: Option<&LoadedIntel>,
     sweeper: Option<&sweep_model::SweeperSpec>,
+    sigma: Option<&sweep_runtime::sigma::SigmaStage>,
 ) -> Result<RunSummary, SparkError> {
     prepare_session(spark).await?;
 
@@ -325,6 +325,14 @@ async fn run_on(
             &mut summary,
         )
         .await?;
+        if let (Some(stage), Some(sink)) = (sigma, pipeline.load.sink("detections")) {
+            let staging = staging_dir(pipeline).join(format!("sigma-{}", uuid::Uuid::new_v4()));
+            let rows = crate::sigma::detect(spark, stage, &staging, &mut checkpoints, &mut staged_files).await?;
+            summary.detections = rows;
+            summary.sigma = Some(stage.summary.clone());
+            let query = "SELECT * FROM sweep_detections ORDER BY source, offset, rule_id";
+            write_table(spark, &mut summary.tables, "detections", &sink, query, &[], &commit, rows).await?;
+        }
         if let (Some(loaded), Some(sink)) = (intel, pipeline.load.sink("intel")) {
             let query = "SELECT indicator, indicator_type, feed, confidence, severity, tags, description, valid_from, valid_until, \
                          intel_version FROM intel";

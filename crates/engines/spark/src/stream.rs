@@ -50,6 +50,13 @@ use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, spark
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
 pub(crate) fn check_supported_stream(pipeline: &Pipeline) -> Result<(), SparkError> {
+    if pipeline.sigma().is_some() {
+        return Err(SparkError::Unsupported(
+            "Sigma rules ([[analyse]] kind = \"sigma\", --sigma) in a Kafka pipeline: the Spark engine runs them in batch runs over \
+             files only; run the stream on the embedded engine (drop --engine spark)"
+                .into(),
+        ));
+    }
     for table in ["events", "rejects", "hits"] {
         if let Some(SinkSpec::Jsonl(_)) = pipeline.load.sink(table) {
             return Err(SparkError::Unsupported(format!("the {table} table as JSON lines in a Kafka pipeline: use delta or parquet")));

@@ -1,0 +1,395 @@
+//! Sigma rules on Spark: the same scan with `--sigma` on the embedded engine and on a real
+//! Spark Connect server writes the same `detections` table, column for column. Without
+//! SWEEP_SPARK_REMOTE these tests say so and return, unless SWEEP_REQUIRE_SPARK=1.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use support::spark::{assert_same_tables, remote};
+use support::{ok, query, summary, sweep};
+use sweep::sigma::tree::{Column, Condition, Matcher, NumOp, Piece};
+use sweep::sigma::{LoadOptions, RuleSet};
+
+const SIGMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/sigma");
+
+/// Every column of the detections table, in a fixed row order.
+const DETECTIONS_SQL: &str = "SELECT ts, client_ip, \"user\", host, url, rule_id, rule_title, level, status, array_to_string(tags, '|'), \
+     group_by, count, first_ts, format, source, \"offset\" FROM detections \
+     ORDER BY source, \"offset\", rule_id, rule_title, group_by, ts";
+
+/// Values to give a column so that the planted atoms hold (as sigma_e2e's planting does).
+#[derive(Default, Clone)]
+struct Plant {
+    exact: Option<Option<String>>,
+    prefix: String,
+    middle: Vec<String>,
+    suffix: String,
+    number: Option<i64>,
+}
+
+fn plant(c: &Condition, k: usize, out: &mut BTreeMap<Column, Plant>) {
+    match c {
+        Condition::And(v) => v.iter().for_each(|c| plant(c, k, out)),
+        Condition::Or(v) => plant(&v[k % v.len()], k / v.len().max(1) + k, out),
+        Condition::Not(_) => {}
+        Condition::Atom(a) => {
+            let p = out.entry(a.column.clone()).or_default();
+            match &a.matcher {
+                Matcher::Equals { value, .. } => p.exact = Some(Some(value.clone())),
+                Matcher::Contains { value, .. } => p.middle.push(value.clone()),
+                Matcher::StartsWith { value, .. } => p.prefix = value.clone(),
+                Matcher::EndsWith { value, .. } => p.suffix = value.clone(),
+                Matcher::Wildcard { pattern, .. } => {
+                    let text: String = pattern
+                        .iter()
+                        .map(|p| match p {
+                            Piece::Literal(s) => s.as_str(),
+                            Piece::AnyChars => "",
+                            Piece::AnyChar => "x",
+                        })
+                        .collect();
+                    p.exact = Some(Some(text));
+                }
+                Matcher::Regex { .. } => p.exact = Some(Some("https://ipfs.io/ipfs/bafy.html#victim@example.com".into())),
+                Matcher::Cidr(c) => p.exact = Some(Some(c.network.to_string())),
+                Matcher::Numeric { op, value } => {
+                    let v = value.0 as i64;
+                    p.number = Some(match op {
+                        NumOp::Lt => v - 1,
+                        NumOp::Gt => v + 1,
+                        _ => v,
+                    })
+                }
+                Matcher::Exists(true) => p.exact = Some(Some("x".into())),
+                Matcher::Exists(false) | Matcher::Null => p.exact = Some(None),
+                Matcher::FieldRef { .. } => {}
+            }
+        }
+    }
+}
+
+/// A `combined` line (a format both engines read) with the planted values: the request
+/// carries an absolute URL, built from host, path and query unless the rule plants the URL.
+/// Spaces and quotes, which the format cannot carry, become `_` and `'`.
+fn planted_line(plants: &BTreeMap<Column, Plant>, second: usize) -> String {
+    let clean = |s: &str| s.replace([' ', '\t'], "_").replace('"', "'").replace('\\', "/");
+    let quoted = |s: &str| s.replace('"', "'").replace('\\', "/");
+    let (mut client, mut user, mut method, mut status) = ("10.1.0.9".to_string(), "-".to_string(), "GET".to_string(), 200i64);
+    let mut agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36".to_string();
+    let mut referrer = "-".to_string();
+    let (mut host, mut path, mut query) = ("files.example.test".to_string(), "/".to_string(), None::<String>);
+    let mut url = None;
+    for (col, p) in plants {
+        let value = match &p.exact {
+            Some(v) => v.clone(),
+            None => Some(format!("{}{}{}", p.prefix, p.middle.concat(), p.suffix)),
+        };
+        match col {
+            Column::PathExtension => path = format!("/download/file.{}", value.unwrap_or_default()),
+            Column::Event(name) => match (name.as_str(), value) {
+                ("status", _) if p.number.is_some() => status = p.number.unwrap(),
+                ("host", Some(v)) => host = clean(&v),
+                ("path", Some(v)) => path = if v.starts_with('/') { clean(&v) } else { format!("/{}", clean(&v)) },
+                ("query", v) => query = v.map(|v| clean(&v)),
+                ("url", Some(v)) => url = Some(clean(&v)),
+                ("user_agent", v) => agent = v.map_or("-".into(), |v| quoted(&v)),
+                ("referrer", v) => referrer = v.map_or("-".into(), |v| quoted(&v)),
+                ("method", Some(v)) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphabetic()) => method = v,
+                ("client_ip", Some(v)) if v.parse::<std::net::IpAddr>().is_ok() => client = v,
+                ("user", v) => user = v.map_or("-".into(), |v| clean(&v)),
+                _ => {}
+            },
+        }
+    }
+    let url = url.unwrap_or_else(|| format!("http://{host}{path}{}", query.as_ref().map(|q| format!("?{q}")).unwrap_or_default()));
+    format!(
+        "{client} - {user} [01/Dec/2026:11:{:02}:{:02} +0000] \"{method} {url} HTTP/1.1\" {status} 512 \"{referrer}\" \"{agent}\"",
+        second / 60 % 60,
+        second % 60
+    )
+}
+
+/// Scans `inputs` (combined) with the rules on one engine; returns the run summary.
+fn scan(inputs: &[&Path], rules: &str, lake: &Path, extra: &[&str]) -> serde_json::Value {
+    let summary_path = lake.with_extension("json");
+    let mut args: Vec<&str> = vec!["scan"];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--format", "combined", "--out", lake.to_str().unwrap(), "--sigma", rules, "--quiet", "--summary"]);
+    args.push(summary_path.to_str().unwrap());
+    args.extend(extra);
+    ok(sweep(&args));
+    summary(&summary_path)
+}
+
+fn assert_same_summaries(e: &serde_json::Value, s: &serde_json::Value) {
+    for key in ["events", "rejects", "detections", "sigma"] {
+        assert_eq!(e[key], s[key], "summary {key}: embedded {} vs spark {}", e[key], s[key]);
+    }
+}
+
+#[test]
+fn spark_writes_the_detections_of_the_bundled_rules_that_the_embedded_engine_writes() {
+    let Some((remote, _server)) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let traffic = dir.path().join("traffic.log");
+    ok(sweep(&["generate", "--format", "combined", "--lines", "20000", "--out", traffic.to_str().unwrap()]));
+    let (set, _) = RuleSet::load(&[SIGMA.into()], &LoadOptions::default());
+    let mut lines = Vec::new();
+    for rule in set.rules() {
+        for k in 0..4 {
+            let mut plants = BTreeMap::new();
+            plant(&rule.condition, k, &mut plants);
+            lines.push(planted_line(&plants, lines.len()));
+        }
+    }
+    let planted = dir.path().join("planted.log");
+    std::fs::write(&planted, lines.join("\n") + "\n").unwrap();
+    let inputs = [traffic.as_path(), planted.as_path()];
+    let (embedded, spark) = (dir.path().join("embedded"), dir.path().join("spark"));
+    let started = std::time::Instant::now();
+    let e = scan(&inputs, SIGMA, &embedded, &[]);
+    let embedded_s = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let s = scan(&inputs, SIGMA, &spark, &["--engine", "spark", "--remote", &remote]);
+    eprintln!("embedded {embedded_s:.1}s, spark {:.1}s; {} detections", started.elapsed().as_secs_f64(), e["detections"]);
+    assert_same_summaries(&e, &s);
+    // The generator plants a few malformed lines of its own; both engines reject the same.
+    assert!(e["rejects"].as_u64().unwrap() < 100, "the planted lines parse: {e}");
+    let fired: BTreeSet<String> = query(&embedded, "SELECT DISTINCT rule_id FROM detections").into_iter().collect();
+    eprintln!("{} of {} rules fired", fired.len(), set.rules().len());
+    assert!(fired.len() * 10 >= set.rules().len() * 8, "most rules fire on their planted requests: {} of {}", fired.len(), set.rules().len());
+    assert_same_tables(&embedded, &spark, &[("detections", DETECTIONS_SQL)]);
+}
+
+/// Rules with the modifiers the bundled rules do not use, a correlation, and the lines that
+/// make them hold (and nearly hold).
+const RULES: &str = r#"title: Regex case-insensitive
+id: 00000000-0000-4000-8000-000000000001
+status: test
+level: high
+tags: [attack.t1, test.regex]
+logsource: {category: proxy}
+detection:
+    sel:
+        c-uri|re|i: '/ADMIN/[a-z]+\.php$'
+    condition: sel
+---
+title: Cidr v4 and v6
+id: 00000000-0000-4000-8000-000000000002
+status: experimental
+level: medium
+logsource: {category: proxy}
+detection:
+    sel:
+        c-ip|cidr:
+            - '10.8.0.0/16'
+            - '2001:db8:5::/48'
+            - '192.0.2.7'
+    condition: sel
+---
+title: Base64 offset
+id: 00000000-0000-4000-8000-000000000003
+level: high
+logsource: {category: proxy}
+detection:
+    sel:
+        c-uri-query|base64offset|contains: 'powershell'
+    condition: sel
+---
+title: Numbers
+id: 00000000-0000-4000-8000-000000000004
+level: low
+logsource: {category: proxy}
+detection:
+    big:
+        sc-status|gte: 500
+        sc-status|lt: 504
+    numeric_query:
+        c-uri-query|gt: 41.5
+    condition: big or numeric_query
+---
+title: Exists and null
+id: 00000000-0000-4000-8000-000000000005
+level: medium
+logsource: {category: proxy}
+detection:
+    sel:
+        cs-referrer|exists: true
+        cs-username: null
+    flt:
+        cs-referrer|contains: 'example'
+    condition: sel and not flt
+---
+title: Fieldref
+id: 00000000-0000-4000-8000-000000000006
+level: high
+logsource: {category: proxy}
+detection:
+    sel:
+        cs-referrer|fieldref|contains: cs-host
+    other:
+        cs-username|fieldref: cs-host
+    condition: sel or other
+---
+title: All and cased
+id: 00000000-0000-4000-8000-000000000007
+level: critical
+logsource: {category: proxy}
+detection:
+    sel:
+        c-uri|contains|all:
+            - 'alpha'
+            - 'beta'
+        c-useragent|cased: 'CaseTool/*'
+    condition: sel
+---
+title: Wildcards
+id: 00000000-0000-4000-8000-000000000008
+level: medium
+logsource: {category: proxy}
+detection:
+    sel:
+        c-uri: '*/x?y/\*star*'
+    percent:
+        c-uri|contains: '100%_off'
+    condition: sel or percent
+---
+title: Keywords and extension
+id: 00000000-0000-4000-8000-000000000009
+level: informational
+logsource: {category: webserver}
+detection:
+    keywords:
+        - 'EvilKeyword'
+    ext:
+        c-uri-extension: 'ps1'
+    condition: keywords or ext
+---
+title: Not on a null field
+id: 00000000-0000-4000-8000-00000000000a
+level: low
+logsource: {category: proxy}
+detection:
+    sel:
+        cs-method: 'POST'
+    flt:
+        cs-username|startswith: 'svc_'
+    condition: sel and not flt
+---
+title: Many admin pages
+id: 00000000-0000-4000-8000-00000000000b
+level: high
+correlation:
+    type: event_count
+    rules:
+        - 00000000-0000-4000-8000-000000000001
+    group-by:
+        - c-ip
+    timespan: 10m
+    condition:
+        gte: 2
+"#;
+
+fn modifier_lines() -> Vec<String> {
+    let line = |client: &str, user: &str, second: u32, method: &str, url: &str, status: u16, referrer: &str, agent: &str| {
+        format!(
+            "{client} - {user} [01/Dec/2026:10:{:02}:{:02} +0000] \"{method} {url} HTTP/1.1\" {status} 100 \"{referrer}\" \"{agent}\"",
+            second / 60,
+            second % 60
+        )
+    };
+    let b64 = |s: &str| {
+        use std::fmt::Write;
+        // Standard base64 of `s` at an offset (the modifier's three variants).
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let bytes = s.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                let _ = write!(out, "{}", A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    vec![
+        line("10.8.1.2", "-", 1, "GET", "http://a.example/admin/login.php", 200, "-", "curl/8"),
+        line("10.8.1.2", "-", 30, "GET", "http://a.example/Admin/Index.PHP", 200, "-", "curl/8"),
+        line("10.9.1.2", "-", 40, "GET", "http://a.example/admin/login.php?x", 200, "-", "curl/8"),
+        line("10.9.1.2", "-", 50, "GET", "http://a.example/ADMIN/x.php", 200, "-", "curl/8"),
+        line("2001:db8:5:1::9", "-", 60, "GET", "http://b.example/", 200, "-", "curl/8"),
+        line("2001:db8:6::9", "-", 61, "GET", "http://b.example/", 200, "-", "curl/8"),
+        line("192.0.2.7", "-", 62, "GET", "http://b.example/", 200, "-", "curl/8"),
+        line("::ffff:10.8.0.1", "-", 63, "GET", "http://b.example/", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 70, "GET", &format!("http://c.example/run?c={}", b64("xpowershell -enc")), 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 71, "GET", &format!("http://c.example/run?c={}", b64("powershell")), 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 80, "GET", "http://d.example/", 500, "-", "curl/8"),
+        line("10.1.1.1", "-", 81, "GET", "http://d.example/", 504, "-", "curl/8"),
+        line("10.1.1.1", "-", 82, "GET", "http://d.example/p?42", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 83, "GET", "http://d.example/p?41.5", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 84, "GET", "http://d.example/p?1e3", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 90, "GET", "http://e.example/", 200, "http://ref.test/", "curl/8"),
+        line("10.1.1.1", "bob", 91, "GET", "http://e.example/", 200, "http://ref.test/", "curl/8"),
+        line("10.1.1.1", "-", 92, "GET", "http://e.example/", 200, "http://example.org/", "curl/8"),
+        line("10.1.1.1", "-", 100, "GET", "http://f.example/", 200, "http://www.f.example/back", "curl/8"),
+        line("10.1.1.1", "g.example", 101, "GET", "http://g.example/", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 110, "GET", "http://h.example/alpha/beta", 200, "-", "CaseTool/1.0"),
+        line("10.1.1.1", "-", 111, "GET", "http://h.example/ALPHA/BETA", 200, "-", "casetool/1.0"),
+        line("10.1.1.1", "-", 112, "GET", "http://h.example/alpha", 200, "-", "CaseTool/1.0"),
+        line("10.1.1.1", "-", 120, "GET", "http://i.example/x1y/*star", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 121, "GET", "http://i.example/X-Y/*STAR/more", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 122, "GET", "http://i.example/xy/*star", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 123, "GET", "http://i.example/x1y/star", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 124, "GET", "http://i.example/100%_OFF", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 125, "GET", "http://i.example/100x_off", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 130, "GET", "http://j.example/", 200, "-", "agent evilkeyword"),
+        line("10.1.1.1", "-", 131, "GET", "http://j.example/a/run.PS1", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 132, "GET", "http://j.example/a.ps1/run", 200, "-", "curl/8"),
+        line("10.1.1.1", "-", 140, "POST", "http://k.example/", 200, "-", "curl/8"),
+        line("10.1.1.1", "svc_backup", 141, "POST", "http://k.example/", 200, "-", "curl/8"),
+        line("10.1.1.1", "alice", 142, "POST", "http://k.example/", 200, "-", "curl/8"),
+    ]
+}
+
+#[test]
+fn spark_compiles_every_modifier_as_the_embedded_engine_evaluates_it() {
+    let Some((remote, _server)) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let log = dir.path().join("modifiers.log");
+    std::fs::write(&log, modifier_lines().join("\n") + "\n").unwrap();
+    let (embedded, spark) = (dir.path().join("embedded"), dir.path().join("spark"));
+    let r = rules.to_str().unwrap();
+    let e = scan(&[&log], r, &embedded, &[]);
+    let s = scan(&[&log], r, &spark, &["--engine", "spark", "--remote", &remote]);
+    assert_same_summaries(&e, &s);
+    assert_eq!(e["sigma"]["rules_loaded"], 10, "every rule loads: {}", e["sigma"]);
+    assert_eq!(e["sigma"]["correlations_loaded"], 1, "{}", e["sigma"]);
+    let fired: BTreeSet<String> = query(&embedded, "SELECT DISTINCT rule_id FROM detections").into_iter().collect();
+    assert_eq!(fired.len(), 11, "every rule and the correlation fire: {fired:?}");
+    assert_same_tables(&embedded, &spark, &[("detections", DETECTIONS_SQL)]);
+
+    // Rules below min_level are not written; the correlation still sees its rule's events.
+    let (embedded, spark) = (dir.path().join("embedded-high"), dir.path().join("spark-high"));
+    let pipeline = |engine: &str, lake: &Path| {
+        let file = dir.path().join(format!("{engine}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "engine = \"{engine}\"\nremote = \"{remote}\"\n\n[[extract]]\nfiles = [{:?}]\nformat = \"combined\"\n\n[[analyse]]\nkind = \"sigma\"\n\
+                 rules = [{r:?}]\nmin_level = \"critical\"\n\n[load]\ndir = {:?}\n",
+                log.display().to_string(),
+                lake.display().to_string()
+            ),
+        )
+        .unwrap();
+        ok(sweep(&["run", file.to_str().unwrap(), "-q"]));
+    };
+    pipeline("embedded", &embedded);
+    pipeline("spark", &spark);
+    assert_eq!(query(&embedded, "SELECT DISTINCT level FROM detections"), vec!["critical"]);
+    assert_same_tables(&embedded, &spark, &[("detections", DETECTIONS_SQL)]);
+}
