@@ -159,7 +159,12 @@ fn spark_writes_the_detections_of_the_bundled_rules_that_the_embedded_engine_wri
     assert!(e["rejects"].as_u64().unwrap() < 100, "the planted lines parse: {e}");
     let fired: BTreeSet<String> = query(&embedded, "SELECT DISTINCT rule_id FROM detections").into_iter().collect();
     eprintln!("{} of {} rules fired", fired.len(), set.rules().len());
-    assert!(fired.len() * 10 >= set.rules().len() * 8, "most rules fire on their planted requests: {} of {}", fired.len(), set.rules().len());
+    assert!(
+        fired.len() * 10 >= set.rules().len() * 8,
+        "most rules fire on their planted requests: {} of {}",
+        fired.len(),
+        set.rules().len()
+    );
     assert_same_tables(&embedded, &spark, &[("detections", DETECTIONS_SQL)]);
 }
 

@@ -19,8 +19,8 @@ use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
 use sweep_runtime::sigma::SigmaStage;
 use sweep_sigma::tree::{Atom, Cidr, Column, Condition, Matcher, NumOp, Piece, RefKind};
 use sweep_sigma::{CorrelationKind, Detection, RuleIndex, at_or_above};
-use sweep_spark_sql::steps::Steps;
 use sweep_spark_sql::fields::{ip_steps, is_ip_literal, lit};
+use sweep_spark_sql::steps::Steps;
 
 use crate::SparkError;
 use crate::client::{self, SparkClient};
@@ -49,9 +49,7 @@ fn text(c: &Column) -> String {
 /// (null when it is not a number).
 fn number(c: &Column) -> String {
     let t = trim(&text(c));
-    format!(
-        "CASE WHEN {t} RLIKE '^[+-]?(?:[0-9]+\\\\.?[0-9]*|\\\\.[0-9]+)(?:[eE][+-]?[0-9]+)?\\\\z' THEN CAST({t} AS DOUBLE) END",
-    )
+    format!("CASE WHEN {t} RLIKE '^[+-]?(?:[0-9]+\\\\.?[0-9]*|\\\\.[0-9]+)(?:[eE][+-]?[0-9]+)?\\\\z' THEN CAST({t} AS DOUBLE) END",)
 }
 
 /// A wildcard pattern as a `LIKE` pattern (escape character `\`).
@@ -144,10 +142,7 @@ impl Compiled {
                     NumOp::Gt => ">",
                     NumOp::Gte => ">=",
                 };
-                format!(
-                    "(abs({n}) < CAST('Infinity' AS DOUBLE) AND {n} {op} CAST({} AS DOUBLE))",
-                    lit(&format!("{:?}", value.0))
-                )
+                format!("(abs({n}) < CAST('Infinity' AS DOUBLE) AND {n} {op} CAST({} AS DOUBLE))", lit(&format!("{:?}", value.0)))
             }
             Matcher::Exists(true) => format!("({col} IS NOT NULL)"),
             Matcher::Exists(false) | Matcher::Null => format!("({col} IS NULL)"),
@@ -210,12 +205,10 @@ pub(crate) fn matches_sql(stage: &SigmaStage) -> Option<String> {
         return None;
     }
     let compiled = Compiled::new(&evaluated.iter().map(|&i| &rules[i].condition).collect::<Vec<_>>());
-    let cases: Vec<String> = evaluated.iter().map(|&i| format!("CASE WHEN {} THEN {i} END", compiled.condition(&rules[i].condition))).collect();
-    let extra: String = correlation_columns(stage)
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!(", CAST({} AS STRING) AS sigma_c{i}", ident(c)))
-        .collect();
+    let cases: Vec<String> =
+        evaluated.iter().map(|&i| format!("CASE WHEN {} THEN {i} END", compiled.condition(&rules[i].condition))).collect();
+    let extra: String =
+        correlation_columns(stage).iter().enumerate().map(|(i, c)| format!(", CAST({} AS STRING) AS sigma_c{i}", ident(c))).collect();
     Some(format!(
         "SELECT ts, client_ip, user, host, url, format, source, offset, rule{extra} \
          FROM (SELECT *, explode(filter(array({}), x -> x IS NOT NULL)) AS rule FROM ({}) s) m",
@@ -389,6 +382,9 @@ mod tests {
     fn atoms_are_two_valued() {
         let c = Compiled::new(&[]);
         let a = Atom { column: Column::Event("url".into()), matcher: Matcher::Contains { value: "X'".into(), cased: false } };
-        assert_eq!(c.condition(&Condition::Not(Box::new(Condition::Atom(a)))), "(NOT coalesce(contains(lower(CAST(`url` AS STRING)), 'x\\''), false))");
+        assert_eq!(
+            c.condition(&Condition::Not(Box::new(Condition::Atom(a)))),
+            "(NOT coalesce(contains(lower(CAST(`url` AS STRING)), 'x\\''), false))"
+        );
     }
 }
