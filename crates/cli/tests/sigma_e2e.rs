@@ -4,13 +4,15 @@
 //! (tests/sigma_oracle) converts the same rules to SQL and runs them over the same events
 //! table, and the (source, offset, rule id) sets must be equal.
 
+mod sigma_plant;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use sigma_plant::{Plant, plant};
 use support::{ok, summary, sweep};
-use sweep::sigma::tree::{Column, Condition, Matcher, NumOp, Piece};
+use sweep::sigma::tree::Column;
 use sweep::sigma::{LoadOptions, RuleSet};
 
 const SIGMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/sigma");
@@ -117,57 +119,6 @@ fn a_scan_with_sigma_rules_writes_detections_and_counts_them() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Kafka pipeline") && err.contains("batch runs over files only"), "{err}");
-}
-
-/// Values to give a column so that the planted atoms hold (as the sigma crate's own test does).
-#[derive(Default, Clone)]
-struct Plant {
-    exact: Option<Option<String>>,
-    prefix: String,
-    middle: Vec<String>,
-    suffix: String,
-    number: Option<i64>,
-}
-
-fn plant(c: &Condition, k: usize, out: &mut BTreeMap<Column, Plant>) {
-    match c {
-        Condition::And(v) => v.iter().for_each(|c| plant(c, k, out)),
-        Condition::Or(v) => plant(&v[k % v.len()], k / v.len().max(1) + k, out),
-        Condition::Not(_) => {}
-        Condition::Atom(a) => {
-            let p = out.entry(a.column.clone()).or_default();
-            match &a.matcher {
-                Matcher::Equals { value, .. } => p.exact = Some(Some(value.clone())),
-                Matcher::Contains { value, .. } => p.middle.push(value.clone()),
-                Matcher::StartsWith { value, .. } => p.prefix = value.clone(),
-                Matcher::EndsWith { value, .. } => p.suffix = value.clone(),
-                Matcher::Wildcard { pattern, .. } => {
-                    let text: String = pattern
-                        .iter()
-                        .map(|p| match p {
-                            Piece::Literal(s) => s.as_str(),
-                            Piece::AnyChars => "",
-                            Piece::AnyChar => "x",
-                        })
-                        .collect();
-                    p.exact = Some(Some(text));
-                }
-                Matcher::Regex { .. } => p.exact = Some(Some("https://ipfs.io/ipfs/bafy.html#victim@example.com".into())),
-                Matcher::Cidr(c) => p.exact = Some(Some(c.network.to_string())),
-                Matcher::Numeric { op, value } => {
-                    let v = value.0 as i64;
-                    p.number = Some(match op {
-                        NumOp::Lt => v - 1,
-                        NumOp::Gt => v + 1,
-                        _ => v,
-                    })
-                }
-                Matcher::Exists(true) => p.exact = Some(Some("x".into())),
-                Matcher::Exists(false) | Matcher::Null => p.exact = Some(None),
-                Matcher::FieldRef { .. } => {}
-            }
-        }
-    }
 }
 
 /// A JSON line with the planted values; the URL is built from host, path and query unless
