@@ -104,21 +104,12 @@ fn a_scan_with_sigma_rules_writes_detections_and_counts_them() {
     assert!(!levels.is_empty());
     assert!(levels.iter().all(|r| r["level"] == "high" || r["level"] == "critical"), "{levels:?}");
 
-    // The Spark engine runs Sigma rules in batch runs over files, not in Kafka streams: it
-    // says so before it connects.
-    let file = dir.path().join("spark-stream.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "engine = \"spark\"\nremote = \"sc://127.0.0.1:1\"\n\n[[extract]]\nformat = \"squid\"\n[extract.kafka]\nbrokers = \"127.0.0.1:1\"\n\
-             topics = [\"t\"]\n\n[[analyse]]\nkind = \"sigma\"\nrules = [\"{SIGMA}\"]\n\n[stream]\ncheckpoint = \"ckpt\"\n\n[load]\ndir = \"lake-spark\"\n"
-        ),
-    )
-    .unwrap();
-    let out = sweep(&["run", file.to_str().unwrap()]);
+    // `sweep retro --sigma` runs on the embedded engine only: on Spark it says so before it
+    // connects.
+    let out = sweep(&["retro", lake.to_str().unwrap(), "--sigma", SIGMA, "--engine", "spark", "--remote", "sc://127.0.0.1:1"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Kafka pipeline") && err.contains("batch runs over files only"), "{err}");
+    assert!(err.contains("embedded engine only"), "{err}");
 }
 
 /// A JSON line with the planted values; the URL is built from host, path and query unless

@@ -1,6 +1,9 @@
 //! How fast the compiled Sigma evaluator is, with the bundled rules and with ~1,000 rules.
 //!
-//! `cargo run --release -p sweep-sigma --example sigma_cost -- [ROWS] [BATCH_ROWS] [no-naive]`
+//! `cargo run --release -p sweep-sigma --example sigma_cost -- [ROWS] [BATCH_ROWS] [no-naive] [EVENTS_DIR]`
+//!
+//! With EVENTS_DIR (a lake's `events` folder, e.g. from `sweep scan`), the rows are read from
+//! its Parquet files instead of generated (ROWS caps them).
 //!
 //! Generates ROWS (default 200,000) plausible proxy events (browsers, API clients, a few
 //! suspicious hosts, paths, queries and user agents, each ~1%) in batches of BATCH_ROWS
@@ -145,6 +148,43 @@ fn make_batch(rng: &mut Rng, n: usize, offset: i64) -> RecordBatch {
     RecordBatch::try_new(schema, cols).unwrap()
 }
 
+/// Up to `rows` events from the Parquet files under `dir`, in batches of `batch_rows`.
+fn read_events(dir: &std::path::Path, rows: usize, batch_rows: usize) -> Vec<RecordBatch> {
+    fn files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|e| e == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    files(dir, &mut paths);
+    let mut out = Vec::new();
+    let mut total = 0;
+    for p in paths {
+        let file = std::fs::File::open(&p).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .with_batch_size(batch_rows)
+            .build()
+            .unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            if total >= rows {
+                return out;
+            }
+            let b = b.slice(0, b.num_rows().min(rows - total));
+            total += b.num_rows();
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// A copy of a condition with every literal value changed (variant `k`).
 fn variant(c: &Condition, k: usize) -> Condition {
     match c {
@@ -194,13 +234,19 @@ fn main() {
     println!("bundled: {} loaded, {} refused, {} skipped", report.loaded.len(), report.refused.len(), report.skipped.len());
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let batches: Vec<RecordBatch> = (0..rows.div_ceil(batch_rows))
-        .map(|i| make_batch(&mut rng, batch_rows.min(rows - i * batch_rows), (i * batch_rows) as i64))
-        .collect();
+    let batches: Vec<RecordBatch> = match args.get(4) {
+        Some(dir) => read_events(&PathBuf::from(dir), rows, batch_rows),
+        None => (0..rows.div_ceil(batch_rows))
+            .map(|i| make_batch(&mut rng, batch_rows.min(rows - i * batch_rows), (i * batch_rows) as i64))
+            .collect(),
+    };
 
     let t = Instant::now();
     let a = SigmaAnalyser::new(bundled.clone()).unwrap();
     println!("compile bundled: {:.3} s", t.elapsed().as_secs_f64());
+    for line in a.describe_plans() {
+        println!("  {line}");
+    }
     time("bundled", &a, &batches);
     let mut per_rule = std::collections::BTreeMap::new();
     for d in a.evaluate(&batches[0]).unwrap() {

@@ -4,8 +4,13 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+/// The hasher of the per-row lookups (values are not attacker-chosen keys of a long-lived map).
+type FastHash = foldhash::fast::FixedState;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use arrow_array::RecordBatch;
 use regex::{RegexSet, RegexSetBuilder};
 use serde::Serialize;
@@ -33,14 +38,32 @@ enum CCond {
     Or(Vec<CCond>),
     Not(Box<CCond>),
     Atom(u32),
-    /// Any of these atoms (a flattened OR of atoms: value lists, keywords).
-    AnyAtom(Vec<u32>),
-    /// All of these atoms.
-    AllAtoms(Vec<u32>),
+    /// Any of a set of atoms (a flattened OR of atoms: value lists, keywords), as bit masks
+    /// over the words of the row's atom bits.
+    AnyAtom(Vec<(u32, u64)>),
+    /// All of a set of atoms, as bit masks.
+    AllAtoms(Vec<(u32, u64)>),
 }
 
 fn bit(bits: &[u64], a: u32) -> bool {
     bits[a as usize / 64] >> (a % 64) & 1 == 1
+}
+
+/// Atom ids (sorted, distinct) as (word, mask) pairs.
+fn masks(atoms: &[u32]) -> Vec<(u32, u64)> {
+    let mut out: Vec<(u32, u64)> = Vec::new();
+    for &a in atoms {
+        let (w, m) = (a / 64, 1u64 << (a % 64));
+        match out.last_mut() {
+            Some((lw, lm)) if *lw == w => *lm |= m,
+            _ => out.push((w, m)),
+        }
+    }
+    out
+}
+
+fn mask_atoms(masks: &[(u32, u64)]) -> impl Iterator<Item = u32> + '_ {
+    masks.iter().flat_map(|&(w, m)| (0..64).filter(move |b| m >> b & 1 == 1).map(move |b| w * 64 + b))
 }
 
 impl CCond {
@@ -50,12 +73,22 @@ impl CCond {
             CCond::Or(c) => c.iter().any(|c| c.eval(bits)),
             CCond::Not(c) => !c.eval(bits),
             CCond::Atom(a) => bit(bits, *a),
-            CCond::AnyAtom(v) => v.iter().any(|&a| bit(bits, a)),
-            CCond::AllAtoms(v) => v.iter().all(|&a| bit(bits, a)),
+            CCond::AnyAtom(v) => v.iter().any(|&(w, m)| bits[w as usize] & m != 0),
+            CCond::AllAtoms(v) => v.iter().all(|&(w, m)| bits[w as usize] & m == m),
         }
     }
 
-    /// Flattens nested ANDs and ORs and gathers their atom children into one list.
+    /// Every atom the condition reads.
+    fn atoms(&self) -> Vec<u32> {
+        match self {
+            CCond::And(c) | CCond::Or(c) => c.iter().flat_map(CCond::atoms).collect(),
+            CCond::Not(c) => c.atoms(),
+            CCond::Atom(a) => vec![*a],
+            CCond::AnyAtom(m) | CCond::AllAtoms(m) => mask_atoms(m).collect(),
+        }
+    }
+
+    /// Flattens nested ANDs and ORs and gathers their atom children into one mask.
     fn simplify(self) -> CCond {
         match self {
             CCond::And(v) => Self::group(v, true),
@@ -72,7 +105,7 @@ impl CCond {
         while let Some(c) = stack.pop() {
             match (c.simplify(), and) {
                 (CCond::And(inner), true) | (CCond::Or(inner), false) => stack.extend(inner.into_iter().rev()),
-                (CCond::AllAtoms(inner), true) | (CCond::AnyAtom(inner), false) => atoms.extend(inner),
+                (CCond::AllAtoms(inner), true) | (CCond::AnyAtom(inner), false) => atoms.extend(mask_atoms(&inner)),
                 (CCond::Atom(a), _) => atoms.push(a),
                 (other, _) => rest.push(other),
             }
@@ -82,7 +115,7 @@ impl CCond {
         let atom_node = match atoms.len() {
             0 => None,
             1 => Some(CCond::Atom(atoms[0])),
-            _ => Some(if and { CCond::AllAtoms(atoms) } else { CCond::AnyAtom(atoms) }),
+            _ => Some(if and { CCond::AllAtoms(masks(&atoms)) } else { CCond::AnyAtom(masks(&atoms)) }),
         };
         // Atoms first: cheap tests short-circuit the rest.
         let mut items: Vec<CCond> = atom_node.into_iter().chain(rest).collect();
@@ -93,6 +126,59 @@ impl CCond {
         } else {
             CCond::Or(items)
         }
+    }
+}
+
+/// How often an atom is expected to hold on ordinary traffic, in rough parts per thousand of
+/// rows: nulls, existence, numbers (`sc-status: 200`) and short whole values (`cs-method:
+/// GET`) hold on many rows; a short piece of text (`.js`) on some; a long literal on few. A
+/// list of values holds as often as the sum of its values.
+fn commonness(atom: &Atom) -> u32 {
+    let piece = |len: usize| match len {
+        0..=2 => 200,
+        3..=4 => 20,
+        _ => 1,
+    };
+    match &atom.matcher {
+        Matcher::Equals { value, .. } => {
+            if value.len() <= 4 {
+                500
+            } else {
+                1
+            }
+        }
+        Matcher::Contains { value, .. } | Matcher::StartsWith { value, .. } | Matcher::EndsWith { value, .. } => piece(value.len()),
+        Matcher::Wildcard { pattern, .. } => piece(longest_literal(pattern).map_or(0, str::len)),
+        Matcher::Regex { .. } => 20,
+        _ => 1000,
+    }
+}
+
+/// A set of atoms at least one of which holds on every row where the condition holds, and its
+/// expected commonness (the lower the fewer candidate rows): `a` needs `a`; `x and y` needs
+/// what `x` or what `y` needs, whichever is rarer; `x or y` needs what `x` needs or what `y`
+/// needs; `not x` needs nothing that can be named (`None`). A rule is then evaluated only on
+/// rows where one of its trigger atoms hit, which is exact: on any other row its condition is
+/// evaluated as on a row with none of these atoms, where it is false.
+fn triggers(c: &CCond, atoms: &[Atom]) -> Option<(u32, Vec<u32>)> {
+    match c {
+        CCond::Atom(a) => Some((commonness(&atoms[*a as usize]), vec![*a])),
+        CCond::AnyAtom(m) => {
+            let list: Vec<u32> = mask_atoms(m).collect();
+            Some((list.iter().map(|&a| commonness(&atoms[a as usize])).sum(), list))
+        }
+        CCond::AllAtoms(m) => mask_atoms(m).map(|a| (commonness(&atoms[a as usize]), vec![a])).min(),
+        CCond::And(children) => children.iter().filter_map(|c| triggers(c, atoms)).min(),
+        CCond::Or(children) => {
+            let mut all = (0, Vec::new());
+            for c in children {
+                let (score, list) = triggers(c, atoms)?;
+                all.0 += score;
+                all.1.extend(list);
+            }
+            Some(all)
+        }
+        CCond::Not(_) => None,
     }
 }
 
@@ -135,6 +221,7 @@ impl LitBuilder {
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(case_insensitive)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&self.patterns)
             .map_err(|e| e.to_string())?;
         Ok(Some(LitSet { ac, uses: self.uses }))
@@ -151,11 +238,17 @@ struct Wild {
 /// Everything evaluated on one column.
 struct Plan {
     column: Column,
+    /// Batches left to scan without the memo, after one where the column's values were
+    /// mostly distinct (URLs, paths): the memo is tried again after `MEMO_REST` batches.
+    memo_rest: AtomicU32,
     folded: Option<LitSet>,
     cased: Option<LitSet>,
     /// Whole-text equality, by lowercased value (case-insensitive) and by value (`cased`).
-    equals_folded: HashMap<String, Vec<u32>>,
-    equals_cased: HashMap<String, Vec<u32>>,
+    equals_folded: HashMap<String, Vec<u32>, FastHash>,
+    /// The byte lengths of the `equals_folded` keys: ASCII text of another length (its
+    /// lowercase has the same length) needs no lowercasing and no lookup.
+    equals_folded_lens: Vec<usize>,
+    equals_cased: HashMap<String, Vec<u32>, FastHash>,
     /// `contains`/`startswith`/`endswith` atoms with an empty value: "the text is not null".
     empty: Vec<u32>,
     wildcards: Vec<Wild>,
@@ -187,6 +280,13 @@ pub struct SigmaAnalyser {
     fire_on_nothing: Vec<u32>,
     plans: Vec<Plan>,
     columns: Vec<Column>,
+    /// Non-text atoms (`null`, `exists`, numbers, `cidr`, `fieldref`) that trigger no rule
+    /// and that no rule evaluated on every row reads: computed only on rows where a rule that
+    /// reads them is a candidate. (`sc-status: 200` or `cs-referrer: null` hold on most rows
+    /// but decide nothing alone.)
+    lazy: Vec<(u32, Matcher, Column)>,
+    /// Per rule, its lazy atoms (indexes into `lazy`).
+    rule_lazy: Vec<Vec<u32>>,
 }
 
 impl SigmaAnalyser {
@@ -195,25 +295,60 @@ impl SigmaAnalyser {
         let rules: Vec<Rule> = rule_set.rules().to_vec();
         let mut atoms: Vec<Atom> = Vec::new();
         let mut atom_ids: HashMap<Atom, u32> = HashMap::new();
-        let mut atom_rules: Vec<Vec<u32>> = Vec::new();
         let mut conds = Vec::with_capacity(rules.len());
-        for (ri, r) in rules.iter().enumerate() {
+        for r in &rules {
             let c = lower(&r.condition, &mut |a: &Atom| {
-                let id = *atom_ids.entry(a.clone()).or_insert_with(|| {
+                *atom_ids.entry(a.clone()).or_insert_with(|| {
                     atoms.push(a.clone());
-                    atom_rules.push(Vec::new());
                     (atoms.len() - 1) as u32
-                });
-                let list = &mut atom_rules[id as usize];
-                if list.last() != Some(&(ri as u32)) {
-                    list.push(ri as u32);
-                }
-                id
+                })
             });
             conds.push(c.simplify());
         }
         let empty_bits = vec![0u64; atoms.len().div_ceil(64).max(1)];
-        let fire_on_nothing = conds.iter().enumerate().filter(|(_, c)| c.eval(&empty_bits)).map(|(i, _)| i as u32).collect();
+        let fire_on_nothing: Vec<u32> = conds.iter().enumerate().filter(|(_, c)| c.eval(&empty_bits)).map(|(i, _)| i as u32).collect();
+        // A rule is a candidate on a row only when one of its trigger atoms hit it (see
+        // `triggers`); rules that can fire with no atom hit are candidates on every row.
+        let mut atom_rules: Vec<Vec<u32>> = vec![Vec::new(); atoms.len()];
+        for (ri, c) in conds.iter().enumerate() {
+            if fire_on_nothing.binary_search(&(ri as u32)).is_ok() {
+                continue;
+            }
+            let mut trigger = triggers(c, &atoms).map(|(_, t)| t).unwrap_or_else(|| c.atoms());
+            trigger.sort_unstable();
+            trigger.dedup();
+            for a in trigger {
+                atom_rules[a as usize].push(ri as u32);
+            }
+        }
+
+        let mut lazy_slot: Vec<Option<u32>> = vec![None; atoms.len()];
+        let mut lazy = Vec::new();
+        let read_always: Vec<u32> = fire_on_nothing.iter().flat_map(|&r| conds[r as usize].atoms()).collect();
+        for (i, a) in atoms.iter().enumerate() {
+            let text = matches!(
+                a.matcher,
+                Matcher::Equals { .. }
+                    | Matcher::Contains { .. }
+                    | Matcher::StartsWith { .. }
+                    | Matcher::EndsWith { .. }
+                    | Matcher::Wildcard { .. }
+                    | Matcher::Regex { .. }
+            );
+            if !text && atom_rules[i].is_empty() && !read_always.contains(&(i as u32)) {
+                lazy_slot[i] = Some(lazy.len() as u32);
+                lazy.push((i as u32, a.matcher.clone(), a.column.clone()));
+            }
+        }
+        let rule_lazy: Vec<Vec<u32>> = conds
+            .iter()
+            .map(|c| {
+                let mut v: Vec<u32> = c.atoms().into_iter().filter_map(|a| lazy_slot[a as usize]).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect();
 
         // Group atoms by column.
         let mut by_col: Vec<(Column, Vec<u32>)> = Vec::new();
@@ -239,8 +374,8 @@ impl SigmaAnalyser {
             let mut folded = LitBuilder::default();
             let mut cased = LitBuilder::default();
             let mut empty = Vec::new();
-            let mut equals_folded: HashMap<String, Vec<u32>> = HashMap::new();
-            let mut equals_cased: HashMap<String, Vec<u32>> = HashMap::new();
+            let mut equals_folded: HashMap<String, Vec<u32>, FastHash> = HashMap::default();
+            let mut equals_cased: HashMap<String, Vec<u32>, FastHash> = HashMap::default();
             let mut wildcards = Vec::new();
             let mut regexes: Vec<(String, u32)> = Vec::new();
             let mut others = Vec::new();
@@ -285,6 +420,7 @@ impl SigmaAnalyser {
                         });
                     }
                     Matcher::Regex { pattern, flags } => regexes.push((flags.wrap(pattern), id)),
+                    _ if lazy_slot[id as usize].is_some() => {}
                     other => others.push((id, other.clone())),
                 }
             }
@@ -299,9 +435,16 @@ impl SigmaAnalyser {
                 Some((set, regexes.into_iter().map(|(_, id)| id).collect()))
             };
             plans.push(Plan {
+                memo_rest: AtomicU32::new(0),
                 column,
                 folded: folded.build(true).map_err(err)?,
                 cased: cased.build(false).map_err(err)?,
+                equals_folded_lens: {
+                    let mut lens: Vec<usize> = equals_folded.keys().map(String::len).collect();
+                    lens.sort_unstable();
+                    lens.dedup();
+                    lens
+                },
                 equals_folded,
                 equals_cased,
                 empty,
@@ -310,7 +453,7 @@ impl SigmaAnalyser {
                 others,
             });
         }
-        Ok(SigmaAnalyser { rules, atoms, conds, atom_rules, fire_on_nothing, plans, columns })
+        Ok(SigmaAnalyser { rules, atoms, conds, atom_rules, fire_on_nothing, plans, columns, lazy, rule_lazy })
     }
 
     /// The rules, by [`RuleIndex`].
@@ -331,6 +474,28 @@ impl SigmaAnalyser {
         v
     }
 
+    /// What is evaluated per column: one line each (for cost reports).
+    pub fn describe_plans(&self) -> Vec<String> {
+        self.plans
+            .iter()
+            .map(|p| {
+                let lits = |s: &Option<LitSet>| s.as_ref().map_or(0, |s| s.uses.len());
+                format!(
+                    "{}: {} folded + {} cased literals, {} equals, {} empty, {} wildcards ({} prefiltered), {} regexes, {} other",
+                    p.column,
+                    lits(&p.folded),
+                    lits(&p.cased),
+                    p.equals_folded.len() + p.equals_cased.len(),
+                    p.empty.len(),
+                    p.wildcards.len(),
+                    p.wildcards.iter().filter(|w| w.prefiltered).count(),
+                    p.regexes.as_ref().map_or(0, |(_, ids)| ids.len()),
+                    p.others.len()
+                )
+            })
+            .collect()
+    }
+
     /// Distinct atoms after deduplication across rules.
     pub fn atom_count(&self) -> usize {
         self.atoms.len()
@@ -342,42 +507,72 @@ impl SigmaAnalyser {
         let n = batch.num_rows();
         let mut hits: Vec<(u32, u32)> = Vec::new();
         for plan in &self.plans {
-            let r = view.reader(&plan.column);
-            scan_column(plan, r, &view, n, &mut hits);
+            scan_column(plan, view.reader(&plan.column), &view, n, &mut hits);
         }
-        hits.sort_unstable();
-        hits.dedup();
+        // The atoms hit by each row, grouped by row with a counting sort.
+        let mut starts = vec![0u32; n + 1];
+        for &(row, _) in &hits {
+            starts[row as usize + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut fill = starts.clone();
+        let mut row_atoms = vec![0u32; hits.len()];
+        for &(row, atom) in &hits {
+            let slot = &mut fill[row as usize];
+            row_atoms[*slot as usize] = atom;
+            *slot += 1;
+        }
+        drop(hits);
 
         let mut out = Vec::new();
         let mut bits = vec![0u64; self.atoms.len().div_ceil(64).max(1)];
         let mut cand: Vec<u32> = Vec::new();
-        let mut i = 0;
+        let lazy_readers: Vec<Reader<'_>> = self.lazy.iter().map(|(_, _, c)| view.reader(c)).collect();
+        // The row (plus one) each lazy atom was last computed for, and the ones that held.
+        let mut lazy_row = vec![0usize; self.lazy.len()];
+        let mut lazy_set: Vec<u32> = Vec::new();
         for row in 0..n {
-            let start = i;
-            while i < hits.len() && hits[i].0 as usize == row {
-                i += 1;
-            }
-            let row_hits = &hits[start..i];
+            let row_hits = &row_atoms[starts[row] as usize..starts[row + 1] as usize];
             if row_hits.is_empty() {
                 out.extend(self.fire_on_nothing.iter().map(|&r| Detection { row, rule: RuleIndex(r as usize) }));
                 continue;
             }
             cand.clear();
             cand.extend_from_slice(&self.fire_on_nothing);
-            for &(_, a) in row_hits {
+            for &a in row_hits {
                 bits[a as usize / 64] |= 1 << (a % 64);
                 cand.extend_from_slice(&self.atom_rules[a as usize]);
+            }
+            if cand.is_empty() {
+                for &a in row_hits {
+                    bits[a as usize / 64] = 0;
+                }
+                continue;
             }
             cand.sort_unstable();
             cand.dedup();
             for &r in &cand {
+                for &slot in &self.rule_lazy[r as usize] {
+                    let slot = slot as usize;
+                    if lazy_row[slot] != row + 1 {
+                        lazy_row[slot] = row + 1;
+                        let (a, m, _) = &self.lazy[slot];
+                        if eval_other(m, lazy_readers[slot], &view, row) {
+                            bits[*a as usize / 64] |= 1 << (a % 64);
+                            lazy_set.push(*a);
+                        }
+                    }
+                }
                 if self.conds[r as usize].eval(&bits) {
                     out.push(Detection { row, rule: RuleIndex(r as usize) });
                 }
             }
-            for &(_, a) in row_hits {
+            for &a in row_hits.iter().chain(&lazy_set) {
                 bits[a as usize / 64] = 0;
             }
+            lazy_set.clear();
         }
         Ok(out)
     }
@@ -392,14 +587,14 @@ fn lower(c: &Condition, id: &mut impl FnMut(&Atom) -> u32) -> CCond {
     }
 }
 
-fn run_lits(set: &LitSet, hay: &str, row: u32, cands: &mut [bool], hits: &mut Vec<(u32, u32)>) {
+fn run_lits(set: &LitSet, hay: &str, cands: &mut [bool], atoms: &mut Vec<u32>) {
     let len = hay.len();
     for m in set.ac.find_overlapping_iter(hay) {
         for u in &set.uses[m.pattern().as_usize()] {
             match *u {
-                Use::Contains(a) => hits.push((row, a)),
-                Use::StartsWith(a) if m.start() == 0 => hits.push((row, a)),
-                Use::EndsWith(a) if m.end() == len => hits.push((row, a)),
+                Use::Contains(a) => atoms.push(a),
+                Use::StartsWith(a) if m.start() == 0 => atoms.push(a),
+                Use::EndsWith(a) if m.end() == len => atoms.push(a),
                 Use::Prefilter(w) => cands[w as usize] = true,
                 _ => {}
             }
@@ -407,65 +602,113 @@ fn run_lits(set: &LitSet, hay: &str, row: u32, cands: &mut [bool], hits: &mut Ve
     }
 }
 
-fn scan_column(plan: &Plan, r: Reader<'_>, view: &BatchView<'_>, n: usize, hits: &mut Vec<(u32, u32)>) {
+/// The atoms of a column's text tests (all but `others`) that a value hits.
+fn text_atoms(plan: &Plan, t: &str, cands: &mut [bool], atoms: &mut Vec<u32>) {
+    // Case-insensitive literals: ASCII text goes through the ASCII-case-insensitive automaton
+    // as is; other text is lowercased first (the patterns are lowercased).
+    let mut lowered: Option<Cow<'_, str>> = None;
+    if let Some(set) = &plan.folded {
+        let hay: &str = if t.is_ascii() {
+            t
+        } else {
+            lowered.get_or_insert_with(|| fold(t));
+            lowered.as_deref().unwrap()
+        };
+        run_lits(set, hay, cands, atoms);
+    }
+    if let Some(set) = &plan.cased {
+        run_lits(set, t, cands, atoms);
+    }
+    if !plan.equals_folded.is_empty() && (!t.is_ascii() || plan.equals_folded_lens.binary_search(&t.len()).is_ok()) {
+        let key: &str = lowered.get_or_insert_with(|| fold(t));
+        if let Some(ids) = plan.equals_folded.get(key) {
+            atoms.extend_from_slice(ids);
+        }
+    }
+    if let Some(ids) = plan.equals_cased.get(t) {
+        atoms.extend_from_slice(ids);
+    }
+    atoms.extend_from_slice(&plan.empty);
+    for (w, c) in plan.wildcards.iter().zip(cands.iter_mut()) {
+        if !w.prefiltered || *c {
+            *c = false;
+            let ok = if w.cased { w.program.matches(t) } else { w.program.matches(lowered.get_or_insert_with(|| fold(t))) };
+            if ok {
+                atoms.push(w.atom);
+            }
+        }
+    }
+    if let Some((set, ids)) = &plan.regexes {
+        atoms.extend(set.matches(t).iter().map(|i| ids[i]));
+    }
+}
+
+/// Values memoised per column and batch before the memo is judged (and kept only if at most
+/// half of them were distinct), and the most it holds.
+const MEMO_TRIAL: usize = 1024;
+const MEMO_MAX: usize = 1 << 16;
+const MEMO_REST: u32 = 32;
+
+fn scan_column<'a>(plan: &Plan, r: Reader<'a>, view: &BatchView<'a>, n: usize, hits: &mut Vec<(u32, u32)>) {
     let text_work = plan.has_text_work();
     let mut cands = vec![false; plan.wildcards.len()];
+    let mut atoms: Vec<u32> = Vec::new();
+    // Low-cardinality columns (user agents, methods, hosts) repeat their values: their atom
+    // hits are computed once per distinct value in the batch.
+    let resting = plan.memo_rest.load(Ordering::Relaxed);
+    if resting > 0 {
+        // Shared by the threads evaluating batches; a lost update only shifts the next trial.
+        plan.memo_rest.store(resting - 1, Ordering::Relaxed);
+    }
+    let mut memo_on = text_work && resting == 0;
+    let mut memo: HashMap<&'a str, (u32, u32), FastHash> =
+        if memo_on { HashMap::with_capacity_and_hasher(256, FastHash::default()) } else { HashMap::default() };
+    let mut memo_atoms: Vec<u32> = Vec::new();
+    let mut lookups = 0usize;
     for row in 0..n {
         let rid = row as u32;
         if text_work && let Some(t) = r.text(row) {
-            // Case-insensitive literals: ASCII text goes through the ASCII-case-insensitive
-            // automaton as is; other text is lowercased first (the patterns are lowercased).
-            let mut lowered: Option<Cow<'_, str>> = None;
-            if let Some(set) = &plan.folded {
-                let hay: &str = if t.is_ascii() {
-                    &t
-                } else {
-                    lowered.get_or_insert_with(|| fold(&t));
-                    lowered.as_deref().unwrap()
-                };
-                run_lits(set, hay, rid, &mut cands, hits);
-            }
-            if let Some(set) = &plan.cased {
-                run_lits(set, &t, rid, &mut cands, hits);
-            }
-            if !plan.equals_folded.is_empty() {
-                let key: &str = if t.bytes().any(|b| b.is_ascii_uppercase()) || !t.is_ascii() {
-                    lowered.get_or_insert_with(|| fold(&t));
-                    lowered.as_deref().unwrap()
-                } else {
-                    &t
-                };
-                if let Some(ids) = plan.equals_folded.get(key) {
-                    hits.extend(ids.iter().map(|&a| (rid, a)));
-                }
-            }
-            if let Some(ids) = plan.equals_cased.get(t.as_ref()) {
-                hits.extend(ids.iter().map(|&a| (rid, a)));
-            }
-            hits.extend(plan.empty.iter().map(|&a| (rid, a)));
-            for (w, c) in plan.wildcards.iter().zip(cands.iter_mut()) {
-                if !w.prefiltered || *c {
-                    *c = false;
-                    let ok = if w.cased {
-                        w.program.matches(&t)
+            match t {
+                Cow::Borrowed(value) if memo_on => {
+                    lookups += 1;
+                    if let Some(&(start, len)) = memo.get(value) {
+                        hits.extend(memo_atoms[start as usize..(start + len) as usize].iter().map(|&a| (rid, a)));
                     } else {
-                        let l = lowered.get_or_insert_with(|| fold(&t));
-                        w.program.matches(l)
-                    };
-                    if ok {
-                        hits.push((rid, w.atom));
+                        atoms.clear();
+                        text_atoms(plan, value, &mut cands, &mut atoms);
+                        hits.extend(atoms.iter().map(|&a| (rid, a)));
+                        if lookups >= MEMO_TRIAL && memo.len() * 2 > lookups {
+                            memo_on = false;
+                            plan.memo_rest.store(MEMO_REST, Ordering::Relaxed);
+                            memo = HashMap::default();
+                            memo_atoms = Vec::new();
+                        } else if memo.len() < MEMO_MAX {
+                            memo.insert(value, (memo_atoms.len() as u32, atoms.len() as u32));
+                            memo_atoms.extend_from_slice(&atoms);
+                        }
                     }
                 }
-            }
-            if let Some((set, ids)) = &plan.regexes {
-                for i in set.matches(&t).iter() {
-                    hits.push((rid, ids[i]));
+                t => {
+                    atoms.clear();
+                    text_atoms(plan, &t, &mut cands, &mut atoms);
+                    hits.extend(atoms.iter().map(|&a| (rid, a)));
                 }
             }
         }
-        for (a, m) in &plan.others {
-            if eval_other(m, r, view, row) {
-                hits.push((rid, *a));
+        if !plan.others.is_empty() {
+            // Every cidr atom of the column tests the same address: parsed once per row.
+            let mut ip: Option<Option<IpAddr>> = None;
+            for (a, m) in &plan.others {
+                let ok = match m {
+                    Matcher::Cidr(c) => {
+                        let ip = *ip.get_or_insert_with(|| r.text(row).and_then(|t| t.trim().parse::<IpAddr>().ok()));
+                        ip.is_some_and(|ip| c.contains(ip))
+                    }
+                    m => eval_other(m, r, view, row),
+                };
+                if ok {
+                    hits.push((rid, *a));
+                }
             }
         }
     }

@@ -45,7 +45,13 @@ impl<'a> Reader<'a> {
     /// The value's text (integers in decimal); `None` when null.
     pub(crate) fn text(&self, row: usize) -> Option<Cow<'a, str>> {
         let t = self.raw_text(row)?;
-        if self.extension { path_extension(&t).map(Cow::Owned) } else { Some(t) }
+        if !self.extension {
+            return Some(t);
+        }
+        match t {
+            Cow::Borrowed(path) => path_extension(path),
+            Cow::Owned(path) => path_extension(&path).map(|e| Cow::Owned(e.into_owned())),
+        }
     }
 
     /// The value as a number: integer columns directly, text parsed (trimmed) as a decimal number.

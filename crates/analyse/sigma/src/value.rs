@@ -181,10 +181,13 @@ pub(crate) fn longest_literal(pieces: &[Piece]) -> Option<&str> {
 }
 
 /// The extension of a path's last segment (see [`crate::tree::Column::PathExtension`]).
-pub(crate) fn path_extension(path: &str) -> Option<String> {
-    let last = path.rsplit('/').next().unwrap_or(path);
-    let (_, ext) = last.rsplit_once('.')?;
-    if ext.is_empty() { None } else { Some(ext.to_lowercase()) }
+pub(crate) fn path_extension(path: &str) -> Option<Cow<'_, str>> {
+    // Byte positions of ASCII `/` and `.` are char boundaries in UTF-8.
+    let bytes = path.as_bytes();
+    let segment = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    let dot = segment + bytes[segment..].iter().rposition(|&b| b == b'.')?;
+    let ext = &path[dot + 1..];
+    if ext.is_empty() { None } else { Some(fold(ext)) }
 }
 
 #[cfg(test)]

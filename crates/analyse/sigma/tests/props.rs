@@ -131,3 +131,31 @@ proptest! {
         a.evaluate(&batch(&[Ev::benign(), Ev::new()])).unwrap();
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Long batches: values repeat (memoised per column) and then become mostly distinct
+    /// (the memo is dropped mid-batch); the result must not change.
+    #[test]
+    fn compiled_equals_naive_on_long_batches(conds in prop::collection::vec(condition(), 1..6), evs in prop::collection::vec(event(), 1..8), distinct_from in 0usize..2500) {
+        let set = set_of(conds);
+        let long: Vec<Ev> = (0..2500)
+            .map(|i| {
+                let mut ev = evs[i % evs.len()].clone();
+                if i >= distinct_from {
+                    for (_, v) in ev.text.iter_mut() {
+                        if let Some(v) = v {
+                            v.push_str(&format!("/{}", i % 7 * 1000 + i));
+                        }
+                    }
+                }
+                ev
+            })
+            .collect();
+        let b = batch(&long);
+        let naive = evaluate_naive(&set, &b).unwrap();
+        let compiled = SigmaAnalyser::new(set).unwrap().evaluate(&b).unwrap();
+        prop_assert_eq!(compiled, naive);
+    }
+}

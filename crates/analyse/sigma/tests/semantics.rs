@@ -236,6 +236,19 @@ fn conditions() {
     assert_eq!(rows(det2, &evs), vec![0, 2, 3, 4]);
 }
 
+/// The compiled evaluator looks at a rule only on rows that hit one of its trigger atoms (one
+/// branch's worth of each `or`, the rarest side of each `and`): every branch must still fire.
+#[test]
+fn every_branch_of_an_or_fires() {
+    let det = "    sel_a:\n        c-useragent|contains: 'aaaaaa'\n    sel_b:\n        c-useragent|contains: 'b'\n    filter:\n        c-useragent|contains: 'c'\n";
+    let evs = [ua("bc"), ua("b"), ua("c"), ua("aaaaaa"), ua("x")];
+    let with = |c: &str| rows(&format!("{det}    condition: {c}"), &evs);
+    assert_eq!(with("sel_a or sel_b and filter"), vec![0, 3]);
+    assert_eq!(with("(sel_a or sel_b) and (sel_a or filter)"), vec![0, 3]);
+    assert_eq!(with("sel_a or not sel_b"), vec![2, 3, 4]);
+    assert_eq!(with("sel_b and (sel_a or not filter)"), vec![1]);
+}
+
 #[test]
 fn refusals() {
     let r = |d: &str| refusal(&format!("    sel:\n        {d}\n    condition: sel"));

@@ -40,8 +40,28 @@ pub fn assert_same_tables(embedded: &Path, spark: &Path, tables: &[(&str, &str)]
     for (table, sql) in tables {
         let (a, b) = (query(embedded, sql), query(spark, sql));
         assert!(!a.is_empty(), "{table} is empty");
-        let differing: Vec<String> =
-            a.iter().zip(&b).filter(|(x, y)| x != y).take(5).map(|(x, y)| format!("  embedded: {x}\n  spark:    {y}")).collect();
+        let differing: Vec<String> = if a.len() == b.len() {
+            a.iter().zip(&b).filter(|(x, y)| x != y).take(5).map(|(x, y)| format!("  embedded: {x}\n  spark:    {y}")).collect()
+        } else {
+            // Rows of one that the other lacks.
+            let only = |x: &[String], y: &[String], label: &str| -> Vec<String> {
+                let mut rest: Vec<&String> = y.iter().collect();
+                x.iter()
+                    .filter(|r| match rest.iter().position(|o| o == r) {
+                        Some(i) => {
+                            rest.swap_remove(i);
+                            false
+                        }
+                        None => true,
+                    })
+                    .take(5)
+                    .map(|r| format!("  only {label}: {r}"))
+                    .collect()
+            };
+            let mut v = only(&a, &b, "embedded");
+            v.extend(only(&b, &a, "spark"));
+            v
+        };
         assert!(
             a.len() == b.len() && differing.is_empty(),
             "{table}: embedded has {} rows, spark {}; first differences:\n{}",

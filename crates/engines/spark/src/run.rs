@@ -327,7 +327,8 @@ async fn run_on(
         .await?;
         if let (Some(stage), Some(sink)) = (sigma, pipeline.load.sink("detections")) {
             let staging = staging_dir(pipeline).join(format!("sigma-{}", uuid::Uuid::new_v4()));
-            let rows = crate::sigma::detect(spark, stage, &staging, &mut checkpoints, &mut staged_files).await?;
+            let mut correlator = stage.correlator(sweep_sigma::CorrelationMode::Batch);
+            let rows = crate::sigma::detect(spark, stage, correlator.as_mut(), true, &staging, &mut checkpoints, &mut staged_files).await?;
             summary.detections = rows;
             summary.sigma = Some(stage.summary.clone());
             let query = "SELECT * FROM sweep_detections ORDER BY source, offset, rule_id";

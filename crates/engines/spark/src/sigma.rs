@@ -245,10 +245,15 @@ fn rules_sql(stage: &SigmaStage) -> Option<String> {
 
 /// Evaluates the rules over the view `events` into the view `sweep_detections` (the
 /// detections table's columns, correlations' rows included) and returns its row count.
-/// `staging` is where the correlations' rows are handed to the server.
+/// `correlator` takes the referenced rules' detections (a batch run's, made for the run; a
+/// stream's, which carries its state from batch to batch); with `final_flush` it matches
+/// everything it holds, otherwise what its watermark has passed. `staging` is where the
+/// correlations' rows are handed to the server.
 pub(crate) async fn detect(
     spark: &mut SparkClient,
     stage: &SigmaStage,
+    correlator: Option<&mut sweep_sigma::Correlator>,
+    final_flush: bool,
     staging: &std::path::Path,
     checkpoints: &mut Vec<String>,
     staged_files: &mut Vec<std::path::PathBuf>,
@@ -271,8 +276,7 @@ pub(crate) async fn detect(
         rows += crate::run::count(spark, "SELECT count(*) FROM sweep_sigma_rows", "counting detections").await?;
         parts.push("SELECT * FROM sweep_sigma_rows".to_string());
     }
-    if let Some(correlator) = stage.correlator(sweep_sigma::CorrelationMode::Batch) {
-        let mut correlator = correlator;
+    if let Some(correlator) = correlator {
         let columns = correlation_columns(stage);
         let referenced: BTreeSet<usize> = stage.correlations.iter().flat_map(|c| c.rules.iter().map(|r| r.0)).collect();
         let list: Vec<String> = referenced.iter().map(|r| r.to_string()).collect();
@@ -285,7 +289,18 @@ pub(crate) async fn detect(
         let observed = spark.sql(&query, "collecting the observations of the Sigma correlations").await?;
         let (batch, found) = observations(&observed, &columns)?;
         correlator.observe(&batch, &found).map_err(sweep_runtime::RunError::from)?;
-        let matches = correlator.finish();
+        // The watermark follows every event, not only the detected ones: the newest event
+        // time is observed as an event with no detection.
+        let newest = spark.sql("SELECT max(unix_micros(ts)) FROM events", "reading the newest event time").await?;
+        if let Some(t) = newest.first().and_then(|b| b.column(0).as_primitive_opt::<Int64Type>()).filter(|t| t.is_valid(0)) {
+            let (newest, _) = observations(&[], &columns)?;
+            let mut arrays: Vec<ArrayRef> =
+                vec![Arc::new(arrow::array::TimestampMicrosecondArray::from(vec![t.value(0)]).with_timezone(sweep_formats::schema::UTC))];
+            arrays.extend(columns.iter().map(|_| Arc::new(arrow::array::StringArray::from(vec![None::<&str>])) as ArrayRef));
+            let one = RecordBatch::try_new(newest.schema(), arrays).map_err(|e| SparkError::Protocol(e.to_string()))?;
+            correlator.observe(&one, &[]).map_err(sweep_runtime::RunError::from)?;
+        }
+        let matches = if final_flush { correlator.finish() } else { correlator.end_batch() };
         let corr = sweep_sigma::correlation_batch(&correlator, &matches, stage.min_level).map_err(sweep_runtime::RunError::from)?;
         if corr.num_rows() > 0 {
             rows += corr.num_rows() as u64;

@@ -34,10 +34,12 @@ use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec};
 use sweep_runtime::checkpoint::{Checkpoint, PlannedBatch};
 use sweep_runtime::intel::{BatchIntel, RetroWork, StreamIntel};
 use sweep_runtime::metrics::StreamMetrics;
+use sweep_runtime::sigma::SigmaStage;
 use sweep_runtime::stream::{
     BatchDone, BatchInput, MicroBatchEngine, Planning, StreamContext, open_stream_tables, run_micro_batches, serve_metrics,
 };
 use sweep_runtime::{IntelSummary, RunCounters, RunError, RunSummary, TableSummary, now_micros};
+use sweep_sigma::{CorrelationMode, Correlator};
 use sweep_spark_sql::fields::lit;
 use sweep_spark_sql::format_sql;
 use sweep_spark_sql::reject::{control_character, invalid_utf8, reject_raw, rejection};
@@ -50,13 +52,6 @@ use crate::run::{Commit, StagedIntel, parsed_sql, process_parsed, release, spark
 
 /// Refuses, before anything runs, what a Kafka pipeline on Spark cannot do yet.
 pub(crate) fn check_supported_stream(pipeline: &Pipeline) -> Result<(), SparkError> {
-    if pipeline.sigma().is_some() {
-        return Err(SparkError::Unsupported(
-            "Sigma rules ([[analyse]] kind = \"sigma\", --sigma) in a Kafka pipeline: the Spark engine runs them in batch runs over \
-             files only; run the stream on the embedded engine (drop --engine spark)"
-                .into(),
-        ));
-    }
     for table in ["events", "rejects", "hits"] {
         if let Some(SinkSpec::Jsonl(_)) = pipeline.load.sink(table) {
             return Err(SparkError::Unsupported(format!("the {table} table as JSON lines in a Kafka pipeline: use delta or parquet")));
@@ -115,12 +110,13 @@ pub(crate) fn run_stream(
 
     let sweeper = pipeline.sweeper();
     let intel_sink = pipeline.load.sink("intel").filter(|_| sweeper.is_some());
-    let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics", "findings"]
+    let sinks: Vec<(&str, SinkSpec)> = ["events", "rejects", "hits", "metrics", "findings", "detections"]
         .into_iter()
         .filter(|t| match *t {
             "hits" => sweeper.is_some(),
             "metrics" => pipeline.window().is_some(),
             "findings" => pipeline.content().is_some(),
+            "detections" => pipeline.sigma().is_some(),
             _ => true,
         })
         .filter_map(|t| pipeline.load.sink(t).map(|s| (t, s)))
@@ -134,6 +130,17 @@ pub(crate) fn run_stream(
     let intel = StreamIntel::open(pipeline, &checkpoint_dir, resume.intel_version.as_deref())?;
 
     let analyser = sweep_runtime::content_analyser(pipeline)?;
+    let sigma = sweep_runtime::sigma::sigma_stage(pipeline)?;
+    // The correlator continues from the state of the last committed batch, so a batch re-run
+    // after a crash sees what it saw the first time.
+    let correlator = match (&sigma, &resume.sigma_state) {
+        (Some(sg), Some(bytes)) if !sg.correlations.is_empty() => {
+            Some(Correlator::restore(sg.correlations.clone(), bytes).map_err(RunError::from)?)
+        }
+        (Some(sg), _) => sg.correlator(CorrelationMode::Streaming { allowed_lateness: sg.allowed_lateness_us }),
+        _ => None,
+    };
+    let sigma_summary = sigma.as_ref().map(|sg| sg.summary.clone());
     let mut batches = Batches {
         runtime,
         spark,
@@ -156,6 +163,7 @@ pub(crate) fn run_stream(
             .map(|spec| StreamWindow::open(spec, checkpoint_dir.join("window"), resume.window_state.as_deref()))
             .transpose()?,
         pending_window: None,
+        sigma: sigma.map(|stage| StreamSigma { stage, correlator, pending: None }),
         sinks: sinks.iter().map(|(name, sink)| (name.to_string(), sink.clone())).collect(),
     };
     let context = StreamContext {
@@ -181,6 +189,7 @@ pub(crate) fn run_stream(
     let outcome = outcome?;
 
     let mut run = outcome.summary;
+    run.sigma = sigma_summary;
     if let Some(loaded) = &outcome.intel {
         run.intel = Some(IntelSummary { inactive: outcome.inactive, suppressed: outcome.suppressed, ..IntelSummary::new(loaded) });
     }
@@ -215,6 +224,17 @@ struct Batches<'a> {
     pending_window: Option<WindowState>,
     /// The tables the stream writes, by name.
     sinks: Vec<(String, SinkSpec)>,
+    sigma: Option<StreamSigma>,
+}
+
+/// The Sigma rules of a stream and the correlator that carries their correlations across
+/// batches.
+struct StreamSigma {
+    stage: Arc<SigmaStage>,
+    /// The state after the last committed batch (`None` without correlation rules).
+    correlator: Option<Correlator>,
+    /// The state after the batch in flight, the one to go on from once it commits.
+    pending: Option<Correlator>,
 }
 
 impl MicroBatchEngine for Batches<'_> {
@@ -229,10 +249,16 @@ impl MicroBatchEngine for Batches<'_> {
         if let (Some(window), Some(state)) = (self.window.as_mut(), self.pending_window.take()) {
             window.committed(state);
         }
+        if let Some(sigma) = self.sigma.as_mut()
+            && let Some(next) = sigma.pending.take()
+        {
+            sigma.correlator = Some(next);
+        }
     }
 
     fn has_open_windows(&self) -> bool {
         self.window.as_ref().is_some_and(|w| w.has_open_windows())
+            || self.sigma.as_ref().and_then(|s| s.correlator.as_ref()).is_some_and(Correlator::has_pending)
     }
 
     fn tables(&self) -> BTreeMap<String, TableSummary> {
@@ -300,14 +326,44 @@ impl Batches<'_> {
                 }
                 None => (None, Vec::new()),
             };
+            // Sigma rules over the batch's events (late ones included, as the sweeper judges them).
+            let (mut detections, mut sigma_state) = (0, None);
+            if let (Some(sigma), Some(sink)) = (self.sigma.as_mut(), self.sinks.iter().find(|(n, _)| n == "detections").map(|t| &t.1)) {
+                // The batch works on a copy of the committed state: a batch that fails leaves it as it was.
+                let mut correlator = match &sigma.correlator {
+                    Some(c) => Some(Correlator::restore(sigma.stage.correlations.clone(), &c.snapshot()).map_err(RunError::from)?),
+                    None => None,
+                };
+                let staging = self.staging.join(format!("sigma-{}", planned.batch));
+                detections = crate::sigma::detect(
+                    spark,
+                    &sigma.stage,
+                    correlator.as_mut(),
+                    planned.final_flush,
+                    &staging,
+                    &mut checkpoints,
+                    &mut staged_files,
+                )
+                .await?;
+                let query = "SELECT * FROM sweep_detections ORDER BY source, offset, rule_id";
+                write_table(spark, &mut out.tables, "detections", sink, query, &[], &commit, detections).await?;
+                sigma_state = correlator.as_ref().map(Correlator::snapshot);
+                sigma.pending = correlator;
+            }
             let mut alerts = Vec::new();
+            if let (true, Some(sigma)) = (self.alerts_wanted && detections > 0, &self.sigma) {
+                for batch in &spark.sql("SELECT * FROM sweep_detections", "collecting the detections to alert on").await? {
+                    let rows = as_schema(batch, &sweep_sigma::detections_schema(), "detections")?;
+                    alerts.extend(sweep_runtime::alerts::detection_alerts(&rows, sigma.stage.alert_level)?);
+                }
+            }
             if self.alerts_wanted {
                 for (view, n) in [("sweep_hits", out.hits), ("sweep_retro_hits", retro_hits)] {
                     if n == 0 {
                         continue;
                     }
                     for batch in &spark.sql(&format!("SELECT * FROM {view}"), "collecting the hits to alert on").await? {
-                        alerts.extend(sweep_runtime::alerts::hit_alerts(&as_hits_schema(batch)?)?);
+                        alerts.extend(sweep_runtime::alerts::hit_alerts(&as_schema(batch, &hits_schema(), "hits")?)?);
                     }
                 }
                 alerts.extend(sweep_runtime::alerts::threshold_alerts(&threshold_alerts)?);
@@ -319,11 +375,11 @@ impl Batches<'_> {
                     "reading the messages' times",
                 )
                 .await?;
-            Ok::<_, SparkError>((alerts, produced, late, window_state, retro_hits))
+            Ok::<_, SparkError>((alerts, produced, late, window_state, retro_hits, detections, sigma_state))
         }
         .await;
         release(spark, checkpoints, staged_files).await;
-        let (alerts, produced, late, window_state, retro_hits) = result?;
+        let (alerts, produced, late, window_state, retro_hits, detections, sigma_state) = result?;
         // Tables the batch wrote nothing to (no write at all, as `metrics` before a window
         // closes) are replaced too.
         if replace {
@@ -365,8 +421,8 @@ impl Batches<'_> {
             inactive: intel.inactive,
             alerts,
             window_state: window_json,
-            sigma_state: None,
-            detections: 0,
+            sigma_state,
+            detections,
             produced_ms,
         })
     }
@@ -648,20 +704,19 @@ fn to_json(value: &impl serde::Serialize) -> String {
 
 /// The hits as the embedded engine's schema has them (Spark's Arrow types differ in time
 /// zone names and nullability), so that alerts are the same JSON on both engines.
-fn as_hits_schema(batch: &RecordBatch) -> Result<RecordBatch, SparkError> {
-    let schema = hits_schema();
+fn as_schema(batch: &RecordBatch, schema: &arrow::datatypes::Schema, table: &str) -> Result<RecordBatch, SparkError> {
     let columns = schema
         .fields()
         .iter()
         .map(|f| {
             let column =
-                batch.column_by_name(f.name()).ok_or_else(|| SparkError::Protocol(format!("the hits have no column {}", f.name())))?;
-            arrow::compute::cast(column, f.data_type()).map_err(|e| SparkError::Protocol(format!("hits column {}: {e}", f.name())))
+                batch.column_by_name(f.name()).ok_or_else(|| SparkError::Protocol(format!("the {table} have no column {}", f.name())))?;
+            arrow::compute::cast(column, f.data_type()).map_err(|e| SparkError::Protocol(format!("{table} column {}: {e}", f.name())))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let schema =
         Arc::new(arrow::datatypes::Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>()));
-    RecordBatch::try_new(schema, columns).map_err(|e| SparkError::Protocol(format!("hits: {e}")))
+    RecordBatch::try_new(schema, columns).map_err(|e| SparkError::Protocol(format!("{table}: {e}")))
 }
 
 fn kafka_error(e: sweep_kafka::KafkaError) -> SparkError {
