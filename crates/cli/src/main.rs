@@ -394,13 +394,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Sigma { command: SigmaCommand::Check { paths, fields, json } } => sigma_check(&paths, &fields, json),
         Command::Retro { lake, intel, sigma, since, summary, threads, engine, remote } => {
             if !sigma.is_empty() {
-                if !matches!(engine, EngineArg::Embedded) {
-                    bail!("sweep retro --sigma runs on the embedded engine only for now: drop --engine spark");
-                }
                 if !intel.feeds.is_empty() {
                     bail!("sweep retro takes --intel or --sigma, not both: run it once for each");
                 }
-                return retro_sigma(&lake, &sigma, since.as_deref(), summary, threads);
+                return retro_sigma(&lake, &sigma, since.as_deref(), summary, threads, engine, remote);
             }
             retro(&lake, &intel, since.as_deref(), summary, threads, engine, remote)
         }
@@ -746,12 +743,7 @@ fn retro(
     let Some(spec) = args.sweeper() else {
         bail!("name the indicators or rules to sweep with: sweep retro LAKE --intel feeds/ (or --sigma rules/)")
     };
-    let kind = match engine {
-        EngineArg::Embedded if remote.is_some() => bail!("--remote names a Spark Connect server: use it with --engine spark"),
-        EngineArg::Embedded => sweep::EngineKind::Embedded,
-        EngineArg::Spark => sweep::EngineKind::Spark,
-    };
-    let s = sweep::Engine::new(kind, remote.as_deref(), threads)?.retro(lake, &spec, since)?;
+    let s = sweep::Engine::new(retro_engine(engine, remote.as_deref())?, remote.as_deref(), threads)?.retro(lake, &spec, since)?;
     if let Some(path) = summary_path {
         std::fs::write(&path, serde_json::to_string_pretty(&s)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -772,6 +764,15 @@ fn retro(
     Ok(())
 }
 
+/// The engine a retro-sweep runs on.
+fn retro_engine(engine: EngineArg, remote: Option<&str>) -> Result<sweep::EngineKind> {
+    Ok(match engine {
+        EngineArg::Embedded if remote.is_some() => bail!("--remote names a Spark Connect server: use it with --engine spark"),
+        EngineArg::Embedded => sweep::EngineKind::Embedded,
+        EngineArg::Spark => sweep::EngineKind::Spark,
+    })
+}
+
 /// `sweep retro --sigma`: the rules over stored events, appending what is not stored yet.
 fn retro_sigma(
     lake: &std::path::Path,
@@ -779,8 +780,11 @@ fn retro_sigma(
     since: Option<&str>,
     summary_path: Option<PathBuf>,
     threads: usize,
+    engine: EngineArg,
+    remote: Option<String>,
 ) -> Result<()> {
-    let s = sweep::retro_sigma(lake, &sweep::Sigma::rules(rules.to_vec()), since, threads)?;
+    let engine = sweep::Engine::new(retro_engine(engine, remote.as_deref())?, remote.as_deref(), threads)?;
+    let s = engine.retro_sigma(lake, &sweep::Sigma::rules(rules.to_vec()), since)?;
     if let Some(path) = summary_path {
         std::fs::write(&path, serde_json::to_string_pretty(&s)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -103,13 +103,6 @@ fn a_scan_with_sigma_rules_writes_detections_and_counts_them() {
     let levels = json_rows(&dir.path().join("lake-high"), "SELECT DISTINCT level FROM detections ORDER BY level");
     assert!(!levels.is_empty());
     assert!(levels.iter().all(|r| r["level"] == "high" || r["level"] == "critical"), "{levels:?}");
-
-    // `sweep retro --sigma` runs on the embedded engine only: on Spark it says so before it
-    // connects.
-    let out = sweep(&["retro", lake.to_str().unwrap(), "--sigma", SIGMA, "--engine", "spark", "--remote", "sc://127.0.0.1:1"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("embedded engine only"), "{err}");
 }
 
 /// A JSON line with the planted values; the URL is built from host, path and query unless

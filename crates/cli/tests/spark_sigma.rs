@@ -471,3 +471,48 @@ stop_when_drained = true
     assert!(embedded_alerts.iter().all(|a| a.contains("\"alert\":\"detection\"")), "{:?}", embedded_alerts.first());
     assert_eq!(embedded_alerts, spark_alerts, "the same alerts on both engines");
 }
+
+/// `sweep retro --sigma` on Spark appends the detections the embedded retro-sweep appends,
+/// and nothing when run again.
+#[test]
+fn a_sigma_retro_sweep_on_spark_appends_what_the_embedded_one_appends() {
+    let Some((remote, _server)) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let (set, _) = RuleSet::load(&[SIGMA.into()], &LoadOptions::default());
+    let mut lines = modifier_lines();
+    for rule in set.rules() {
+        let mut plants = BTreeMap::new();
+        plant(&rule.condition, 1, &mut plants);
+        lines.push(planted_line(&plants, lines.len()));
+    }
+    let log = dir.path().join("stored.log");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    // Two copies of one lake scanned without rules, one for each engine's retro-sweep.
+    let lakes = [dir.path().join("lake-embedded"), dir.path().join("lake-spark")];
+    for lake in &lakes {
+        ok(sweep(&["scan", log.to_str().unwrap(), "--format", "combined", "--out", lake.to_str().unwrap(), "--quiet"]));
+    }
+    let r = rules.to_str().unwrap();
+    let retro = |lake: &Path, engine: &str, round: usize| {
+        let summary_path = dir.path().join(format!("retro-{engine}-{round}.json"));
+        let mut args = vec!["retro", lake.to_str().unwrap(), "--sigma", SIGMA, "--sigma", r, "--summary", summary_path.to_str().unwrap()];
+        if engine == "spark" {
+            args.extend(["--engine", "spark", "--remote", &remote]);
+        }
+        ok(sweep(&args));
+        summary(&summary_path)
+    };
+    let e = retro(&lakes[0], "embedded", 1);
+    let s = retro(&lakes[1], "spark", 1);
+    for key in ["events_swept", "detections_found", "detections_written", "sigma"] {
+        assert_eq!(e[key], s[key], "summary {key}: embedded {} vs spark {}", e[key], s[key]);
+    }
+    assert!(e["detections_written"].as_u64() > Some(40), "{e}");
+    assert_same_tables(&lakes[0], &lakes[1], &[("detections", DETECTIONS_SQL)]);
+    let again = retro(&lakes[1], "spark", 2);
+    assert_eq!(again["detections_written"], 0, "nothing twice: {again}");
+    assert_eq!(again["detections_already_present"], e["detections_found"], "{again}");
+    assert_same_tables(&lakes[0], &lakes[1], &[("detections", DETECTIONS_SQL)]);
+}

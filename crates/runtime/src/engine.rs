@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use sweep_model::{Pipeline, SweeperSpec};
+use sweep_sigma::SigmaSpec;
 
-use crate::{RetroSummary, RunCounters, RunSummary};
+use crate::{RetroSummary, RunCounters, RunSummary, SigmaRetroSummary};
 
 /// What an engine does for the front ends: run a pipeline, and retro-sweep a lake. Each
 /// engine crate implements it once; the facade (`sweep::Engine`) picks the engine a pipeline
@@ -25,4 +26,10 @@ pub trait Engine {
     /// indicators of `spec`, and appends the hits the lake does not hold yet, in one
     /// transaction with the intel snapshot.
     fn retro(&self, lake: &Path, spec: &SweeperSpec, since: Option<&str>) -> Result<RetroSummary, Self::Error>;
+
+    /// Evaluates the Sigma rules of `spec` over the events stored under `lake` (from `since`)
+    /// and appends, in one transaction, the detections the lake does not hold yet: a
+    /// detection is identified by its event (`source`, `offset`) and rule (`rule_id`, else
+    /// `rule_title`), a correlation match by its rule, group and last event time.
+    fn retro_sigma(&self, lake: &Path, spec: &SigmaSpec, since: Option<&str>) -> Result<SigmaRetroSummary, Self::Error>;
 }

@@ -27,7 +27,7 @@ pub mod summary;
 
 pub use engine::Engine;
 pub use error::RunError;
-pub use retro::{RetroSummary, hits_are_delta};
+pub use retro::{RetroSummary, SigmaRetroSummary, detections_are_delta, hits_are_delta};
 pub use summary::{LatencyRecorder, RunCounters, RunSummary, StreamSummary, TableSummary, check_gates, run_warnings};
 pub use sweep_sweeper::IntelSummary;
 

@@ -5,6 +5,8 @@ use std::path::Path;
 use serde::Serialize;
 use sweep_sweeper::IntelSummary;
 
+use crate::sigma::SigmaSummary;
+
 /// What a retro-sweep did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RetroSummary {
@@ -25,4 +27,25 @@ pub struct RetroSummary {
 pub fn hits_are_delta(lake: &Path) -> bool {
     let hits = lake.join("hits");
     if hits.exists() { hits.join("_delta_log").is_dir() } else { lake.join("events").join("_delta_log").is_dir() }
+}
+
+/// What a Sigma retro-sweep did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SigmaRetroSummary {
+    pub events_swept: u64,
+    /// Detections found, including those already in the table.
+    pub detections_found: u64,
+    /// Detections appended (new to the table).
+    pub detections_written: u64,
+    pub detections_already_present: u64,
+    pub sigma: SigmaSummary,
+    pub elapsed_s: f64,
+    pub events_per_second: f64,
+}
+
+/// True when a Sigma retro-sweep of `lake` appends to a Delta detections table: as for
+/// [`hits_are_delta`].
+pub fn detections_are_delta(lake: &Path) -> bool {
+    let table = lake.join("detections");
+    if table.exists() { table.join("_delta_log").is_dir() } else { lake.join("events").join("_delta_log").is_dir() }
 }

@@ -31,7 +31,7 @@ pub use arrow;
 pub use sweep_calendar as calendar;
 pub use sweep_content as content;
 pub use sweep_embedded::EngineError;
-pub use sweep_embedded::retro_sigma::{SigmaRetroSummary, retro_sigma};
+pub use sweep_embedded::retro_sigma::retro_sigma;
 pub use sweep_formats as formats;
 pub use sweep_intel_sources as intel_sources;
 pub use sweep_load as load;
@@ -39,6 +39,7 @@ pub use sweep_model::{
     AnalyseStage, ConfigError, ContentSpec, EngineKind, ExtractSpec, FeedSpec, FormatSpec, IntelSettings, KafkaSinkSpec, KafkaSourceSpec,
     LoadSpec, MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
 };
+pub use sweep_runtime::SigmaRetroSummary;
 pub use sweep_runtime::intel::batch_cache_dir as intel_cache_dir;
 pub use sweep_runtime::{IntelSummary, RetroSummary, RunCounters, RunError, RunSummary, StreamSummary, TableSummary};
 pub use sweep_sigma as sigma;
@@ -120,6 +121,15 @@ impl Engine {
         Ok(match self {
             Engine::Embedded(e) => e.retro(lake, spec, since)?,
             Engine::Spark(e) => e.retro(lake, spec, since)?,
+        })
+    }
+
+    /// Evaluates Sigma rules over the events stored under `lake` (from `since`) and appends
+    /// the detections not already stored.
+    pub fn retro_sigma(&self, lake: &Path, spec: &SigmaSpec, since: Option<&str>) -> Result<SigmaRetroSummary, Error> {
+        Ok(match self {
+            Engine::Embedded(e) => e.retro_sigma(lake, spec, since)?,
+            Engine::Spark(e) => e.retro_sigma(lake, spec, since)?,
         })
     }
 }

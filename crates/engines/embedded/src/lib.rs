@@ -29,8 +29,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use sweep_model::SweeperSpec;
-use sweep_runtime::{RetroSummary, RunCounters, RunSummary};
+use sweep_model::{SigmaSpec, SweeperSpec};
+use sweep_runtime::{RetroSummary, RunCounters, RunSummary, SigmaRetroSummary};
 
 /// The embedded engine behind the [`sweep_runtime::Engine`] seam.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,5 +51,9 @@ impl sweep_runtime::Engine for Embedded {
 
     fn retro(&self, lake: &Path, spec: &SweeperSpec, since: Option<&str>) -> Result<RetroSummary, EngineError> {
         retro::retro(lake, spec, since, self.threads)
+    }
+
+    fn retro_sigma(&self, lake: &Path, spec: &SigmaSpec, since: Option<&str>) -> Result<SigmaRetroSummary, EngineError> {
+        retro_sigma::retro_sigma(lake, spec, since, self.threads)
     }
 }

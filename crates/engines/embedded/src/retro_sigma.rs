@@ -16,28 +16,14 @@ use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
-use serde::Serialize;
 use sweep_load::{Lake, SinkSpec, TableWriter, run_id};
 use sweep_model::WriteMode;
-use sweep_runtime::sigma::{SigmaSummary, load_stage};
+use sweep_runtime::sigma::load_stage;
+pub use sweep_runtime::{SigmaRetroSummary, detections_are_delta};
 use sweep_sigma::{CorrelationMode, SigmaSpec, correlation_batch, detections_batch, detections_schema};
 
 use crate::EngineError;
 use crate::query::register_lake;
-
-/// What a Sigma retro-sweep did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SigmaRetroSummary {
-    pub events_swept: u64,
-    /// Detections found, including those already in the table.
-    pub detections_found: u64,
-    /// Detections appended (new to the table).
-    pub detections_written: u64,
-    pub detections_already_present: u64,
-    pub sigma: SigmaSummary,
-    pub elapsed_s: f64,
-    pub events_per_second: f64,
-}
 
 /// The identity of each row of a detections batch.
 fn keys_of(rows: &RecordBatch) -> Vec<String> {
@@ -69,13 +55,6 @@ fn fresh(rows: &RecordBatch, seen: &Mutex<HashSet<String>>) -> Result<RecordBatc
     let keep: Vec<u32> = keys.into_iter().enumerate().filter(|(_, k)| seen.insert(k.clone())).map(|(i, _)| i as u32).collect();
     drop(seen);
     Ok(take_record_batch(rows, &UInt32Array::from(keep))?)
-}
-
-/// True when the lake's detections are (or, when it has none, would be) a Delta table: as its
-/// events table is.
-fn detections_are_delta(lake: &Path) -> bool {
-    let table = lake.join("detections");
-    if table.exists() { table.join("_delta_log").is_dir() } else { lake.join("events").join("_delta_log").is_dir() }
 }
 
 /// Evaluates the rules of `spec` over the events under `lake` whose date is `since` or later

@@ -33,15 +33,15 @@ mod window;
 
 pub use client::{Remote, SparkClient};
 pub use error::SparkError;
-pub use retro::retro;
+pub use retro::{retro, retro_sigma};
 pub use run::{SUPPORT, run, run_until};
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use sweep_model::{Pipeline, SweeperSpec};
-use sweep_runtime::{RetroSummary, RunCounters, RunSummary};
+use sweep_model::{Pipeline, SigmaSpec, SweeperSpec};
+use sweep_runtime::{RetroSummary, RunCounters, RunSummary, SigmaRetroSummary};
 
 /// The Spark engine behind the [`sweep_runtime::Engine`] seam: a Spark Connect server.
 #[derive(Debug, Clone)]
@@ -73,6 +73,10 @@ impl sweep_runtime::Engine for Spark {
 
     fn retro(&self, lake: &Path, spec: &SweeperSpec, since: Option<&str>) -> Result<RetroSummary, SparkError> {
         retro::retro(lake, spec, since, &self.remote)
+    }
+
+    fn retro_sigma(&self, lake: &Path, spec: &SigmaSpec, since: Option<&str>) -> Result<SigmaRetroSummary, SparkError> {
+        retro::retro_sigma(lake, spec, since, &self.remote)
     }
 }
 
