@@ -177,6 +177,7 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
     crate::query(
         lake.clone(),
         "SELECT host, count(*) AS requests FROM events WHERE host IS NOT NULL GROUP BY host ORDER BY requests DESC LIMIT 5",
+        None,
         crate::QueryOutput::Table,
     )?;
     println!("\nHits (indicator, how it matched, which feed):");
@@ -184,12 +185,14 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         lake.clone(),
         "SELECT indicator, indicator_type, match_kind, matched_field, feed, count(*) AS hits FROM hits \
          GROUP BY indicator, indicator_type, match_kind, matched_field, feed ORDER BY hits DESC",
+        None,
         crate::QueryOutput::Table,
     )?;
     println!("\nFindings: hosts that look malicious by their name alone (the content analyser's findings table):");
     crate::query(
         lake.clone(),
         "SELECT finding, count(*) AS findings, count(DISTINCT host) AS hosts FROM findings GROUP BY finding ORDER BY finding",
+        None,
         crate::QueryOutput::Table,
     )?;
     // The best-scored hosts of each kind: one kind with many hosts does not hide the others.
@@ -200,6 +203,7 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
            SELECT finding, host, count(*) AS requests, round(max(score), 2) AS score, min(reason) AS reason, \
                   row_number() OVER (PARTITION BY finding ORDER BY max(score) DESC, host) AS rank \
            FROM findings GROUP BY finding, host) WHERE rank <= 3 ORDER BY finding, score DESC, host",
+        None,
         crate::QueryOutput::Table,
     )?;
     println!("\nDetections: requests that SigmaHQ rules catch (the Sigma analyser's detections table):");
@@ -207,6 +211,7 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         lake.clone(),
         "SELECT rule_title, level, client_ip, url, count(*) AS requests FROM detections \
          GROUP BY rule_title, level, client_ip, url ORDER BY rule_title, url",
+        None,
         crate::QueryOutput::Table,
     )?;
     println!("\nBusiest clients in a 5-minute window (the window analyser's metrics table):");
@@ -214,12 +219,14 @@ pub fn run(dir: &Path, lines: u64) -> Result<()> {
         lake.clone(),
         "SELECT window_start, key AS client_ip, requests, distinct_hosts, errors, round(error_ratio, 3) AS error_ratio \
          FROM metrics WHERE key_kind = 'client_ip' ORDER BY requests DESC LIMIT 5",
+        None,
         crate::QueryOutput::Table,
     )?;
     println!("\nWhy lines were rejected:");
     crate::query(
         lake.clone(),
         "SELECT format, reason, count(*) AS n FROM rejects GROUP BY format, reason ORDER BY n DESC",
+        None,
         crate::QueryOutput::Table,
     )?;
     println!("\nTry these:");

@@ -3,7 +3,7 @@
 mod demo;
 mod output;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -32,12 +32,18 @@ enum Command {
         common: CommonArgs,
     },
     /// Run SQL over the tables in an output folder (tables: events, rejects, ...).
+    #[command(
+        after_help = "Examples:\n  sweep query lake/ \"SELECT host, count(*) FROM events GROUP BY host ORDER BY 2 DESC LIMIT 10\"\n                              sweep query lake/ \"SHOW TABLES\"              (or \\d; \\d hits lists a table's columns)\n                              sweep query lake/ \"SELECT * FROM hits\" --output csv > hits.csv\n                              sweep query lake/ \"SELECT * FROM hits\" --output parquet hits.parquet"
+    )]
     Query {
         /// The folder a run wrote (its --out or [load] dir).
         lake: PathBuf,
-        /// The SQL statement, for example "SELECT host, count(*) FROM events GROUP BY host ORDER BY 2 DESC LIMIT 10".
+        /// The SQL statement, for example "SELECT host, count(*) FROM events GROUP BY host ORDER BY 2 DESC LIMIT 10";
+        /// also SHOW TABLES, DESCRIBE TABLE, and \d [TABLE].
         sql: String,
-        /// How to print the result.
+        /// Where to write the result (required with --output parquet; standard output otherwise).
+        file: Option<PathBuf>,
+        /// How to print the result (csv writes list columns as [a, b]).
         #[arg(long, value_enum, default_value_t = QueryOutput::Table)]
         output: QueryOutput,
     },
@@ -212,6 +218,7 @@ enum QueryOutput {
     Table,
     Csv,
     Json,
+    Parquet,
 }
 
 #[derive(clap::Args)]
@@ -379,7 +386,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             common.apply(&mut p);
             run_and_report(&p, &common)
         }
-        Command::Query { lake, sql, output } => query(lake, &sql, output),
+        Command::Query { lake, sql, file, output } => query(lake, &sql, file, output),
         Command::Formats => {
             formats();
             Ok(())
@@ -544,25 +551,91 @@ fn run_and_report(pipeline: &Pipeline, common: &CommonArgs) -> Result<()> {
     Ok(())
 }
 
-fn query(lake: PathBuf, sql: &str, output: QueryOutput) -> Result<()> {
-    let batches: Vec<RecordBatch> = sweep::query_lake(&lake, sql)?;
+fn query(lake: PathBuf, sql: &str, file: Option<PathBuf>, output: QueryOutput) -> Result<()> {
+    use sweep::arrow::array::ArrayRef;
+    use sweep::arrow::datatypes::{DataType, Field, Schema};
+    use sweep::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+    if matches!(output, QueryOutput::Parquet) && file.is_none() {
+        bail!("--output parquet writes a file: name it after the SQL, as in sweep query lake/ \"SELECT ...\" --output parquet out.parquet");
+    }
+    let result = sweep::query_lake_result(&lake, &psql_shortcut(sql))?;
+    let (schema, batches) = (result.schema, result.batches);
+    let mut out: Box<dyn std::io::Write + Send> = match &file {
+        Some(path) => {
+            Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?))
+        }
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
     match output {
-        QueryOutput::Table => println!("{}", sweep::arrow::util::pretty::pretty_format_batches(&batches)?),
+        QueryOutput::Table => {
+            writeln!(out, "{}", sweep::arrow::util::pretty::pretty_format_batches_with_schema(schema, &batches)?)?;
+            if file.is_none() && std::io::stdout().is_terminal() {
+                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" })?;
+            }
+        }
         QueryOutput::Csv => {
-            let mut w = sweep::arrow::csv::Writer::new(std::io::stdout());
+            // CSV has no lists or structs: such columns are written as their display text.
+            let nested = |t: &DataType| t.is_nested();
+            let flat_schema = std::sync::Arc::new(Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| if nested(f.data_type()) { Field::new(f.name(), DataType::Utf8, true) } else { f.as_ref().clone() })
+                    .collect::<Vec<_>>(),
+            ));
+            let flatten = |b: &RecordBatch| -> Result<RecordBatch> {
+                let options = FormatOptions::default();
+                let columns = b
+                    .columns()
+                    .iter()
+                    .map(|c| -> Result<ArrayRef> {
+                        if !nested(c.data_type()) {
+                            return Ok(c.clone());
+                        }
+                        let formatter = ArrayFormatter::try_new(c.as_ref(), &options)?;
+                        let text: sweep::arrow::array::StringArray =
+                            (0..c.len()).map(|i| c.is_valid(i).then(|| formatter.value(i).to_string())).collect();
+                        Ok(std::sync::Arc::new(text))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(RecordBatch::try_new(flat_schema.clone(), columns)?)
+            };
+            let mut w = sweep::arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+            // An empty result still has its header.
+            w.write(&RecordBatch::new_empty(flat_schema.clone()))?;
             for b in &batches {
-                w.write(b)?;
+                w.write(&flatten(b)?)?;
             }
         }
         QueryOutput::Json => {
-            let mut w = sweep::arrow::json::LineDelimitedWriter::new(std::io::stdout());
+            let mut w = sweep::arrow::json::LineDelimitedWriter::new(&mut out);
             for b in &batches {
                 w.write(b)?;
             }
             w.finish()?;
         }
+        QueryOutput::Parquet => {
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, schema, None)?;
+            for b in &batches {
+                w.write(b)?;
+            }
+            w.close()?;
+        }
     }
+    out.flush()?;
     Ok(())
+}
+
+/// psql's listing commands: `\d` lists the tables, `\d TABLE` a table's columns.
+fn psql_shortcut(sql: &str) -> String {
+    let trimmed = sql.trim().trim_end_matches(';').trim();
+    match trimmed.strip_prefix("\\d") {
+        Some("") => "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name".to_string(),
+        Some(rest) if rest.starts_with(char::is_whitespace) => format!("DESCRIBE {}", rest.trim()),
+        _ => sql.to_string(),
+    }
 }
 
 fn vacuum(lake: &std::path::Path, retain_hours: u64) -> Result<()> {

@@ -49,6 +49,7 @@ pub struct StreamMetrics {
     pub rejects: AtomicU64,
     pub hits: AtomicU64,
     pub findings: AtomicU64,
+    pub detections: AtomicU64,
     pub late: AtomicU64,
     pub alerts: AtomicU64,
     pub batches: AtomicU64,
@@ -59,6 +60,8 @@ pub struct StreamMetrics {
     pub batch_seconds: Mutex<Histogram>,
     pub produce_to_commit_seconds: Mutex<Histogram>,
     pub intel: Mutex<IntelMetrics>,
+    /// What the Sigma rule load did, for a stream with Sigma rules.
+    pub sigma: Mutex<Option<crate::sigma::SigmaSummary>>,
 }
 
 /// The intel a stream sweeps with, and its sources.
@@ -147,6 +150,7 @@ impl StreamMetrics {
             (&self.rejects, totals.rejects),
             (&self.hits, totals.hits),
             (&self.findings, totals.findings),
+            (&self.detections, totals.detections),
             (&self.late, totals.late),
             (&self.alerts, totals.alerts),
         ] {
@@ -163,6 +167,7 @@ impl StreamMetrics {
             ("sweep_rejects_total", "Lines kept as rejects (including late events).", &self.rejects),
             ("sweep_hits_total", "Threat-intel hits written.", &self.hits),
             ("sweep_findings_total", "Content analyser findings written.", &self.findings),
+            ("sweep_detections_total", "Sigma detections written (correlation matches included).", &self.detections),
             ("sweep_late_events_total", "Events behind the window watermark, routed to rejects.", &self.late),
             ("sweep_alerts_total", "Alerts published to Kafka.", &self.alerts),
             ("sweep_batches_total", "Micro-batches committed.", &self.batches),
@@ -189,6 +194,19 @@ impl StreamMetrics {
             &mut out,
         );
         self.intel.lock().unwrap_or_else(|e| e.into_inner()).render(&mut out);
+        if let Some(sigma) = self.sigma.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            out.push_str(&format!(
+                "# HELP sweep_sigma_rules_loaded Sigma rules in use (correlations included).\n# TYPE sweep_sigma_rules_loaded gauge\nsweep_sigma_rules_loaded {}\n",
+                sigma.rules_loaded + sigma.correlations_loaded
+            ));
+            out.push_str("# HELP sweep_sigma_rules_refused Sigma rules refused, by reason.\n# TYPE sweep_sigma_rules_refused gauge\n");
+            for (reason, n) in &sigma.rules_refused {
+                out.push_str(&format!(
+                    "sweep_sigma_rules_refused{{reason=\"{}\"}} {n}\n",
+                    reason.replace('\\', "\\\\").replace('"', "\\\"")
+                ));
+            }
+        }
         out
     }
 }
@@ -254,6 +272,24 @@ mod tests {
         assert!(out.contains("x_bucket{le=\"0.5\"} 2\n"), "{out}");
         assert!(out.contains("x_bucket{le=\"5\"} 3\n"), "{out}");
         assert!(out.contains("x_count 3\n"), "{out}");
+    }
+
+    #[test]
+    fn sigma_detections_and_rule_counts_are_exported() {
+        let sigma = crate::sigma::SigmaSummary {
+            rules_loaded: 41,
+            correlations_loaded: 1,
+            rules_refused: [("unmapped_field".to_string(), 2)].into(),
+            ..Default::default()
+        };
+        let metrics = StreamMetrics { sigma: Mutex::new(Some(sigma)), ..Default::default() };
+        metrics.batch_committed(&Totals { detections: 7, ..Default::default() }, 10, 0.5);
+        let out = metrics.render();
+        assert!(out.contains("\nsweep_detections_total 7\n"), "{out}");
+        assert!(out.contains("\nsweep_sigma_rules_loaded 42\n"), "{out}");
+        assert!(out.contains("\nsweep_sigma_rules_refused{reason=\"unmapped_field\"} 2\n"), "{out}");
+        // Without Sigma rules, no Sigma gauges.
+        assert!(!StreamMetrics::default().render().contains("sweep_sigma_"));
     }
 
     #[test]

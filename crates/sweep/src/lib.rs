@@ -31,6 +31,7 @@ pub use arrow;
 pub use sweep_calendar as calendar;
 pub use sweep_content as content;
 pub use sweep_embedded::EngineError;
+pub use sweep_embedded::query::QueryResult;
 pub use sweep_embedded::retro_sigma::retro_sigma;
 pub use sweep_formats as formats;
 pub use sweep_intel_sources as intel_sources;
@@ -68,6 +69,11 @@ pub enum Error {
 /// tables through their log) and collects the result.
 pub fn query_lake(lake: &Path, sql: &str) -> Result<Vec<arrow::record_batch::RecordBatch>, Error> {
     Ok(sweep_embedded::query::query_lake_blocking(lake, sql)?)
+}
+
+/// Like [`query_lake`], with the result's schema (which an empty result still has).
+pub fn query_lake_result(lake: &Path, sql: &str) -> Result<QueryResult, Error> {
+    Ok(sweep_embedded::query::query_lake_result_blocking(lake, sql)?)
 }
 
 impl Error {

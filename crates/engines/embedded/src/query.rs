@@ -1,11 +1,12 @@
 //! SQL over the tables a run has written (`sweep query`).
 
 use std::path::Path;
+use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 /// The tables sweep writes, in the order `sweep query` registers them.
 pub const TABLES: [&str; 7] = ["events", "rejects", "hits", "metrics", "findings", "detections", "intel"];
@@ -68,11 +69,27 @@ fn has_parquet(dir: &Path) -> bool {
 
 /// Runs one SQL statement over the lake and collects the result.
 pub async fn query_lake(lake: &Path, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(query_lake_result(lake, sql).await?.batches)
+}
+
+/// A query's rows and their schema (which an empty result still has).
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// Runs one SQL statement over the lake: `SELECT ...`, and `SHOW TABLES`, `SHOW COLUMNS FROM
+/// t`, `DESCRIBE t` over the lake's tables.
+pub async fn query_lake_result(lake: &Path, sql: &str) -> Result<QueryResult> {
     // A run that died while committing is completed first, so the query sees whole runs.
     sweep_load::Lake::recover_if_idle(lake).map_err(|e| DataFusionError::External(Box::new(e)))?;
-    let ctx = SessionContext::new();
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
     register_lake(&ctx, lake).await?;
-    ctx.sql(sql).await?.collect().await
+    let frame = ctx.sql(sql).await?;
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await?;
+    Ok(QueryResult { schema, batches })
 }
 
 /// Why a query over a lake failed (the message is DataFusion's, which names the table,
@@ -83,6 +100,11 @@ pub struct QueryError(#[from] DataFusionError);
 
 /// [`query_lake`] from synchronous code: on a runtime of its own.
 pub fn query_lake_blocking(lake: &Path, sql: &str) -> std::result::Result<Vec<RecordBatch>, QueryError> {
+    Ok(query_lake_result_blocking(lake, sql)?.batches)
+}
+
+/// [`query_lake_result`] from synchronous code: on a runtime of its own.
+pub fn query_lake_result_blocking(lake: &Path, sql: &str) -> std::result::Result<QueryResult, QueryError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| DataFusionError::External(Box::new(e)))?;
-    Ok(runtime.block_on(query_lake(lake, sql))?)
+    Ok(runtime.block_on(query_lake_result(lake, sql))?)
 }

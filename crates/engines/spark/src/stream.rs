@@ -124,13 +124,13 @@ pub(crate) fn run_stream(
     let specs: Vec<SinkSpec> = sinks.iter().map(|s| s.1.clone()).collect();
     let _lake = open_stream_tables(pipeline, &ckpt, &specs)?;
     let producer = pipeline.load.alerts.as_ref().map(AlertProducer::connect).transpose().map_err(kafka_error)?;
-    let live = Arc::new(StreamMetrics::default());
+    let sigma = sweep_runtime::sigma::sigma_stage(pipeline)?;
+    let live = Arc::new(StreamMetrics { sigma: std::sync::Mutex::new(sigma.as_ref().map(|sg| sg.summary.clone())), ..Default::default() });
     let metrics_addr = serve_metrics(pipeline, &live, &stop)?;
 
     let intel = StreamIntel::open(pipeline, &checkpoint_dir, resume.intel_version.as_deref())?;
 
     let analyser = sweep_runtime::content_analyser(pipeline)?;
-    let sigma = sweep_runtime::sigma::sigma_stage(pipeline)?;
     // The correlator continues from the state of the last committed batch, so a batch re-run
     // after a crash sees what it saw the first time.
     let correlator = match (&sigma, &resume.sigma_state) {

@@ -195,7 +195,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let intel_sink = pipeline.load.sink("intel").filter(|_| intel.is_some());
     let producer = pipeline.load.alerts.as_ref().map(AlertProducer::connect).transpose()?;
     let source = TopicSource::connect(kafka)?;
-    let live = Arc::new(StreamMetrics::default());
+    let live = Arc::new(StreamMetrics { sigma: std::sync::Mutex::new(sigma.as_ref().map(|sg| sg.summary.clone())), ..Default::default() });
     let metrics_addr = serve_metrics(pipeline, &live, &stop)?;
 
     let mut engine = EmbeddedBatches {

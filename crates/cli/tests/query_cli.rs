@@ -1,0 +1,85 @@
+//! `sweep query` as a user runs it: CSV with list columns, empty results with their header,
+//! listing tables and columns, and Parquet output.
+
+mod support;
+
+use support::{ok, sweep};
+
+/// A lake with one event that hits an indicator (the hits and intel tables have list columns).
+fn lake(dir: &std::path::Path) -> std::path::PathBuf {
+    let log = dir.join("access.log");
+    std::fs::write(
+        &log,
+        "1700000000.000 5 10.0.0.1 TCP_MISS/200 1 GET http://bad-host.net/x - DIRECT/198.51.100.9 -\n\
+         1700000001.000 5 10.0.0.2 TCP_MISS/200 1 GET http://good-host.net/ - DIRECT/198.51.100.10 -\n",
+    )
+    .unwrap();
+    let feed = dir.join("feed.txt");
+    std::fs::write(&feed, "bad-host.net\n").unwrap();
+    let lake = dir.join("lake");
+    ok(sweep(&[
+        "scan",
+        log.to_str().unwrap(),
+        "--format",
+        "squid",
+        "--intel",
+        feed.to_str().unwrap(),
+        "--out",
+        lake.to_str().unwrap(),
+        "--quiet",
+    ]));
+    lake
+}
+
+#[test]
+fn query_prints_lists_in_csv_empty_results_with_headers_and_lists_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let l = lake.to_str().unwrap();
+
+    // List columns (tags) are written as their display text, not refused after the header.
+    let csv = ok(sweep(&["query", l, "SELECT indicator, tags FROM hits", "--output", "csv"]));
+    assert_eq!(csv, "indicator,tags\nbad-host.net,[]\n");
+    let csv = ok(sweep(&["query", l, "SELECT * FROM intel", "--output", "csv"]));
+    assert!(csv.starts_with("indicator,indicator_type,") && csv.lines().count() == 2, "{csv}");
+
+    // An empty result keeps its header, in a table and in CSV.
+    let table = ok(sweep(&["query", l, "SELECT host, status FROM events WHERE false"]));
+    assert!(table.contains("| host | status |"), "{table}");
+    let csv = ok(sweep(&["query", l, "SELECT host, status FROM events WHERE false", "--output", "csv"]));
+    assert_eq!(csv, "host,status\n");
+
+    // The lake's tables, and a table's columns.
+    let tables = ok(sweep(&["query", l, "SHOW TABLES", "--output", "csv"]));
+    for t in ["events", "hits", "intel", "rejects"] {
+        assert!(tables.lines().any(|row| row.split(',').any(|c| c == t)), "SHOW TABLES lacks {t}: {tables}");
+    }
+    let listed = ok(sweep(&["query", l, "\\d", "--output", "csv"]));
+    assert_eq!(listed, "table_name\nevents\nhits\nintel\nrejects\n");
+    let columns = ok(sweep(&["query", l, "\\d hits;", "--output", "csv"]));
+    assert!(columns.starts_with("column_name,data_type,is_nullable") && columns.contains("\nindicator,Utf8"), "{columns}");
+}
+
+#[test]
+fn query_writes_a_parquet_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let l = lake.to_str().unwrap();
+    let out = dir.path().join("hits.parquet");
+    ok(sweep(&["query", l, "SELECT indicator, tags, source, \"offset\" FROM hits", "--output", "parquet", out.to_str().unwrap()]));
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    let schema = batches[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["indicator", "tags", "source", "offset"]);
+    assert!(schema.field(1).data_type().is_nested(), "the list stays a list in Parquet");
+
+    // Parquet needs a file to write to: said before anything runs.
+    let refused = sweep(&["query", l, "SELECT 1", "--output", "parquet"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--output parquet writes a file"));
+}
