@@ -82,7 +82,7 @@ enum Command {
         /// Only events on or after this date (YYYY-MM-DD).
         #[arg(long)]
         since: Option<String>,
-        /// Write the summary as JSON to this file.
+        /// Write the summary as JSON to this file (- for standard output, instead of the human summary).
         #[arg(long)]
         summary: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]
@@ -223,7 +223,7 @@ enum QueryOutput {
 
 #[derive(clap::Args)]
 struct CommonArgs {
-    /// Write the run summary as JSON to this file.
+    /// Write the run summary as JSON to this file (- for standard output, instead of the human summary).
     #[arg(long)]
     summary: Option<PathBuf>,
     /// No progress bar and no human summary.
@@ -540,10 +540,9 @@ fn run_and_report(pipeline: &Pipeline, common: &CommonArgs) -> Result<()> {
     }
     let summary = result?;
     if let Some(path) = &common.summary {
-        let json = serde_json::to_string_pretty(&summary)?;
-        std::fs::write(path, json + "\n").with_context(|| format!("cannot write the summary to {}", path.display()))?;
+        write_summary(path, &summary)?;
     }
-    if !common.quiet {
+    if !common.quiet && !is_stdout(common.summary.as_deref()) {
         output::print_summary(&summary);
     } else {
         output::print_warnings(&summary);
@@ -560,7 +559,10 @@ fn query(lake: PathBuf, sql: &str, file: Option<PathBuf>, output: QueryOutput) -
         bail!("--output parquet writes a file: name it after the SQL, as in sweep query lake/ \"SELECT ...\" --output parquet out.parquet");
     }
     let result = sweep::query_lake_result(&lake, &psql_shortcut(sql))?;
-    let (schema, batches) = (result.schema, result.batches);
+    // The rows' own schema when there are rows (the planned one can name Utf8 where the
+    // rows hold Utf8View); the planned one for the header of an empty result.
+    let schema = result.batches.first().map_or(result.schema, RecordBatch::schema);
+    let batches = result.batches;
     let mut out: Box<dyn std::io::Write + Send> = match &file {
         Some(path) => {
             Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?))
@@ -578,13 +580,15 @@ fn query(lake: PathBuf, sql: &str, file: Option<PathBuf>, output: QueryOutput) -
         QueryOutput::Csv => {
             // CSV has no lists or structs: such columns are written as their display text.
             let nested = |t: &DataType| t.is_nested();
-            let flat_schema = std::sync::Arc::new(Schema::new(
-                schema
-                    .fields()
-                    .iter()
-                    .map(|f| if nested(f.data_type()) { Field::new(f.name(), DataType::Utf8, true) } else { f.as_ref().clone() })
-                    .collect::<Vec<_>>(),
-            ));
+            let flat = |schema: &Schema| {
+                std::sync::Arc::new(Schema::new(
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| if nested(f.data_type()) { Field::new(f.name(), DataType::Utf8, true) } else { f.as_ref().clone() })
+                        .collect::<Vec<_>>(),
+                ))
+            };
             let flatten = |b: &RecordBatch| -> Result<RecordBatch> {
                 let options = FormatOptions::default();
                 let columns = b
@@ -600,11 +604,11 @@ fn query(lake: PathBuf, sql: &str, file: Option<PathBuf>, output: QueryOutput) -
                         Ok(std::sync::Arc::new(text))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Ok(RecordBatch::try_new(flat_schema.clone(), columns)?)
+                Ok(RecordBatch::try_new(flat(&b.schema()), columns)?)
             };
             let mut w = sweep::arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
             // An empty result still has its header.
-            w.write(&RecordBatch::new_empty(flat_schema.clone()))?;
+            w.write(&RecordBatch::new_empty(flat(&schema)))?;
             for b in &batches {
                 w.write(&flatten(b)?)?;
             }
@@ -626,6 +630,23 @@ fn query(lake: PathBuf, sql: &str, file: Option<PathBuf>, output: QueryOutput) -
     }
     out.flush()?;
     Ok(())
+}
+
+/// `--summary -`: the JSON summary goes to standard output.
+fn is_stdout(path: Option<&std::path::Path>) -> bool {
+    path.is_some_and(|p| p.as_os_str() == "-")
+}
+
+/// Writes a summary as pretty JSON to `path`, or to standard output for `-`.
+fn write_summary(path: &std::path::Path, summary: &impl serde::Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(summary)? + "\n";
+    if is_stdout(Some(path)) {
+        let mut out = std::io::stdout().lock();
+        out.write_all(json.as_bytes())?;
+        out.flush()?;
+        return Ok(());
+    }
+    std::fs::write(path, json).with_context(|| format!("cannot write the summary to {}", path.display()))
 }
 
 /// psql's listing commands: `\d` lists the tables, `\d TABLE` a table's columns.
@@ -672,7 +693,7 @@ fn formats() {
 
 fn generate(format: &str, lines: u64, malformed_per_million: u32, seed: u64, out: &PathBuf) -> Result<()> {
     let Some(format) = sweep::generate::GenFormat::parse(format) else {
-        bail!("unknown layout {format:?} for generate; use squid, combined, squid_combined or elff");
+        bail!("unknown layout {format:?} for generate; use squid, combined (also apache, nginx), squid_combined or elff");
     };
     let spec = sweep::generate::TrafficSpec { format, lines, seed, malformed_per_million, ..Default::default() };
     let stats = if out.as_os_str() == "-" {
@@ -817,8 +838,11 @@ fn retro(
         bail!("name the indicators or rules to sweep with: sweep retro LAKE --intel feeds/ (or --sigma rules/)")
     };
     let s = sweep::Engine::new(retro_engine(engine, remote.as_deref())?, remote.as_deref(), threads)?.retro(lake, &spec, since)?;
-    if let Some(path) = summary_path {
-        std::fs::write(&path, serde_json::to_string_pretty(&s)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(path) = &summary_path {
+        write_summary(path, &s)?;
+        if is_stdout(Some(path)) {
+            return Ok(());
+        }
     }
     println!(
         "sweep retro: {} events swept in {:.2} s with {} indicators (intel {})",
@@ -858,8 +882,11 @@ fn retro_sigma(
 ) -> Result<()> {
     let engine = sweep::Engine::new(retro_engine(engine, remote.as_deref())?, remote.as_deref(), threads)?;
     let s = engine.retro_sigma(lake, &sweep::Sigma::rules(rules.to_vec()), since)?;
-    if let Some(path) = summary_path {
-        std::fs::write(&path, serde_json::to_string_pretty(&s)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(path) = &summary_path {
+        write_summary(path, &s)?;
+        if is_stdout(Some(path)) {
+            return Ok(());
+        }
     }
     println!(
         "sweep retro: {} events evaluated in {:.2} s with {} Sigma rules and {} correlations",

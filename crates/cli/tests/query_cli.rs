@@ -43,6 +43,11 @@ fn query_prints_lists_in_csv_empty_results_with_headers_and_lists_tables() {
     let csv = ok(sweep(&["query", l, "SELECT * FROM intel", "--output", "csv"]));
     assert!(csv.starts_with("indicator,indicator_type,") && csv.lines().count() == 2, "{csv}");
 
+    // A computed text column (DataFusion plans Utf8 where the rows hold Utf8View).
+    let sql = "SELECT CASE WHEN status = 1 THEN '' ELSE host END AS h FROM events ORDER BY h";
+    assert_eq!(ok(sweep(&["query", l, sql, "--output", "csv"])), "h\nbad-host.net\ngood-host.net\n");
+    assert!(ok(sweep(&["query", l, sql])).contains("| good-host.net |"));
+
     // An empty result keeps its header, in a table and in CSV.
     let table = ok(sweep(&["query", l, "SELECT host, status FROM events WHERE false"]));
     assert!(table.contains("| host | status |"), "{table}");

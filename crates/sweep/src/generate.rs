@@ -24,7 +24,8 @@ impl GenFormat {
     pub fn parse(name: &str) -> Option<GenFormat> {
         Some(match name {
             "squid" => GenFormat::Squid,
-            "combined" => GenFormat::Combined,
+            // The names `sweep scan --format` takes for the same layout.
+            "combined" | "apache" | "nginx" => GenFormat::Combined,
             "squid_combined" => GenFormat::SquidCombined,
             "elff" => GenFormat::Elff,
             _ => return None,
