@@ -55,7 +55,9 @@ impl Input {
 
 /// Expands paths as a user gives them: `-` is stdin, a directory means every non-hidden
 /// file below it, a pattern with `*`, `?` or `[` is a glob. Files come out sorted within
-/// each argument, in argument order, without duplicates.
+/// each argument, in argument order, without duplicates. Below a directory, sweep's own
+/// outputs are not inputs (see [`is_sweep_output`]): a lake written into the log folder is
+/// not read back as logs by the next run.
 pub fn resolve_inputs<S: AsRef<str>>(args: &[S]) -> Result<Vec<Input>, ExtractError> {
     let mut out: Vec<Input> = Vec::new();
     for arg in args {
@@ -103,6 +105,12 @@ pub fn resolve_inputs<S: AsRef<str>>(args: &[S]) -> Result<Vec<Input>, ExtractEr
     Ok(out)
 }
 
+/// True for a folder sweep writes: a lake (its journal `_sweep`), a Delta table (`_delta_log`),
+/// or a stream checkpoint (`pipeline.json` beside `offsets`).
+pub fn is_sweep_output(dir: &Path) -> bool {
+    dir.join("_sweep").is_dir() || dir.join("_delta_log").is_dir() || (dir.join("pipeline.json").is_file() && dir.join("offsets").is_dir())
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ExtractError> {
     let io_err = |source| ExtractError::Io { path: dir.display().to_string(), source };
     for entry in std::fs::read_dir(dir).map_err(io_err)? {
@@ -112,6 +120,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ExtractError> {
         }
         let path = entry.path();
         if path.is_dir() {
+            if is_sweep_output(&path) {
+                continue;
+            }
             walk(&path, out)?;
         } else {
             out.push(path);
@@ -419,6 +430,31 @@ mod tests {
         }
         assert_eq!(expected, 1002);
         assert!(joined.ends_with(b"tail without newline"));
+    }
+
+    #[test]
+    fn a_folder_input_leaves_out_sweeps_own_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        for (path, text) in [
+            ("a.log", "x\n"),
+            ("sub/b.log", "y\n"),
+            ("lake/_sweep/runs/1.json", "{}"),
+            ("lake/events/date=2026-01-01/part-0.parquet", "PAR1"),
+            ("delta/_delta_log/00000000000000000000.json", "{}"),
+            ("delta/part-0.parquet", "PAR1"),
+            ("ckpt/pipeline.json", "{}"),
+            ("ckpt/offsets/000000000000.json", "{}"),
+        ] {
+            let p = logs.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let found = resolve_inputs(&[logs.to_str().unwrap()]).unwrap();
+        assert_eq!(found, vec![Input::File(logs.join("a.log")), Input::File(logs.join("sub/b.log"))]);
+        // Named explicitly, a file is read whatever folder it is in.
+        let named = logs.join("lake/events/date=2026-01-01/part-0.parquet");
+        assert_eq!(resolve_inputs(&[named.to_str().unwrap()]).unwrap(), vec![Input::File(named)]);
     }
 
     #[test]
