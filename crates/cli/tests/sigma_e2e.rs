@@ -10,7 +10,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use sigma_plant::{Plant, plant};
+use sigma_plant::{Plant, planted_lines};
 use support::{ok, summary, sweep};
 use sweep::sigma::tree::Column;
 use sweep::sigma::{LoadOptions, RuleSet};
@@ -167,14 +167,7 @@ fn detections_equal_pysigma_sqlite_on_the_bundled_rules() {
     let traffic = dir.path().join("traffic.log");
     ok(sweep(&["generate", "--format", "combined", "--lines", "20000", "--out", traffic.to_str().unwrap()]));
     let (set, _) = RuleSet::load(&[SIGMA.into()], &LoadOptions::default());
-    let mut lines = Vec::new();
-    for rule in set.rules() {
-        for k in 0..4 {
-            let mut plants = BTreeMap::new();
-            plant(&rule.condition, k, &mut plants);
-            lines.push(planted_line(&plants, lines.len()));
-        }
-    }
+    let lines = planted_lines(&set, 4, planted_line);
     let planted = dir.path().join("planted.jsonl");
     std::fs::write(&planted, lines.join("\n") + "\n").unwrap();
     let lake = dir.path().join("lake");

@@ -8,7 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use sigma_plant::{Plant, plant};
+use sigma_plant::{Plant, planted_lines};
 use support::spark::{assert_same_tables, remote};
 use support::{ok, query, summary, sweep};
 use sweep::sigma::tree::Column;
@@ -87,14 +87,7 @@ fn spark_writes_the_detections_of_the_bundled_rules_that_the_embedded_engine_wri
     let traffic = dir.path().join("traffic.log");
     ok(sweep(&["generate", "--format", "combined", "--lines", "20000", "--out", traffic.to_str().unwrap()]));
     let (set, _) = RuleSet::load(&[SIGMA.into()], &LoadOptions::default());
-    let mut lines = Vec::new();
-    for rule in set.rules() {
-        for k in 0..4 {
-            let mut plants = BTreeMap::new();
-            plant(&rule.condition, k, &mut plants);
-            lines.push(planted_line(&plants, lines.len()));
-        }
-    }
+    let lines = planted_lines(&set, 4, planted_line);
     let planted = dir.path().join("planted.log");
     std::fs::write(&planted, lines.join("\n") + "\n").unwrap();
     let inputs = [traffic.as_path(), planted.as_path()];
@@ -365,11 +358,8 @@ fn a_kafka_stream_on_spark_detects_as_on_embedded_across_batches_and_runs() {
     let (set, _) = RuleSet::load(&[SIGMA.into()], &LoadOptions::default());
     // (The generator's few malformed lines include bytes that are not UTF-8; `?` replaces them here.)
     let mut first: Vec<String> = String::from_utf8_lossy(&std::fs::read(&traffic).unwrap()).lines().map(String::from).collect();
-    for rule in set.rules() {
-        let mut plants = BTreeMap::new();
-        plant(&rule.condition, 0, &mut plants);
-        first.push(planted_line(&plants, first.len() % 3600));
-    }
+    let start = first.len();
+    first.extend(planted_lines(&set, 1, |plants, i| planted_line(plants, (start + i) % 3600)));
     // The modifier lines, an hour after the planted ones, with 2,000 lines of traffic between
     // the first admin page of each client and the rest: the pairs the correlation finds span
     // batches.
@@ -482,11 +472,8 @@ fn a_sigma_retro_sweep_on_spark_appends_what_the_embedded_one_appends() {
     std::fs::write(&rules, RULES).unwrap();
     let (set, _) = RuleSet::load(&[SIGMA.into()], &LoadOptions::default());
     let mut lines = modifier_lines();
-    for rule in set.rules() {
-        let mut plants = BTreeMap::new();
-        plant(&rule.condition, 1, &mut plants);
-        lines.push(planted_line(&plants, lines.len()));
-    }
+    let start = lines.len();
+    lines.extend(planted_lines(&set, 2, |plants, i| planted_line(plants, start + i)));
     let log = dir.path().join("stored.log");
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
     // Two copies of one lake scanned without rules, one for each engine's retro-sweep.

@@ -607,8 +607,9 @@ fn text_atoms(plan: &Plan, t: &str, cands: &mut [bool], atoms: &mut Vec<u32>) {
     // Case-insensitive literals: ASCII text goes through the ASCII-case-insensitive automaton
     // as is; other text is lowercased first (the patterns are lowercased).
     let mut lowered: Option<Cow<'_, str>> = None;
+    let ascii = t.is_ascii();
     if let Some(set) = &plan.folded {
-        let hay: &str = if t.is_ascii() {
+        let hay: &str = if ascii {
             t
         } else {
             lowered.get_or_insert_with(|| fold(t));
@@ -619,7 +620,7 @@ fn text_atoms(plan: &Plan, t: &str, cands: &mut [bool], atoms: &mut Vec<u32>) {
     if let Some(set) = &plan.cased {
         run_lits(set, t, cands, atoms);
     }
-    if !plan.equals_folded.is_empty() && (!t.is_ascii() || plan.equals_folded_lens.binary_search(&t.len()).is_ok()) {
+    if !plan.equals_folded.is_empty() && (!ascii || plan.equals_folded_lens.binary_search(&t.len()).is_ok()) {
         let key: &str = lowered.get_or_insert_with(|| fold(t));
         if let Some(ids) = plan.equals_folded.get(key) {
             atoms.extend_from_slice(ids);

@@ -252,6 +252,7 @@ struct State {
 type GroupKey = (usize, Vec<Option<String>>);
 
 /// Evaluates correlation rules over detections. See the module doc for the semantics.
+#[derive(Clone)]
 pub struct Correlator {
     correlations: Vec<CorrelationRule>,
     state: State,

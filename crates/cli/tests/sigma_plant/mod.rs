@@ -55,3 +55,21 @@ pub fn plant(c: &Condition, k: usize, out: &mut BTreeMap<Column, Plant>) {
         }
     }
 }
+
+/// `per_rule` planted requests for each rule of `set` (each a different branch of its `or`s),
+/// written by `line` (the format's writer, given the plants and the line's number).
+pub fn planted_lines(
+    set: &sweep::sigma::RuleSet,
+    per_rule: usize,
+    line: impl Fn(&BTreeMap<Column, Plant>, usize) -> String,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    for rule in set.rules() {
+        for k in 0..per_rule {
+            let mut plants = BTreeMap::new();
+            plant(&rule.condition, k, &mut plants);
+            lines.push(line(&plants, lines.len()));
+        }
+    }
+    lines
+}

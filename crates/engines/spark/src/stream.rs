@@ -330,10 +330,7 @@ impl Batches<'_> {
             let (mut detections, mut sigma_state) = (0, None);
             if let (Some(sigma), Some(sink)) = (self.sigma.as_mut(), self.sinks.iter().find(|(n, _)| n == "detections").map(|t| &t.1)) {
                 // The batch works on a copy of the committed state: a batch that fails leaves it as it was.
-                let mut correlator = match &sigma.correlator {
-                    Some(c) => Some(Correlator::restore(sigma.stage.correlations.clone(), &c.snapshot()).map_err(RunError::from)?),
-                    None => None,
-                };
+                let mut correlator = sigma.correlator.clone();
                 let staging = self.staging.join(format!("sigma-{}", planned.batch));
                 detections = crate::sigma::detect(
                     spark,
