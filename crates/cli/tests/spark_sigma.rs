@@ -345,7 +345,8 @@ fn spark_compiles_every_modifier_as_the_embedded_engine_evaluates_it() {
 
 /// A Kafka stream with Sigma rules on Spark writes the detections the embedded engine writes,
 /// batch by batch, with correlations that span batches (the correlator's state goes from
-/// batch to batch with the checkpoint), and again when a second run resumes the stream.
+/// batch to batch with the checkpoint), again when a second run resumes the stream, and after a
+/// crash between a batch's tables and its commit marker.
 #[test]
 fn a_kafka_stream_on_spark_detects_as_on_embedded_across_batches_and_runs() {
     let Some((remote, _server)) = remote() else { return };
@@ -441,6 +442,20 @@ stop_when_drained = true
         }
     }
     let lake = dir.path().join("stream-spark");
+    // A crash after the tables took the last batch and before its commit marker: the batch is
+    // re-run from the correlator state before it, and the detections table keeps it once.
+    let commits = dir.path().join("ckpt-spark/commits");
+    let last = std::fs::read_dir(&commits)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .max_by_key(|p| p.file_stem().unwrap().to_string_lossy().parse::<u64>().unwrap())
+        .unwrap();
+    std::fs::remove_file(last).unwrap();
+    let (_, replayed) = run("spark", 2);
+    assert_eq!(replayed["stream"]["replayed_batches"].as_u64(), Some(1), "the unfinished batch is re-run: {replayed}");
+    assert_same_tables(&dir.path().join("stream-embedded"), &lake, &[("detections", DETECTIONS_SQL)]);
+
     let correlated = query(&lake, "SELECT group_by FROM detections WHERE rule_title = 'Many admin pages' ORDER BY 1");
     // 10.8.1.2's two admin pages (2,000 lines apart, so in different batches) correlate in
     // each run; 10.9.1.2 has one page the rule takes and one it does not (`?x` after `.php`).
