@@ -150,7 +150,9 @@ fn live_setup(broker: &str, prefix: &str, partitions: i32, feed: &str, etag: boo
     let server = FeedServer::start(feed, etag);
     let topic = create_topic(broker, prefix, partitions);
     let metrics = free_addr();
-    let sources = format!("[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
+    // Retro-sweeps in parts of one file each: every batch's events are a part of their own,
+    // so a retro-sweep spans many batches, and kills land between its parts.
+    let sources = format!("[intel]\nretro_part_bytes = 1\n\n[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
     let file = write_pipeline(dir.path(), broker, &topic, &sources, &metrics);
     let (summary, lake) = (dir.path().join("summary.json"), dir.path().join("lake"));
     LiveSetup { dir, server, topic, metrics, file, summary, lake }
@@ -163,8 +165,12 @@ fn an_indicator_published_mid_stream_hits_every_matching_event_once_and_leaves_w
         live_setup(&broker, "live-intel", 3, "unrelated-sweep-test.com\n", true);
     let child = start(&file, &summary_path);
 
-    // A: events for the host, before anyone knows it is bad.
-    produce(&broker, &topic, 3, lines(400, "evil-live-sweep.com", 20, "a").iter().map(Vec::as_slice));
+    // A: events for the host, before anyone knows it is bad, in two batches (two stored
+    // files, so that the retro-sweep has two parts).
+    let a = lines(400, "evil-live-sweep.com", 20, "a");
+    produce(&broker, &topic, 3, a[..200].iter().map(Vec::as_slice));
+    wait_for_lines(&metrics, 200.0, Duration::from_secs(60));
+    produce(&broker, &topic, 3, a[200..].iter().map(Vec::as_slice));
     wait_for_lines(&metrics, 400.0, Duration::from_secs(60));
     // The indicator is published; the stream swaps to the new version between two batches
     // and sweeps the events it stored for it, without waiting for traffic.
@@ -199,6 +205,7 @@ fn an_indicator_published_mid_stream_hits_every_matching_event_once_and_leaves_w
     assert_eq!(query_one(&lake, "SELECT count(DISTINCT intel_version) FROM intel"), 2);
     let s = summary(&summary_path);
     assert_eq!(s["stream"]["retro_hits"], 20);
+    assert!(s["stream"]["retro_parts"].as_u64().unwrap() > 1, "the retro-sweep was done in parts, over several batches: {s}");
     assert_eq!(s["stream"]["intel_sources"][0]["failures"], 0);
 }
 
@@ -292,6 +299,7 @@ fn sigkill_rounds(broker: &str, prefix: &str, engine: &str, rounds: usize, slow:
     let child = start(&file, &summary);
     wait_for_lines(&metrics, produced as f64, Duration::from_secs(240));
     wait_until("the version with all hosts", Duration::from_secs(120), || metric_at_least(&metrics, "sweep_intel_indicators", 4.0));
+    wait_until("the last retro-sweep part", Duration::from_secs(120), || metric(&metrics, "sweep_retro_parts_pending") == Some(0.0));
     // One more batch after the swap: the retro hits are committed with it.
     produce(broker, &topic, 3, lines(30, "www.quiet.example", 1, "end").iter().map(Vec::as_slice));
     wait_for_lines(&metrics, produced as f64 + 30.0, Duration::from_secs(120));
@@ -406,7 +414,7 @@ fn a_spark_stream_swaps_intel_and_retro_sweeps_the_hits_the_embedded_one_does() 
     let dir = tempfile::tempdir().unwrap();
     let server = FeedServer::start("unrelated-sweep-test.com\n", true);
     let topic = create_topic(&broker, "live-spark", 2);
-    let sources = format!("[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
+    let sources = format!("[intel]\nretro_part_bytes = 1\n\n[[intel.source]]\nurl = \"{}\"\nrefresh = \"1s\"\n", server.url);
     let engines = [("embedded", String::new()), ("spark", format!("engine = \"spark\"\nremote = \"{remote}\"\n"))];
     let runs: Vec<_> = engines
         .iter()

@@ -76,6 +76,11 @@ pub struct IntelSettings {
     /// (`match_mode = "retro"`). Default 7d; `0s` turns it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retro_lookback: Option<sweep_calendar::Span>,
+    /// A retro-sweep is done in parts, one per batch, of about this many bytes of stored
+    /// event files each, so that it never stalls one batch for the whole lookback.
+    /// Default 16 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retro_part_bytes: Option<u64>,
     /// Where fetched sources are kept (the body, its validators, and a copy of every
     /// version a stream used). Default: the stream's checkpoint folder, `intel/`; for a
     /// batch run, `$SWEEP_CACHE/intel` (`~/.cache/sweep/intel`).

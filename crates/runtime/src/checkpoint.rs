@@ -7,6 +7,9 @@
 //!   offsets/<n>.json     batch n's planned offset ranges, written BEFORE any sink sees it
 //!   state/<n>.json       the window analyser's state after batch n
 //!   commits/<n>.json     written LAST, once every sink holds batch n: running totals
+//!   retro/<n>.json       the retro-sweep that the intel version taken at batch n owes:
+//!                        the stored event files it covers, in parts (written before
+//!                        offsets/<n>.json)
 //! ```
 //!
 //! On start the latest commit `c` says where to resume: if `offsets/<c+1>.json` exists,
@@ -46,6 +49,43 @@ pub struct PlannedBatch {
     /// sweeps the stored events of the lookback with the indicators the new version added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retro_from_version: Option<String>,
+    /// The part of a retro-sweep this batch does (`retro/<plan>.json`): a new version's
+    /// retro-sweep is spread over the batches after it, one part each, so that no batch
+    /// stalls the stream for the whole lookback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retro_part: Option<RetroPart>,
+    /// The retro-sweeps waiting for their first part after this batch's (plans by id).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retro_queue: Vec<u64>,
+    /// False in plans written before retro-sweeps came in parts: such a batch, when it is
+    /// the first of a new version, sweeps the whole lookback itself.
+    #[serde(default)]
+    pub retro_in_parts: bool,
+}
+
+/// One part of a retro-sweep plan, done by one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetroPart {
+    /// The plan's id: the batch that took the version.
+    pub plan: u64,
+    pub part: u32,
+}
+
+/// The retro-sweep a new intel version owes, fixed when the version is taken: the event
+/// files the events table held then (within the lookback's days), cut into parts of about
+/// `retro_part_bytes`. A batch re-run after a crash does the same part over the same files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetroPlan {
+    /// The version whose added indicators are swept (its retro hits carry it).
+    pub version: String,
+    /// The version it follows: the added indicators are the difference.
+    pub from_version: String,
+    /// Events at or after this time (µs since the epoch).
+    pub since_us: i64,
+    /// Events of this stream at or after these offsets were swept live with the version.
+    pub before: BTreeMap<String, i64>,
+    /// The event files of each part.
+    pub parts: Vec<Vec<PathBuf>>,
 }
 
 /// Running totals since the checkpoint was created, as of a committed batch.
@@ -122,6 +162,8 @@ pub struct Resume {
     pub unfinished: Option<PlannedBatch>,
     /// The intel version of the last planned batch.
     pub intel_version: Option<String>,
+    /// The retro-sweep parts still owed after the last planned batch.
+    pub retro_pending: Vec<RetroPart>,
 }
 
 pub struct Checkpoint {
@@ -161,9 +203,25 @@ impl Checkpoint {
             Some(c) => Some(read_json::<PlannedBatch>(&ckpt.file("offsets", c))?),
             None => None,
         };
-        let intel_version = unfinished.as_ref().or(last_committed.as_ref()).and_then(|b| b.intel_version.clone());
+        let last_planned = unfinished.as_ref().or(last_committed.as_ref());
+        let intel_version = last_planned.and_then(|b| b.intel_version.clone());
+        let retro_pending = match last_planned {
+            Some(planned) => ckpt.retro_pending_after(planned)?,
+            None => Vec::new(),
+        };
         let next_from = last_committed.map(|b| b.until);
-        Ok((ckpt, Resume { pipeline_id: record.id, committed, totals, window_state, sigma_state, next_from, unfinished, intel_version }))
+        let resume = Resume {
+            pipeline_id: record.id,
+            committed,
+            totals,
+            window_state,
+            sigma_state,
+            next_from,
+            unfinished,
+            intel_version,
+            retro_pending,
+        };
+        Ok((ckpt, resume))
     }
 
     /// True once a run on this checkpoint has applied the write mode to the tables: later
@@ -192,9 +250,42 @@ impl Checkpoint {
         write_json(&self.file("offsets", batch.batch), batch)
     }
 
+    /// Records the retro-sweep plan of the version taken at batch `id`, before that batch's
+    /// own plan (which names it).
+    pub fn plan_retro(&self, id: u64, plan: &RetroPlan) -> Result<(), RunError> {
+        fs::create_dir_all(self.dir.join("retro")).map_err(|e| ckpt_io(&self.dir, e))?;
+        write_json(&self.file("retro", id), plan)
+    }
+
+    pub fn retro_plan(&self, id: u64) -> Result<RetroPlan, RunError> {
+        read_json(&self.file("retro", id))
+    }
+
+    /// The retro-sweep parts owed after `planned`: the rest of its own plan, then the
+    /// plans queued behind it, each from its first part.
+    pub fn retro_pending_after(&self, planned: &PlannedBatch) -> Result<Vec<RetroPart>, RunError> {
+        let mut pending = Vec::new();
+        if let Some(current) = planned.retro_part {
+            let parts = self.retro_plan(current.plan)?.parts.len() as u32;
+            pending.extend((current.part + 1..parts).map(|part| RetroPart { plan: current.plan, part }));
+        }
+        for &plan in &planned.retro_queue {
+            let parts = self.retro_plan(plan)?.parts.len() as u32;
+            pending.extend((0..parts).map(|part| RetroPart { plan, part }));
+        }
+        Ok(pending)
+    }
+
     /// Records that every sink holds `batch`: its window and correlator states, then the
     /// commit marker.
-    pub fn commit(&self, batch: u64, totals: &Totals, window_state: Option<&[u8]>, sigma_state: Option<&[u8]>) -> Result<(), RunError> {
+    pub fn commit(
+        &self,
+        planned: &PlannedBatch,
+        totals: &Totals,
+        window_state: Option<&[u8]>,
+        sigma_state: Option<&[u8]>,
+    ) -> Result<(), RunError> {
+        let batch = planned.batch;
         if let Some(state) = window_state {
             write_atomic(&self.file("state", batch), state)?;
         }
@@ -208,8 +299,26 @@ impl Checkpoint {
                 let _ = fs::remove_file(self.file(sub, old));
             }
             let _ = fs::remove_file(self.sigma_file(old));
+            self.prune_retro_plans(planned, old);
         }
         Ok(())
+    }
+
+    /// Deletes the retro-sweep plans of batches up to `up_to` that no batch still needs
+    /// (neither `planned`'s own part nor its queue: later batches only take parts of those).
+    fn prune_retro_plans(&self, planned: &PlannedBatch, up_to: u64) {
+        let keep: Vec<u64> = planned.retro_part.map(|p| p.plan).into_iter().chain(planned.retro_queue.iter().copied()).collect();
+        let Ok(entries) = fs::read_dir(self.dir.join("retro")) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let id = name.to_string_lossy().strip_suffix(".json").and_then(|n| n.parse::<u64>().ok());
+            if let Some(id) = id
+                && id <= up_to
+                && !keep.contains(&id)
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// The correlator state beside the window state (a name `latest` does not count).
@@ -281,6 +390,9 @@ mod tests {
             final_flush: false,
             intel_version: None,
             retro_from_version: None,
+            retro_part: None,
+            retro_queue: Vec::new(),
+            retro_in_parts: true,
         }
     }
 
@@ -298,7 +410,7 @@ mod tests {
         let (ckpt, first) = Checkpoint::open(dir.path(), 1).unwrap();
         ckpt.plan(&planned(0, 0, 10)).unwrap();
         let totals = Totals { lines: 10, ..Totals::default() };
-        ckpt.commit(0, &totals, Some(b"state-0"), None).unwrap();
+        ckpt.commit(&planned(0, 0, 10), &totals, Some(b"state-0"), None).unwrap();
         ckpt.plan(&planned(1, 10, 25)).unwrap();
         // crash here
         let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();
@@ -311,12 +423,55 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_stream_owes_the_rest_of_its_retro_sweep_then_the_queued_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ckpt, _) = Checkpoint::open(dir.path(), 1).unwrap();
+        let plan = |parts: usize| RetroPlan {
+            version: "v2".into(),
+            from_version: "v1".into(),
+            since_us: 0,
+            before: BTreeMap::new(),
+            parts: (0..parts).map(|p| vec![PathBuf::from(format!("f{p}.parquet"))]).collect(),
+        };
+        ckpt.plan_retro(3, &plan(3)).unwrap();
+        ckpt.plan_retro(4, &plan(2)).unwrap();
+        for b in 0..4 {
+            ckpt.plan(&planned(b, b as i64, b as i64 + 1)).unwrap();
+            ckpt.commit(&planned(b, b as i64, b as i64 + 1), &Totals::default(), None, None).unwrap();
+        }
+        // Batch 4 does part 1 of plan 3; plan 4 waits behind it. It crashes unfinished.
+        let batch = PlannedBatch { retro_part: Some(RetroPart { plan: 3, part: 1 }), retro_queue: vec![4], ..planned(4, 4, 10) };
+        ckpt.plan(&batch).unwrap();
+        let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();
+        let owed: Vec<(u64, u32)> = resume.retro_pending.iter().map(|p| (p.plan, p.part)).collect();
+        assert_eq!(owed, [(3, 2), (4, 0), (4, 1)], "after the re-run of batch 4");
+        assert_eq!(resume.unfinished.unwrap().retro_part, Some(RetroPart { plan: 3, part: 1 }));
+    }
+
+    #[test]
+    fn retro_plans_are_kept_while_a_batch_still_needs_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ckpt, _) = Checkpoint::open(dir.path(), 1).unwrap();
+        let plan = RetroPlan { version: "v".into(), from_version: "u".into(), since_us: 0, before: BTreeMap::new(), parts: vec![vec![]] };
+        ckpt.plan_retro(0, &plan).unwrap();
+        ckpt.plan_retro(1, &plan).unwrap();
+        for b in 0..40 {
+            // Plan 1 is still being worked through; plan 0 is done.
+            let batch = PlannedBatch { retro_part: Some(RetroPart { plan: 1, part: 0 }), ..planned(b, b as i64, b as i64 + 1) };
+            ckpt.plan(&batch).unwrap();
+            ckpt.commit(&batch, &Totals::default(), None, None).unwrap();
+        }
+        assert!(ckpt.retro_plan(1).is_ok());
+        assert!(ckpt.retro_plan(0).is_err(), "a plan no batch needs is pruned");
+    }
+
+    #[test]
     fn old_batches_are_pruned() {
         let dir = tempfile::tempdir().unwrap();
         let (ckpt, _) = Checkpoint::open(dir.path(), 1).unwrap();
         for b in 0..30 {
             ckpt.plan(&planned(b, b as i64, b as i64 + 1)).unwrap();
-            ckpt.commit(b, &Totals::default(), None, None).unwrap();
+            ckpt.commit(&planned(b, b as i64, b as i64 + 1), &Totals::default(), None, None).unwrap();
         }
         assert_eq!(fs::read_dir(dir.path().join("commits")).unwrap().count(), KEEP_BATCHES as usize);
         let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();

@@ -10,6 +10,7 @@
 //! ([`PlannedBatch::retro_from_version`]), its retro hits commit with its own rows, and a
 //! re-run after a crash rebuilds both versions from the cache and writes the same rows.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use sweep_model::{Pipeline, SweeperSpec};
 use sweep_sweeper::LoadedIntel;
 
 use crate::RunError;
-use crate::checkpoint::PlannedBatch;
+use crate::checkpoint::{Checkpoint, PlannedBatch, RetroPart, RetroPlan};
 
 /// Writes the indicators of `index` to the intel table `sink` as one file named by the
 /// version (`intel-<version>...`), unless the table holds that version already: how a
@@ -83,8 +84,9 @@ pub struct BatchIntel {
     pub retro: Option<RetroWork>,
 }
 
-/// The retro-sweep a new version asks of its first batch: the stored events of the
-/// lookback, before this batch's offsets, swept with the indicators the version added.
+/// The part of a new version's retro-sweep a batch does: stored events of the lookback,
+/// before the offsets of the batch that took the version, swept with the indicators the
+/// version added.
 #[derive(Clone)]
 pub struct RetroWork {
     pub added: Arc<IntelIndex>,
@@ -92,9 +94,26 @@ pub struct RetroWork {
     pub intel_version: String,
     /// Events at or after this time (µs since the epoch).
     pub since_us: i64,
-    /// Events of this stream at or after these offsets are this batch's or later ones.
-    pub before: std::collections::BTreeMap<String, i64>,
+    /// Events of this stream at or after these offsets were swept live with the version.
+    pub before: BTreeMap<String, i64>,
+    /// The event files of this part (a file gone since the plan, say removed by retention,
+    /// has no events left to sweep); `None` for a batch planned before retro-sweeps came in
+    /// parts, which sweeps the whole events table.
+    pub files: Option<Vec<PathBuf>>,
 }
+
+/// What a new batch is planned with.
+pub struct IntelPlan {
+    pub intel_version: String,
+    /// Set on the first batch of a new version: the version it follows.
+    pub retro_from_version: Option<String>,
+    pub retro_part: Option<RetroPart>,
+    pub retro_queue: Vec<u64>,
+}
+
+/// Events files of about this many bytes make one part of a retro-sweep (about a million
+/// Squid events, a third of a second on 2 cores).
+pub const DEFAULT_RETRO_PART_BYTES: u64 = 16 << 20;
 
 /// A stream's intel: the version new batches are planned with, and the refresh thread.
 pub struct StreamIntel {
@@ -108,14 +127,27 @@ pub struct StreamIntel {
     /// How long the version in use took to build after its refresh (0 for the first).
     last_build_s: f64,
     lookback_us: i64,
+    /// The events table, whose stored files a retro-sweep plan lists.
+    events: Option<sweep_model::SinkSpec>,
+    retro_part_bytes: u64,
+    /// The retro-sweep parts owed, in the order batches do them.
+    retro_pending: VecDeque<RetroPart>,
+    /// The plan being worked through, and the indicators its version added.
+    retro_in_progress: Option<(u64, Arc<RetroPlan>, Arc<IntelIndex>)>,
 }
 
 impl StreamIntel {
     /// Pulls the sources into the stream's cache and starts refreshing them. `last_used`
     /// is the version of the stream's last planned batch: batches go on with it until the
     /// first update, which is the version just pulled when it differs (so indicators added
-    /// while the stream was down are retro-swept too).
-    pub fn open(pipeline: &Pipeline, checkpoint_dir: &Path, last_used: Option<&str>) -> Result<Option<StreamIntel>, RunError> {
+    /// while the stream was down are retro-swept too). `retro_pending` are the retro-sweep
+    /// parts still owed after that batch.
+    pub fn open(
+        pipeline: &Pipeline,
+        checkpoint_dir: &Path,
+        last_used: Option<&str>,
+        retro_pending: Vec<RetroPart>,
+    ) -> Result<Option<StreamIntel>, RunError> {
         let Some(spec) = pipeline.sweeper() else { return Ok(None) };
         let cache = pipeline.intel.cache.clone().unwrap_or_else(|| checkpoint_dir.join("intel"));
         let mut sources = IntelSources::open_for_stream(spec, &cache).map_err(RunError::intel)?;
@@ -151,52 +183,170 @@ impl StreamIntel {
         });
         let live = LiveIntel::start(sources, in_use.clone(), latest, prepare);
         let lookback_us = pipeline.intel.retro_lookback().as_micros();
-        Ok(Some(StreamIntel { live, store, current: in_use, taken: None, ready: None, last_build_s: 0.0, lookback_us }))
+        Ok(Some(StreamIntel {
+            live,
+            store,
+            current: in_use,
+            taken: None,
+            ready: None,
+            last_build_s: 0.0,
+            lookback_us,
+            events: pipeline.load.sink("events"),
+            retro_part_bytes: pipeline.intel.retro_part_bytes.unwrap_or(DEFAULT_RETRO_PART_BYTES).max(1),
+            retro_pending: retro_pending.into(),
+            retro_in_progress: None,
+        }))
     }
 
-    /// Before planning a batch: takes the next version if one is ready. Returns the
-    /// version the batch is planned with and, for the first batch of a new version, the
-    /// version it follows.
-    pub fn plan_next(&mut self) -> (String, Option<String>) {
+    /// Before planning batch `batch` (starting at offsets `from`, planned at `planned_at_us`):
+    /// takes the next version if one is ready and, when it added indicators, records the
+    /// retro-sweep it owes in the checkpoint; then hands the batch the next part owed.
+    pub fn plan_next(
+        &mut self,
+        checkpoint: &Checkpoint,
+        batch: u64,
+        from: &BTreeMap<String, i64>,
+        planned_at_us: i64,
+    ) -> Result<IntelPlan, RunError> {
+        let mut retro_from_version = None;
         if let Some(update) = self.ready.take().or_else(|| self.live.try_next()) {
             let version = update.intel.index.version().to_string();
             self.live.set_in_use(&version);
-            self.taken = Some((version, update.previous_version.clone(), update.added.clone()));
-            let previous = update.previous_version;
+            self.taken = Some((version.clone(), update.previous_version.clone(), update.added.clone()));
             self.last_build_s = update.build_s;
             self.current = update.intel;
-            return (self.current.index.version().to_string(), Some(previous));
+            if self.lookback_us > 0 && update.added.len() > 0 {
+                let since_us = planned_at_us.saturating_sub(self.lookback_us);
+                let parts = self.stored_event_parts(since_us)?;
+                if !parts.is_empty() {
+                    let plan = RetroPlan {
+                        version: version.clone(),
+                        from_version: update.previous_version.clone(),
+                        since_us,
+                        before: from.clone(),
+                        parts,
+                    };
+                    checkpoint.plan_retro(batch, &plan)?;
+                    self.retro_pending.extend((0..plan.parts.len() as u32).map(|part| RetroPart { plan: batch, part }));
+                }
+            }
+            retro_from_version = Some(update.previous_version);
         }
-        (self.current.index.version().to_string(), None)
+        let retro_part = self.retro_pending.pop_front();
+        let mut retro_queue: Vec<u64> = Vec::new();
+        for part in &self.retro_pending {
+            if Some(part.plan) != retro_part.map(|p| p.plan) && !retro_queue.contains(&part.plan) {
+                retro_queue.push(part.plan);
+            }
+        }
+        Ok(IntelPlan { intel_version: self.current.index.version().to_string(), retro_from_version, retro_part, retro_queue })
+    }
+
+    /// The events table's files within the lookback (by their `date=` partition; the exact
+    /// time is checked per event), cut into parts of about `retro_part_bytes`.
+    fn stored_event_parts(&self, since_us: i64) -> Result<Vec<Vec<PathBuf>>, RunError> {
+        let Some(events) = &self.events else { return Ok(Vec::new()) };
+        let dir = events.path();
+        let mut files = match events {
+            sweep_model::SinkSpec::Delta(_) if dir.join("_delta_log").is_dir() => sweep_load::delta::active_files(dir)?,
+            sweep_model::SinkSpec::Parquet(_) if dir.is_dir() => sweep_load::parquet_files_except_batch(dir, None)?,
+            _ => Vec::new(),
+        };
+        let since_day =
+            format!("date={}", sweep_load::date_string(since_us.div_euclid(86_400_000_000).clamp(i32::MIN as i64, i32::MAX as i64) as i32));
+        files.retain(|f| {
+            let day = f.components().rev().find_map(|c| c.as_os_str().to_str().filter(|c| c.starts_with("date=")));
+            day.is_none_or(|day| day >= since_day.as_str())
+        });
+        files.sort();
+        let mut parts: Vec<Vec<PathBuf>> = Vec::new();
+        let mut bytes = u64::MAX;
+        for file in files {
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            if bytes >= self.retro_part_bytes {
+                parts.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += size;
+            parts.last_mut().expect("a part was started").push(file);
+        }
+        Ok(parts)
     }
 
     /// What a planned batch is swept with: the version it was planned with (rebuilt from
-    /// the cache for a batch re-run after a crash), and its retro-sweep if it has one.
-    pub fn for_batch(&mut self, planned: &PlannedBatch) -> Result<BatchIntel, RunError> {
+    /// the cache for a batch re-run after a crash), and the retro-sweep part it does.
+    pub fn for_batch(&mut self, checkpoint: &Checkpoint, planned: &PlannedBatch) -> Result<BatchIntel, RunError> {
         let intel = match &planned.intel_version {
             Some(v) if v != self.current.index.version() => load_version(&self.store, v).map_err(RunError::intel)?,
             _ => self.current.clone(),
         };
-        let retro = match &planned.retro_from_version {
-            Some(previous) if self.lookback_us > 0 => {
+        let retro = match (&planned.retro_part, &planned.retro_from_version) {
+            (Some(part), _) => {
+                let (plan, added) = self.retro_plan(checkpoint, part.plan)?;
+                let files = plan.parts.get(part.part as usize).cloned().ok_or_else(|| {
+                    RunError::Checkpoint(format!(
+                        "batch {} does part {} of retro-sweep plan {}, which has {} parts; the checkpoint folder is damaged: use a new one",
+                        planned.batch,
+                        part.part,
+                        part.plan,
+                        plan.parts.len()
+                    ))
+                })?;
+                Some(RetroWork {
+                    added,
+                    intel_version: plan.version.clone(),
+                    since_us: plan.since_us,
+                    before: plan.before.clone(),
+                    files: Some(files),
+                })
+            }
+            // A first batch of a new version planned before retro-sweeps came in parts.
+            (None, Some(previous)) if !planned.retro_in_parts && self.lookback_us > 0 => {
                 let version = intel.index.version().to_string();
-                let added = match &self.taken {
-                    Some((v, p, added)) if *v == version && p == previous => added.clone(),
-                    _ => {
-                        let old = load_version(&self.store, previous).map_err(RunError::intel)?;
-                        Arc::new(intel.index.added_since(&old.index))
-                    }
-                };
+                let added = self.added_between(&version, previous)?;
                 (added.len() > 0).then(|| RetroWork {
                     added,
                     intel_version: version,
                     since_us: planned.planned_at_us.saturating_sub(self.lookback_us),
                     before: planned.from.clone(),
+                    files: None,
                 })
             }
             _ => None,
         };
         Ok(BatchIntel { intel, retro })
+    }
+
+    /// The retro-sweep plan `id` and the indicators its version added.
+    fn retro_plan(&mut self, checkpoint: &Checkpoint, id: u64) -> Result<(Arc<RetroPlan>, Arc<IntelIndex>), RunError> {
+        if let Some((held, plan, added)) = &self.retro_in_progress
+            && *held == id
+        {
+            return Ok((plan.clone(), added.clone()));
+        }
+        let plan = Arc::new(checkpoint.retro_plan(id)?);
+        let added = self.added_between(&plan.version, &plan.from_version)?;
+        self.retro_in_progress = Some((id, plan.clone(), added.clone()));
+        Ok((plan, added))
+    }
+
+    /// The indicators `version` added to `previous` (kept from the swap, or rebuilt from
+    /// the versions the cache holds).
+    fn added_between(&self, version: &str, previous: &str) -> Result<Arc<IntelIndex>, RunError> {
+        if let Some((v, p, added)) = &self.taken
+            && v == version
+            && p == previous
+        {
+            return Ok(added.clone());
+        }
+        let new = load_version(&self.store, version).map_err(RunError::intel)?;
+        let old = load_version(&self.store, previous).map_err(RunError::intel)?;
+        Ok(Arc::new(new.index.added_since(&old.index)))
+    }
+
+    /// Retro-sweep parts still owed: an idle stream plans empty batches to do them.
+    pub fn retro_pending(&self) -> usize {
+        self.retro_pending.len()
     }
 
     /// True when a new version is ready: an idle stream plans an empty batch for it, so

@@ -72,6 +72,8 @@ pub struct IntelMetrics {
     /// Swaps to a new version since the process started.
     pub swaps: u64,
     pub retro_hits: u64,
+    /// Retro-sweep parts planned and not done yet.
+    pub retro_parts_pending: u64,
     /// Seconds the version in use took to build after its refresh found the change.
     pub build_seconds: f64,
     /// Seconds the batch that swapped to it took (its retro-sweep included).
@@ -96,6 +98,12 @@ impl IntelMetrics {
                 "Hits found in stored events by the retro-sweeps of new intel versions.",
                 "counter",
                 self.retro_hits,
+            ),
+            (
+                "sweep_retro_parts_pending",
+                "Parts of retro-sweeps planned and not done yet (one per batch).",
+                "gauge",
+                self.retro_parts_pending,
             ),
         ] {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));

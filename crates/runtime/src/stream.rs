@@ -202,6 +202,7 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
         let mut m = ctx.live.intel.lock().unwrap_or_else(|e| e.into_inner());
         m.sources = Some(intel.source_stats_handle());
         m.retro_hits = state.totals.retro_hits;
+        m.retro_parts_pending = intel.retro_pending() as u64;
         m.version = intel.current().index.version().to_string();
         m.indicators = intel.current().index.len() as u64;
     }
@@ -294,22 +295,25 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
             state.summary.stopped_by = "drained".into();
             break;
         }
-        // A new intel version is taken here, between two batches, and recorded in the plan.
-        let (intel_version, retro_from_version) = match ctx.intel.as_mut() {
-            Some(intel) => {
-                let (version, from) = intel.plan_next();
-                (Some(version), from)
-            }
-            None => (None, None),
+        // A new intel version is taken here, between two batches, and recorded in the plan
+        // with the part of a retro-sweep the batch does.
+        let planned_at_us = now_micros();
+        let from = keyed(&sources, &from);
+        let intel = match ctx.intel.as_mut() {
+            Some(intel) => Some(intel.plan_next(ctx.checkpoint, next_batch, &from, planned_at_us)?),
+            None => None,
         };
         let planned = PlannedBatch {
             batch: next_batch,
-            from: keyed(&sources, &from),
+            from,
             until: keyed(&sources, &until),
-            planned_at_us: now_micros(),
+            planned_at_us,
             final_flush: flush,
-            intel_version,
-            retro_from_version,
+            intel_version: intel.as_ref().map(|i| i.intel_version.clone()),
+            retro_from_version: intel.as_ref().and_then(|i| i.retro_from_version.clone()),
+            retro_part: intel.as_ref().and_then(|i| i.retro_part),
+            retro_queue: intel.map(|i| i.retro_queue).unwrap_or_default(),
+            retro_in_parts: true,
         };
         // Step 2: the plan is recorded before any sink sees the batch.
         ctx.checkpoint.plan(&planned).map_err(E::Error::from)?;
@@ -378,7 +382,7 @@ impl LoopState {
     ) -> Result<(u64, f64), E::Error> {
         let batch_started = Instant::now();
         let replace = ctx.checkpoint.replaces_tables(planned.batch);
-        let intel = ctx.intel.as_mut().map(|i| i.for_batch(planned)).transpose()?;
+        let intel = ctx.intel.as_mut().map(|i| i.for_batch(ctx.checkpoint, planned)).transpose()?;
         let done = engine.process_and_commit(BatchInput { planned, polled, replace, intel: intel.as_ref() })?;
 
         // Step 4: alerts go out after the tables hold the batch and before its commit
@@ -410,7 +414,7 @@ impl LoopState {
             *totals.reject_reasons.entry(reason.clone()).or_default() += n;
         }
         // Step 5: the commit marker.
-        ctx.checkpoint.commit(planned.batch, totals, done.window_state.as_deref(), done.sigma_state.as_deref())?;
+        ctx.checkpoint.commit(planned, totals, done.window_state.as_deref(), done.sigma_state.as_deref())?;
         engine.committed(planned.batch);
 
         // Committed: everything below is reporting.
@@ -428,9 +432,13 @@ impl LoopState {
                 m.swap_batch_seconds = batch_started.elapsed().as_secs_f64();
             }
             m.retro_hits = totals.retro_hits;
+            m.retro_parts_pending = stream_intel.retro_pending() as u64;
             m.sources.get_or_insert_with(|| stream_intel.source_stats_handle());
             if planned.retro_from_version.is_some() {
                 self.summary.intel_swaps += 1;
+            }
+            if planned.retro_part.is_some() {
+                self.summary.retro_parts += 1;
             }
         }
         self.suppressed += done.suppressed;
@@ -456,9 +464,10 @@ impl LoopState {
     }
 }
 
-/// True when a new intel version waits to be planned with.
+/// True when a new intel version waits to be planned with, or a retro-sweep has parts
+/// left: an idle stream plans an empty batch for them.
 fn intel_ready(ctx: &mut StreamContext<'_>) -> bool {
-    ctx.intel.as_mut().is_some_and(|i| i.update_ready())
+    ctx.intel.as_mut().is_some_and(|i| i.retro_pending() > 0 || i.update_ready())
 }
 
 /// The offsets of a batch's partitions by source name (`kafka:<topic>/<partition>`).

@@ -161,6 +161,9 @@ pub struct StreamSummary {
     pub intel_swaps: u64,
     /// Hits found in stored events by the retro-sweeps of new versions (included in `hits`).
     pub retro_hits: u64,
+    /// Batches of this process that did a part of a retro-sweep.
+    #[serde(default)]
+    pub retro_parts: u64,
     /// The intel sources as the run ended: last success, refreshes, failures, counts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub intel_sources: Vec<sweep_intel_sources::SourceStats>,

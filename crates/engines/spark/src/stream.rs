@@ -128,7 +128,7 @@ pub(crate) fn run_stream(
     let live = Arc::new(StreamMetrics { sigma: std::sync::Mutex::new(sigma.as_ref().map(|sg| sg.summary.clone())), ..Default::default() });
     let metrics_addr = serve_metrics(pipeline, &live, &stop)?;
 
-    let intel = StreamIntel::open(pipeline, &checkpoint_dir, resume.intel_version.as_deref())?;
+    let intel = StreamIntel::open(pipeline, &checkpoint_dir, resume.intel_version.as_deref(), resume.retro_pending.clone())?;
 
     let analyser = sweep_runtime::content_analyser(pipeline)?;
     // The correlator continues from the state of the last committed batch, so a batch re-run
@@ -477,10 +477,11 @@ impl Batches<'_> {
     }
 }
 
-/// The retro-sweep a new intel version owes, on Spark, as the embedded engine does it (its
-/// `stream::retro`): the events the stream stored within the lookback and before this batch,
-/// swept with the indicators the version added, less the hits the table holds already (a
-/// Delta table as of its last version, a Parquet folder without this batch's own files).
+/// One part of the retro-sweep a new intel version owes, on Spark, as the embedded engine
+/// does it (its `stream::retro`): the events the stream stored within the lookback before
+/// the batch that took the version (the part's files), swept with the indicators the version
+/// added, less the hits the table holds already (a Delta table as of its last version, a
+/// Parquet folder without this batch's own files).
 /// Leaves the hits in the view `sweep_retro_hits`; returns how many there are.
 #[allow(clippy::too_many_arguments)]
 async fn retro_sweep(
@@ -495,7 +496,17 @@ async fn retro_sweep(
 ) -> Result<u64, SparkError> {
     let sink = |name: &str| sinks.iter().find(|(n, _)| n == name).map(|(_, s)| s);
     let (Some(events), Some(hits)) = (sink("events"), sink("hits")) else { return Ok(0) };
-    let Some(stored_events) = stored_table(events, None) else { return Ok(0) };
+    let stored_events = match &work.files {
+        // One part of a retro-sweep: its files, as the plan fixed them (a file removed since
+        // has no events left to sweep), with the table's folder as the base of `date=...`.
+        Some(files) => {
+            let files: Vec<String> = files.iter().filter(|f| f.is_file()).map(|f| spark_path(f)).collect();
+            let options = HashMap::from([("basePath".to_string(), spark_path(events.path()))]);
+            (!files.is_empty()).then(|| client::read("parquet", files, options))
+        }
+        None => stored_table(events, None),
+    };
+    let Some(stored_events) = stored_events else { return Ok(0) };
     spark.create_view("sweep_stored_events", stored_events).await?;
     let since_day = sweep_load::date_string(work.since_us.div_euclid(86_400_000_000).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     let later: Vec<String> = work.before.iter().map(|(source, from)| format!("(source = {} AND offset >= {from})", lit(source))).collect();

@@ -152,7 +152,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         .map_err(EngineError::runtime)?;
 
     let (ckpt, resume) = Checkpoint::open(&checkpoint_dir, now_micros())?;
-    let intel = StreamIntel::open(pipeline, &checkpoint_dir, resume.intel_version.as_deref())?;
+    let intel = StreamIntel::open(pipeline, &checkpoint_dir, resume.intel_version.as_deref(), resume.retro_pending.clone())?;
     let sweeper_fields = pipeline.sweeper().map(|s| s.fields.clone());
     let window = match pipeline.window() {
         Some(spec) => Some(match &resume.window_state {

@@ -1,6 +1,6 @@
-//! The retro-sweep a new intel version owes, on the embedded engine: the events the stream
-//! stored within the lookback and before the batch, swept with the indicators the version
-//! added; hits the table already holds are left out.
+//! One part of the retro-sweep a new intel version owes, on the embedded engine: the events
+//! the stream stored within the lookback before the version was taken (the part's files),
+//! swept with the indicators the version added; hits the table already holds are left out.
 //!
 //! A hit is the same hit when it has the same event (`source`, `offset`) and indicator
 //! (`indicator`, `indicator_type`, `feed`), the retro-sweep's keys. The table is read as it
@@ -44,23 +44,36 @@ pub(super) async fn sweep_stored(
     config.options_mut().execution.parquet.schema_force_view_types = false;
     let ctx = SessionContext::new_with_config(config);
     let dir = events.path();
-    match events {
-        SinkSpec::Delta(_) if dir.join("_delta_log").is_dir() => register_delta(&ctx, "events", dir).await?,
-        SinkSpec::Parquet(_) if has_files(dir) => {
+    match (&work.files, events) {
+        // One part of a retro-sweep: its files, as the plan fixed them (a file removed since
+        // has no events left to sweep).
+        (Some(files), _) => {
+            let files: Vec<String> =
+                files.iter().filter(|f| f.is_file()).filter_map(|f| std::path::absolute(f).ok()).map(|f| f.display().to_string()).collect();
+            if files.is_empty() {
+                return Ok(Vec::new());
+            }
+            let stored = ctx.read_parquet(files, ParquetReadOptions::default()).await?;
+            ctx.register_table("events", stored.into_view())?;
+        }
+        (None, SinkSpec::Delta(_)) if dir.join("_delta_log").is_dir() => register_delta(&ctx, "events", dir).await?,
+        (None, SinkSpec::Parquet(_)) if has_files(dir) => {
             let options = ParquetReadOptions::default().table_partition_cols(vec![("date".to_string(), DataType::Utf8)]);
             let absolute = std::path::absolute(dir).map_err(|e| EngineError::worker(format!("{}: {e}", dir.display())))?;
             ctx.register_parquet("events", &format!("{}/", absolute.display()), options).await?;
         }
         _ => return Ok(Vec::new()),
     }
-    // The date partitions prune the files; the exact time and the offsets are checked per row.
+    // The date partitions prune the files (a part's files were chosen by them); the exact
+    // time and the offsets are checked per row.
     let since_day = sweep_load::date_string(work.since_us.div_euclid(86_400_000_000).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let date_filter = if work.files.is_some() { String::new() } else { format!(" WHERE date >= '{since_day}'") };
     // Only the columns the sweeper reads (a stored event's user agent, referrer and the
     // rest are not decoded).
     let stored = ctx.table("events").await?;
     let columns: Vec<String> =
         SWEPT_COLUMNS.iter().filter(|c| stored.schema().has_column_with_unqualified_name(c)).map(|c| format!("\"{c}\"")).collect();
-    let query = format!("SELECT {} FROM events WHERE date >= '{since_day}'", columns.join(", "));
+    let query = format!("SELECT {} FROM events{date_filter}", columns.join(", "));
     // Each partition of the scan is swept on its own task, so the retro-sweep uses every core.
     let streams = ctx.sql(&query).await?.execute_stream_partitioned().await?;
     let sweeper = Sweeper::retro(work.added.clone(), fields.to_vec(), &work.intel_version);
