@@ -47,8 +47,30 @@ enum Command {
         #[arg(long, value_enum, default_value_t = QueryOutput::Table)]
         output: QueryOutput,
     },
+    /// Check a pipeline without running it: inputs, formats, SQL, feeds, rules, tables, Kafka
+    /// and Spark; list every problem, and exit 1 if there is one.
+    #[command(after_help = "Examples:\n  sweep check pipeline.toml\n  \
+                            sweep scan logs/ --format squid --intel feed.txt --out lake/ --check    (the same checks for a scan's flags)")]
+    Check {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the built-in log formats, each with an example line.
     Formats,
+    /// Tell which built-in format log files are in, with a confidence and a sample parse.
+    #[command(after_help = "Examples:\n  sweep detect /var/log/squid/access.log\n  sweep detect logs/          (every file below)\n  \
+                            sweep scan logs/ --format auto --out lake/    (detects each file's format as it runs)")]
+    Detect {
+        /// Log files, folders or glob patterns (gzip and zstd are read as a run reads them).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Show every candidate format's share of lines read, not only the best three.
+        #[arg(long)]
+        all: bool,
+    },
     /// Generate realistic proxy traffic, run a pipeline over it and show what came out.
     Demo {
         /// Where the demo writes its inputs and tables (replaced if it exists).
@@ -246,7 +268,8 @@ struct ScanArgs {
     /// `kafka://host:port/topic` streams a Kafka topic instead (needs --checkpoint).
     #[arg(required = true)]
     inputs: Vec<String>,
-    /// The log format (see `sweep formats`).
+    /// The log format (see `sweep formats`), or auto: each file's own, told from its first
+    /// lines (see `sweep detect`).
     #[arg(long, short)]
     format: String,
     /// Output folder (the lake): tables go to <out>/events, <out>/rejects, ...; its journal to <out>/_sweep.
@@ -286,6 +309,9 @@ struct ScanArgs {
     /// Print the pipeline as TOML (for `sweep run`) instead of running it.
     #[arg(long)]
     print_pipeline: bool,
+    /// Check everything the scan would touch, as `sweep check` does, instead of running it.
+    #[arg(long)]
+    check: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -391,6 +417,8 @@ fn dispatch(cli: Cli) -> Result<()> {
             formats();
             Ok(())
         }
+        Command::Detect { files, all } => detect(&files, all),
+        Command::Check { pipeline, json } => check(&Pipeline::from_file(&pipeline)?, json),
         Command::Demo { dir, lines } => demo::run(&dir, lines),
         Command::Generate { format, lines, malformed_per_million, seed, out } => {
             generate(&format, lines, malformed_per_million, seed, &out)
@@ -463,6 +491,9 @@ fn scan(args: ScanArgs) -> Result<()> {
     if args.print_pipeline {
         print!("{}", pipeline.to_toml());
         return Ok(());
+    }
+    if args.check {
+        return check(&pipeline, false);
     }
     run_and_report(&pipeline, &args.common)
 }
@@ -688,7 +719,79 @@ fn formats() {
         }
         println!();
     }
+    println!("auto\n  each file's own format, told from its first lines (`sweep detect FILE` shows the choice)\n");
     println!("Docs: docs/formats/<name>.md. Options go in a pipeline file: format = {{ name = \"elff\", fields = [...] }}");
+}
+
+fn check(pipeline: &Pipeline, json: bool) -> Result<()> {
+    let report = sweep::check::check(pipeline);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for item in &report.items {
+            match &item.problem {
+                None => println!("ok       {:<8} {}: {}", item.area, item.subject, item.detail),
+                Some(problem) => println!("PROBLEM  {:<8} {}: {problem}", item.area, item.subject),
+            }
+        }
+    }
+    match report.problems() {
+        0 => {
+            if !json {
+                println!("sweep check: no problem in {} checks", report.items.len());
+            }
+            Ok(())
+        }
+        n => bail!(
+            "{n} problem{} found by {} checks (listed above); a run would fail or reject lines",
+            if n == 1 { "" } else { "s" },
+            report.items.len()
+        ),
+    }
+}
+
+fn detect(files: &[String], all: bool) -> Result<()> {
+    let inputs = sweep::extract::resolve_inputs(files)?;
+    let mut unknown = 0;
+    for input in &inputs {
+        let ranked = sweep::detect_format::rank_input(input)?;
+        let name = input.name();
+        let Some(best) = ranked.first().filter(|c| c.events > 0) else {
+            unknown += 1;
+            println!("{name}: no built-in format reads its first lines (a custom pattern can: docs/formats/custom.md)");
+            continue;
+        };
+        println!(
+            "{name}: {} ({:.1}% confidence: {} of {} sample lines read)",
+            best.label,
+            100.0 * best.confidence(),
+            best.events,
+            best.data_lines
+        );
+        let others: Vec<String> = ranked[1..]
+            .iter()
+            .filter(|c| all || c.events > 0)
+            .take(if all { usize::MAX } else { 2 })
+            .map(|c| format!("{} {:.0}%", c.label, 100.0 * c.confidence()))
+            .collect();
+        if !others.is_empty() {
+            println!("  next: {}", others.join(", "));
+        }
+        let fields: Vec<String> = best.first_event.iter().map(|(k, v)| format!("{k}={}", shorten(v, 60))).collect();
+        println!("  first event: {}", fields.join(" "));
+    }
+    if unknown > 0 {
+        bail!("{unknown} of {} files are in no built-in format", inputs.len());
+    }
+    Ok(())
+}
+
+/// `text`, cut to `max` characters with an ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
 }
 
 fn generate(format: &str, lines: u64, malformed_per_million: u32, seed: u64, out: &PathBuf) -> Result<()> {

@@ -85,6 +85,15 @@ pub fn print_summary(s: &RunSummary) {
             group(s.lines_per_second as u64)
         );
     }
+    if !s.detected_formats.is_empty() {
+        let mut files_per_format: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for format in s.detected_formats.values() {
+            *files_per_format.entry(format).or_default() += 1;
+        }
+        let found: Vec<String> =
+            files_per_format.iter().map(|(f, n)| format!("{f} ({n} file{})", if *n == 1 { "" } else { "s" })).collect();
+        println!("  formats detected: {}", found.join(", "));
+    }
     let table = |name: &str| s.tables.get(name).map(|t| format!("  -> {} ({} rows, {} files)", t.path.display(), group(t.rows), t.files));
     println!("  events   {:>12}{}", group(s.events), table("events").unwrap_or_default());
     let reasons: Vec<String> = s.reject_reasons.iter().map(|(k, v)| format!("{k} {}", group(*v))).collect();

@@ -33,6 +33,8 @@ pub enum RunError {
     Sigma(#[from] sweep_sigma::SigmaError),
     #[error("{0}; nothing was committed, the lake is as it was")]
     Check(String),
+    #[error("format \"auto\": {0}")]
+    AutoFormat(String),
     #[error(
         "interrupted (Ctrl-C or SIGTERM) after {lines} lines: nothing was committed, the lake is as it was; run the same command again to load the inputs"
     )]

@@ -16,6 +16,7 @@
 
 pub mod alerts;
 pub mod checkpoint;
+pub mod detect;
 mod engine;
 mod error;
 pub mod intel;

@@ -60,6 +60,9 @@ pub struct RunSummary {
     /// Present for streaming (Kafka) runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamSummary>,
+    /// With `format = "auto"`: the format chosen for each input file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub detected_formats: BTreeMap<String, String>,
     /// The run's id in the lake's journal (`<lake>/_sweep/runs/`), when it wrote a lake.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub run_id: String,

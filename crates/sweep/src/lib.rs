@@ -21,6 +21,7 @@
 //! The same pipeline as a TOML file runs with `sweep run pipeline.toml`; see
 //! [`Flow::to_toml`] and docs/pipeline.md.
 
+pub mod check;
 pub mod generate;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub use sweep_content as content;
 pub use sweep_embedded::EngineError;
 pub use sweep_embedded::query::QueryResult;
 pub use sweep_embedded::retro_sigma::retro_sigma;
+pub use sweep_extract as extract;
 pub use sweep_formats as formats;
 pub use sweep_intel_sources as intel_sources;
 pub use sweep_load as load;
@@ -41,6 +43,7 @@ pub use sweep_model::{
     LoadSpec, MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
 };
 pub use sweep_runtime::SigmaRetroSummary;
+pub use sweep_runtime::detect as detect_format;
 pub use sweep_runtime::intel::batch_cache_dir as intel_cache_dir;
 pub use sweep_runtime::{IntelSummary, RetroSummary, RunCounters, RunError, RunSummary, StreamSummary, TableSummary};
 pub use sweep_sigma as sigma;
@@ -63,6 +66,8 @@ pub enum Error {
     Spark(#[from] sweep_spark::SparkError),
     #[error(transparent)]
     Query(#[from] sweep_embedded::query::QueryError),
+    #[error(transparent)]
+    Run(#[from] RunError),
 }
 
 /// Runs one SQL statement over the tables of `lake` (the embedded engine reads them, Delta
@@ -81,7 +86,7 @@ impl Error {
     /// failed check from other failures.
     pub fn run_error(&self) -> Option<&RunError> {
         match self {
-            Error::Engine(sweep_embedded::EngineError::Run(e)) | Error::Spark(sweep_spark::SparkError::Run(e)) => Some(e),
+            Error::Engine(sweep_embedded::EngineError::Run(e)) | Error::Spark(sweep_spark::SparkError::Run(e)) | Error::Run(e) => Some(e),
             _ => None,
         }
     }
@@ -115,10 +120,14 @@ impl Engine {
     /// Runs a pipeline; raising `stop` ends a streaming pipeline after the batch in flight
     /// commits, and a batch run over files with nothing committed ([`RunError::Interrupted`]).
     pub fn run_until(&self, pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, Error> {
-        Ok(match self {
-            Engine::Embedded(e) => e.run_until(pipeline, counters, stop)?,
-            Engine::Spark(e) => e.run_until(pipeline, counters, stop)?,
-        })
+        // `format = "auto"` is settled per file here, once for both engines.
+        let (pipeline, detected) = sweep_runtime::detect::resolve_auto_formats(pipeline)?;
+        let mut summary = match self {
+            Engine::Embedded(e) => e.run_until(&pipeline, counters, stop)?,
+            Engine::Spark(e) => e.run_until(&pipeline, counters, stop)?,
+        };
+        summary.detected_formats = detected;
+        Ok(summary)
     }
 
     /// Sweeps the events stored under `lake` (from `since`, a `YYYY-MM-DD` date) with the

@@ -9,6 +9,7 @@
 //! This crate depends on Arrow's array crates only, so it builds and tests in seconds.
 
 pub mod builder;
+pub mod detect;
 pub mod fields;
 pub mod formats;
 pub mod record;

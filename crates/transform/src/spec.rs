@@ -35,6 +35,8 @@ pub enum FormatSpec {
     Jsonl(jsonl::JsonMapping),
     /// A user-defined layout given as a pattern of named fields.
     Custom(custom::CustomOptions),
+    /// Chosen per input file from its first lines (`crate::detect`), before a run starts.
+    Auto,
 }
 
 /// A format that cannot be built from its options.
@@ -115,6 +117,7 @@ impl FormatSpec {
             FormatSpec::Zscaler(_) => "zscaler",
             FormatSpec::Jsonl(_) => "jsonl",
             FormatSpec::Custom(_) => "custom",
+            FormatSpec::Auto => "auto",
         }
     }
 
@@ -131,6 +134,7 @@ impl FormatSpec {
             "elff" | "w3c" | "bluecoat" => FormatSpec::Elff(Default::default()),
             "zscaler" | "nss" => FormatSpec::Zscaler(Default::default()),
             "jsonl" | "json" => FormatSpec::Jsonl(Default::default()),
+            "auto" => FormatSpec::Auto,
             "custom" => {
                 return Err(FormatError::Invalid {
                     format: "custom",
@@ -164,12 +168,20 @@ impl FormatSpec {
             FormatSpec::Zscaler(o) => Box::new(zscaler::Zscaler::new(o)?),
             FormatSpec::Jsonl(m) => Box::new(jsonl::JsonLines::new(m)?),
             FormatSpec::Custom(o) => Box::new(custom::Custom::new(o)?),
+            FormatSpec::Auto => {
+                return Err(FormatError::Invalid {
+                    format: "auto",
+                    message: "is chosen per input file from its first lines when a run starts; a Kafka topic or standard input \
+                              needs its format named (`sweep detect FILE` tells it from a sample)"
+                        .into(),
+                });
+            }
         })
     }
 }
 
 const KNOWN: &[&str] =
-    &["squid", "squid_common", "squid_combined", "common", "combined", "vhost_combined", "elff", "zscaler", "jsonl", "custom"];
+    &["squid", "squid_common", "squid_combined", "common", "combined", "vhost_combined", "elff", "zscaler", "jsonl", "custom", "auto"];
 
 fn unknown(name: &str) -> FormatError {
     let lower = name.to_ascii_lowercase();
@@ -224,6 +236,7 @@ enum Tagged {
     #[serde(alias = "json")]
     Jsonl(jsonl::JsonMapping),
     Custom(custom::CustomOptions),
+    Auto,
 }
 
 impl<'de> Visitor<'de> for SpecVisitor {
@@ -250,6 +263,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
             Tagged::Zscaler(o) => FormatSpec::Zscaler(o),
             Tagged::Jsonl(m) => FormatSpec::Jsonl(m),
             Tagged::Custom(o) => FormatSpec::Custom(o),
+            Tagged::Auto => return Ok(FormatSpec::Auto),
         };
         // Surface option errors (a bad pattern, an unknown column) at load time.
         spec.build().map_err(de::Error::custom)?;

@@ -13,6 +13,7 @@
 //! Every channel is bounded, so memory stays flat however large the input is.
 //! [`query`] runs SQL over tables a run has written.
 
+pub mod check;
 mod error;
 pub mod query;
 pub mod retro;

@@ -73,6 +73,7 @@ pub fn file_format_sql(spec: &FormatSpec, directives: &[Directive]) -> Result<Fo
         FormatSpec::Zscaler(options) => zscaler::zscaler(options),
         FormatSpec::Jsonl(mapping) => jsonl::jsonl(mapping),
         FormatSpec::Custom(options) => custom::custom(options),
+        FormatSpec::Auto => Err(Unsupported("format \"auto\" is chosen per input file before a run; name the format here".into())),
     }
 }
 

@@ -62,6 +62,15 @@ impl Spark {
     pub fn remote(&self) -> &str {
         &self.remote
     }
+
+    /// Connects and asks the server for its Spark version: whether a run could start.
+    pub fn server_version(&self) -> Result<String, SparkError> {
+        let remote = client::Remote::parse(&self.remote)?;
+        run::client_runtime()?.block_on(async {
+            let mut spark = client::SparkClient::connect(&remote).await?;
+            spark.spark_version().await
+        })
+    }
 }
 
 impl sweep_runtime::Engine for Spark {
