@@ -2,6 +2,7 @@
 
 mod demo;
 mod output;
+mod reference;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use sweep::arrow::record_batch::RecordBatch;
 use sweep::{ExtractSpec, FormatSpec, Pipeline, RunCounters, Settings, TransformStage, WriteMode};
 
@@ -18,13 +19,34 @@ use sweep::{ExtractSpec, FormatSpec, Pipeline, RunCounters, Settings, TransformS
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colours in messages and help: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true)]
+    color: ColorArg,
+    /// Log what the run does on standard error (-v: sweep's steps; -vv: also its libraries';
+    /// RUST_LOG overrides both).
+    #[arg(long, short, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Parse logs into tables in one go: `sweep scan logs/ --format squid --out lake/`.
+    #[command(after_help = "Examples:
+  sweep scan /var/log/squid/ --format squid --out lake/
+  sweep scan logs/ --format auto --intel feeds/ --sigma rules/ --content --out lake/
+  sweep scan access.log* --format nginx --out lake/ --mode append --fail-on-rejects 0.05
+  sweep scan kafka://127.0.0.1:19092/proxy --format squid --checkpoint ckpt/ --out lake/ --table-format delta
+  sweep scan logs/ --format squid --out lake/ --print-pipeline > pipeline.toml")]
     Scan(ScanArgs),
     /// Run a pipeline file (docs/pipeline.md).
+    #[command(after_help = "Examples:\n  sweep check pipeline.toml && sweep run pipeline.toml --summary run.json")]
     Run {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
@@ -124,6 +146,23 @@ enum Command {
         #[arg(long, default_value_t = 168)]
         retain_hours: u64,
     },
+    /// Print a shell completion script: sweep completions bash > /etc/bash_completion.d/sweep
+    #[command(after_help = "Examples:\n  sweep completions bash > ~/.local/share/bash-completion/completions/sweep\n  \
+                            sweep completions zsh > ~/.zfunc/_sweep\n  sweep completions fish > ~/.config/fish/completions/sweep.fish")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages: sweep.1 and one per command (sweep-scan.1, ...), into a folder.
+    #[command(after_help = "Examples:\n  sweep man --out /usr/local/share/man/man1 && man sweep-scan")]
+    Man {
+        /// The folder to write them to (created if missing).
+        #[arg(long, short, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Print the command-line reference as Markdown (docs/cli.md is this output).
+    #[command(hide = true)]
+    Markdown,
     /// Write synthetic proxy traffic (for benchmarks and experiments).
     Generate {
         /// Layout: squid, combined, squid_combined or elff.
@@ -266,54 +305,54 @@ struct CommonArgs {
 struct ScanArgs {
     /// Log files, directories or glob patterns; `-` reads stdin. Gzip and zstd are read as such.
     /// `kafka://host:port/topic` streams a Kafka topic instead (needs --checkpoint).
-    #[arg(required = true)]
+    #[arg(required = true, help_heading = "Input")]
     inputs: Vec<String>,
     /// The log format (see `sweep formats`), or auto: each file's own, told from its first
     /// lines (see `sweep detect`).
-    #[arg(long, short)]
+    #[arg(long, short, help_heading = "Format")]
     format: String,
-    /// Output folder (the lake): tables go to <out>/events, <out>/rejects, ...; its journal to <out>/_sweep.
-    #[arg(long, short)]
-    out: PathBuf,
-    /// When the lake already holds data: error (default), append (inputs loaded before are
-    /// skipped) or overwrite (the old rows go only once the new run has committed).
-    #[arg(long, value_enum, default_value_t = ModeArg::Error)]
-    mode: ModeArg,
     /// A SQL stage over `events` (repeatable; each reads the previous one's output).
-    #[arg(long)]
+    #[arg(long, help_heading = "Format")]
     sql: Vec<String>,
-    /// Parser threads (default: one per core).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Intel")]
     intel: IntelArgs,
     /// Flag malicious-looking hosts (bare IPs, typosquats, brand masquerades, DGA names) into
     /// <out>/findings, with the default content analyser (docs/content.md; options in a pipeline file).
-    #[arg(long)]
+    #[arg(long, help_heading = "Analysis")]
     content: bool,
     /// Sigma rules (a file or a folder of them, repeatable): detections go to <out>/detections
     /// (docs/sigma.md; level filter and field map overrides in a pipeline file).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Analysis")]
     sigma: Vec<PathBuf>,
+    /// Output folder (the lake): tables go to <out>/events, <out>/rejects, ...; its journal to <out>/_sweep.
+    #[arg(long, short, help_heading = "Output")]
+    out: PathBuf,
+    /// When the lake already holds data: error (default), append (inputs loaded before are
+    /// skipped) or overwrite (the old rows go only once the new run has committed).
+    #[arg(long, value_enum, default_value_t = ModeArg::Error, help_heading = "Output")]
+    mode: ModeArg,
     /// Table format of the lake: parquet (default) or delta (streaming runs).
-    #[arg(long, value_enum, default_value_t = TableFormatArg::Parquet)]
+    #[arg(long, value_enum, default_value_t = TableFormatArg::Parquet, help_heading = "Output")]
     table_format: TableFormatArg,
-    #[command(flatten)]
-    stream: StreamArgs,
-    /// The engine: embedded (in this process, the default) or spark (over Spark Connect, with --remote).
-    #[arg(long, value_enum, default_value_t = EngineArg::Embedded)]
-    engine: EngineArg,
-    /// The Spark Connect server of --engine spark, sc://host:port (default: $SWEEP_SPARK_REMOTE).
-    #[arg(long, value_name = "URL")]
-    remote: Option<String>,
     /// Print the pipeline as TOML (for `sweep run`) instead of running it.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     print_pipeline: bool,
     /// Check everything the scan would touch, as `sweep check` does, instead of running it.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     check: bool,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Run")]
     common: CommonArgs,
+    #[command(flatten, next_help_heading = "Streaming (kafka:// inputs)")]
+    stream: StreamArgs,
+    /// The engine: embedded (in this process, the default) or spark (over Spark Connect, with --remote).
+    #[arg(long, value_enum, default_value_t = EngineArg::Embedded, help_heading = "Engine")]
+    engine: EngineArg,
+    /// The Spark Connect server of --engine spark, sc://host:port (default: $SWEEP_SPARK_REMOTE).
+    #[arg(long, value_name = "URL", help_heading = "Engine")]
+    remote: Option<String>,
+    /// Parser threads (default: one per core).
+    #[arg(long, default_value_t = 0, help_heading = "Engine")]
+    threads: usize,
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -391,9 +430,17 @@ const EXIT_CHECK: i32 = 3;
 const EXIT_INTERRUPTED: i32 = 130;
 
 fn main() {
-    let cli = Cli::parse();
+    let color = color_from_args();
+    let command = Cli::command().color(match color {
+        ColorArg::Auto => clap::ColorChoice::Auto,
+        ColorArg::Always => clap::ColorChoice::Always,
+        ColorArg::Never => clap::ColorChoice::Never,
+    });
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    output::set_color(cli.color);
+    init_logging(cli.verbose);
     if let Err(e) = dispatch(cli) {
-        eprintln!("sweep: error: {e:#}");
+        eprintln!("{} {e:#}", output::paint(output::Stream::Stderr, output::Style::Error, "sweep: error:"));
         let run_error = e.chain().find_map(|c| c.downcast_ref::<sweep::Error>().and_then(sweep::Error::run_error));
         let code = match run_error {
             Some(sweep::RunError::Interrupted { .. }) => EXIT_INTERRUPTED,
@@ -402,6 +449,48 @@ fn main() {
         };
         std::process::exit(code);
     }
+}
+
+/// `--color` as given, read before parsing so that clap's own help and errors follow it.
+fn color_from_args() -> ColorArg {
+    let mut args = std::env::args().skip(1);
+    let mut color = ColorArg::Auto;
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--color=") {
+            Some(v) => Some(v.to_string()),
+            None if arg == "--color" => args.next(),
+            None => None,
+        };
+        if let Some(v) = value {
+            color = ColorArg::from_str(&v, true).unwrap_or(ColorArg::Auto);
+        }
+    }
+    color
+}
+
+/// `-v` logs sweep's steps, `-vv` also its libraries'; `RUST_LOG` (e.g. `sweep=debug`)
+/// overrides both. Without either nothing is logged (warnings are printed anyway).
+fn init_logging(verbose: u8) {
+    let directives = match (std::env::var("RUST_LOG"), verbose) {
+        (Ok(v), _) if !v.is_empty() => v,
+        (_, 0) => return,
+        (_, 1) => "sweep=info,warn".to_string(),
+        _ => "sweep=debug,info".to_string(),
+    };
+    let targets: tracing_subscriber::filter::Targets = match directives.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("sweep: warning: RUST_LOG={directives:?} is not a filter ({e}); logging sweep's steps instead");
+            "sweep=info,warn".parse().expect("a valid filter")
+        }
+    };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(output::colored(output::Stream::Stderr))
+        .with_target(verbose > 1);
+    let _ = tracing_subscriber::registry().with(fmt).with(targets).try_init();
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
@@ -419,6 +508,15 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Detect { files, all } => detect(&files, all),
         Command::Check { pipeline, json } => check(&Pipeline::from_file(&pipeline)?, json),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "sweep", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { out } => man_pages(&out),
+        Command::Markdown => {
+            print!("{}", reference::markdown(&Cli::command()));
+            Ok(())
+        }
         Command::Demo { dir, lines } => demo::run(&dir, lines),
         Command::Generate { format, lines, malformed_per_million, seed, out } => {
             generate(&format, lines, malformed_per_million, seed, &out)
@@ -489,6 +587,9 @@ fn scan(args: ScanArgs) -> Result<()> {
     let mut pipeline = pipeline;
     args.common.apply(&mut pipeline);
     if args.print_pipeline {
+        // Absolute paths: `sweep run` reads relative ones from the file's folder, wherever
+        // the output is saved.
+        pipeline.resolve_paths(&std::env::current_dir().context("the current folder")?);
         print!("{}", pipeline.to_toml());
         return Ok(());
     }
@@ -723,6 +824,26 @@ fn formats() {
     println!("Docs: docs/formats/<name>.md. Options go in a pipeline file: format = {{ name = \"elff\", fields = [...] }}");
 }
 
+fn man_pages(out: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let command = Cli::command();
+    let mut written = Vec::new();
+    let mut write = |name: String, page: clap::Command| -> Result<()> {
+        let path = out.join(format!("{name}.1"));
+        let mut file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        clap_mangen::Man::new(page).title(name).render(&mut file).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+        Ok(())
+    };
+    write("sweep".into(), command.clone())?;
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("sweep-{}", sub.get_name());
+        write(name, sub.clone())?;
+    }
+    eprintln!("wrote {} man pages to {} (man -M {} sweep)", written.len(), out.display(), out.display());
+    Ok(())
+}
+
 fn check(pipeline: &Pipeline, json: bool) -> Result<()> {
     let report = sweep::check::check(pipeline);
     if json {
@@ -730,8 +851,19 @@ fn check(pipeline: &Pipeline, json: bool) -> Result<()> {
     } else {
         for item in &report.items {
             match &item.problem {
-                None => println!("ok       {:<8} {}: {}", item.area, item.subject, item.detail),
-                Some(problem) => println!("PROBLEM  {:<8} {}: {problem}", item.area, item.subject),
+                None => println!(
+                    "{}       {:<8} {}: {}",
+                    output::paint(output::Stream::Stdout, output::Style::Good, "ok"),
+                    item.area,
+                    item.subject,
+                    item.detail
+                ),
+                Some(problem) => println!(
+                    "{}  {:<8} {}: {problem}",
+                    output::paint(output::Stream::Stdout, output::Style::Error, "PROBLEM"),
+                    item.area,
+                    item.subject
+                ),
             }
         }
     }
@@ -763,7 +895,7 @@ fn detect(files: &[String], all: bool) -> Result<()> {
         };
         println!(
             "{name}: {} ({:.1}% confidence: {} of {} sample lines read)",
-            best.label,
+            output::paint(output::Stream::Stdout, output::Style::Strong, &best.label),
             100.0 * best.confidence(),
             best.events,
             best.data_lines

@@ -50,6 +50,56 @@ impl Progress {
     }
 }
 
+static COLOR: std::sync::OnceLock<crate::ColorArg> = std::sync::OnceLock::new();
+
+/// Records `--color` for [`colored`].
+pub fn set_color(color: crate::ColorArg) {
+    let _ = COLOR.set(color);
+}
+
+#[derive(Clone, Copy)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Whether text written to `stream` gets colours: `--color always|never`, else on a terminal
+/// unless `NO_COLOR` is set (to anything but the empty string) or `TERM=dumb`.
+pub fn colored(stream: Stream) -> bool {
+    use std::io::IsTerminal;
+    match COLOR.get().copied().unwrap_or(crate::ColorArg::Auto) {
+        crate::ColorArg::Always => true,
+        crate::ColorArg::Never => false,
+        crate::ColorArg::Auto => {
+            let terminal = match stream {
+                Stream::Stdout => std::io::stdout().is_terminal(),
+                Stream::Stderr => std::io::stderr().is_terminal(),
+            };
+            terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::env::var("TERM").as_deref() != Ok("dumb")
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum Style {
+    Good,
+    Error,
+    Strong,
+}
+
+/// `text` in `style` when `stream` gets colours, else as it is.
+pub fn paint(stream: Stream, style: Style, text: &str) -> String {
+    if !colored(stream) {
+        return text.to_string();
+    }
+    let code = match style {
+        Style::Good => "32",
+        Style::Error => "1;31",
+        Style::Strong => "1",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
 /// Microseconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn utc_time(us: i64) -> String {
     let secs = us.div_euclid(1_000_000);

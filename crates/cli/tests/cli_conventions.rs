@@ -38,3 +38,93 @@ fn a_lake_inside_the_log_folder_is_not_read_as_logs() {
     assert_eq!(summary["input_lines"], 30, "only the new log is read: {summary}");
     assert_eq!(summary["rejects"], 0, "{summary}");
 }
+
+fn sweep_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sweep"));
+    command.args(args).current_dir(dir).env_remove("NO_COLOR").env_remove("RUST_LOG");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+/// docs/cli.md is what the binary says about itself: regenerate it with
+/// `sweep markdown > docs/cli.md` when a flag changes.
+#[test]
+fn the_cli_reference_is_generated_from_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = ok(sweep_in(dir.path(), &["markdown"], &[]));
+    let doc = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md");
+    let written = std::fs::read_to_string(doc).unwrap_or_default();
+    assert!(written == generated, "docs/cli.md is out of date: run `sweep markdown > docs/cli.md`");
+    for section in [
+        "## sweep scan",
+        "### sweep sigma check",
+        "## sweep detect",
+        "## sweep check",
+        "**Streaming (kafka:// inputs)**",
+        "`--color <COLOR>`",
+    ] {
+        assert!(generated.contains(section), "{section}");
+    }
+}
+
+#[test]
+fn completions_man_pages_and_grouped_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = ok(sweep_in(dir.path(), &["completions", "bash"], &[]));
+    assert!(bash.contains("_sweep()") && bash.contains("scan") && bash.contains("--format"), "{bash}");
+    assert!(ok(sweep_in(dir.path(), &["completions", "zsh"], &[])).starts_with("#compdef sweep"));
+    assert!(ok(sweep_in(dir.path(), &["completions", "fish"], &[])).contains("complete -c sweep"));
+
+    ok(sweep_in(dir.path(), &["man", "--out", "man"], &[]));
+    let page = std::fs::read_to_string(dir.path().join("man/sweep-scan.1")).unwrap();
+    assert!(page.contains(".TH sweep-scan 1") && page.contains("\\-\\-format"), "{page}");
+    assert!(dir.path().join("man/sweep.1").exists() && !dir.path().join("man/sweep-markdown.1").exists());
+
+    let help = ok(sweep_in(dir.path(), &["scan", "--help"], &[]));
+    for heading in ["Input:", "Format:", "Intel:", "Output:", "Streaming (kafka:// inputs):", "Engine:", "Examples:"] {
+        assert!(help.contains(heading), "{heading} in\n{help}");
+    }
+    // The Kafka options come after the file ones, under their own heading.
+    assert!(help.find("--batch-size").unwrap() > help.find("Streaming (kafka:// inputs):").unwrap());
+}
+
+#[test]
+fn colour_follows_color_and_no_color_and_verbose_logs_the_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(sweep_in(dir.path(), &["generate", "--format", "squid", "--lines", "20", "--out", "a.log"], &[]));
+    let esc = "\x1b[";
+    let always = sweep_in(dir.path(), &["--color", "always", "detect", "a.log"], &[]);
+    assert!(String::from_utf8_lossy(&always.stdout).contains(esc));
+    let never = sweep_in(dir.path(), &["detect", "a.log", "--color=never"], &[]);
+    assert!(!String::from_utf8_lossy(&never.stdout).contains(esc));
+    // Not a terminal, or NO_COLOR: no colour unless asked for.
+    let auto = sweep_in(dir.path(), &["detect", "a.log"], &[("NO_COLOR", "1")]);
+    assert!(!String::from_utf8_lossy(&auto.stdout).contains(esc));
+    let error = sweep_in(dir.path(), &["--color", "always", "detect", "missing.log"], &[]);
+    assert!(String::from_utf8_lossy(&error.stderr).starts_with(&format!("{esc}1;31msweep: error:")));
+
+    let quiet = sweep_in(dir.path(), &["scan", "a.log", "--format", "auto", "--out", "lake", "-q"], &[]);
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("INFO"), "nothing is logged without -v");
+    let verbose = sweep_in(dir.path(), &["-v", "scan", "a.log", "--format", "auto", "--out", "lake2", "-q"], &[]);
+    let log = String::from_utf8_lossy(&verbose.stderr);
+    assert!(log.contains("format auto") && log.contains("format=squid"), "{log}");
+    assert!(log.contains("run committed to the lake"), "{log}");
+}
+
+/// A pipeline printed from flags runs the same wherever the file is saved and whichever
+/// folder `sweep run` starts in.
+#[test]
+fn a_printed_pipeline_runs_from_any_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    std::fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
+    ok(sweep_in(dir.path(), &["generate", "--format", "squid", "--lines", "40", "--malformed-per-million", "0", "--out", "a.log"], &[]));
+    let toml = ok(sweep_in(dir.path(), &["scan", "a.log", "--format", "squid", "--out", "lake", "--print-pipeline"], &[]));
+    std::fs::write(dir.path().join("conf/pipeline.toml"), &toml).unwrap();
+    let summary = ok(sweep_in(&dir.path().join("elsewhere"), &["run", "../conf/pipeline.toml", "--summary", "-"], &[]));
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["events"], 40, "{summary}");
+    assert!(dir.path().join("lake/events").is_dir(), "the lake is where the flags said");
+}

@@ -530,6 +530,7 @@ impl RunTxn<'_> {
         // lake's next open.
         let pending = self.lake.journal.join("pending").join(format!("{}.json", self.run_id));
         write_durably(&pending, &serde_json::to_vec_pretty(&record).expect("a run record serialises"))?;
+        tracing::info!(run = %record.run_id, seq, tables = record.tables.len(), inputs = record.inputs.len(), "run committed to the lake");
         self.done = true;
         self.lake.apply(&record)?;
         self.lake.file_record(&record, &pending)?;

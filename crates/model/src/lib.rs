@@ -437,7 +437,9 @@ impl Pipeline {
         self.sweeper().is_some_and(|s| s.intel.iter().any(|f| f.refresh.is_some()))
     }
 
-    fn resolve_paths(&mut self, base: &Path) {
+    /// Makes every relative path of the pipeline relative to `base` (a file's folder, or
+    /// the current folder for a pipeline printed from command-line flags).
+    pub fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             // An empty path is no path (an intel source fetched from a URL).
             if p.is_relative() && !p.as_os_str().is_empty() {

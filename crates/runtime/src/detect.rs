@@ -66,6 +66,7 @@ pub fn resolve_auto_formats(pipeline: &Pipeline) -> Result<(Pipeline, BTreeMap<S
             let name = input.name();
             match sweep_formats::detect::detect(&sample(&input)?) {
                 Some(found) => {
+                    tracing::info!(file = %name, format = %found.label, events = found.events, lines = found.data_lines, "format auto");
                     chosen.insert(name.clone(), found.label.clone());
                     match groups.iter_mut().find(|(label, _, _)| *label == found.label) {
                         Some((_, _, files)) => files.push(name),

@@ -65,7 +65,9 @@ pub fn batch_cache_dir(pipeline_cache: Option<&Path>) -> PathBuf {
 /// pulled once into the cache (conditional requests), local files read as they are.
 pub fn load_intel(spec: &SweeperSpec, cache: Option<&Path>) -> Result<LoadedIntel, RunError> {
     if !spec.intel.iter().any(|f| f.is_remote()) {
-        return Ok(sweep_sweeper::load_intel(spec)?);
+        let loaded = sweep_sweeper::load_intel(spec)?;
+        tracing::info!(indicators = loaded.index.len(), feeds = loaded.feeds.len(), seconds = loaded.load_s, "intel loaded");
+        return Ok(loaded);
     }
     let mut sources = IntelSources::open(spec, &batch_cache_dir(cache)).map_err(RunError::intel)?;
     for pulled in sources.pull(false).map_err(RunError::intel)? {
@@ -74,6 +76,7 @@ pub fn load_intel(spec: &SweeperSpec, cache: Option<&Path>) -> Result<LoadedInte
         }
     }
     let (loaded, _) = sources.build().map_err(RunError::intel)?;
+    tracing::info!(indicators = loaded.index.len(), feeds = loaded.feeds.len(), seconds = loaded.load_s, "intel loaded");
     Ok(loaded)
 }
 
@@ -211,6 +214,7 @@ impl StreamIntel {
         let mut retro_from_version = None;
         if let Some(update) = self.ready.take().or_else(|| self.live.try_next()) {
             let version = update.intel.index.version().to_string();
+            tracing::info!(version = %version, indicators = update.intel.index.len(), batch, "intel version swapped in");
             self.live.set_in_use(&version);
             self.taken = Some((version.clone(), update.previous_version.clone(), update.added.clone()));
             self.last_build_s = update.build_s;
@@ -227,6 +231,7 @@ impl StreamIntel {
                         parts,
                     };
                     checkpoint.plan_retro(batch, &plan)?;
+                    tracing::info!(version = %version, added = update.added.len(), parts = plan.parts.len(), batch, "retro-sweep planned");
                     self.retro_pending.extend((0..plan.parts.len() as u32).map(|part| RetroPart { plan: batch, part }));
                 }
             }

@@ -418,6 +418,13 @@ impl LoopState {
         engine.committed(planned.batch);
 
         // Committed: everything below is reporting.
+        tracing::debug!(
+            batch = planned.batch,
+            lines = done.lines,
+            hits = done.hits,
+            seconds = batch_started.elapsed().as_secs_f64(),
+            "batch committed"
+        );
         self.summary.batches += 1;
         if let (Some(stream_intel), Some(batch_intel)) = (&ctx.intel, &intel) {
             let mut m = ctx.live.intel.lock().unwrap_or_else(|e| e.into_inner());
