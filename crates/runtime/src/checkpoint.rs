@@ -5,7 +5,8 @@
 //! <checkpoint>/
 //!   pipeline.json        the pipeline id (the Delta app id) and creation time
 //!   offsets/<n>.json     batch n's planned offset ranges, written BEFORE any sink sees it
-//!   state/<n>.json       the window analyser's state after batch n
+//!   state/<n>.json       the window analyser's state after batch n (every tenth batch), or
+//!   state/<n>.delta      what batch n changed in it (the other batches)
 //!   commits/<n>.json     written LAST, once every sink holds batch n: running totals
 //!   retro/<n>.json       the retro-sweep that the intel version taken at batch n owes:
 //!                        the stored event files it covers, in parts (written before
@@ -29,6 +30,16 @@ use crate::RunError;
 
 /// How many finished batches keep their files (older ones are deleted).
 const KEEP_BATCHES: u64 = 20;
+
+/// Every this many batches the window state is written whole; the batches between write
+/// what they changed. A state therefore costs what its batch changed, not what it holds, and
+/// the last whole state is always within the batches kept.
+pub const FULL_STATE_EVERY: u64 = 10;
+
+/// True when batch `batch` writes its window state whole.
+pub fn full_state_due(batch: u64) -> bool {
+    batch.is_multiple_of(FULL_STATE_EVERY)
+}
 
 /// The offset ranges of one micro-batch, keyed by `kafka:<topic>/<partition>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +72,13 @@ pub struct PlannedBatch {
     /// the first of a new version, sweeps the whole lookback itself.
     #[serde(default)]
     pub retro_in_parts: bool,
+}
+
+/// The window state a batch commits: whole, or what the batch changed.
+#[derive(Debug, Clone, Copy)]
+pub enum WindowState<'a> {
+    Full(&'a [u8]),
+    Delta(&'a [u8]),
 }
 
 /// One part of a retro-sweep plan, done by one batch.
@@ -152,8 +170,10 @@ pub struct Resume {
     /// The last committed batch, if any.
     pub committed: Option<u64>,
     pub totals: Totals,
-    /// The window state after the last committed batch.
+    /// The window state after the last committed batch: the last whole state, and what
+    /// each batch after it changed, to apply in order.
     pub window_state: Option<Vec<u8>>,
+    pub window_deltas: Vec<Vec<u8>>,
     /// The Sigma correlator's state after the last committed batch.
     pub sigma_state: Option<Vec<u8>>,
     /// Where the next new batch starts (the end of the last planned batch).
@@ -189,12 +209,12 @@ impl Checkpoint {
         let read_state = |path: PathBuf| -> Result<Option<Vec<u8>>, RunError> {
             if path.exists() { Ok(Some(fs::read(&path).map_err(|e| ckpt_io(&path, e))?)) } else { Ok(None) }
         };
-        let (totals, window_state, sigma_state) = match committed {
+        let (totals, (window_state, window_deltas), sigma_state) = match committed {
             Some(c) => {
                 let commit: CommitRecord = read_json(&ckpt.file("commits", c))?;
-                (commit.totals, read_state(ckpt.file("state", c))?, read_state(ckpt.sigma_file(c))?)
+                (commit.totals, ckpt.window_chain(c)?, read_state(ckpt.sigma_file(c))?)
             }
-            None => (Totals::default(), None, None),
+            None => (Totals::default(), (None, Vec::new()), None),
         };
         let next = committed.map_or(0, |c| c + 1);
         let unfinished_path = ckpt.file("offsets", next);
@@ -215,6 +235,7 @@ impl Checkpoint {
             committed,
             totals,
             window_state,
+            window_deltas,
             sigma_state,
             next_from,
             unfinished,
@@ -282,12 +303,14 @@ impl Checkpoint {
         &self,
         planned: &PlannedBatch,
         totals: &Totals,
-        window_state: Option<&[u8]>,
+        window: Option<WindowState<'_>>,
         sigma_state: Option<&[u8]>,
     ) -> Result<(), RunError> {
         let batch = planned.batch;
-        if let Some(state) = window_state {
-            write_atomic(&self.file("state", batch), state)?;
+        match window {
+            Some(WindowState::Full(state)) => write_atomic(&self.file("state", batch), state)?,
+            Some(WindowState::Delta(delta)) => write_atomic(&self.delta_file(batch), delta)?,
+            None => {}
         }
         if let Some(state) = sigma_state {
             write_atomic(&self.sigma_file(batch), state)?;
@@ -298,6 +321,7 @@ impl Checkpoint {
             for sub in ["offsets", "state", "commits"] {
                 let _ = fs::remove_file(self.file(sub, old));
             }
+            let _ = fs::remove_file(self.delta_file(old));
             let _ = fs::remove_file(self.sigma_file(old));
             self.prune_retro_plans(planned, old);
         }
@@ -318,6 +342,44 @@ impl Checkpoint {
             {
                 let _ = fs::remove_file(entry.path());
             }
+        }
+    }
+
+    /// What batch `batch` changed in the window state.
+    fn delta_file(&self, batch: u64) -> PathBuf {
+        self.dir.join("state").join(format!("{batch:012}.delta"))
+    }
+
+    /// The window state after batch `committed`: the last whole state at or before it and the
+    /// deltas of the batches after that one, oldest first.
+    fn window_chain(&self, committed: u64) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>), RunError> {
+        let read = |path: PathBuf| fs::read(&path).map_err(|e| ckpt_io(&path, e));
+        let mut deltas = Vec::new();
+        let mut batch = committed;
+        loop {
+            let full = self.file("state", batch);
+            if full.exists() {
+                deltas.reverse();
+                return Ok((Some(read(full)?), deltas));
+            }
+            let delta = self.delta_file(batch);
+            if !delta.exists() {
+                if deltas.is_empty() {
+                    return Ok((None, deltas));
+                }
+                return Err(RunError::Checkpoint(format!(
+                    "the window state after batch {committed} needs {} or an earlier whole state, which is gone; \
+                     the checkpoint folder is damaged: use a new one",
+                    delta.display()
+                )));
+            }
+            deltas.push(read(delta)?);
+            let Some(before) = batch.checked_sub(1) else {
+                return Err(RunError::Checkpoint(format!(
+                    "the window state after batch {committed} has no whole state to start from; the checkpoint folder is damaged: use a new one"
+                )));
+            };
+            batch = before;
         }
     }
 
@@ -410,7 +472,7 @@ mod tests {
         let (ckpt, first) = Checkpoint::open(dir.path(), 1).unwrap();
         ckpt.plan(&planned(0, 0, 10)).unwrap();
         let totals = Totals { lines: 10, ..Totals::default() };
-        ckpt.commit(&planned(0, 0, 10), &totals, Some(b"state-0"), None).unwrap();
+        ckpt.commit(&planned(0, 0, 10), &totals, Some(WindowState::Full(b"state-0")), None).unwrap();
         ckpt.plan(&planned(1, 10, 25)).unwrap();
         // crash here
         let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();
@@ -463,6 +525,30 @@ mod tests {
         }
         assert!(ckpt.retro_plan(1).is_ok());
         assert!(ckpt.retro_plan(0).is_err(), "a plan no batch needs is pruned");
+    }
+
+    #[test]
+    fn the_window_state_resumes_from_its_last_whole_state_and_the_deltas_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ckpt, _) = Checkpoint::open(dir.path(), 1).unwrap();
+        for b in 0..34u64 {
+            let batch = planned(b, b as i64, b as i64 + 1);
+            ckpt.plan(&batch).unwrap();
+            let bytes = format!("state-{b}").into_bytes();
+            let state = if full_state_due(b) { WindowState::Full(&bytes) } else { WindowState::Delta(&bytes) };
+            ckpt.commit(&batch, &Totals::default(), Some(state), None).unwrap();
+        }
+        let (_, resume) = Checkpoint::open(dir.path(), 2).unwrap();
+        assert_eq!(resume.window_state.as_deref(), Some(&b"state-30"[..]));
+        let deltas: Vec<String> = resume.window_deltas.iter().map(|d| String::from_utf8_lossy(d).into_owned()).collect();
+        assert_eq!(deltas, ["state-31", "state-32", "state-33"]);
+        // Pruning kept what the chain needs, and removed the rest of the old batches.
+        assert!(!dir.path().join("state/000000000010.json").exists() && !dir.path().join("state/000000000011.delta").exists());
+
+        // A chain whose whole state is gone is a damaged checkpoint, said so.
+        std::fs::remove_file(dir.path().join("state/000000000030.json")).unwrap();
+        let err = Checkpoint::open(dir.path(), 3).err().unwrap().to_string();
+        assert!(err.contains("damaged"), "{err}");
     }
 
     #[test]

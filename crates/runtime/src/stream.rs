@@ -34,7 +34,7 @@ use sweep_kafka::sink::AlertProducer;
 use sweep_kafka::source::{PolledBatch, TopicSource};
 use sweep_model::{KafkaSourceSpec, Pipeline, SinkSpec, WriteMode};
 
-use crate::checkpoint::{Checkpoint, PlannedBatch, Resume, Totals};
+use crate::checkpoint::{Checkpoint, PlannedBatch, Resume, Totals, WindowState};
 use crate::intel::{BatchIntel, StreamIntel};
 use crate::metrics::StreamMetrics;
 use crate::{LatencyRecorder, RunCounters, RunError, RunSummary, StreamSummary, TableSummary, now_micros};
@@ -88,8 +88,10 @@ pub struct BatchDone {
     pub inactive: u64,
     /// Kafka messages to send (key, JSON) before the batch's commit marker.
     pub alerts: Vec<(String, Vec<u8>)>,
-    /// The window analyser's state after the batch, stored with the commit marker.
+    /// The window analyser's state after the batch, stored with the commit marker: whole,
+    /// or (with `window_state_is_delta`) what the batch changed in it.
     pub window_state: Option<Vec<u8>>,
+    pub window_state_is_delta: bool,
     /// The Sigma correlator's state after the batch, for the checkpoint.
     pub sigma_state: Option<Vec<u8>>,
     /// When the batch's messages were produced: (milliseconds since the epoch, messages).
@@ -414,7 +416,9 @@ impl LoopState {
             *totals.reject_reasons.entry(reason.clone()).or_default() += n;
         }
         // Step 5: the commit marker.
-        ctx.checkpoint.commit(planned, totals, done.window_state.as_deref(), done.sigma_state.as_deref())?;
+        let window =
+            done.window_state.as_deref().map(|s| if done.window_state_is_delta { WindowState::Delta(s) } else { WindowState::Full(s) });
+        ctx.checkpoint.commit(planned, totals, window, done.sigma_state.as_deref())?;
         engine.committed(planned.batch);
 
         // Committed: everything below is reporting.

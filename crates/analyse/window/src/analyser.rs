@@ -71,10 +71,25 @@ struct Pane {
     errors: i64,
     denied: i64,
     hosts: HashSet<Box<str>>,
+    /// Changed since the last snapshot: a delta snapshot carries it.
+    dirty: bool,
 }
 
 impl Pane {
+    fn from_record(requests: i64, request_bytes: i64, response_bytes: i64, errors: i64, denied: i64, hosts: Vec<String>) -> Pane {
+        Pane {
+            requests,
+            request_bytes,
+            response_bytes,
+            errors,
+            denied,
+            hosts: hosts.into_iter().map(String::into_boxed_str).collect(),
+            dirty: false,
+        }
+    }
+
     fn absorb(&mut self, other: Pane) {
+        self.dirty = true;
         self.requests = self.requests.wrapping_add(other.requests);
         self.request_bytes = self.request_bytes.wrapping_add(other.request_bytes);
         self.response_bytes = self.response_bytes.wrapping_add(other.response_bytes);
@@ -148,6 +163,10 @@ pub struct WindowAnalyser {
     batch_max: Option<i64>,
     late_events: u64,
     untimed_events: u64,
+    /// Since the last snapshot: panes up to this index were dropped (windows emitted).
+    evicted_through: Option<i64>,
+    /// Since the last snapshot: every pane was dropped (end of input).
+    cleared: bool,
 }
 
 /// Version of the checkpoint format written by [`WindowAnalyser::snapshot`].
@@ -164,6 +183,23 @@ struct Snapshot {
     batch_max: Option<i64>,
     late_events: u64,
     untimed_events: u64,
+    panes: Vec<PaneRecord>,
+}
+
+/// What changed since the last snapshot ([`WindowAnalyser::delta_snapshot`]): applied in
+/// this order, `cleared`, then `evicted_through`, then `panes` (each replaces the pane).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Delta {
+    version: u32,
+    delta: bool,
+    watermark: Option<i64>,
+    emitted_until: Option<i64>,
+    batch_max: Option<i64>,
+    late_events: u64,
+    untimed_events: u64,
+    cleared: bool,
+    evicted_through: Option<i64>,
     panes: Vec<PaneRecord>,
 }
 
@@ -282,6 +318,8 @@ impl WindowAnalyser {
             batch_max: None,
             late_events: 0,
             untimed_events: 0,
+            evicted_through: None,
+            cleared: false,
         })
     }
 
@@ -343,6 +381,7 @@ impl WindowAnalyser {
                     map.insert(key.into(), KeyPanes::new());
                 }
                 let pane = map.get_mut(key).expect("inserted above").entry(pane_index).or_default();
+                pane.dirty = true;
                 pane.requests += 1;
                 pane.request_bytes = pane.request_bytes.wrapping_add(req);
                 pane.response_bytes = pane.response_bytes.wrapping_add(resp);
@@ -380,6 +419,7 @@ impl WindowAnalyser {
         self.emitted_until = Some(w);
         // A pane is in windows `pane - span + 1 ..= pane`; once the last of them is final, drop it.
         let last_final = w.saturating_sub(self.size).div_euclid(self.slide);
+        self.evicted_through = Some(self.evicted_through.map_or(last_final, |e| e.max(last_final)));
         for map in &mut self.state {
             map.retain(|_, panes| {
                 *panes = panes.split_off(&last_final.saturating_add(1));
@@ -418,6 +458,8 @@ impl WindowAnalyser {
         for map in &mut self.state {
             map.clear();
         }
+        self.cleared = true;
+        self.evicted_through = None;
         Ok(out)
     }
 
@@ -462,6 +504,118 @@ impl WindowAnalyser {
 
     /// The whole state as bytes (JSON with a format version), for checkpoints. The same state
     /// always gives the same bytes.
+    fn pane_record(&self, kind: KeyKind, key: &str, index: i64, pane: &Pane) -> PaneRecord {
+        let mut hosts: Vec<String> = pane.hosts.iter().map(|h| h.to_string()).collect();
+        hosts.sort_unstable();
+        PaneRecord {
+            key_kind: kind,
+            key: key.to_string(),
+            pane_start: index * self.slide,
+            requests: pane.requests,
+            request_bytes: pane.request_bytes,
+            response_bytes: pane.response_bytes,
+            errors: pane.errors,
+            denied: pane.denied,
+            hosts,
+        }
+    }
+
+    /// Records that the state as it is now was saved (by [`snapshot`](Self::snapshot)): the
+    /// next [`delta_snapshot`](Self::delta_snapshot) carries only what changes after this.
+    pub fn mark_saved(&mut self) {
+        for map in &mut self.state {
+            for panes in map.values_mut() {
+                for pane in panes.values_mut() {
+                    pane.dirty = false;
+                }
+            }
+        }
+        self.evicted_through = None;
+        self.cleared = false;
+    }
+
+    /// What changed since the last snapshot, as bytes (JSON with a format version): the
+    /// panes counted into, the panes dropped, the watermark and counters. Restoring the last
+    /// full snapshot and applying every delta after it in order ([`apply_delta`](Self::apply_delta))
+    /// gives this state. Its size follows what a batch changed, not the whole state, so that
+    /// a stream's checkpoint costs the same at any state size.
+    pub fn delta_snapshot(&mut self) -> Vec<u8> {
+        let mut panes = Vec::new();
+        for kind in KeyKind::ALL {
+            let mut keys: Vec<_> = self.state[kind.index()].iter().filter(|(_, p)| p.values().any(|p| p.dirty)).collect();
+            keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (key, key_panes) in keys {
+                for (&p, pane) in key_panes.iter().filter(|(_, p)| p.dirty) {
+                    panes.push(self.pane_record(kind, key, p, pane));
+                }
+            }
+        }
+        let delta = Delta {
+            version: SNAPSHOT_VERSION,
+            delta: true,
+            watermark: self.watermark,
+            emitted_until: self.emitted_until,
+            batch_max: self.batch_max,
+            late_events: self.late_events,
+            untimed_events: self.untimed_events,
+            cleared: self.cleared,
+            evicted_through: self.evicted_through,
+            panes,
+        };
+        let bytes = serde_json::to_vec(&delta).expect("a window delta serialises");
+        self.mark_saved();
+        bytes
+    }
+
+    /// Applies a delta written by [`delta_snapshot`](Self::delta_snapshot) to this state (the
+    /// state it was taken after).
+    pub fn apply_delta(&mut self, bytes: &[u8]) -> Result<(), WindowError> {
+        let bad = |msg: String| WindowError::Snapshot(msg);
+        let delta: Delta = serde_json::from_slice(bytes).map_err(|e| bad(format!("damaged window checkpoint delta: {e}")))?;
+        if delta.version != SNAPSHOT_VERSION || !delta.delta {
+            return Err(bad(format!(
+                "a window checkpoint delta of format version {}, this build reads version {SNAPSHOT_VERSION}",
+                delta.version
+            )));
+        }
+        if delta.cleared {
+            for map in &mut self.state {
+                map.clear();
+            }
+        }
+        if let Some(last) = delta.evicted_through {
+            for map in &mut self.state {
+                map.retain(|_, panes| {
+                    *panes = panes.split_off(&last.saturating_add(1));
+                    !panes.is_empty()
+                });
+            }
+        }
+        self.watermark = delta.watermark;
+        self.emitted_until = delta.emitted_until;
+        self.batch_max = delta.batch_max;
+        self.late_events = delta.late_events;
+        self.untimed_events = delta.untimed_events;
+        for r in delta.panes {
+            self.check_record(&r)?;
+            let (index, kind) = (r.pane_start.div_euclid(self.slide), r.key_kind);
+            let pane = Pane::from_record(r.requests, r.request_bytes, r.response_bytes, r.errors, r.denied, r.hosts);
+            self.state[kind.index()].entry(r.key.into_boxed_str()).or_default().insert(index, pane);
+        }
+        self.mark_saved();
+        Ok(())
+    }
+
+    fn check_record(&self, r: &PaneRecord) -> Result<(), WindowError> {
+        if r.pane_start.rem_euclid(self.slide) != 0 || r.key.is_empty() || r.requests <= 0 || !self.spec.keys.contains(&r.key_kind) {
+            return Err(WindowError::Snapshot(format!(
+                "damaged window checkpoint: bad pane {} {:?} at {}",
+                r.key_kind, r.key, r.pane_start
+            )));
+        }
+        Ok(())
+    }
+
     pub fn snapshot(&self) -> Vec<u8> {
         let mut panes = Vec::new();
         for kind in KeyKind::ALL {
@@ -469,19 +623,7 @@ impl WindowAnalyser {
             keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
             for (key, key_panes) in keys {
                 for (&p, pane) in key_panes {
-                    let mut hosts: Vec<String> = pane.hosts.iter().map(|h| h.to_string()).collect();
-                    hosts.sort_unstable();
-                    panes.push(PaneRecord {
-                        key_kind: kind,
-                        key: key.to_string(),
-                        pane_start: p * self.slide,
-                        requests: pane.requests,
-                        request_bytes: pane.request_bytes,
-                        response_bytes: pane.response_bytes,
-                        errors: pane.errors,
-                        denied: pane.denied,
-                        hosts,
-                    });
+                    panes.push(self.pane_record(kind, key, p, pane));
                 }
             }
         }
@@ -531,17 +673,8 @@ impl WindowAnalyser {
         a.late_events = snap.late_events;
         a.untimed_events = snap.untimed_events;
         for r in snap.panes {
-            if r.pane_start.rem_euclid(a.slide) != 0 || r.key.is_empty() || r.requests <= 0 || !a.spec.keys.contains(&r.key_kind) {
-                return Err(bad(format!("damaged window checkpoint: bad pane {} {:?} at {}", r.key_kind, r.key, r.pane_start)));
-            }
-            let pane = Pane {
-                requests: r.requests,
-                request_bytes: r.request_bytes,
-                response_bytes: r.response_bytes,
-                errors: r.errors,
-                denied: r.denied,
-                hosts: r.hosts.into_iter().map(String::into_boxed_str).collect(),
-            };
+            a.check_record(&r)?;
+            let pane = Pane::from_record(r.requests, r.request_bytes, r.response_bytes, r.errors, r.denied, r.hosts);
             let panes = a.state[r.key_kind.index()].entry(r.key.into_boxed_str()).or_default();
             if panes.insert(r.pane_start.div_euclid(a.slide), pane).is_some() {
                 return Err(bad("damaged window checkpoint: a pane appears twice".into()));

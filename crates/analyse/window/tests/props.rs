@@ -309,6 +309,38 @@ proptest! {
         prop_assert_eq!(alerts_of(&out), alerts_of(&out2));
     }
 
+    /// A stream checkpoints a full snapshot now and then and a delta after every other
+    /// micro-batch: the last full snapshot with the deltas after it, applied in order, is
+    /// the state itself (the same full snapshot, byte for byte), at every batch and after
+    /// the end of input.
+    #[test]
+    fn a_full_snapshot_and_its_deltas_restore_the_state(c in case(false), every in 1usize..5) {
+        let mut a = WindowAnalyser::new(c.spec.clone(), Mode::Streaming).unwrap();
+        let (mut base, mut deltas) = (a.snapshot(), Vec::new());
+        a.mark_saved();
+        let batches = c.batches();
+        for (i, b) in batches.iter().enumerate() {
+            a.observe(&batch(b)).unwrap();
+            if i + 1 == batches.len() {
+                a.end_input().unwrap();
+            } else {
+                a.end_batch().unwrap();
+            }
+            if i % every == 0 {
+                base = a.snapshot();
+                a.mark_saved();
+                deltas.clear();
+            } else {
+                deltas.push(a.delta_snapshot());
+            }
+            let mut restored = WindowAnalyser::restore(c.spec.clone(), &base).unwrap();
+            for d in &deltas {
+                restored.apply_delta(d).unwrap();
+            }
+            prop_assert_eq!(restored.snapshot(), a.snapshot(), "after batch {}", i);
+        }
+    }
+
     /// One batch-mode analyser per partition, merged, equals one analyser over everything.
     #[test]
     fn merged_partitions_equal_one_analyser(c in case(true)) {

@@ -417,7 +417,9 @@ impl Batches<'_> {
             suppressed: intel.suppressed,
             inactive: intel.inactive,
             alerts,
+            // The panes live in a Parquet folder; the state names it, so it is small and whole.
             window_state: window_json,
+            window_state_is_delta: false,
             sigma_state,
             detections,
             produced_ms,

@@ -156,7 +156,13 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let sweeper_fields = pipeline.sweeper().map(|s| s.fields.clone());
     let window = match pipeline.window() {
         Some(spec) => Some(match &resume.window_state {
-            Some(bytes) => window::WindowAnalyser::restore(spec.clone(), bytes)?,
+            Some(bytes) => {
+                let mut analyser = window::WindowAnalyser::restore(spec.clone(), bytes)?;
+                for delta in &resume.window_deltas {
+                    analyser.apply_delta(delta)?;
+                }
+                analyser
+            }
             None => window::WindowAnalyser::new(spec.clone(), window::Mode::Streaming)?,
         }),
         None => None,
@@ -332,6 +338,7 @@ impl MicroBatchEngine for EmbeddedBatches {
         for ts in polled.messages.iter().filter_map(|m| m.timestamp_ms) {
             *produced.entry(ts).or_default() += 1;
         }
+        let whole_state = sweep_runtime::checkpoint::full_state_due(planned.batch);
         Ok(BatchDone {
             lines: out.counts.lines,
             events: out.counts.events - out.late,
@@ -348,7 +355,18 @@ impl MicroBatchEngine for EmbeddedBatches {
             suppressed: out.stats.suppressed,
             inactive: out.stats.inactive,
             alerts: out.alerts,
-            window_state: self.stages.window.as_ref().map(|w| w.snapshot()),
+            // Whole every few batches, otherwise what this batch changed: the checkpoint's
+            // cost follows the batch, not the size of the open windows.
+            window_state: self.stages.window.as_mut().map(|w| {
+                if whole_state {
+                    let state = w.snapshot();
+                    w.mark_saved();
+                    state
+                } else {
+                    w.delta_snapshot()
+                }
+            }),
+            window_state_is_delta: !whole_state,
             sigma_state: self.stages.sigma.as_ref().and_then(|(_, c)| c.as_ref()).map(|c| c.snapshot()),
             produced_ms: produced.into_iter().collect(),
         })
