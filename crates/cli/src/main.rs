@@ -80,6 +80,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a pipeline's tests: sample lines in, the rows expected out (events or reject
+    /// reasons, hits, findings, detections, counts); exit 1 when one fails.
+    #[command(after_help = "Examples:\n  sweep test tests.toml\n\nA test file (docs/pipeline.md, \"Testing a pipeline\"):\n  \
+                            pipeline = \"pipeline.toml\"\n  [[test]]\n  name = \"a denied request\"\n  \
+                            lines = [\"1700000000.000 5 10.0.0.1 TCP_DENIED/403 0 GET http://bad.example/ - HIER_NONE/- -\"]\n  \
+                            events = [{ host = \"bad.example\", status = 403 }]\n  counts = { rejects = 0 }")]
+    Test {
+        /// The test file (TOML).
+        file: PathBuf,
+        /// Print the outcomes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the built-in log formats, each with an example line.
     Formats,
     /// Tell which built-in format log files are in, with a confidence and a sample parse.
@@ -508,6 +521,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Detect { files, all } => detect(&files, all),
         Command::Check { pipeline, json } => check(&Pipeline::from_file(&pipeline)?, json),
+        Command::Test { file, json } => test_file(&file, json),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sweep", &mut std::io::stdout());
             Ok(())
@@ -841,6 +855,30 @@ fn man_pages(out: &std::path::Path) -> Result<()> {
         write(name, sub.clone())?;
     }
     eprintln!("wrote {} man pages to {} (man -M {} sweep)", written.len(), out.display(), out.display());
+    Ok(())
+}
+
+fn test_file(file: &std::path::Path, json: bool) -> Result<()> {
+    let outcomes = sweep::testing::run_test_file(file)?;
+    let failed = outcomes.iter().filter(|o| !o.failures.is_empty()).count();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcomes)?);
+    } else {
+        for outcome in &outcomes {
+            if outcome.failures.is_empty() {
+                println!("test {} ... {}", outcome.name, output::paint(output::Stream::Stdout, output::Style::Good, "ok"));
+            } else {
+                println!("test {} ... {}", outcome.name, output::paint(output::Stream::Stdout, output::Style::Error, "FAILED"));
+                for failure in &outcome.failures {
+                    println!("    {failure}");
+                }
+            }
+        }
+        println!("\n{} passed, {failed} failed", outcomes.len() - failed);
+    }
+    if failed > 0 {
+        bail!("{failed} of {} tests in {} failed", outcomes.len(), file.display());
+    }
     Ok(())
 }
 

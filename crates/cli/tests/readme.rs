@@ -63,6 +63,14 @@ fn the_readme_use_it_commands_work_in_order() {
     generate("squid", "20000", "1", "logs/access.log");
     generate("nginx", "5000", "2", "access.log");
     generate("nginx", "5000", "3", "access.log.1");
+    // The tests of `sweep test tests.toml`, over the pipeline the steps before it print.
+    std::fs::write(
+        d.join("tests.toml"),
+        "pipeline = \"pipeline.toml\"\n[[test]]\nname = \"a Squid line\"\n\
+         lines = [\"1700000000.000 5 10.0.0.1 TCP_MISS/200 10 GET http://example.com/ - HIER_DIRECT/1.2.3.4 text/html\"]\n\
+         events = [{ host = \"example.com\", status = 200 }]\n",
+    )
+    .unwrap();
     let fixtures = Path::new(ROOT).join("tests/fixtures/intel");
     copy_dir(&fixtures.join("feeds"), &d.join("feeds"));
     std::fs::copy(fixtures.join("feeds/spamhaus-drop.txt"), d.join("abuse.txt")).unwrap();

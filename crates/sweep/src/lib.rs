@@ -23,6 +23,7 @@
 
 pub mod check;
 pub mod generate;
+pub mod testing;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
