@@ -55,14 +55,15 @@ enum Command {
     },
     /// Run SQL over the tables in an output folder (tables: events, rejects, ...).
     #[command(
-        after_help = "Examples:\n  sweep query lake/ \"SELECT host, count(*) FROM events GROUP BY host ORDER BY 2 DESC LIMIT 10\"\n                              sweep query lake/ \"SHOW TABLES\"              (or \\d; \\d hits lists a table's columns)\n                              sweep query lake/ \"SELECT * FROM hits\" --output csv > hits.csv\n                              sweep query lake/ \"SELECT * FROM hits\" --output parquet hits.parquet"
+        after_help = "Examples:\n  sweep query lake/ \"SELECT host, count(*) FROM events GROUP BY host ORDER BY 2 DESC LIMIT 10\"\n  sweep query lake/ \"SHOW TABLES\"              (or \\d; \\d hits lists a table's columns)\n  sweep query lake/ \"SELECT * FROM hits\" --output csv > hits.csv\n  sweep query lake/ \"SELECT * FROM hits\" --output parquet hits.parquet\n  sweep query lake/                            (a shell: SQL ending with ;, history, \\q to quit)\n  echo \"SHOW TABLES; SELECT count(*) FROM hits;\" | sweep query lake/"
     )]
     Query {
         /// The folder a run wrote (its --out or [load] dir).
         lake: PathBuf,
         /// The SQL statement, for example "SELECT host, count(*) FROM events GROUP BY host ORDER BY 2 DESC LIMIT 10";
-        /// also SHOW TABLES, DESCRIBE TABLE, and \d [TABLE].
-        sql: String,
+        /// also SHOW TABLES, DESCRIBE TABLE, and \d [TABLE]. Without it: an interactive shell on a
+        /// terminal, else the statements on standard input (ending with ;).
+        sql: Option<String>,
         /// Where to write the result (required with --output parquet; standard output otherwise).
         file: Option<PathBuf>,
         /// How to print the result (csv writes list columns as [a, b]).
@@ -136,8 +137,9 @@ enum Command {
         /// (embedded engine).
         #[arg(long, value_name = "PATH")]
         sigma: Vec<PathBuf>,
-        /// Only events on or after this date (YYYY-MM-DD).
-        #[arg(long)]
+        /// Only events on or after this day: YYYY-MM-DD, today, yesterday, or a span back
+        /// from now (7d, 36h).
+        #[arg(long, value_parser = parse_since)]
         since: Option<String>,
         /// Write the summary as JSON to this file (- for standard output, instead of the human summary).
         #[arg(long)]
@@ -514,7 +516,8 @@ fn dispatch(cli: Cli) -> Result<()> {
             common.apply(&mut p);
             run_and_report(&p, &common)
         }
-        Command::Query { lake, sql, file, output } => query(lake, &sql, file, output),
+        Command::Query { lake, sql: Some(sql), file, output } => query(lake, &sql, file, output),
+        Command::Query { lake, sql: None, output, .. } => query_shell(&lake, output),
         Command::Formats => {
             formats();
             Ok(())
@@ -717,8 +720,11 @@ fn query(lake: PathBuf, sql: &str, file: Option<PathBuf>, output: QueryOutput) -
     };
     match output {
         QueryOutput::Table => {
+            // On a terminal a long value (a URL, a user agent) is cut, so that rows stay rows.
+            let on_terminal = file.is_none() && std::io::stdout().is_terminal();
+            let (schema, batches) = if on_terminal { cut_long_values(schema, batches, 60)? } else { (schema, batches) };
             writeln!(out, "{}", sweep::arrow::util::pretty::pretty_format_batches_with_schema(schema, &batches)?)?;
-            if file.is_none() && std::io::stdout().is_terminal() {
+            if on_terminal {
                 let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
                 writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" })?;
             }
@@ -796,6 +802,152 @@ fn write_summary(path: &std::path::Path, summary: &impl serde::Serialize) -> Res
 }
 
 /// psql's listing commands: `\d` lists the tables, `\d TABLE` a table's columns.
+/// The text columns of `batches` with values longer than `max` characters cut, ending in `…`.
+fn cut_long_values(
+    schema: sweep::arrow::datatypes::SchemaRef,
+    batches: Vec<RecordBatch>,
+    max: usize,
+) -> Result<(sweep::arrow::datatypes::SchemaRef, Vec<RecordBatch>)> {
+    use sweep::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+    use sweep::arrow::datatypes::{DataType, Field, Schema};
+    let is_text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    let cut_schema = std::sync::Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| if is_text(f.data_type()) { Field::new(f.name(), DataType::Utf8, true) } else { f.as_ref().clone() })
+            .collect::<Vec<_>>(),
+    ));
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| -> Result<ArrayRef> {
+                if !is_text(c.data_type()) {
+                    return Ok(c.clone());
+                }
+                let text = sweep::arrow::compute::cast(c, &DataType::Utf8)?;
+                let text = text.as_string::<i32>();
+                let cut: StringArray = (0..text.len()).map(|i| text.is_valid(i).then(|| shorten(text.value(i), max))).collect();
+                Ok(std::sync::Arc::new(cut))
+            })
+            .collect::<Result<_>>()?;
+        out.push(RecordBatch::try_new(cut_schema.clone(), columns)?);
+    }
+    Ok((cut_schema, out))
+}
+
+/// `sweep query LAKE` without SQL: a shell with history on a terminal, else the statements
+/// of standard input, one after the other.
+fn query_shell(lake: &std::path::Path, output: QueryOutput) -> Result<()> {
+    use std::io::Read;
+
+    if !lake.is_dir() {
+        bail!("{}: no such folder (give the folder a run wrote: its --out or [load] dir)", lake.display());
+    }
+    if matches!(output, QueryOutput::Parquet) {
+        bail!(
+            "--output parquet writes one file: give the SQL and the file, as in sweep query lake/ \"SELECT ...\" --output parquet out.parquet"
+        );
+    }
+    let run = |sql: &str| -> bool {
+        match query(lake.to_path_buf(), sql, None, output) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("{} {e:#}", output::paint(output::Stream::Stderr, output::Style::Error, "error:"));
+                false
+            }
+        }
+    };
+    if !std::io::stdin().is_terminal() {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading SQL from standard input")?;
+        let statements = split_statements(&text);
+        let failed = statements.iter().filter(|s| !run(s)).count();
+        if failed > 0 {
+            bail!("{failed} of {} statements failed", statements.len());
+        }
+        return Ok(());
+    }
+    // A plain line reader: each statement is appended to a history file (for `grep` and
+    // copying back); there is no line editing.
+    let history =
+        sweep::intel_cache_dir(None).parent().map(|d| d.join("query_history")).unwrap_or_else(|| PathBuf::from(".sweep_query_history"));
+    if let Some(dir) = history.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut history_file = std::fs::OpenOptions::new().create(true).append(true).open(&history).ok();
+    eprintln!(
+        "sweep query {}: SQL ending with ;  \\d [TABLE] lists tables or columns  \\q quits  (history: {})",
+        lake.display(),
+        history.display()
+    );
+    let mut pending = String::new();
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("{}", if pending.is_empty() { "sweep> " } else { "   ...> " });
+        let mut line = String::new();
+        if stdin.read_line(&mut line).context("reading a line")? == 0 {
+            break;
+        }
+        let trimmed = line.trim();
+        if pending.is_empty() {
+            if matches!(trimmed, "\\q" | "quit" | "exit") {
+                break;
+            }
+            if trimmed.is_empty() {
+                continue;
+            }
+        }
+        let statement = if pending.is_empty() && trimmed.starts_with('\\') {
+            trimmed.to_string()
+        } else {
+            pending.push_str(&line);
+            if !trimmed.ends_with(';') {
+                continue;
+            }
+            std::mem::take(&mut pending)
+        };
+        if let Some(f) = history_file.as_mut() {
+            let _ = writeln!(f, "{}", statement.trim());
+        }
+        run(&statement);
+    }
+    Ok(())
+}
+
+/// SQL statements separated by `;` (not inside quotes), and `\d` lines on their own.
+fn split_statements(text: &str) -> Vec<String> {
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for line in text.lines() {
+        if !quoted && current.trim().is_empty() && line.trim_start().starts_with('\\') {
+            statements.push(line.trim().to_string());
+            continue;
+        }
+        for c in line.chars() {
+            if c == '\'' {
+                quoted = !quoted;
+            }
+            if c == ';' && !quoted {
+                if !current.trim().is_empty() {
+                    statements.push(current.trim().to_string());
+                }
+                current.clear();
+            } else {
+                current.push(c);
+            }
+        }
+        current.push('\n');
+    }
+    if !current.trim().is_empty() {
+        statements.push(current.trim().to_string());
+    }
+    statements
+}
+
 fn psql_shortcut(sql: &str) -> String {
     let trimmed = sql.trim().trim_end_matches(';').trim();
     match trimmed.strip_prefix("\\d") {
@@ -856,6 +1008,33 @@ fn man_pages(out: &std::path::Path) -> Result<()> {
     }
     eprintln!("wrote {} man pages to {} (man -M {} sweep)", written.len(), out.display(), out.display());
     Ok(())
+}
+
+/// `--since` as the day (YYYY-MM-DD, UTC) it names.
+fn parse_since(text: &str) -> std::result::Result<String, String> {
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let day_of = |seconds: i64| sweep::calendar::date_string(seconds.div_euclid(86_400));
+    let text = text.trim();
+    match text {
+        "today" => return Ok(day_of(now_s)),
+        "yesterday" => return Ok(day_of(now_s - 86_400)),
+        _ => {}
+    }
+    let b = text.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' && text.chars().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()) {
+        let (y, m, d) = (text[..4].parse::<i64>(), text[5..7].parse::<u32>(), text[8..].parse::<u32>());
+        if let (Ok(y), Ok(m), Ok(d)) = (y, m, d)
+            && (1..=12).contains(&m)
+            && d >= 1
+            && d <= sweep::calendar::days_in_month(y, m)
+        {
+            return Ok(text.to_string());
+        }
+    }
+    match sweep::Span::parse(text) {
+        Ok(span) => Ok(day_of(now_s - span.as_secs() as i64)),
+        Err(_) => Err("write a day (2026-01-31), today, yesterday, or a span back from now (7d, 36h)".to_string()),
+    }
 }
 
 fn test_file(file: &std::path::Path, json: bool) -> Result<()> {

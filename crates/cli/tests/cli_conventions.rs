@@ -128,3 +128,22 @@ fn a_printed_pipeline_runs_from_any_folder() {
     assert_eq!(summary["events"], 40, "{summary}");
     assert!(dir.path().join("lake/events").is_dir(), "the lake is where the flags said");
 }
+
+/// `retro --since` takes the days a person says (yesterday, 7d, a date); a wrong one is one
+/// message naming the flag and what to write, with no internal wording.
+#[test]
+fn retro_since_takes_yesterday_and_a_mistake_is_one_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(sweep_in(dir.path(), &["generate", "--format", "squid", "--lines", "30", "--out", "a.log"], &[]));
+    ok(sweep_in(dir.path(), &["scan", "a.log", "--format", "squid", "--out", "lake", "-q"], &[]));
+    std::fs::write(dir.path().join("feed.txt"), "example.com\n").unwrap();
+    for since in ["yesterday", "today", "7d", "2026-01-31"] {
+        ok(sweep_in(dir.path(), &["retro", "lake", "--intel", "feed.txt", "--since", since], &[]));
+    }
+    let out = sweep_in(dir.path(), &["retro", "lake", "--intel", "feed.txt", "--since", "yesterdy"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--since") && stderr.contains("write a day (2026-01-31), today, yesterday"), "{stderr}");
+    assert!(!stderr.contains("worker") && !stderr.contains("planning"), "{stderr}");
+    assert_eq!(stderr.matches("error").count(), 1, "said once: {stderr}");
+}

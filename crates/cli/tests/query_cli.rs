@@ -88,3 +88,40 @@ fn query_writes_a_parquet_file() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--output parquet writes a file"));
 }
+
+/// `sweep query LAKE` without SQL reads the statements on standard input (a shell with
+/// history when it is a terminal): each result in turn; a failing one is reported and the
+/// others still run.
+#[test]
+fn query_without_sql_runs_the_statements_of_standard_input() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = |args: &[&str], input: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    support::ok(sweep(&["generate", "--format", "squid", "--lines", "30", "--malformed-per-million", "0", "--out", "a.log"], ""));
+    support::ok(sweep(&["scan", "a.log", "--format", "squid", "--out", "lake", "-q"], ""));
+    let out = sweep(
+        &["query", "lake", "--output", "csv"],
+        "SHOW TABLES;\n\\d events\nSELECT count(*) AS n\n  FROM events\n  WHERE url <> ';';\n",
+    );
+    let stdout = support::ok(out);
+    assert!(stdout.contains("table_name") && stdout.contains("rejects"), "{stdout}");
+    assert!(stdout.contains("column_name") && stdout.contains("client_ip"), "{stdout}");
+    assert!(stdout.ends_with("n\n30\n"), "{stdout}");
+
+    let out = sweep(&["query", "lake", "--output", "csv"], "SELECT nope FROM events; SELECT 1 AS one;");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("one\n1\n"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nope") && stderr.contains("1 of 2 statements failed"), "{stderr}");
+}
