@@ -455,7 +455,7 @@ fn main() {
     output::set_color(cli.color);
     init_logging(cli.verbose);
     if let Err(e) = dispatch(cli) {
-        eprintln!("{} {e:#}", output::paint(output::Stream::Stderr, output::Style::Error, "sweep: error:"));
+        eprintln!("{} {}", output::paint(output::Stream::Stderr, output::Style::Error, "sweep: error:"), user_message(&e));
         let run_error = e.chain().find_map(|c| c.downcast_ref::<sweep::Error>().and_then(sweep::Error::run_error));
         let code = match run_error {
             Some(sweep::RunError::Interrupted { .. }) => EXIT_INTERRUPTED,
@@ -464,6 +464,28 @@ fn main() {
         };
         std::process::exit(code);
     }
+}
+
+/// An error as the user reads it: each cause once (a message that already says its cause
+/// is not followed by it again), without the query engine's own labels.
+fn user_message(e: &anyhow::Error) -> String {
+    const LABELS: [&str; 5] = ["query engine: ", "Error during planning: ", "Schema error: ", "External error: ", "Arrow error: "];
+    let mut message = String::new();
+    for cause in e.chain() {
+        let mut text = cause.to_string();
+        while let Some(label) = LABELS.iter().find(|l| text.contains(**l)) {
+            text = text.replacen(label, "", 1);
+        }
+        let text = text.trim().trim_end_matches(':').to_string();
+        if text.is_empty() || message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 /// `--color` as given, read before parsing so that clap's own help and errors follow it.

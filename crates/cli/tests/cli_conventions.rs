@@ -147,3 +147,24 @@ fn retro_since_takes_yesterday_and_a_mistake_is_one_clear_message() {
     assert!(!stderr.contains("worker") && !stderr.contains("planning"), "{stderr}");
     assert_eq!(stderr.matches("error").count(), 1, "said once: {stderr}");
 }
+
+/// A user's mistake is said once, in the user's words, without the query engine's labels.
+#[test]
+fn a_mistake_is_said_once_without_internal_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(sweep_in(dir.path(), &["generate", "--format", "squid", "--lines", "10", "--out", "a.log"], &[]));
+    for (args, says) in [
+        (vec!["scan", "a.log", "--format", "squid", "--out", "lake", "--sql", "SELECT nope FROM events"], "No field named nope"),
+        (vec!["run", "nosuch.toml"], "nosuch.toml"),
+        (vec!["scan", "a.log", "--format", "squid", "--out", "lake", "--intel", "nosuch.txt"], "nosuch.txt"),
+        (vec!["scan", "a.log", "--format", "sqiud", "--out", "lake"], "sqiud"),
+    ] {
+        let out = sweep_in(dir.path(), &args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.matches(says).count(), 1, "{args:?} says it once: {stderr}");
+        for label in ["Error during planning", "Schema error", "query engine:", "worker thread"] {
+            assert!(!stderr.contains(label), "{args:?}: {stderr}");
+        }
+    }
+}
