@@ -245,7 +245,7 @@ fn a_source_that_fails_or_serves_garbage_keeps_the_indicators_it_had() {
 #[test]
 fn sigkill_during_refreshes_and_retro_sweeps_loses_and_duplicates_no_hit() {
     let Some(broker) = broker() else { return };
-    sigkill_rounds(&broker, "live-kill", "", 6, 1);
+    sigkill_rounds(&broker, "live-kill", "", 6, 1, 1);
 }
 
 /// The same on Spark, whose runs take longer to start: fewer rounds, longer between kills.
@@ -253,16 +253,18 @@ fn sigkill_during_refreshes_and_retro_sweeps_loses_and_duplicates_no_hit() {
 fn sigkill_during_refreshes_and_retro_sweeps_on_spark_loses_and_duplicates_no_hit() {
     let Some(broker) = broker() else { return };
     let Some((remote, _spark)) = support::spark::remote() else { return };
-    sigkill_rounds(&broker, "live-kill-spark", &format!("engine = \"spark\"\nremote = \"{remote}\"\n"), 4, 4);
+    // Parts of a few files each: a Spark batch takes a second or two, and one-file parts
+    // would make the retro-sweeps take minutes.
+    sigkill_rounds(&broker, "live-kill-spark", &format!("engine = \"spark\"\nremote = \"{remote}\"\n"), 4, 4, 64 << 10);
 }
 
 /// Runs a stream `rounds` times and kills it at random moments while hosts are published
 /// (one more in each of rounds 1-3), then once to the end: every event of a published host
 /// has exactly one hit. `engine` goes at the top of the pipeline file; `slow` stretches the
-/// random waits.
-fn sigkill_rounds(broker: &str, prefix: &str, engine: &str, rounds: usize, slow: u64) {
+/// random waits; retro-sweeps go in parts of `part_bytes` of stored events.
+fn sigkill_rounds(broker: &str, prefix: &str, engine: &str, rounds: usize, slow: u64, part_bytes: u64) {
     let LiveSetup { dir, server, topic, metrics, file, summary, lake } = live_setup(broker, prefix, 3, "unrelated-sweep-test.com\n", true);
-    let toml = std::fs::read_to_string(&file).unwrap();
+    let toml = std::fs::read_to_string(&file).unwrap().replace("retro_part_bytes = 1\n", &format!("retro_part_bytes = {part_bytes}\n"));
     std::fs::write(&file, format!("{engine}{toml}")).unwrap();
     let hosts = ["x1.evil-sweep-test.com", "x2.evil-sweep-test.com", "x3.evil-sweep-test.com"];
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
@@ -299,7 +301,7 @@ fn sigkill_rounds(broker: &str, prefix: &str, engine: &str, rounds: usize, slow:
     let child = start(&file, &summary);
     wait_for_lines(&metrics, produced as f64, Duration::from_secs(240));
     wait_until("the version with all hosts", Duration::from_secs(120), || metric_at_least(&metrics, "sweep_intel_indicators", 4.0));
-    wait_until("the last retro-sweep part", Duration::from_secs(120), || metric(&metrics, "sweep_retro_parts_pending") == Some(0.0));
+    wait_until("the last retro-sweep part", Duration::from_secs(60 * slow.max(2)), || metric(&metrics, "sweep_retro_parts_pending") == Some(0.0));
     // One more batch after the swap: the retro hits are committed with it.
     produce(broker, &topic, 3, lines(30, "www.quiet.example", 1, "end").iter().map(Vec::as_slice));
     wait_for_lines(&metrics, produced as f64 + 30.0, Duration::from_secs(120));
