@@ -301,7 +301,9 @@ fn sigkill_rounds(broker: &str, prefix: &str, engine: &str, rounds: usize, slow:
     let child = start(&file, &summary);
     wait_for_lines(&metrics, produced as f64, Duration::from_secs(240));
     wait_until("the version with all hosts", Duration::from_secs(120), || metric_at_least(&metrics, "sweep_intel_indicators", 4.0));
-    wait_until("the last retro-sweep part", Duration::from_secs(60 * slow.max(2)), || metric(&metrics, "sweep_retro_parts_pending") == Some(0.0));
+    wait_until("the last retro-sweep part", Duration::from_secs(60 * slow.max(2)), || {
+        metric(&metrics, "sweep_retro_parts_pending") == Some(0.0)
+    });
     // One more batch after the swap: the retro hits are committed with it.
     produce(broker, &topic, 3, lines(30, "www.quiet.example", 1, "end").iter().map(Vec::as_slice));
     wait_for_lines(&metrics, produced as f64 + 30.0, Duration::from_secs(120));

@@ -420,12 +420,7 @@ impl WindowAnalyser {
         // A pane is in windows `pane - span + 1 ..= pane`; once the last of them is final, drop it.
         let last_final = w.saturating_sub(self.size).div_euclid(self.slide);
         self.evicted_through = Some(self.evicted_through.map_or(last_final, |e| e.max(last_final)));
-        for map in &mut self.state {
-            map.retain(|_, panes| {
-                *panes = panes.split_off(&last_final.saturating_add(1));
-                !panes.is_empty()
-            });
-        }
+        self.drop_panes_through(last_final);
         Ok(out)
     }
 
@@ -584,12 +579,7 @@ impl WindowAnalyser {
             }
         }
         if let Some(last) = delta.evicted_through {
-            for map in &mut self.state {
-                map.retain(|_, panes| {
-                    *panes = panes.split_off(&last.saturating_add(1));
-                    !panes.is_empty()
-                });
-            }
+            self.drop_panes_through(last);
         }
         self.watermark = delta.watermark;
         self.emitted_until = delta.emitted_until;
@@ -604,6 +594,17 @@ impl WindowAnalyser {
         }
         self.mark_saved();
         Ok(())
+    }
+
+    /// Forgets every pane up to index `last` (their windows are all final), and keys left
+    /// without panes.
+    fn drop_panes_through(&mut self, last: i64) {
+        for map in &mut self.state {
+            map.retain(|_, panes| {
+                *panes = panes.split_off(&last.saturating_add(1));
+                !panes.is_empty()
+            });
+        }
     }
 
     fn check_record(&self, r: &PaneRecord) -> Result<(), WindowError> {
