@@ -1,6 +1,7 @@
 //! `sweep`: the command line.
 
 mod demo;
+mod line_editor;
 mod output;
 mod reference;
 
@@ -892,27 +893,29 @@ fn query_shell(lake: &std::path::Path, output: QueryOutput) -> Result<()> {
         }
         return Ok(());
     }
-    // A plain line reader: each statement is appended to a history file (for `grep` and
-    // copying back); there is no line editing.
+    // Arrows edit the line and walk the history; each statement is also appended to a
+    // history file, one line each (for `grep` and for the next session).
     let history =
         sweep::intel_cache_dir(None).parent().map(|d| d.join("query_history")).unwrap_or_else(|| PathBuf::from(".sweep_query_history"));
     if let Some(dir) = history.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let mut history_file = std::fs::OpenOptions::new().create(true).append(true).open(&history).ok();
+    let mut editor = line_editor::LineEditor::new(&history);
     eprintln!(
-        "sweep query {}: SQL ending with ;  \\d [TABLE] lists tables or columns  \\q quits  (history: {})",
+        "sweep query {}: SQL ending with ;  \\d [TABLE] lists tables or columns  \\q or Ctrl-D quits  (history: {})",
         lake.display(),
-        history.display()
+        editor.history_path().display()
     );
     let mut pending = String::new();
-    let stdin = std::io::stdin();
     loop {
-        eprint!("{}", if pending.is_empty() { "sweep> " } else { "   ...> " });
-        let mut line = String::new();
-        if stdin.read_line(&mut line).context("reading a line")? == 0 {
-            break;
-        }
+        let line = match editor.read(if pending.is_empty() { "sweep> " } else { "   ...> " }).context("reading a line")? {
+            line_editor::Read::Line(line) => line,
+            line_editor::Read::Interrupted => {
+                pending.clear();
+                continue;
+            }
+            line_editor::Read::EndOfInput => break,
+        };
         let trimmed = line.trim();
         if pending.is_empty() {
             if matches!(trimmed, "\\q" | "quit" | "exit") {
@@ -926,14 +929,13 @@ fn query_shell(lake: &std::path::Path, output: QueryOutput) -> Result<()> {
             trimmed.to_string()
         } else {
             pending.push_str(&line);
+            pending.push('\n');
             if !trimmed.ends_with(';') {
                 continue;
             }
             std::mem::take(&mut pending)
         };
-        if let Some(f) = history_file.as_mut() {
-            let _ = writeln!(f, "{}", statement.trim());
-        }
+        editor.remember(&statement);
         run(&statement);
     }
     Ok(())

@@ -193,6 +193,13 @@ fn demo_runs_and_shows_tables() {
     ] {
         assert!(text.lines().any(|l| l.contains(&format!("| {kind}")) && l.contains(&format!("| {host} "))), "{host} {kind}: {text}");
     }
+    // The generated traffic gives the content analyser nothing: its findings are the planted hosts.
+    let hosts =
+        ok(sweep(&["query", demo.join("lake").to_str().unwrap(), "SELECT DISTINCT host FROM findings ORDER BY host", "--output", "csv"]));
+    assert_eq!(
+        hosts, "host\n45.9.148.12\npaypa1.com\npaypal.com.account-verify.xyz\nxjw9q2kz7hf0v3lp.com\nxn--pypal-4ve.com\n",
+        "only the planted hosts are findings"
+    );
     // Each planted attack request is caught by its SigmaHQ rule.
     for rule in ["SQL Injection Strings In URI", "Path Traversal Exploitation Attempts", "JNDIExploit Pattern", "Hack Tool User Agent"] {
         assert!(text.lines().any(|l| l.starts_with(&format!("| {rule} ")) && l.contains("| 10.1.6.70 ")), "{rule}: {text}");

@@ -125,3 +125,67 @@ fn query_without_sql_runs_the_statements_of_standard_input() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nope") && stderr.contains("1 of 2 statements failed"), "{stderr}");
 }
+
+/// The shell on a real terminal (a pseudo-terminal from util-linux `script`): a statement
+/// typed with a correction, then recalled with the up arrow and run again; the history file
+/// keeps it for the next session.
+#[test]
+fn the_shell_edits_lines_and_recalls_statements_with_the_arrows() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let command = format!("{} query {} --output csv", env!("CARGO_BIN_EXE_sweep"), lake.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("SWEEP_CACHE", dir.path().join("cache"))
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs (it gives the shell a terminal)");
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let wait_for = |what: &str, times: usize| {
+        let start = Instant::now();
+        while seen.lock().unwrap().matches(what).count() < times {
+            assert!(start.elapsed() < Duration::from_secs(60), "waited for {what:?} x{times}; saw:\n{}", seen.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    wait_for("sweep> ", 1);
+    // "SELECT count(*) AS hitz FROM hits;" with "hitz" mended: left arrows, backspace, "s".
+    stdin.write_all(b"SELECT count(*) AS hitz FROM hits;").unwrap();
+    stdin.write_all(&b"\x1b[D".repeat(" FROM hits;".len())).unwrap();
+    stdin.write_all(b"\x7fs\r").unwrap();
+    stdin.flush().unwrap();
+    wait_for("hits\r\n1\r\n", 1);
+    wait_for("sweep> ", 2);
+    stdin.write_all(b"\x1b[A\r").unwrap();
+    stdin.flush().unwrap();
+    wait_for("hits\r\n1\r\n", 2);
+    wait_for("sweep> ", 3);
+    stdin.write_all(b"\\q\r").unwrap();
+    stdin.flush().unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(status.success(), "{}", seen.lock().unwrap());
+    let history = std::fs::read_to_string(dir.path().join("cache/query_history")).unwrap();
+    assert_eq!(history, "SELECT count(*) AS hits FROM hits;\n", "one line, the mended statement, once");
+}

@@ -474,10 +474,10 @@ impl Pipeline {
                 }
                 // Like every path of the file, a protected list is found from the file's folder.
                 AnalyseStage::Content(c) => {
-                    if let Some(f) = &mut c.protected_file
-                        && Path::new(f.as_str()).is_relative()
-                    {
-                        *f = base.join(&*f).display().to_string();
+                    for f in [&mut c.protected_file, &mut c.owners_file, &mut c.popular.file].into_iter().flatten() {
+                        if Path::new(f.as_str()).is_relative() {
+                            *f = base.join(&*f).display().to_string();
+                        }
                     }
                 }
                 AnalyseStage::Sigma(sg) => {

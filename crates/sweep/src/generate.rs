@@ -161,6 +161,12 @@ const WORDS: &[&str] = &[
     "api", "static", "img", "assets", "v1", "v2", "login", "index", "search", "news", "user", "cart", "js", "css", "media", "feed",
     "update", "download", "report", "data", "cdn", "app", "auth", "track", "pixel", "beacon", "config",
 ];
+const SUBDOMAINS: &[&str] = &["www", "cdn", "api", "static", "img", "assets", "media", "shop", "blog", "app"];
+const NAME_WORDS: &[&str] = &[
+    "river", "stone", "green", "maple", "harbor", "summit", "north", "bright", "silver", "oak", "meadow", "cedar", "atlas", "blue",
+    "orbit", "falcon", "copper", "lumen", "nova", "harvest", "pine", "coral", "ember", "willow", "aurora", "vista", "garden", "little",
+    "urban", "golden",
+];
 const TLDS: &[&str] = &["com", "net", "org", "io", "de", "co.uk", "fr", "info", "xyz", "ru"];
 const AGENTS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36",
@@ -200,11 +206,15 @@ fn host_for(rng: &mut Rng) -> String {
     if (i as usize) < POPULAR.len() {
         return POPULAR[i as usize].to_string();
     }
-    let mut r = Rng::new(i); // a stable long-tail site per index
-    let a = WORDS[r.below(WORDS.len() as u64) as usize];
-    let b = WORDS[r.below(WORDS.len() as u64) as usize];
+    // A stable long-tail site per index, named the way small sites are (two words run
+    // together), so that the content analyser has nothing to say about it: the demo's
+    // findings are its planted hosts only.
+    let mut r = Rng::new(i);
+    let sub = SUBDOMAINS[r.below(SUBDOMAINS.len() as u64) as usize];
+    let a = NAME_WORDS[r.below(NAME_WORDS.len() as u64) as usize];
+    let b = NAME_WORDS[r.below(NAME_WORDS.len() as u64) as usize];
     let tld = TLDS[r.below(TLDS.len() as u64) as usize];
-    format!("{a}.{b}{}.{tld}", i % 997)
+    format!("{sub}.{a}{b}.{tld}")
 }
 
 fn server_ip_for(host: &str) -> String {

@@ -16,8 +16,9 @@ use crate::confusables::{Lookalike, skeleton};
 use crate::dga::{self, DgaModel};
 use crate::fx::FxMap;
 use crate::ip::{self, IpAllow};
+use crate::ownership::{BUNDLED_OWNERS, BUNDLED_POPULAR, Owners, Popular};
 use crate::punycode;
-use crate::spec::ContentSpec;
+use crate::spec::{ContentSpec, PopularMode};
 use crate::typo::{self, BUNDLED_PROTECTED, Protected, TypoHit, TypoKind, is_country_suffix, split_registrable};
 
 /// What a detector concluded about a host.
@@ -125,7 +126,18 @@ pub struct ContentAnalyser {
     protected: Protected,
     allow_domains: HashSet<String>,
     allow_ips: IpAllow,
+    owners: Owners,
+    /// Empty when the guard is off.
+    popular: Popular,
+    /// `masquerade.combo_words`, longest first (a longer word is stripped before its prefix).
+    combo_words: Vec<String>,
     dga: &'static DgaModel,
+}
+
+/// The order of `combo_words`: longest first (a longer word is peeled before its prefix), then
+/// alphabetical, so that it can be binary-searched.
+fn cmp_longest_first(a: &str, b: &str) -> std::cmp::Ordering {
+    b.len().cmp(&a.len()).then(a.cmp(b))
 }
 
 /// The host as the detectors read it: ASCII lower case, no trailing dot, no port.
@@ -147,10 +159,7 @@ fn normalise_host(raw: &str) -> Cow<'_, str> {
 }
 
 fn lookalike_text(used: &[Lookalike]) -> String {
-    used.iter()
-        .map(|l| format!("{} '{}' (U+{:04X}) for '{}'", l.script.name(), l.ch, l.ch as u32, l.reads_as))
-        .collect::<Vec<_>>()
-        .join(", ")
+    used.iter().map(|l| format!("{} '{}' (U+{:04X}) for '{}'", l.kind, l.ch, l.ch as u32, l.reads_as)).collect::<Vec<_>>().join(", ")
 }
 
 impl ContentAnalyser {
@@ -182,8 +191,36 @@ impl ContentAnalyser {
             allow_domains.insert(typo::normalise_domain(d).map_err(|e| ContentError::Spec(format!("allow_domains[{i}]: {e}")))?);
         }
         let allow_ips = IpAllow::parse(&spec.missing_fqdn.allow)?;
+        let read = |path: &str, key: &str| {
+            std::fs::read_to_string(path).map_err(|e| {
+                ContentError::Spec(format!(
+                    "{key} {path:?} cannot be read: {e}; give a readable file or remove the key to use the bundled list"
+                ))
+            })
+        };
+        let mut owners = Owners::default();
+        match &spec.owners_file {
+            None => owners.parse(BUNDLED_OWNERS, "bundled brand_owners.txt")?,
+            Some(path) => owners.parse(&read(path, "owners_file")?, &format!("owners_file {path:?}"))?,
+        }
+        for (brand, owned) in &spec.owners {
+            owners.add(brand, owned, &format!("owners.{brand:?}"))?;
+        }
+        let popular = match (spec.popular.mode, &spec.popular.file) {
+            (PopularMode::Off, _) => Popular::default(),
+            (_, None) => Popular::parse(BUNDLED_POPULAR, "bundled popular_domains.txt")?,
+            (_, Some(path)) => Popular::parse(&read(path, "popular.file")?, &format!("popular.file {path:?}"))?,
+        };
+        let mut combo_words: Vec<String> = spec.masquerade.combo_words.iter().map(|w| w.trim().to_ascii_lowercase()).collect();
+        if let Some(w) = combo_words.iter().find(|w| w.is_empty() || !w.bytes().all(|b| b.is_ascii_alphanumeric())) {
+            return Err(ContentError::Spec(format!(
+                "masquerade.combo_words has {w:?}: give words of letters and digits (hyphens are matched on their own)"
+            )));
+        }
+        combo_words.sort_by(|a, b| cmp_longest_first(a, b));
+        combo_words.dedup();
         let protected = Protected::build(&domains, &spec);
-        Ok(ContentAnalyser { spec, protected, allow_domains, allow_ips, dga: DgaModel::bundled() })
+        Ok(ContentAnalyser { spec, protected, allow_domains, allow_ips, owners, popular, combo_words, dga: DgaModel::bundled() })
     }
 
     pub fn spec(&self) -> &ContentSpec {
@@ -223,15 +260,22 @@ impl ContentAnalyser {
         };
         let ascii = ascii.as_ref();
         let Some((rd, label, suffix)) = split_registrable(ascii) else { return out };
-        if self.protected.contains(rd) || self.allow_domains.contains(rd) {
+        let platform = is_platform_suffix(suffix);
+        if self.protected.contains(rd) || self.allow_domains.contains(rd) || self.owners.owns(rd, label, suffix, platform) {
             return out;
         }
-        let platform = is_platform_suffix(suffix);
+        let popular = self.popular.contains(rd);
+        if popular && self.spec.popular.mode == PopularMode::Suppress {
+            return out;
+        }
         let country = is_country_suffix(suffix, platform);
+        let cdn = crate::ownership::is_cdn_suffix(suffix);
+        let mut found = Vec::new();
         if self.spec.typosquat.enabled
+            && !cdn
             && let Some(hit) = self.protected.typosquat(label, suffix, country)
         {
-            out.push(Finding {
+            found.push(Finding {
                 kind: FindingKind::Typosquat,
                 score: hit.score,
                 reason: self.typo_reason(ascii, &hit, platform.then_some(suffix)),
@@ -240,16 +284,30 @@ impl ContentAnalyser {
         if self.spec.masquerade.enabled
             && let Some(f) = self.masquerade(ascii, rd, suffix, unicode.as_deref())
         {
-            out.push(f);
+            found.push(f);
         }
         if self.spec.dga.enabled
             && (self.spec.dga.platform_suffixes || !platform)
-            && label.len() >= self.spec.dga.min_length
             && !label.starts_with("xn--")
-            && let Some(f) = self.dga.features(label)
+            && let Some((judged, f)) = self.dga.judge_label(label, self.spec.dga.min_length)
             && f.score >= self.spec.dga.threshold
         {
-            out.push(Finding { kind: FindingKind::Dga, score: f.score, reason: dga::reason(ascii, label, &f) });
+            found.push(Finding { kind: FindingKind::Dga, score: f.score, reason: dga::reason(ascii, judged, &f) });
+        }
+        for mut f in found {
+            if popular {
+                f.score *= 0.5;
+                f.reason.push_str(&format!(" (score halved: {rd} is on the popular-sites list)"));
+            }
+            let min_score = match f.kind {
+                FindingKind::Typosquat => self.spec.typosquat.min_score,
+                FindingKind::Masquerade => self.spec.masquerade.min_score,
+                FindingKind::Dga => self.spec.dga.threshold,
+                FindingKind::MissingFqdn => 0.0,
+            };
+            if f.score >= min_score {
+                out.push(f);
+            }
         }
         out
     }
@@ -267,9 +325,17 @@ impl ContentAnalyser {
 
     /// Brand names in the labels of `host` left of its suffix, other than a registrable name
     /// equal to a brand (that is typosquat's "same name under another TLD").
-    fn brand_in_labels(&self, host: &str, rd: &str, suffix: &str) -> Option<(f64, String)> {
+    ///
+    /// A brand alone as a label or token counts only with a combination word elsewhere in the
+    /// host (`www.amazon.verify-account.top`), or when `bare` (a Unicode look-alike spelling it):
+    /// `gitlab.example.de` and `samsung-club.ru` are a product's own name used by its users.
+    fn brand_in_labels(&self, host: &str, rd: &str, suffix: &str, bare: bool) -> Option<(f64, String)> {
         let min = self.spec.masquerade.brand_min_length;
         let left = &host[..host.len() - suffix.len() - 1];
+        let word_beside = |brand: &str| {
+            left.split(['.', '-'])
+                .find(|t| *t != brand && *t != "www" && self.combo_words.binary_search_by(|w| cmp_longest_first(w, t)).is_ok())
+        };
         let rd_label_start = host.len() - rd.len();
         let mut start = 0;
         for label in left.split('.') {
@@ -279,6 +345,9 @@ impl ContentAnalyser {
             if is_rd_label && self.protected.is_protected_label(label) {
                 continue;
             }
+            if let Some(found) = self.brand_combination(label, is_rd_label, rd) {
+                return Some(found);
+            }
             let whole = std::iter::once(label);
             let tokens = label.split('-').filter(|t| label.contains('-') && t.len() >= min);
             for token in whole.chain(tokens) {
@@ -286,9 +355,22 @@ impl ContentAnalyser {
                     if token == label && host[here..].starts_with(&format!("{}.", e.domain)) && !is_rd_label {
                         return Some((0.95, format!("puts the name {} in front of the unrelated domain {rd}", e.domain)));
                     }
+                    let beside = word_beside(token);
+                    // A brand as a word of the registrable name itself (`binance-app2.com`) is
+                    // how phishing names are made, and how fan and partner sites are named too:
+                    // a lower score, without a word beside it.
+                    let in_name = is_rd_label && token != label;
+                    if beside.is_none() && !bare && !in_name {
+                        continue;
+                    }
                     let where_ =
                         if token == label { format!("the label {label}") } else { format!("the label {label} (as the word {token})") };
-                    return Some((0.8, format!("uses the brand name {token} of {} in {where_} of the unrelated domain {rd}", e.domain)));
+                    let with = beside.map(|w| format!(", beside the word {w}")).unwrap_or_default();
+                    let score = if beside.is_some() || bare { 0.8 } else { 0.6 };
+                    return Some((
+                        score,
+                        format!("uses the brand name {token} of {} in {where_} of the unrelated domain {rd}{with}", e.domain),
+                    ));
                 }
                 // A whole registrable name that is a look-alike is typosquat's finding.
                 if token.len() > 4
@@ -312,6 +394,98 @@ impl ContentAnalyser {
         None
     }
 
+    /// A brand glued to combination words in one label, with or without hyphens
+    /// (`microsoftsupport`, `login-netflix`, `dhl-tracking`, `wwwpaypal`), or the brand's own
+    /// suffix glued to it (`paypalcom`). Not the brand alone: that is a token.
+    fn brand_combination(&self, label: &str, is_rd_label: bool, rd: &str) -> Option<(f64, String)> {
+        if self.combo_words.is_empty() || label.len() < typo::COMBO_MIN_LENGTH + 2 {
+            return None;
+        }
+        let mut words: Vec<&str> = Vec::new();
+        if let Some((core, hit)) = self.peel_words(label, &mut words, 3) {
+            let e = &self.protected.entries[hit as usize];
+            let what = if *e.label == *core {
+                format!("the brand name {core}")
+            } else {
+                format!("{core}, a look-alike of the brand name {} ({}),", e.label, typo::explain_lookalike(core, &e.label))
+            };
+            let place = if is_rd_label { "as its name".to_string() } else { format!("in the label {label} of the unrelated domain {rd}") };
+            let plural = if words.len() > 1 { "s" } else { "" };
+            return Some((0.85, format!("glues {what} of {} to the word{plural} {} {place}", e.domain, words.join(", "))));
+        }
+        // The brand with its own suffix glued on: paypalcom.com, amazoncouk.net.
+        for e in self.protected.entries.iter().filter(|e| !e.generic && e.label.len() >= typo::COMBO_MIN_LENGTH) {
+            let glued = e.suffix.replace('.', "");
+            if label.len() == e.label.len() + glued.len() && label.starts_with(&*e.label) && label.ends_with(&glued) {
+                return Some((0.85, format!("glues {} into one name ({label}) in the unrelated domain {rd}", e.domain)));
+            }
+        }
+        None
+    }
+
+    /// Peels combination words off either end of `rest` (hyphens between them skipped), up to
+    /// `depth` words, every order tried, until what is left is a brand or a look-alike of one:
+    /// that core and the brand's entry. `words` holds the words peeled, outermost first.
+    fn peel_words<'a>(&self, rest: &'a str, words: &mut Vec<&'a str>, depth: usize) -> Option<(&'a str, u32)> {
+        if !words.is_empty() {
+            if let Some(&i) = self.protected.combo_brand_index(rest) {
+                return Some((rest, i));
+            }
+            if rest.len() >= typo::LOOKALIKE_MIN_LENGTH
+                && let Some(hit) = self.protected.lookalike(rest, "")
+                && !self.protected.entries[hit.entry as usize].generic
+            {
+                return Some((rest, hit.entry));
+            }
+        }
+        if depth == 0 {
+            return None;
+        }
+        for w in &self.combo_words {
+            if rest.len() <= w.len() + 1 {
+                continue;
+            }
+            let front = rest.strip_prefix(w.as_str()).map(|r| (&rest[..w.len()], r.trim_start_matches('-')));
+            let back = rest.strip_suffix(w.as_str()).map(|r| (&rest[rest.len() - w.len()..], r.trim_end_matches('-')));
+            for (word, inner) in [front, back].into_iter().flatten() {
+                if inner.len() < typo::COMBO_MIN_LENGTH {
+                    continue;
+                }
+                words.push(word);
+                if let Some(found) = self.peel_words(inner, words, depth - 1) {
+                    return Some(found);
+                }
+                words.pop();
+            }
+        }
+        None
+    }
+
+    /// A brand cut into labels: `goo.gle.com`, `pay.pal.example.net`.
+    fn brand_split_across_labels(&self, host: &str, suffix: &str) -> Option<(f64, String)> {
+        let left = host[..host.len() - suffix.len() - 1].strip_prefix("www.").unwrap_or(&host[..host.len() - suffix.len() - 1]);
+        let labels: Vec<&str> = left.split('.').collect();
+        // Any run of two or more neighbouring labels.
+        for i in 0..labels.len() {
+            let mut joined = String::from(labels[i]);
+            for j in i + 1..labels.len() {
+                joined.push_str(labels[j]);
+                if let Some(e) = self.protected.brand(&joined).filter(|e| e.label.len() >= 5) {
+                    return Some((
+                        0.8,
+                        format!(
+                            "host {host} spells the brand name {} of {} across the labels {}",
+                            e.label,
+                            e.domain,
+                            labels[i..=j].join(".")
+                        ),
+                    ));
+                }
+            }
+        }
+        None
+    }
+
     fn masquerade(&self, host: &str, rd: &str, suffix: &str, unicode: Option<&str>) -> Option<Finding> {
         let m = &self.spec.masquerade;
         let mut parts: Vec<(f64, String)> = Vec::new();
@@ -321,17 +495,25 @@ impl ContentAnalyser {
         {
             parts.push(p);
         }
-        if m.brand_labels
+        let cdn = crate::ownership::is_cdn_suffix(suffix);
+        let brands = m.brand_labels && !cdn;
+        if brands
             && parts.is_empty()
-            && let Some((score, tail)) = self.brand_in_labels(host, rd, suffix)
+            && let Some((score, tail)) = self.brand_in_labels(host, rd, suffix, false)
         {
             parts.push((score, format!("host {host} {tail}")));
         }
-        if host.len() > m.max_length {
+        if brands
+            && parts.is_empty()
+            && let Some(p) = self.brand_split_across_labels(host, suffix)
+        {
+            parts.push(p);
+        }
+        if !cdn && host.len() > m.max_length {
             parts.push((0.4, format!("host name is {} characters long (more than {})", host.len(), m.max_length)));
         }
         let labels = host.split('.').count();
-        if labels > m.max_labels {
+        if !cdn && labels > m.max_labels {
             parts.push((0.4, format!("host name has {labels} labels (more than {})", m.max_labels)));
         }
         if parts.is_empty() {
@@ -375,7 +557,7 @@ impl ContentAnalyser {
                 format!("host {host} is {uni}, which reads as {skel} ({what}) and looks like {}: {}", e.domain, hit.detail),
             ));
         }
-        if let Some((_, tail)) = self.brand_in_labels(&skel, rd2, suffix2) {
+        if let Some((_, tail)) = self.brand_in_labels(&skel, rd2, suffix2, true) {
             return Some((0.85, format!("host {host} is {uni}, which reads as {skel} ({what}) and {tail}")));
         }
         None

@@ -149,6 +149,19 @@ impl DgaModel {
         Some(f)
     }
 
+    /// The part of a registrable name that is judged, with its statistics: each `-`-separated
+    /// part with the digits at its ends trimmed (`awsdns-09`, `l-msedge`, `007game01` are a
+    /// word and a number: infrastructure and shop names, not generated ones), the highest
+    /// scoring part of at least `min_length` characters. `None` when no part is that long.
+    pub fn judge_label<'a>(&self, label: &'a str, min_length: usize) -> Option<(&'a str, DgaFeatures)> {
+        label
+            .split('-')
+            .map(|part| part.trim_matches(|c: char| c.is_ascii_digit()))
+            .filter(|part| part.len() >= min_length)
+            .filter_map(|part| Some((part, self.features(part)?)))
+            .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
+    }
+
     /// The score of a label in [0, 1]; `None` as for [`DgaModel::features`].
     pub fn score(&self, label: &str) -> Option<f64> {
         self.features(label).map(|f| f.score)
@@ -254,5 +267,16 @@ mod tests {
         assert_eq!(m.features("163").unwrap().digit_ratio, 0.0);
         assert!(m.features("a_b").is_none());
         assert!(m.features("").is_none());
+    }
+
+    #[test]
+    fn a_word_and_a_number_is_not_judged() {
+        let m = DgaModel::bundled();
+        for name in ["awsdns-09", "l-msedge", "007game01", "1xlite-632331"] {
+            assert!(m.judge_label(name, 8).is_none(), "{name}");
+        }
+        assert_eq!(m.judge_label("xjw9q2kz7hf0v3lp", 8).unwrap().0, "xjw9q2kz7hf0v3lp");
+        assert_eq!(m.judge_label("3f8a9c0b7e6d5f4a1b2c", 8).unwrap().0, "f8a9c0b7e6d5f4a1b2c");
+        assert_eq!(m.judge_label("cdn-qxvkzjwpfhtr", 8).unwrap().0, "qxvkzjwpfhtr");
     }
 }

@@ -29,6 +29,7 @@ pub mod dga;
 mod error;
 mod fx;
 mod ip;
+pub mod ownership;
 pub mod punycode;
 pub mod spec;
 pub mod typo;
@@ -36,7 +37,8 @@ pub mod typo;
 pub use analyser::{ContentAnalyser, Finding, FindingKind, VerdictCache, findings_schema, is_platform_suffix};
 pub use dga::{BUNDLED_BENIGN, DgaFeatures, DgaModel};
 pub use error::ContentError;
-pub use spec::{ContentSpec, DgaSpec, MasqueradeSpec, MissingFqdnSpec, TyposquatSpec};
+pub use ownership::{BUNDLED_OWNERS, BUNDLED_POPULAR, Owners, Popular};
+pub use spec::{ContentSpec, DgaSpec, MasqueradeSpec, MissingFqdnSpec, PopularMode, PopularSpec, TyposquatSpec};
 pub use typo::BUNDLED_PROTECTED;
 
 #[cfg(test)]

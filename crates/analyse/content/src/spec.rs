@@ -3,6 +3,8 @@
 //! Every key has a default, so `[[analyse]] kind = "content"` alone runs all four detectors
 //! with the bundled protected-domain list. docs/content.md describes each key.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ContentError;
@@ -49,6 +51,8 @@ pub const DEFAULT_GENERIC_LABELS: &[&str] = &[
     "proton",
     "temu",
     "dell",
+    "web",
+    "android",
 ];
 
 fn default_generic_labels() -> Vec<String> {
@@ -105,6 +109,16 @@ pub struct ContentSpec {
     /// subdomains. Bare IPs have their own allowlist in `missing_fqdn.allow`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allow_domains: Vec<String>,
+    /// A brand map file (`BRAND: OWNED...` lines, the form of `data/brand_owners.txt`) that
+    /// replaces the bundled one. Owned domains are never findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owners_file: Option<String>,
+    /// More owned domains, brand by brand: `google.com = ["google.*", "withgoogle.com"]`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<String, Vec<String>>,
+    /// The popularity guard: what a top-sites list does to findings on its domains.
+    #[serde(skip_serializing_if = "is_default")]
+    pub popular: PopularSpec,
     #[serde(skip_serializing_if = "is_default")]
     pub missing_fqdn: MissingFqdnSpec,
     #[serde(skip_serializing_if = "is_default")]
@@ -122,12 +136,122 @@ impl Default for ContentSpec {
             protected: Vec::new(),
             generic_labels: default_generic_labels(),
             allow_domains: Vec::new(),
+            owners_file: None,
+            owners: BTreeMap::new(),
+            popular: PopularSpec::default(),
             missing_fqdn: MissingFqdnSpec::default(),
             typosquat: TyposquatSpec::default(),
             masquerade: MasqueradeSpec::default(),
             dga: DgaSpec::default(),
         }
     }
+}
+
+/// What the popularity guard does to a typosquat, masquerade or dga finding on a popular
+/// registrable domain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PopularMode {
+    /// No finding (the default).
+    #[default]
+    Suppress,
+    /// The finding with half its score, its reason saying why.
+    Demote,
+    /// The guard is off.
+    Off,
+}
+
+/// `popular`: the popularity guard (docs/content.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PopularSpec {
+    pub mode: PopularMode,
+    /// A list of popular domains, one a line, that replaces the bundled Tranco top 10k.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// Words that phishing names glue to a brand (`paypal-secure-login.com`,
+/// `microsoftsupport.com`, `loginnetflix.com`): masquerade's combination check.
+pub const DEFAULT_COMBO_WORDS: &[&str] = &[
+    "access",
+    "account",
+    "accounts",
+    "activate",
+    "alert",
+    "alerts",
+    "app",
+    "apps",
+    "auth",
+    "billing",
+    "bonus",
+    "care",
+    "center",
+    "centre",
+    "check",
+    "claim",
+    "confirm",
+    "connect",
+    "customer",
+    "delivery",
+    "desk",
+    "gift",
+    "help",
+    "helpdesk",
+    "id",
+    "info",
+    "invoice",
+    "locked",
+    "login",
+    "logon",
+    "mail",
+    "my",
+    "news",
+    "notice",
+    "official",
+    "online",
+    "parcel",
+    "pay",
+    "payment",
+    "payments",
+    "portal",
+    "promo",
+    "recover",
+    "recovery",
+    "refund",
+    "reset",
+    "reward",
+    "rewards",
+    "secure",
+    "security",
+    "service",
+    "services",
+    "signin",
+    "signon",
+    "sso",
+    "status",
+    "support",
+    "sync",
+    "team",
+    "track",
+    "tracking",
+    "unlock",
+    "update",
+    "validate",
+    "verify",
+    "verification",
+    "wallet",
+    "web",
+    "webmail",
+    "www",
+];
+
+fn default_combo_words() -> Vec<String> {
+    DEFAULT_COMBO_WORDS.iter().map(|s| s.to_string()).collect()
+}
+
+fn is_default_combo_words(words: &[String]) -> bool {
+    words.iter().map(String::as_str).eq(DEFAULT_COMBO_WORDS.iter().copied())
 }
 
 /// `missing_fqdn`: the host is a public IP address, not a name.
@@ -166,6 +290,8 @@ pub struct TyposquatSpec {
     /// With `other_tld`: also under country-code TLDs (`paypal.de`), where big brands often
     /// run their own sites. Off by default.
     pub country_tlds: bool,
+    /// Findings scored below this are not written (0: every finding).
+    pub min_score: f64,
 }
 
 impl Default for TyposquatSpec {
@@ -178,6 +304,7 @@ impl Default for TyposquatSpec {
             min_length: 5,
             other_tld: yes(),
             country_tlds: false,
+            min_score: 0.0,
         }
     }
 }
@@ -190,8 +317,14 @@ pub struct MasqueradeSpec {
     /// A protected brand name as a label, or a `-`-separated token of a label, of an
     /// unrelated domain (`paypal.com.account-verify.xyz`, `login-microsoft.example.net`).
     pub brand_labels: bool,
-    /// Brand names shorter than this are not looked for as labels or tokens.
+    /// Brand names shorter than this are not looked for alone as labels or tokens; shorter
+    /// ones (`dhl`, `msn`) are found only glued to one of `combo_words`.
     pub brand_min_length: usize,
+    /// A brand glued to these words, with or without hyphens, in any label
+    /// (`microsoftsupport.com`, `dhl-tracking.net`, `secure-login-paypal.co`): see
+    /// [`DEFAULT_COMBO_WORDS`]. Setting the key replaces the list; `[]` turns the check off.
+    #[serde(skip_serializing_if = "is_default_combo_words")]
+    pub combo_words: Vec<String>,
     /// Punycode (`xn--`) or Unicode names that read as a protected name once look-alike
     /// characters (Cyrillic `а`, Greek `ο`, fullwidth letters, accents...) are mapped to ASCII.
     pub punycode: bool,
@@ -199,11 +332,22 @@ pub struct MasqueradeSpec {
     pub max_length: usize,
     /// Host names with more labels than this are flagged.
     pub max_labels: usize,
+    /// Findings scored below this are not written (0: every finding).
+    pub min_score: f64,
 }
 
 impl Default for MasqueradeSpec {
     fn default() -> Self {
-        MasqueradeSpec { enabled: yes(), brand_labels: yes(), brand_min_length: 3, punycode: yes(), max_length: 80, max_labels: 6 }
+        MasqueradeSpec {
+            enabled: yes(),
+            brand_labels: yes(),
+            brand_min_length: 4,
+            combo_words: default_combo_words(),
+            punycode: yes(),
+            max_length: 80,
+            max_labels: 6,
+            min_score: 0.0,
+        }
     }
 }
 
@@ -267,6 +411,11 @@ impl ContentSpec {
                 "masquerade.max_length is {} and max_labels {}: use at least 1 and 2 (253 and 127 turn the checks off)",
                 m.max_length, m.max_labels
             ));
+        }
+        for (what, score) in [("typosquat", t.min_score), ("masquerade", m.min_score)] {
+            if !(0.0..=1.0).contains(&score) {
+                return bad(format!("{what}.min_score is {score}: use a number in [0, 1] (0 writes every finding)"));
+            }
         }
         let d = &self.dga;
         if !(d.threshold > 0.0 && d.threshold <= 1.0) {

@@ -4,7 +4,7 @@
 //! - `by_label`: protected name (the label left of the public suffix) -> entries, for "same
 //!   name under another TLD" and for brand tokens;
 //! - `by_lookalike`: every *look-alike key* of a protected name -> entries. The key maps the
-//!   tricks `rn`->`m`, `vv`->`w`, `0`->`o`, `3`->`e`, `5`->`s`, and `1`->`l` or `i` (both
+//!   tricks `rn`/`nn`->`m`, `vv`->`w`, `cl`->`d`, `0`->`o`, `3`->`e`, `5`->`s`, and `1`->`l` or `i` (both
 //!   keys are made), so `rnicrosoft` and `paypa1` find `microsoft` and `paypal` in one probe;
 //! - `near`: the deletion neighbourhood of each protected name (every string made by deleting
 //!   up to k characters, k its allowed distance). Two names within Damerau-Levenshtein
@@ -26,6 +26,9 @@ pub const BUNDLED_PROTECTED: &str = include_str!("../data/protected_domains.txt"
 
 /// Look-alike keys and brand tokens are only used for names of at least this many characters.
 pub const LOOKALIKE_MIN_LENGTH: usize = 4;
+
+/// Brands shorter than this are not looked for at all, even glued to a word.
+pub const COMBO_MIN_LENGTH: usize = 3;
 
 /// One protected registrable domain.
 #[derive(Debug, Clone)]
@@ -153,7 +156,7 @@ impl Protected {
                     push(&mut p.by_lookalike, &key, i);
                 }
             }
-            if !e.generic && label.len() >= p.brand_min_length && !p.brands.contains_key(label) {
+            if !e.generic && label.len() >= COMBO_MIN_LENGTH && !p.brands.contains_key(label) {
                 p.brands.insert(label.into(), i);
             }
             if !e.generic && label.len() >= p.cfg.min_length {
@@ -189,9 +192,19 @@ impl Protected {
         self.domains.contains(rd)
     }
 
-    /// The entry of a brand name (a non-generic protected label).
+    /// The entry of a brand name (a non-generic protected label of `brand_min_length` or more
+    /// characters): what a label or a token may be alone.
     pub fn brand(&self, token: &str) -> Option<&Entry> {
+        if token.len() < self.brand_min_length {
+            return None;
+        }
         self.brands.get(token).map(|&i| &self.entries[i as usize])
+    }
+
+    /// The entry index of a brand name of any length from [`COMBO_MIN_LENGTH`]: what may be
+    /// glued to a word (`dhl-tracking`).
+    pub fn combo_brand_index(&self, token: &str) -> Option<&u32> {
+        self.brands.get(token)
     }
 
     pub fn is_protected_label(&self, label: &str) -> bool {
@@ -235,7 +248,13 @@ impl Protected {
         }
         // A near name under a country's own suffix is more often a local business than a trap
         // (`entel.cl`, `isbank.com.tr`): only with `country_tlds`, or under the same suffix.
-        self.edit_match(label, suffix).filter(|h| !country || self.cfg.country_tlds || *self.entries[h.entry as usize].suffix == *suffix)
+        // One edit from a five-letter name under another suffix (`jmail.world`, `inter.co`) is
+        // more often a word than a trap: only under the same suffix.
+        self.edit_match(label, suffix).filter(|h| {
+            let e = &self.entries[h.entry as usize];
+            let same_suffix = *e.suffix == *suffix;
+            (!country || self.cfg.country_tlds || same_suffix) && (same_suffix || e.label.len() >= 6)
+        })
     }
 
     /// Equal to a protected name once look-alike tricks are undone.
@@ -371,8 +390,9 @@ fn units(label: &str) -> Vec<(&str, char)> {
     while i < b.len() {
         let two = label.get(i..i + 2);
         let (len, reads) = match (two, b[i]) {
-            (Some("rn"), _) => (2, 'm'),
+            (Some("rn"), _) | (Some("nn"), _) => (2, 'm'),
             (Some("vv"), _) => (2, 'w'),
+            (Some("cl"), _) => (2, 'd'),
             (_, b'0') => (1, 'o'),
             (_, b'3') => (1, 'e'),
             (_, b'5') => (1, 's'),
@@ -421,7 +441,7 @@ fn ch(s: &str) -> String {
 }
 
 /// The tricks that turn protected name `p` into look-alike `q` (their units align one to one).
-fn explain_lookalike(q: &str, p: &str) -> String {
+pub fn explain_lookalike(q: &str, p: &str) -> String {
     let (uq, up) = (units(q), units(p));
     let mut parts: Vec<String> = Vec::new();
     if uq.len() == up.len() {

@@ -21,7 +21,9 @@ fn empty_table_is_the_default() {
     assert!(s.missing_fqdn.enabled && s.typosquat.enabled && s.masquerade.enabled && s.dga.enabled);
     assert_eq!((s.typosquat.max_distance, s.typosquat.long_max_distance, s.typosquat.long_length, s.typosquat.min_length), (1, 2, 10, 5));
     assert!(s.typosquat.other_tld && !s.typosquat.country_tlds);
-    assert_eq!((s.masquerade.max_length, s.masquerade.max_labels, s.masquerade.brand_min_length), (80, 6, 3));
+    assert_eq!((s.masquerade.max_length, s.masquerade.max_labels, s.masquerade.brand_min_length), (80, 6, 4));
+    assert!(s.masquerade.combo_words.contains(&"login".to_string()));
+    assert_eq!((s.popular.mode, s.typosquat.min_score, s.masquerade.min_score), (sweep_content::PopularMode::Suppress, 0.0, 0.0));
     assert_eq!((s.dga.threshold, s.dga.min_length, s.dga.platform_suffixes), (DEFAULT_DGA_THRESHOLD, 8, false));
     assert_eq!(s.generic_labels.len(), DEFAULT_GENERIC_LABELS.len());
     assert!(s.protected_file.is_none() && s.protected.is_empty() && s.allow_domains.is_empty());
