@@ -131,3 +131,15 @@ events = [{{ host = "www.example.org" }}]
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.toml") && stderr.contains("events"), "{stderr}");
 }
+
+#[test]
+fn a_tests_file_that_cannot_be_used_is_named_as_a_tests_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["test", "missing.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot read tests file missing.toml"), "{stderr}");
+    std::fs::write(dir.path().join("empty.toml"), "format = \"squid\"\n").unwrap();
+    let stderr = String::from_utf8_lossy(&run(dir.path(), &["test", "empty.toml"]).stderr).to_string();
+    assert!(stderr.contains("tests file empty.toml has no [[test]]") && !stderr.contains("pipeline file"), "{stderr}");
+}

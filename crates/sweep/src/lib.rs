@@ -69,6 +69,9 @@ pub enum Error {
     Query(#[from] sweep_embedded::query::QueryError),
     #[error(transparent)]
     Run(#[from] RunError),
+    /// A `sweep test` file that cannot be read or makes no sense (the message names the file).
+    #[error("{0}")]
+    Tests(String),
 }
 
 /// Runs one SQL statement over the tables of `lake` (the embedded engine reads them, Delta

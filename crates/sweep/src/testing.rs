@@ -25,7 +25,7 @@ use arrow::array::Array;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use sweep_model::{ExtractSpec, LoadSpec, Pipeline, WriteMode};
 
-use crate::{ConfigError, EngineKind, Error, RunCounters};
+use crate::{EngineKind, Error, RunCounters};
 
 /// A test file.
 #[derive(Debug, serde::Deserialize)]
@@ -74,9 +74,9 @@ pub struct TestOutcome {
 
 /// Runs the tests of `path` (TOML); the outcome of each, in order.
 pub fn run_test_file(path: &Path) -> Result<Vec<TestOutcome>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    let file: TestFile = toml::from_str(&text)
-        .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string().trim_end().to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Tests(format!("cannot read tests file {}: {e}", path.display())))?;
+    let file: TestFile =
+        toml::from_str(&text).map_err(|e| Error::Tests(format!("tests file {}: {}", path.display(), e.to_string().trim_end())))?;
     let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut pipeline = match &file.pipeline {
         Some(p) => Pipeline::from_file(&base.join(p))?,
@@ -86,15 +86,17 @@ pub fn run_test_file(path: &Path) -> Result<Vec<TestOutcome>, Error> {
         (Some(format), _) => format.clone(),
         (None, Some(stage)) => stage.format.clone(),
         (None, None) => {
-            return Err(ConfigError::Invalid {
-                path: path.display().to_string(),
-                message: "names neither a pipeline nor a format: add pipeline = \"pipeline.toml\" or format = \"squid\"".into(),
-            }
-            .into());
+            return Err(Error::Tests(format!(
+                "tests file {} names neither a pipeline nor a format: add pipeline = \"pipeline.toml\" or format = \"squid\"",
+                path.display()
+            )));
         }
     };
     if file.test.is_empty() {
-        return Err(ConfigError::Invalid { path: path.display().to_string(), message: "has no [[test]]".into() }.into());
+        return Err(Error::Tests(format!(
+            "tests file {} has no [[test]]: add one (docs/pipeline.md, \"Testing a pipeline\")",
+            path.display()
+        )));
     }
     // Tests run here, on this machine, whatever engine and tables the pipeline names.
     pipeline.engine = EngineKind::Embedded;
