@@ -710,6 +710,12 @@ mod tests {
             protected = ["examplecorp.com"]
             generic_labels = ["office"]
             allow_domains = ["partner-cdn.net"]
+            owners_file = "conf/owners.txt"
+            [analyse.owners]
+            "examplecorp.com" = ["examplecorp.*", ".examplecorp"]
+            [analyse.popular]
+            mode = "demote"
+            file = "conf/top.txt"
             [analyse.missing_fqdn]
             enabled = true
             allow = ["203.0.113.0/24", "2001:db8::7"]
@@ -721,10 +727,13 @@ mod tests {
             min_length = 4
             other_tld = false
             country_tlds = true
+            min_score = 0.7
             [analyse.masquerade]
             enabled = true
             brand_labels = false
             brand_min_length = 4
+            combo_words = ["login"]
+            min_score = 0.5
             punycode = false
             max_length = 100
             max_labels = 8
@@ -743,6 +752,13 @@ mod tests {
             (&["examplecorp.com".to_string()][..], &["office".to_string()][..])
         );
         assert_eq!(c.allow_domains, ["partner-cdn.net"]);
+        assert_eq!(c.owners_file.as_deref(), Some("/base/conf/owners.txt"));
+        assert_eq!(c.owners["examplecorp.com"], ["examplecorp.*", ".examplecorp"]);
+        assert_eq!((c.popular.mode, c.popular.file.as_deref()), (sweep_content::PopularMode::Demote, Some("/base/conf/top.txt")));
+        assert_eq!(
+            (c.typosquat.min_score, c.masquerade.min_score, c.masquerade.combo_words.as_slice()),
+            (0.7, 0.5, &["login".to_string()][..])
+        );
         assert_eq!(c.missing_fqdn.allow, ["203.0.113.0/24", "2001:db8::7"]);
         let t = &c.typosquat;
         assert_eq!(
