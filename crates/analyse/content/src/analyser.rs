@@ -131,6 +131,8 @@ pub struct ContentAnalyser {
     popular: Popular,
     /// `masquerade.combo_words`, longest first (a longer word is stripped before its prefix).
     combo_words: Vec<String>,
+    /// Each brand's domain written as one name (`paypalcom`, `amazoncouk`) -> its entry.
+    glued: FxMap<Box<str>, u32>,
     dga: &'static DgaModel,
 }
 
@@ -220,7 +222,13 @@ impl ContentAnalyser {
         combo_words.sort_by(|a, b| cmp_longest_first(a, b));
         combo_words.dedup();
         let protected = Protected::build(&domains, &spec);
-        Ok(ContentAnalyser { spec, protected, allow_domains, allow_ips, owners, popular, combo_words, dga: DgaModel::bundled() })
+        let mut glued = FxMap::default();
+        for (i, e) in protected.entries.iter().enumerate() {
+            if !e.generic && e.label.len() >= typo::COMBO_MIN_LENGTH {
+                glued.entry(e.domain.replace('.', "").into_boxed_str()).or_insert(i as u32);
+            }
+        }
+        Ok(ContentAnalyser { spec, protected, allow_domains, allow_ips, owners, popular, combo_words, glued, dga: DgaModel::bundled() })
     }
 
     pub fn spec(&self) -> &ContentSpec {
@@ -414,13 +422,9 @@ impl ContentAnalyser {
             return Some((0.85, format!("glues {what} of {} to the word{plural} {} {place}", e.domain, words.join(", "))));
         }
         // The brand with its own suffix glued on: paypalcom.com, amazoncouk.net.
-        for e in self.protected.entries.iter().filter(|e| !e.generic && e.label.len() >= typo::COMBO_MIN_LENGTH) {
-            let glued = e.suffix.replace('.', "");
-            if label.len() == e.label.len() + glued.len() && label.starts_with(&*e.label) && label.ends_with(&glued) {
-                return Some((0.85, format!("glues {} into one name ({label}) in the unrelated domain {rd}", e.domain)));
-            }
-        }
-        None
+        let &i = self.glued.get(label)?;
+        let e = &self.protected.entries[i as usize];
+        Some((0.85, format!("glues {} into one name ({label}) in the unrelated domain {rd}", e.domain)))
     }
 
     /// Peels combination words off either end of `rest` (hyphens between them skipped), up to
