@@ -186,7 +186,7 @@ impl LineEditor {
 
     fn redraw(&self, prompt: &str, line: &Line) -> std::io::Result<()> {
         let text = line.text();
-        let behind = line.text().chars().count() - line.cursor();
+        let behind = text.chars().count() - line.cursor();
         self.term.clear_line()?;
         self.term.write_str(prompt)?;
         self.term.write_str(&text)?;

@@ -169,16 +169,16 @@ impl ContentAnalyser {
     /// bundled one, plus `protected`), the allowlists, and builds the indexes.
     pub fn new(spec: ContentSpec) -> Result<ContentAnalyser, ContentError> {
         spec.validate()?;
+        let read = |path: &str, key: &str| {
+            std::fs::read_to_string(path).map_err(|e| {
+                ContentError::Spec(format!(
+                    "{key} {path:?} cannot be read: {e}; give a readable file or remove the key to use the bundled list"
+                ))
+            })
+        };
         let mut domains = match &spec.protected_file {
             None => typo::parse_list(BUNDLED_PROTECTED, "bundled protected_domains.txt")?,
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ContentError::Spec(format!(
-                        "protected_file {path:?} cannot be read: {e}; give a readable file or remove the key to use the bundled list"
-                    ))
-                })?;
-                typo::parse_list(&text, &format!("protected_file {path:?}"))?
-            }
+            Some(path) => typo::parse_list(&read(path, "protected_file")?, &format!("protected_file {path:?}"))?,
         };
         for (i, d) in spec.protected.iter().enumerate() {
             domains.push(typo::normalise_domain(d).map_err(|e| ContentError::Spec(format!("protected[{i}]: {e}")))?);
@@ -193,13 +193,6 @@ impl ContentAnalyser {
             allow_domains.insert(typo::normalise_domain(d).map_err(|e| ContentError::Spec(format!("allow_domains[{i}]: {e}")))?);
         }
         let allow_ips = IpAllow::parse(&spec.missing_fqdn.allow)?;
-        let read = |path: &str, key: &str| {
-            std::fs::read_to_string(path).map_err(|e| {
-                ContentError::Spec(format!(
-                    "{key} {path:?} cannot be read: {e}; give a readable file or remove the key to use the bundled list"
-                ))
-            })
-        };
         let mut owners = Owners::default();
         match &spec.owners_file {
             None => owners.parse(BUNDLED_OWNERS, "bundled brand_owners.txt")?,
@@ -432,7 +425,7 @@ impl ContentAnalyser {
     /// that core and the brand's entry. `words` holds the words peeled, outermost first.
     fn peel_words<'a>(&self, rest: &'a str, words: &mut Vec<&'a str>, depth: usize) -> Option<(&'a str, u32)> {
         if !words.is_empty() {
-            if let Some(&i) = self.protected.combo_brand_index(rest) {
+            if let Some(i) = self.protected.combo_brand_index(rest) {
                 return Some((rest, i));
             }
             if rest.len() >= typo::LOOKALIKE_MIN_LENGTH
@@ -467,13 +460,22 @@ impl ContentAnalyser {
 
     /// A brand cut into labels: `goo.gle.com`, `pay.pal.example.net`.
     fn brand_split_across_labels(&self, host: &str, suffix: &str) -> Option<(f64, String)> {
-        let left = host[..host.len() - suffix.len() - 1].strip_prefix("www.").unwrap_or(&host[..host.len() - suffix.len() - 1]);
+        let left = &host[..host.len() - suffix.len() - 1];
+        let left = left.strip_prefix("www.").unwrap_or(left);
+        if !left.contains('.') {
+            return None;
+        }
         let labels: Vec<&str> = left.split('.').collect();
-        // Any run of two or more neighbouring labels.
+        // Any run of two or more neighbouring labels, no longer than a label can be.
+        let mut joined = String::with_capacity(64);
         for i in 0..labels.len() {
-            let mut joined = String::from(labels[i]);
+            joined.clear();
+            joined.push_str(labels[i]);
             for j in i + 1..labels.len() {
                 joined.push_str(labels[j]);
+                if joined.len() > 63 {
+                    break;
+                }
                 if let Some(e) = self.protected.brand(&joined).filter(|e| e.label.len() >= 5) {
                     return Some((
                         0.8,

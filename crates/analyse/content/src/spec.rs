@@ -55,8 +55,16 @@ pub const DEFAULT_GENERIC_LABELS: &[&str] = &[
     "android",
 ];
 
+fn owned(words: &[&str]) -> Vec<String> {
+    words.iter().map(|s| s.to_string()).collect()
+}
+
+fn is_list(words: &[String], default: &[&str]) -> bool {
+    words.iter().map(String::as_str).eq(default.iter().copied())
+}
+
 fn default_generic_labels() -> Vec<String> {
-    DEFAULT_GENERIC_LABELS.iter().map(|s| s.to_string()).collect()
+    owned(DEFAULT_GENERIC_LABELS)
 }
 
 fn yes() -> bool {
@@ -70,7 +78,7 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 }
 
 fn is_default_generic(labels: &[String]) -> bool {
-    labels.iter().map(String::as_str).eq(DEFAULT_GENERIC_LABELS.iter().copied())
+    is_list(labels, DEFAULT_GENERIC_LABELS)
 }
 
 /// Configuration of a content analyser (docs/content.md).
@@ -247,11 +255,11 @@ pub const DEFAULT_COMBO_WORDS: &[&str] = &[
 ];
 
 fn default_combo_words() -> Vec<String> {
-    DEFAULT_COMBO_WORDS.iter().map(|s| s.to_string()).collect()
+    owned(DEFAULT_COMBO_WORDS)
 }
 
 fn is_default_combo_words(words: &[String]) -> bool {
-    words.iter().map(String::as_str).eq(DEFAULT_COMBO_WORDS.iter().copied())
+    is_list(words, DEFAULT_COMBO_WORDS)
 }
 
 /// `missing_fqdn`: the host is a public IP address, not a name.

@@ -203,8 +203,8 @@ impl Protected {
 
     /// The entry index of a brand name of any length from [`COMBO_MIN_LENGTH`]: what may be
     /// glued to a word (`dhl-tracking`).
-    pub fn combo_brand_index(&self, token: &str) -> Option<&u32> {
-        self.brands.get(token)
+    pub fn combo_brand_index(&self, token: &str) -> Option<u32> {
+        self.brands.get(token).copied()
     }
 
     pub fn is_protected_label(&self, label: &str) -> bool {
