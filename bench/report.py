@@ -22,7 +22,7 @@ JOB_NAMES = {
     "parse": "parse -> events + rejects",
     "full": "parse + sweep -> events + rejects + hits",
 }
-ENGINE_ORDER = ["sweep", "duckdb", "polars", "spark", "sweep-spark", "wc -l", "cat"]
+ENGINE_ORDER = ["sweep", "rust-floor", "duckdb", "polars", "spark", "sweep-spark", "wc -l", "cat"]
 
 
 def load_runs(path):

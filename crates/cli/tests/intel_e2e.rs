@@ -123,3 +123,68 @@ fn intel_stats_on_the_real_feeds() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/feed.txt"));
 }
+
+/// The intel table's files in `lake`, with their modification times.
+fn intel_files(lake: &std::path::Path) -> Vec<(String, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(lake.join("intel"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().modified().unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn intel_table_is_written_once_per_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("feed.txt");
+    std::fs::write(&feed, "wikipedia.org\n66.35.250.151\n").unwrap();
+    let lake = dir.path().join("lake");
+    let squid = std::fs::read_to_string(SQUID).unwrap();
+    let scan = |name: &str, lines: &str| {
+        let log = dir.path().join(name);
+        std::fs::write(&log, lines).unwrap();
+        ok(sweep(&[
+            "scan",
+            log.to_str().unwrap(),
+            "--format",
+            "squid",
+            "--out",
+            lake.to_str().unwrap(),
+            "--intel",
+            feed.to_str().unwrap(),
+            "--mode",
+            "append",
+            "--quiet",
+        ]));
+    };
+    let half = squid.len() / 2;
+    let cut = half + squid[half..].find('\n').unwrap() + 1;
+    scan("first.log", &squid[..cut]);
+    let first = intel_files(&lake);
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    // Same feeds, new logs: the table is left as it was, and still answers for the hits.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    scan("second.log", &squid[cut..]);
+    assert_eq!(intel_files(&lake), first);
+    let lake_s = lake.to_str().unwrap();
+    assert_eq!(csv(lake_s, "SELECT count(*) AS n FROM intel"), "n\n2");
+    assert_eq!(
+        csv(
+            lake_s,
+            "SELECT count(*) AS n FROM hits h LEFT JOIN intel i ON h.intel_version = i.intel_version AND h.indicator = i.indicator WHERE i.indicator IS NULL"
+        ),
+        "n\n0"
+    );
+
+    // A changed feed: the table is replaced by the new version's rows.
+    std::fs::write(&feed, "wikipedia.org\n66.35.250.151\n66.230.200.0/24\n").unwrap();
+    scan("third.log", &squid);
+    let third = intel_files(&lake);
+    assert_eq!(third.len(), 1);
+    assert_ne!(third[0].0, first[0].0);
+    assert_eq!(csv(lake_s, "SELECT count(*) AS n FROM intel"), "n\n3");
+}

@@ -154,15 +154,21 @@ impl TopicSource {
 
     /// Low and high watermark (first offset held, next offset to be written) per partition.
     pub fn watermarks(&self) -> Result<Vec<(i64, i64)>, KafkaError> {
-        self.partitions
-            .iter()
-            .map(|tp| {
-                self.consumer.fetch_watermarks(&tp.topic, tp.partition, REQUEST_TIMEOUT).map_err(|source| KafkaError::Operation {
-                    what: format!("reading the end offsets of {}/{}", tp.topic, tp.partition),
-                    source,
-                })
+        let ask = |tp: &TopicPartition| {
+            self.consumer.fetch_watermarks(&tp.topic, tp.partition, REQUEST_TIMEOUT).map_err(|source| KafkaError::Operation {
+                what: format!("reading the end offsets of {}/{}", tp.topic, tp.partition),
+                source,
             })
-            .collect()
+        };
+        if self.partitions.len() < 2 {
+            return self.partitions.iter().map(ask).collect();
+        }
+        // Each request may wait behind a fetch the broker holds open (up to
+        // `fetch.wait.max.ms`): the partitions are asked side by side, not one after another.
+        std::thread::scope(|s| {
+            let asks: Vec<_> = self.partitions.iter().map(|tp| s.spawn(move || ask(tp))).collect();
+            asks.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        })
     }
 
     /// The high watermarks the consumer last saw in its fetch responses, per partition

@@ -133,6 +133,10 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// How many bytes of unwritten row groups one [`TableWriter`] holds across its date
+/// partitions before it writes out those of the partitions it is not writing to.
+pub const BUFFERED_BYTES: usize = 64 << 20;
+
 enum Open {
     Parquet(ArrowWriter<BufWriter<File>>),
     Json(arrow::json::LineDelimitedWriter<BufWriter<File>>),
@@ -159,6 +163,7 @@ pub struct TableWriter {
     open: BTreeMap<Option<i32>, OpenFile>,
     files: Vec<PathBuf>,
     rows: u64,
+    buffer_limit: usize,
 }
 
 impl TableWriter {
@@ -189,7 +194,14 @@ impl TableWriter {
             open: BTreeMap::new(),
             files: Vec::new(),
             rows: 0,
+            buffer_limit: BUFFERED_BYTES,
         })
+    }
+
+    /// Changes [`BUFFERED_BYTES`] for this writer.
+    pub fn with_buffer_limit(mut self, bytes: usize) -> Self {
+        self.buffer_limit = bytes;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -248,6 +260,28 @@ impl TableWriter {
         if f.rows >= self.rows_per_file {
             let f = self.open.remove(&day).expect("present");
             self.close_file(f)?;
+        } else if self.open.len() > 1 {
+            self.bound_buffers(day)?;
+        }
+        Ok(())
+    }
+
+    /// With several date partitions open (a log that crosses midnight), each would hold a
+    /// row group in memory until it fills: memory would grow with the days a run spans.
+    /// Past [`BUFFERED_BYTES`] in all, the row groups of the partitions other than the one
+    /// being written are written out now (smaller row groups, same rows).
+    fn bound_buffers(&mut self, writing: Option<i32>) -> Result<(), LoadError> {
+        let buffered: usize = self.open.values().map(|f| if let Open::Parquet(w) = &f.writer { w.in_progress_size() } else { 0 }).sum();
+        if buffered <= self.buffer_limit {
+            return Ok(());
+        }
+        for (day, f) in self.open.iter_mut().filter(|(day, _)| **day != writing) {
+            if let Open::Parquet(w) = &mut f.writer
+                && w.in_progress_rows() > 0
+            {
+                w.flush().map_err(|source| LoadError::Parquet { path: f.dest.clone(), source })?;
+                tracing::debug!(table = %self.table, day = ?day, "row group of an idle date partition written early");
+            }
         }
         Ok(())
     }
@@ -346,6 +380,26 @@ mod tests {
         assert!(err.to_string().contains("mode = \"append\""), "{err}");
         prepare_table_dir(sink.path(), WriteMode::Overwrite).unwrap();
         assert_eq!(std::fs::read_dir(sink.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn idle_date_partitions_do_not_hold_row_groups_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = parse_all(&FormatSpec::Squid, LINES.as_bytes(), "t.log").unwrap();
+        let sink = SinkSpec::Parquet(dir.path().join("events"));
+        // Day one, day two, day one again: past the limit, day one's row group is written
+        // out when day two is written to, so its file ends with two row groups.
+        let mut w = TableWriter::new("events", &sink, out.events.schema(), true, "part-test".into(), 100).unwrap().with_buffer_limit(0);
+        let day_one = out.events.slice(0, 1);
+        w.write(&day_one).unwrap();
+        w.write(&out.events.slice(1, 1)).unwrap();
+        w.write(&day_one).unwrap();
+        let files = w.finish().unwrap();
+        let meta = ParquetRecordBatchReaderBuilder::try_new(File::open(&files[0]).unwrap()).unwrap();
+        assert!(files[0].to_string_lossy().contains("date=2007-12-22"), "{files:?}");
+        assert_eq!(meta.metadata().num_row_groups(), 2);
+        let rows: usize = meta.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 2);
     }
 
     #[test]

@@ -42,6 +42,32 @@ pub fn write_intel_files(index: &IntelIndex, sink: &sweep_model::SinkSpec) -> Re
     Ok(())
 }
 
+/// True when the intel table `sink` is a Parquet table that holds the rows of `version` and
+/// nothing else: a batch run with the same feeds as the run before it would write the same
+/// rows again (a million indicators cost a few tenths of a second), so it leaves the table
+/// as it is. Delta tables are always written (their files are listed in the log, not named
+/// by the version).
+pub fn intel_table_holds_only(sink: &sweep_model::SinkSpec, version: &str) -> bool {
+    if !matches!(sink, sweep_model::SinkSpec::Parquet(_)) {
+        return false;
+    }
+    let prefix = format!("intel-{version}-");
+    let Ok(entries) = std::fs::read_dir(sink.path()) else { return false };
+    let mut files = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(['.', '_']) {
+            continue;
+        }
+        if !(name.starts_with(&prefix) && name.ends_with(".parquet")) {
+            return false;
+        }
+        files += 1;
+    }
+    files > 0
+}
+
 /// True when the intel table holds the rows of `version` (its file is named by it).
 fn intel_version_written(sink: &sweep_model::SinkSpec, version: &str) -> bool {
     let prefix = format!("intel-{version}");

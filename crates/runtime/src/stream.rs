@@ -228,7 +228,7 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
                 }
                 Planning::EndOffsets => None,
             };
-            let committed = state.commit_batch(engine, &mut ctx, &planned, polled.as_ref())?;
+            let committed = state.commit_batch(engine, &mut ctx.split().2, &planned, polled.as_ref())?;
             update_lag(&ctx.source, &until, &ctx.live);
             state.report(&ctx, committed);
             state.summary.replayed_batches += 1;
@@ -250,6 +250,7 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
         }
     };
 
+    let mut prefetched: Option<Prefetched> = None;
     while state.summary.stopped_by.is_empty() {
         if ctx.stop.load(Ordering::Relaxed) {
             state.summary.stopped_by = "signal".into();
@@ -258,14 +259,20 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
         // Step 1: plan.
         let (from, until, polled, drained, high) = match ctx.planning {
             Planning::Poll => {
-                let from = ctx.source.positions().to_vec();
-                let polled = ctx.source.next_batch(&ctx.stop).map_err(RunError::from)?;
+                let Prefetched { from, until, polled } = match prefetched.take() {
+                    Some(p) => p,
+                    None => {
+                        let from = ctx.source.positions().to_vec();
+                        let polled = ctx.source.next_batch(&ctx.stop).map_err(RunError::from)?;
+                        Prefetched { from, until: ctx.source.positions().to_vec(), polled }
+                    }
+                };
                 let drained = ctx.stop_when_drained && polled.is_empty() && is_drained(&ctx.source);
                 if polled.is_empty() && !drained && !intel_ready(&mut ctx) {
                     update_lag(&ctx.source, ctx.source.positions(), &ctx.live);
                     continue;
                 }
-                (from, ctx.source.positions().to_vec(), Some(polled), drained, None)
+                (from, until, Some(polled), drained, None)
             }
             Planning::EndOffsets => {
                 let marks = match ctx.source.watermarks() {
@@ -319,13 +326,32 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
         };
         // Step 2: the plan is recorded before any sink sees the batch.
         ctx.checkpoint.plan(&planned).map_err(E::Error::from)?;
-        let committed = state.commit_batch(engine, &mut ctx, &planned, polled.as_ref())?;
+        // Steps 3 to 5, while the next batch is polled: its messages are only read here, and
+        // planned (recorded) once this batch is committed. A crash or stop meanwhile loses
+        // nothing: the next start polls them again from this batch's end.
+        let prefetch = ctx.planning == Planning::Poll && !flush;
+        let (source, stop, mut batch_ctx) = ctx.split();
+        let (committed, next) = std::thread::scope(|s| {
+            let poller = prefetch.then(|| {
+                s.spawn(move || {
+                    let polled = source.next_batch(stop);
+                    polled.map(|polled| (polled, source.positions().to_vec()))
+                })
+            });
+            let committed = state.commit_batch(engine, &mut batch_ctx, &planned, polled.as_ref());
+            (committed, poller.map(|p| p.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
+        });
+        let committed = committed?;
+        if let Some(next) = next {
+            let (polled, next_until) = next.map_err(RunError::from)?;
+            prefetched = Some(Prefetched { from: until.clone(), until: next_until, polled });
+        }
         next_batch += 1;
         positions = until;
         // The lag first, so that whoever sees the batch's lines in /metrics sees its lag too.
         match &high {
             Some(high) => ctx.live.lag.store(lag(&positions, high), Ordering::Relaxed),
-            None => update_lag(&ctx.source, ctx.source.positions(), &ctx.live),
+            None => update_lag(&ctx.source, &positions, &ctx.live),
         }
         state.report(&ctx, committed);
         // Step 6, best effort.
@@ -363,6 +389,31 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
     Ok(StreamOutcome { summary: run, suppressed, inactive, intel })
 }
 
+/// The parts of the [`StreamContext`] that steps 3 to 5 use: everything but the source,
+/// which polls the next batch meanwhile.
+struct BatchCtx<'c, 'a> {
+    checkpoint: &'a Checkpoint,
+    intel: &'c mut Option<StreamIntel>,
+    producer: &'c mut Option<AlertProducer>,
+    live: &'c Arc<StreamMetrics>,
+}
+
+impl<'a> StreamContext<'a> {
+    /// The source, the stop flag, and the rest for [`LoopState::commit_batch`].
+    fn split(&mut self) -> (&mut TopicSource, &AtomicBool, BatchCtx<'_, 'a>) {
+        let rest = BatchCtx { checkpoint: self.checkpoint, intel: &mut self.intel, producer: &mut self.producer, live: &self.live };
+        (&mut self.source, &self.stop, rest)
+    }
+}
+
+/// A batch polled while the one before it was processed ([`Planning::Poll`]): its first
+/// offsets, the positions after it, and its messages.
+struct Prefetched {
+    from: Vec<i64>,
+    until: Vec<i64>,
+    polled: PolledBatch,
+}
+
 /// What the loop carries from batch to batch.
 struct LoopState {
     totals: Totals,
@@ -378,7 +429,7 @@ impl LoopState {
     fn commit_batch<E: MicroBatchEngine>(
         &mut self,
         engine: &mut E,
-        ctx: &mut StreamContext<'_>,
+        ctx: &mut BatchCtx<'_, '_>,
         planned: &PlannedBatch,
         polled: Option<&PolledBatch>,
     ) -> Result<(u64, f64), E::Error> {
@@ -418,8 +469,10 @@ impl LoopState {
         // Step 5: the commit marker.
         let window =
             done.window_state.as_deref().map(|s| if done.window_state_is_delta { WindowState::Delta(s) } else { WindowState::Full(s) });
+        let marker_started = Instant::now();
         ctx.checkpoint.commit(planned, totals, window, done.sigma_state.as_deref())?;
         engine.committed(planned.batch);
+        let marker_s = marker_started.elapsed().as_secs_f64();
 
         // Committed: everything below is reporting.
         tracing::debug!(
@@ -427,6 +480,7 @@ impl LoopState {
             lines = done.lines,
             hits = done.hits,
             seconds = batch_started.elapsed().as_secs_f64(),
+            marker_s,
             "batch committed"
         );
         self.summary.batches += 1;

@@ -1,6 +1,6 @@
 //! The analyser: per-key pane accumulators, the watermark, emission of final windows.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 use arrow::compute::cast;
@@ -13,6 +13,12 @@ use sweep_formats::schema::{UTC, timestamp_type};
 
 use crate::spec::{KeyKind, Metric, WindowSpec};
 use crate::{Alert, WindowError};
+
+/// The analyser's maps are keyed by host names and client addresses from the logs, hashed
+/// once or twice per event: foldhash is several times cheaper than SipHash there. Its seed
+/// is random per process, like the standard library's (the maps' order is never observed).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// How the analyser decides that a window is final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,10 +114,10 @@ impl Pane {
 type KeyPanes = BTreeMap<i64, Pane>;
 
 /// One final window of one key.
-struct Row {
+struct Row<'a> {
     start: i64,
     kind: KeyKind,
-    key: String,
+    key: &'a str,
     requests: i64,
     request_bytes: i64,
     response_bytes: i64,
@@ -120,7 +126,7 @@ struct Row {
     denied: i64,
 }
 
-impl Row {
+impl Row<'_> {
     fn error_ratio(&self) -> f64 {
         self.errors as f64 / self.requests as f64
     }
@@ -169,12 +175,16 @@ pub struct WindowAnalyser {
     cleared: bool,
 }
 
-/// Version of the checkpoint format written by [`WindowAnalyser::snapshot`].
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// Version of the checkpoint format written by [`WindowAnalyser::snapshot`] and
+/// [`WindowAnalyser::delta_snapshot`]. Version 2 writes each pane as an array
+/// ([`PaneOut`]); version 1 wrote it as an object with named fields (a stream's deltas
+/// were twice the size) and is still read.
+pub const SNAPSHOT_VERSION: u32 = 2;
+const SNAPSHOT_V1: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Snapshot {
+struct Snapshot<P> {
     version: u32,
     spec: WindowSpec,
     mode: Mode,
@@ -183,14 +193,14 @@ struct Snapshot {
     batch_max: Option<i64>,
     late_events: u64,
     untimed_events: u64,
-    panes: Vec<PaneRecord>,
+    panes: Vec<P>,
 }
 
 /// What changed since the last snapshot ([`WindowAnalyser::delta_snapshot`]): applied in
 /// this order, `cleared`, then `evicted_through`, then `panes` (each replaces the pane).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Delta {
+struct Delta<P> {
     version: u32,
     delta: bool,
     watermark: Option<i64>,
@@ -200,10 +210,54 @@ struct Delta {
     untimed_events: u64,
     cleared: bool,
     evicted_through: Option<i64>,
-    panes: Vec<PaneRecord>,
+    panes: Vec<P>,
 }
 
-#[derive(Serialize, Deserialize)]
+impl<P> Snapshot<P> {
+    /// The same header, each pane converted by `f`.
+    fn map_panes<Q>(self, f: impl FnMut(P) -> Q) -> Snapshot<Q> {
+        let Snapshot { version, spec, mode, watermark, emitted_until, batch_max, late_events, untimed_events, panes } = self;
+        let panes = panes.into_iter().map(f).collect();
+        Snapshot { version, spec, mode, watermark, emitted_until, batch_max, late_events, untimed_events, panes }
+    }
+}
+
+impl<P> Delta<P> {
+    /// The same header, each pane converted by `f`.
+    fn map_panes<Q>(self, f: impl FnMut(P) -> Q) -> Delta<Q> {
+        let Delta { version, delta, watermark, emitted_until, batch_max, late_events, untimed_events, cleared, evicted_through, panes } =
+            self;
+        let panes = panes.into_iter().map(f).collect();
+        Delta { version, delta, watermark, emitted_until, batch_max, late_events, untimed_events, cleared, evicted_through, panes }
+    }
+}
+
+/// The format version of a checkpoint's bytes.
+fn read_version(bytes: &[u8]) -> Result<u32, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    Ok(serde_json::from_slice::<Version>(bytes)?.version)
+}
+
+/// A pane as version 2 writes it: `[key_kind, key, pane_start, requests, request_bytes,
+/// response_bytes, errors, denied, [hosts, sorted]]`, borrowed from the state.
+#[derive(Serialize)]
+struct PaneOut<'a>(KeyKind, &'a str, i64, i64, i64, i64, i64, i64, Vec<&'a str>);
+
+/// A pane as version 2 reads it.
+#[derive(Deserialize)]
+struct PaneIn(KeyKind, String, i64, i64, i64, i64, i64, i64, Vec<String>);
+
+impl From<PaneIn> for PaneRecord {
+    fn from(PaneIn(key_kind, key, pane_start, requests, request_bytes, response_bytes, errors, denied, hosts): PaneIn) -> PaneRecord {
+        PaneRecord { key_kind, key, pane_start, requests, request_bytes, response_bytes, errors, denied, hosts }
+    }
+}
+
+/// A pane as version 1 wrote it, and as every version is restored from.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PaneRecord {
     key_kind: KeyKind,
@@ -300,6 +354,64 @@ fn says_denied(action: &str) -> bool {
     action.as_bytes().windows(6).any(|w| w.eq_ignore_ascii_case(b"denied"))
 }
 
+/// One counted event of a batch: what every key kind adds to its pane.
+struct Counted {
+    row: usize,
+    pane: i64,
+    error: bool,
+    denied: bool,
+    request_bytes: i64,
+    response_bytes: i64,
+}
+
+/// What a batch adds to one key's pane, before it is folded into the state.
+#[derive(Default)]
+struct BatchPane<'a> {
+    requests: i64,
+    request_bytes: i64,
+    response_bytes: i64,
+    errors: i64,
+    denied: i64,
+    hosts: HashSet<&'a str>,
+}
+
+/// Counts a batch's events into one key kind's state. The batch is first summed per (key,
+/// pane) with the keys and hosts borrowed from the batch, then folded into the state: one
+/// state lookup per key and pane of the batch rather than per event, and a host name is
+/// copied only when the pane has not seen it.
+fn count_into(map: &mut HashMap<Box<str>, KeyPanes>, keys: &StringArray, host: &StringArray, counted: &[Counted]) {
+    let mut batch: HashMap<(&str, i64), BatchPane<'_>> = HashMap::default();
+    for c in counted {
+        let Some(key) = non_empty(keys, c.row) else { continue };
+        let pane = batch.entry((key, c.pane)).or_default();
+        pane.requests += 1;
+        pane.request_bytes = pane.request_bytes.wrapping_add(c.request_bytes);
+        pane.response_bytes = pane.response_bytes.wrapping_add(c.response_bytes);
+        pane.errors += c.error as i64;
+        pane.denied += c.denied as i64;
+        if let Some(h) = non_empty(host, c.row) {
+            pane.hosts.insert(h);
+        }
+    }
+    for ((key, index), add) in batch {
+        if !map.contains_key(key) {
+            map.insert(key.into(), KeyPanes::new());
+        }
+        let pane = map.get_mut(key).expect("inserted above").entry(index).or_default();
+        pane.dirty = true;
+        pane.requests += add.requests;
+        pane.request_bytes = pane.request_bytes.wrapping_add(add.request_bytes);
+        pane.response_bytes = pane.response_bytes.wrapping_add(add.response_bytes);
+        pane.errors += add.errors;
+        pane.denied += add.denied;
+        for h in add.hosts {
+            if !pane.hosts.contains(h) {
+                pane.hosts.insert(h.into());
+            }
+        }
+    }
+}
+
 impl WindowAnalyser {
     /// An analyser with empty state. Fails if the spec does not validate.
     pub fn new(spec: WindowSpec, mode: Mode) -> Result<WindowAnalyser, WindowError> {
@@ -357,6 +469,7 @@ impl WindowAnalyser {
         let cols = Columns::read(events, &self.spec.keys)?;
         let watermark = if self.mode == Mode::Streaming { self.watermark } else { None };
         let mut late = Vec::new();
+        let mut counted = Vec::with_capacity(events.num_rows());
         for i in 0..events.num_rows() {
             if cols.ts.is_null(i) {
                 self.untimed_events += 1;
@@ -368,34 +481,51 @@ impl WindowAnalyser {
                 continue;
             }
             self.batch_max = Some(self.batch_max.map_or(ts, |m| m.max(ts)));
-            let pane_index = ts.div_euclid(self.slide);
             let status = (!cols.status.is_null(i)).then(|| cols.status.value(i));
-            let error = status.is_some_and(|s| s >= 400) as i64;
-            let denied = (matches!(status, Some(403 | 407)) || non_empty(&cols.proxy_action, i).is_some_and(says_denied)) as i64;
-            let (req, resp) = (int_or_zero(&cols.request_bytes, i), int_or_zero(&cols.response_bytes, i));
-            let host = non_empty(&cols.host, i);
-            for (kind, values) in &cols.keys {
-                let Some(key) = non_empty(values, i) else { continue };
-                let map = &mut self.state[kind.index()];
-                if !map.contains_key(key) {
-                    map.insert(key.into(), KeyPanes::new());
-                }
-                let pane = map.get_mut(key).expect("inserted above").entry(pane_index).or_default();
-                pane.dirty = true;
-                pane.requests += 1;
-                pane.request_bytes = pane.request_bytes.wrapping_add(req);
-                pane.response_bytes = pane.response_bytes.wrapping_add(resp);
-                pane.errors += error;
-                pane.denied += denied;
-                if let Some(h) = host
-                    && !pane.hosts.contains(h)
-                {
-                    pane.hosts.insert(h.into());
-                }
-            }
+            counted.push(Counted {
+                row: i,
+                pane: ts.div_euclid(self.slide),
+                error: status.is_some_and(|s| s >= 400),
+                denied: matches!(status, Some(403 | 407)) || non_empty(&cols.proxy_action, i).is_some_and(says_denied),
+                request_bytes: int_or_zero(&cols.request_bytes, i),
+                response_bytes: int_or_zero(&cols.response_bytes, i),
+            });
         }
         self.late_events += late.len() as u64;
+        // Each key kind has a state of its own: they are counted side by side.
+        let (counted, host) = (&counted, &cols.host);
+        self.for_each_kind(|kind, map| {
+            if let Some((_, keys)) = cols.keys.iter().find(|(k, _)| *k == kind) {
+                count_into(map, keys, host, counted);
+            }
+        });
         Ok(late)
+    }
+
+    /// Runs `f` on the state of every key kind the spec counts, one thread per kind when
+    /// there are several: the kinds share nothing.
+    fn for_each_kind(&mut self, f: impl Fn(KeyKind, &mut HashMap<Box<str>, KeyPanes>) + Sync) {
+        let mut work: Vec<(KeyKind, &mut HashMap<Box<str>, KeyPanes>)> = KeyKind::ALL
+            .into_iter()
+            .zip(self.state.iter_mut())
+            .filter(|(kind, map)| self.spec.keys.contains(kind) || !map.is_empty())
+            .collect();
+        match work.len() {
+            0 => {}
+            1 => {
+                let (kind, map) = work.pop().expect("one");
+                f(kind, map)
+            }
+            _ => std::thread::scope(|s| {
+                let f = &f;
+                let mut work = work.into_iter();
+                let (first_kind, first_map) = work.next().expect("several");
+                for (kind, map) in work {
+                    s.spawn(move || f(kind, map));
+                }
+                f(first_kind, first_map);
+            }),
+        }
     }
 
     /// Ends a micro-batch. Streaming: advances the watermark to
@@ -450,9 +580,8 @@ impl WindowAnalyser {
             self.watermark = Some(self.watermark.map_or(end, |w| w.max(end)));
             self.emitted_until = self.watermark;
         }
-        for map in &mut self.state {
-            map.clear();
-        }
+        // Freeing a large state takes a while: each kind's on its own thread.
+        self.for_each_kind(|_, map| map.clear());
         self.cleared = true;
         self.evicted_through = None;
         Ok(out)
@@ -499,32 +628,45 @@ impl WindowAnalyser {
 
     /// The whole state as bytes (JSON with a format version), for checkpoints. The same state
     /// always gives the same bytes.
-    fn pane_record(&self, kind: KeyKind, key: &str, index: i64, pane: &Pane) -> PaneRecord {
-        let mut hosts: Vec<String> = pane.hosts.iter().map(|h| h.to_string()).collect();
+    fn pane_record<'a>(&self, kind: KeyKind, key: &'a str, index: i64, pane: &'a Pane) -> PaneOut<'a> {
+        let mut hosts: Vec<&str> = pane.hosts.iter().map(|h| &**h).collect();
         hosts.sort_unstable();
-        PaneRecord {
-            key_kind: kind,
-            key: key.to_string(),
-            pane_start: index * self.slide,
-            requests: pane.requests,
-            request_bytes: pane.request_bytes,
-            response_bytes: pane.response_bytes,
-            errors: pane.errors,
-            denied: pane.denied,
-            hosts,
+        PaneOut(kind, key, index * self.slide, pane.requests, pane.request_bytes, pane.response_bytes, pane.errors, pane.denied, hosts)
+    }
+
+    /// The panes as checkpoint records, by kind, then key, then pane: every pane, or only
+    /// those changed since the last save (`dirty_only`). Each kind's on its own thread.
+    fn records(&self, dirty_only: bool) -> Vec<PaneOut<'_>> {
+        let of_kind = |kind: KeyKind| {
+            let mut keys: Vec<_> = self.state[kind.index()].iter().filter(|(_, p)| !dirty_only || p.values().any(|p| p.dirty)).collect();
+            keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let mut records = Vec::new();
+            for (key, key_panes) in keys {
+                for (&p, pane) in key_panes.iter().filter(|(_, p)| !dirty_only || p.dirty) {
+                    records.push(self.pane_record(kind, key, p, pane));
+                }
+            }
+            records
+        };
+        let kinds: Vec<KeyKind> = KeyKind::ALL.into_iter().filter(|k| !self.state[k.index()].is_empty()).collect();
+        if kinds.len() < 2 {
+            return kinds.into_iter().flat_map(of_kind).collect();
         }
+        std::thread::scope(|s| {
+            let of_kind = &of_kind;
+            let handles: Vec<_> = kinds.iter().map(|&kind| s.spawn(move || of_kind(kind))).collect();
+            handles.into_iter().flat_map(|h| h.join().expect("checkpoint records do not panic")).collect()
+        })
     }
 
     /// Records that the state as it is now was saved (by [`snapshot`](Self::snapshot)): the
     /// next [`delta_snapshot`](Self::delta_snapshot) carries only what changes after this.
     pub fn mark_saved(&mut self) {
-        for map in &mut self.state {
-            for panes in map.values_mut() {
-                for pane in panes.values_mut() {
-                    pane.dirty = false;
-                }
+        self.for_each_kind(|_, map| {
+            for pane in map.values_mut().flat_map(|panes| panes.values_mut()) {
+                pane.dirty = false;
             }
-        }
+        });
         self.evicted_through = None;
         self.cleared = false;
     }
@@ -535,16 +677,7 @@ impl WindowAnalyser {
     /// gives this state. Its size follows what a batch changed, not the whole state, so that
     /// a stream's checkpoint costs the same at any state size.
     pub fn delta_snapshot(&mut self) -> Vec<u8> {
-        let mut panes = Vec::new();
-        for kind in KeyKind::ALL {
-            let mut keys: Vec<_> = self.state[kind.index()].iter().filter(|(_, p)| p.values().any(|p| p.dirty)).collect();
-            keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (key, key_panes) in keys {
-                for (&p, pane) in key_panes.iter().filter(|(_, p)| p.dirty) {
-                    panes.push(self.pane_record(kind, key, p, pane));
-                }
-            }
-        }
+        let panes = self.records(true);
         let delta = Delta {
             version: SNAPSHOT_VERSION,
             delta: true,
@@ -566,12 +699,18 @@ impl WindowAnalyser {
     /// state it was taken after).
     pub fn apply_delta(&mut self, bytes: &[u8]) -> Result<(), WindowError> {
         let bad = |msg: String| WindowError::Snapshot(msg);
-        let delta: Delta = serde_json::from_slice(bytes).map_err(|e| bad(format!("damaged window checkpoint delta: {e}")))?;
-        if delta.version != SNAPSHOT_VERSION || !delta.delta {
-            return Err(bad(format!(
-                "a window checkpoint delta of format version {}, this build reads version {SNAPSHOT_VERSION}",
-                delta.version
-            )));
+        let damaged = |e: serde_json::Error| bad(format!("damaged window checkpoint delta: {e}"));
+        let delta: Delta<PaneRecord> = match read_version(bytes).map_err(damaged)? {
+            SNAPSHOT_VERSION => serde_json::from_slice::<Delta<PaneIn>>(bytes).map_err(damaged)?.map_panes(PaneRecord::from),
+            SNAPSHOT_V1 => serde_json::from_slice(bytes).map_err(damaged)?,
+            other => {
+                return Err(bad(format!(
+                    "a window checkpoint delta of format version {other}, this build reads versions {SNAPSHOT_V1} and {SNAPSHOT_VERSION}"
+                )));
+            }
+        };
+        if !delta.delta {
+            return Err(bad("a window checkpoint delta that is not marked as one".into()));
         }
         if delta.cleared {
             for map in &mut self.state {
@@ -599,12 +738,14 @@ impl WindowAnalyser {
     /// Forgets every pane up to index `last` (their windows are all final), and keys left
     /// without panes.
     fn drop_panes_through(&mut self, last: i64) {
-        for map in &mut self.state {
+        self.for_each_kind(|_, map| {
             map.retain(|_, panes| {
-                *panes = panes.split_off(&last.saturating_add(1));
+                if panes.first_key_value().is_some_and(|(&first, _)| first <= last) {
+                    *panes = panes.split_off(&last.saturating_add(1));
+                }
                 !panes.is_empty()
-            });
-        }
+            })
+        });
     }
 
     fn check_record(&self, r: &PaneRecord) -> Result<(), WindowError> {
@@ -618,16 +759,7 @@ impl WindowAnalyser {
     }
 
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut panes = Vec::new();
-        for kind in KeyKind::ALL {
-            let mut keys: Vec<_> = self.state[kind.index()].iter().collect();
-            keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (key, key_panes) in keys {
-                for (&p, pane) in key_panes {
-                    panes.push(self.pane_record(kind, key, p, pane));
-                }
-            }
-        }
+        let panes = self.records(false);
         let snap = Snapshot {
             version: SNAPSHOT_VERSION,
             spec: self.spec.clone(),
@@ -652,13 +784,16 @@ impl WindowAnalyser {
         }
         let bad = |msg: String| WindowError::Snapshot(msg);
         let v: Version = serde_json::from_slice(bytes).map_err(|e| bad(format!("not a window checkpoint: {e}")))?;
-        if v.version != SNAPSHOT_VERSION {
-            return Err(bad(format!(
-                "it has format version {}, this build reads version {SNAPSHOT_VERSION}: replay from the input instead",
-                v.version
-            )));
-        }
-        let snap: Snapshot = serde_json::from_slice(bytes).map_err(|e| bad(format!("damaged window checkpoint: {e}")))?;
+        let damaged = |e: serde_json::Error| bad(format!("damaged window checkpoint: {e}"));
+        let snap: Snapshot<PaneRecord> = match v.version {
+            SNAPSHOT_VERSION => serde_json::from_slice::<Snapshot<PaneIn>>(bytes).map_err(damaged)?.map_panes(PaneRecord::from),
+            SNAPSHOT_V1 => serde_json::from_slice(bytes).map_err(damaged)?,
+            other => {
+                return Err(bad(format!(
+                    "it has format version {other}, this build reads versions {SNAPSHOT_V1} and {SNAPSHOT_VERSION}: replay from the input instead"
+                )));
+            }
+        };
         if !spec.same_windows(&snap.spec) {
             let s = &snap.spec;
             let keys: Vec<_> = s.keys.iter().map(|k| k.as_str()).collect();
@@ -686,34 +821,55 @@ impl WindowAnalyser {
 
     /// Emits every window with `emitted_until < end <= hi` (`hi = None`: no upper bound).
     fn emit(&self, hi: Option<i64>) -> Result<Emitted, WindowError> {
-        let (size, slide, span) = (self.size, self.slide, self.span);
+        let (size, slide) = (self.size, self.slide);
         // Window index w covers panes w ..= w + span - 1 and ends at w * slide + size.
         let w_min = self.emitted_until.map_or(i64::MIN, |lo| lo.saturating_sub(size).div_euclid(slide).saturating_add(1));
         let w_max = hi.map_or(i64::MAX, |hi| hi.saturating_sub(size).div_euclid(slide));
-        let mut rows = Vec::new();
-        for kind in KeyKind::ALL {
-            for (key, panes) in &self.state[kind.index()] {
-                let panes: Vec<(i64, &Pane)> = panes.range(w_min..).map(|(&p, pane)| (p, pane)).collect();
-                let mut window = Sliding::default();
-                let mut next_w = w_min;
-                for &(p, _) in &panes {
-                    let first = p.saturating_sub(span - 1).max(next_w);
-                    let last = p.min(w_max);
-                    let mut w = first;
-                    while w <= last {
-                        window.move_to(&panes, w, span);
-                        rows.push(window.row(w.saturating_mul(slide), kind, key));
-                        w += 1;
-                    }
-                    next_w = next_w.max(p.saturating_add(1));
-                }
-            }
-        }
-        rows.sort_unstable_by(|a, b| (a.start, a.kind, &a.key).cmp(&(b.start, b.kind, &b.key)));
+        let kinds: Vec<KeyKind> = KeyKind::ALL.into_iter().filter(|k| !self.state[k.index()].is_empty()).collect();
+        let mut rows = match kinds.as_slice() {
+            [] => Vec::new(),
+            [kind] => self.window_rows(*kind, w_min, w_max),
+            _ => std::thread::scope(|s| {
+                let handles: Vec<_> = kinds.iter().map(|&kind| s.spawn(move || self.window_rows(kind, w_min, w_max))).collect();
+                handles.into_iter().flat_map(|h| h.join().expect("window rows do not panic")).collect()
+            }),
+        };
+        rows.sort_unstable_by(|a, b| (a.start, a.kind, a.key).cmp(&(b.start, b.kind, b.key)));
         self.build(rows)
     }
 
-    fn build(&self, rows: Vec<Row>) -> Result<Emitted, WindowError> {
+    /// The rows of the windows with index in `w_min..=w_max` of one key kind.
+    fn window_rows(&self, kind: KeyKind, w_min: i64, w_max: i64) -> Vec<Row<'_>> {
+        let (slide, span) = (self.slide, self.span);
+        let mut rows = Vec::new();
+        let mut panes: Vec<(i64, &Pane)> = Vec::new();
+        for (key, key_panes) in &self.state[kind.index()] {
+            // Window index w covers panes w ..= w + span - 1: a key whose first pane is past
+            // the last window's panes has nothing to emit.
+            match key_panes.range(w_min..).next() {
+                Some((&first, _)) if first.saturating_sub(span - 1) <= w_max => {}
+                _ => continue,
+            }
+            panes.clear();
+            panes.extend(key_panes.range(w_min..).map(|(&p, pane)| (p, pane)));
+            let mut window = Sliding::default();
+            let mut next_w = w_min;
+            for &(p, _) in &panes {
+                let first = p.saturating_sub(span - 1).max(next_w);
+                let last = p.min(w_max);
+                let mut w = first;
+                while w <= last {
+                    window.move_to(&panes, w, span);
+                    rows.push(window.row(w.saturating_mul(slide), kind, key));
+                    w += 1;
+                }
+                next_w = next_w.max(p.saturating_add(1));
+            }
+        }
+        rows
+    }
+
+    fn build(&self, rows: Vec<Row<'_>>) -> Result<Emitted, WindowError> {
         let mut alerts = Vec::new();
         for r in &rows {
             for t in &self.spec.thresholds {
@@ -724,7 +880,7 @@ impl WindowAnalyser {
                 if value >= t.above {
                     alerts.push(Alert {
                         key_kind: r.kind,
-                        key: r.key.clone(),
+                        key: r.key.to_string(),
                         window_start: r.start,
                         window_end: r.start.saturating_add(self.size),
                         metric: t.metric,
@@ -741,7 +897,7 @@ impl WindowAnalyser {
                 TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.start.saturating_add(self.size))).with_timezone(UTC),
             ),
             Arc::new(rows.iter().map(|r| Some(r.kind.as_str())).collect::<StringArray>()),
-            Arc::new(rows.iter().map(|r| Some(r.key.as_str())).collect::<StringArray>()),
+            Arc::new(rows.iter().map(|r| Some(r.key)).collect::<StringArray>()),
             ints(|r| r.requests),
             ints(|r| r.request_bytes),
             ints(|r| r.response_bytes),
@@ -805,11 +961,11 @@ impl<'a> Sliding<'a> {
         }
     }
 
-    fn row(&self, start: i64, kind: KeyKind, key: &str) -> Row {
+    fn row<'k>(&self, start: i64, kind: KeyKind, key: &'k str) -> Row<'k> {
         Row {
             start,
             kind,
-            key: key.to_string(),
+            key,
             requests: self.requests,
             request_bytes: self.request_bytes,
             response_bytes: self.response_bytes,

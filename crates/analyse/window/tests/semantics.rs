@@ -204,7 +204,7 @@ fn streaming_sliding_windows_are_emitted_once_when_final() {
     // Watermark 25:00: every window holding the 15:00-20:00 slide is final, so only the
     // 25:00-30:00 slide is still held.
     let state: serde_json::Value = serde_json::from_slice(&a.snapshot()).unwrap();
-    let held: Vec<i64> = state["panes"].as_array().unwrap().iter().map(|p| (p["pane_start"].as_i64().unwrap() - T0) / MIN).collect();
+    let held: Vec<i64> = state["panes"].as_array().unwrap().iter().map(|p| (p[2].as_i64().unwrap() - T0) / MIN).collect();
     assert_eq!(held, vec![25]);
     let e4 = rows(&a.finish().unwrap().metrics);
     assert_eq!(e4.iter().map(|r| ((r.start - T0) / MIN, r.requests)).collect::<Vec<_>>(), vec![(20, 1), (25, 1)]);
@@ -371,7 +371,7 @@ fn snapshot_format_is_versioned_json() {
     let mut a = WindowAnalyser::new(checkpoint_spec(), Mode::Streaming).unwrap();
     a.observe(&batch(&checkpoint_batches()[0])).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&a.snapshot()).unwrap();
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["mode"], "streaming");
     assert_eq!(v["spec"]["size"], "10m");
     assert_eq!(v["panes"].as_array().unwrap().len(), 4, "two client_ip panes and two host panes: {v}");
@@ -390,9 +390,9 @@ fn restore_refuses_other_specs_versions_and_garbage() {
     assert!(WindowAnalyser::restore(fewer, &bytes).is_ok());
 
     let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    v["version"] = 2.into();
+    v["version"] = 3.into();
     let err = WindowAnalyser::restore(checkpoint_spec(), v.to_string().as_bytes()).unwrap_err().to_string();
-    assert!(err.contains("format version 2"), "{err}");
+    assert!(err.contains("format version 3"), "{err}");
 
     assert!(matches!(WindowAnalyser::restore(checkpoint_spec(), b"{not json"), Err(WindowError::Snapshot(_))));
 }
@@ -577,4 +577,40 @@ fn end_input_makes_every_window_final_once_and_later_events_before_it_late() {
     assert_eq!(e2.iter().map(|r| ((r.start - T0) / MIN, r.requests)).collect::<Vec<_>>(), vec![(10, 1), (15, 1)]);
     // Nothing is emitted twice: a further end_input has nothing left.
     assert_eq!(a.end_input().unwrap().metrics.num_rows(), 0);
+}
+
+/// Rewrites a version-2 checkpoint (panes as arrays) as version 1 wrote it (panes as objects).
+fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(v["version"], 2);
+    v["version"] = 1.into();
+    let names = ["key_kind", "key", "pane_start", "requests", "request_bytes", "response_bytes", "errors", "denied", "hosts"];
+    for pane in v["panes"].as_array_mut().unwrap() {
+        let fields = pane.as_array().unwrap().clone();
+        assert_eq!(fields.len(), names.len());
+        *pane = serde_json::Value::Object(names.iter().map(|n| n.to_string()).zip(fields).collect());
+    }
+    v.to_string().into_bytes()
+}
+
+#[test]
+fn version_1_checkpoints_are_still_read() {
+    let batches = checkpoint_batches();
+    let mut a = WindowAnalyser::new(checkpoint_spec(), Mode::Streaming).unwrap();
+    a.observe(&batch(&batches[0])).unwrap();
+    a.end_batch().unwrap();
+    let full = a.snapshot();
+    a.mark_saved();
+    a.observe(&batch(&batches[1])).unwrap();
+    a.end_batch().unwrap();
+    let delta = a.delta_snapshot();
+
+    let mut from_v2 = WindowAnalyser::restore(checkpoint_spec(), &full).unwrap();
+    from_v2.apply_delta(&delta).unwrap();
+    let mut from_v1 = WindowAnalyser::restore(checkpoint_spec(), &as_version_1(&full)).unwrap();
+    from_v1.apply_delta(&as_version_1(&delta)).unwrap();
+    assert_eq!(from_v1.snapshot(), a.snapshot());
+    assert_eq!(from_v2.snapshot(), a.snapshot());
+    // Version 2 writes each pane as an array, without field names.
+    assert!(full.len() < as_version_1(&full).len());
 }

@@ -145,7 +145,12 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     let metrics_sink = stage("metrics", &metrics_target, metrics_schema(), false, false)?;
     let findings_sink = stage("findings", &findings_target, findings_schema(), false, false)?;
     let detections_sink = stage("detections", &detections_target, detections_schema(), false, false)?;
-    if let (Some(l), Some(sink)) = (&loaded, stage("intel", &intel_target, intel_schema(), false, true)?) {
+    // The intel table is the run's index; a table that holds exactly it already is kept.
+    let intel_current = match (&loaded, &intel_target) {
+        (Some(l), Some(target)) => sweep_runtime::intel::intel_table_holds_only(target, l.index.version()),
+        _ => false,
+    };
+    if !intel_current && let (Some(l), Some(sink)) = (&loaded, stage("intel", &intel_target, intel_schema(), false, true)?) {
         sweep_runtime::intel::write_intel_files(&l.index, &sink)?;
     }
 

@@ -114,11 +114,23 @@ struct BatchOutput {
     late: u64,
     reasons: BTreeMap<String, u64>,
     stats: MatchStats,
+    /// Seconds spent in each step, for `-vv`.
+    timings: Timings,
+}
+
+/// Where a batch's time went, logged at debug level with every batch.
+#[derive(Default, Debug)]
+struct Timings {
+    parse: f64,
+    sweep: f64,
+    analyse: f64,
+    window: f64,
 }
 
 /// Everything a batch needs besides its messages.
 struct Stages {
-    parser: ChunkParser,
+    /// One parser per core: a batch's messages are parsed in contiguous parts side by side.
+    parsers: Vec<ChunkParser>,
     sources: Vec<String>,
     sql: Vec<String>,
     /// The sweeper of the intel version in use (set by the first batch).
@@ -141,7 +153,10 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::worker("a streaming pipeline reads Kafka"))?;
     let checkpoint_dir = pipeline.stream.checkpoint.clone().expect("validated: a streaming pipeline has a checkpoint");
 
-    let parser = ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parsers = (0..threads)
+        .map(|_| Ok(ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes)))
+        .collect::<Result<Vec<_>, EngineError>>()?;
     let content = sweep_runtime::content_analyser(pipeline)?;
     let sigma = sweep_runtime::sigma::sigma_stage(pipeline)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -208,7 +223,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         app_id: resume.pipeline_id.clone(),
         rows_per_file: pipeline.settings.rows_per_file,
         stages: Stages {
-            parser,
+            parsers,
             sources: source.partitions().iter().map(|p| p.source_name()).collect(),
             sql: pipeline.transform.iter().map(|t| t.sql.clone()).collect(),
             sweeper: None,
@@ -313,22 +328,54 @@ impl MicroBatchEngine for EmbeddedBatches {
             }
             out.hits.extend(found);
         }
-        let (app_id, rows_per_file) = (&self.app_id, self.rows_per_file);
-        let tables = &mut self.tables;
-        self.runtime.block_on(async {
-            for table in tables.iter_mut() {
-                let rows = match table.name {
-                    "events" => &out.events,
-                    "rejects" => &out.rejects,
-                    "hits" => &out.hits,
-                    "findings" => &out.findings,
-                    "detections" => &out.detections,
-                    _ => &out.metrics,
-                };
-                table.commit(app_id, planned.batch, rows, rows_per_file, input.replace).await?;
-            }
-            Ok::<_, EngineError>(())
-        })?;
+        let (app_id, rows_per_file, runtime) = (&self.app_id, self.rows_per_file, &self.runtime);
+        // The events table is most of the encoding work: it is committed on a thread of its
+        // own while the other tables are committed on this one. Each commit is its table's
+        // own transaction, tagged with the batch, so their order does not matter.
+        let (events_table, other_tables): (Vec<&mut Table>, Vec<&mut Table>) = self.tables.iter_mut().partition(|t| t.name == "events");
+        let commit_all = |tables: Vec<&mut Table>| {
+            runtime.block_on(async {
+                for table in tables {
+                    let rows = match table.name {
+                        "events" => &out.events,
+                        "rejects" => &out.rejects,
+                        "hits" => &out.hits,
+                        "findings" => &out.findings,
+                        "detections" => &out.detections,
+                        _ => &out.metrics,
+                    };
+                    table.commit(app_id, planned.batch, rows, rows_per_file, input.replace).await?;
+                }
+                Ok::<_, EngineError>(())
+            })
+        };
+        // Whole every few batches, otherwise what this batch changed: the checkpoint's cost
+        // follows the batch, not the size of the open windows. It is serialised on this
+        // thread while the events table is still being encoded on the other.
+        let whole_state = sweep_runtime::checkpoint::full_state_due(planned.batch);
+        let window = self.stages.window.as_mut();
+        let step = std::time::Instant::now();
+        let (commits, window_state, window_state_s) = std::thread::scope(|s| {
+            let events = s.spawn(move || commit_all(events_table));
+            let others = commit_all(other_tables);
+            let state_started = std::time::Instant::now();
+            let state = window.map(|w| {
+                if whole_state {
+                    let state = w.snapshot();
+                    w.mark_saved();
+                    state
+                } else {
+                    w.delta_snapshot()
+                }
+            });
+            let state_s = state_started.elapsed().as_secs_f64();
+            let events = events.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            ([others, events], state, state_s)
+        });
+        for result in commits {
+            result?;
+        }
+        let commit_s = step.elapsed().as_secs_f64();
         let rows = |batches: &[RecordBatch]| batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         let mut findings_by_kind = BTreeMap::new();
         for f in &out.findings {
@@ -338,7 +385,18 @@ impl MicroBatchEngine for EmbeddedBatches {
         for ts in polled.messages.iter().filter_map(|m| m.timestamp_ms) {
             *produced.entry(ts).or_default() += 1;
         }
-        let whole_state = sweep_runtime::checkpoint::full_state_due(planned.batch);
+        let t = &out.timings;
+        tracing::debug!(
+            batch = planned.batch,
+            parse_s = t.parse,
+            sweep_s = t.sweep,
+            analyse_s = t.analyse,
+            window_s = t.window,
+            commit_s,
+            window_state_s,
+            window_state_bytes = window_state.as_ref().map_or(0, |s| s.len()),
+            "batch processed"
+        );
         Ok(BatchDone {
             lines: out.counts.lines,
             events: out.counts.events - out.late,
@@ -355,17 +413,7 @@ impl MicroBatchEngine for EmbeddedBatches {
             suppressed: out.stats.suppressed,
             inactive: out.stats.inactive,
             alerts: out.alerts,
-            // Whole every few batches, otherwise what this batch changed: the checkpoint's
-            // cost follows the batch, not the size of the open windows.
-            window_state: self.stages.window.as_mut().map(|w| {
-                if whole_state {
-                    let state = w.snapshot();
-                    w.mark_saved();
-                    state
-                } else {
-                    w.delta_snapshot()
-                }
-            }),
+            window_state,
             window_state_is_delta: !whole_state,
             sigma_state: self.stages.sigma.as_ref().and_then(|(_, c)| c.as_ref()).map(|c| c.snapshot()),
             produced_ms: produced.into_iter().collect(),
@@ -400,39 +448,64 @@ fn process_batch(
     session: &SessionContext,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<BatchOutput, EngineError> {
+    let started = std::time::Instant::now();
     let mut out = BatchOutput::default();
-    let mut builder = BatchBuilder::new(polled.len().max(1), planned.planned_at_us);
-    let format = stages.parser.format_name().to_string();
-    for m in &polled.messages {
-        let payload = polled.payload(m);
-        let line = payload.strip_suffix(b"\n").unwrap_or(payload);
-        let source = &stages.sources[m.partition];
-        if line.is_empty() {
-            let why = Reject::new(RejectReason::Empty, "the Kafka message has no payload");
-            builder.push_reject(payload, &why, Provenance { format: &format, source, offset: m.offset });
-        } else {
-            stages.parser.parse_message(line, source, m.offset, &mut builder);
+    let format = stages.parsers[0].format_name().to_string();
+    let parts = message_parts(polled.messages.len(), stages.parsers.len());
+    let sources = &stages.sources;
+    let parse = |parser: &mut ChunkParser, range: std::ops::Range<usize>| {
+        let mut builder = BatchBuilder::new(range.len().max(1), planned.planned_at_us);
+        for m in &polled.messages[range] {
+            let payload = polled.payload(m);
+            let line = payload.strip_suffix(b"\n").unwrap_or(payload);
+            let source = &sources[m.partition];
+            if line.is_empty() {
+                let why = Reject::new(RejectReason::Empty, "the Kafka message has no payload");
+                builder.push_reject(payload, &why, Provenance { format: &format, source, offset: m.offset });
+            } else {
+                parser.parse_message(line, source, m.offset, &mut builder);
+            }
         }
+        builder.finish()
+    };
+    // The parts are contiguous and kept in order, so the tables get the rows in the order
+    // of a single-threaded parse, and a re-run batch writes the same rows.
+    let parsed = on_threads(stages.parsers.iter_mut().zip(parts).collect(), |(parser, range)| parse(parser, range));
+    let mut events = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        out.counts.add(&p.counts);
+        count_reasons(&p.rejects, &mut out.reasons);
+        out.rejects.push(p.rejects);
+        events.push(p.events);
     }
-    let parsed = builder.finish();
-    out.counts = parsed.counts;
-    count_reasons(&parsed.rejects, &mut out.reasons);
-    out.rejects.push(parsed.rejects);
-
-    let mut events = vec![parsed.events];
     if !stages.sql.is_empty() {
         events = runtime.block_on(run_sql(session, &stages.sql, events))?;
     }
+    out.timings.parse = started.elapsed().as_secs_f64();
 
-    let mut scratch = Vec::new();
-    for batch in &events {
-        if let Some(sw) = &stages.sweeper {
-            let hits = sw.sweep_batch(batch, &mut out.stats, &mut scratch)?;
-            if stages.alerts_wanted {
-                out.alerts.extend(alerts::hit_alerts(&hits)?);
+    let step = std::time::Instant::now();
+    if let Some(sw) = &stages.sweeper {
+        let groups = batch_groups(&events, stages.parsers.len());
+        let swept = on_threads(groups, |group| {
+            let (mut stats, mut scratch) = (MatchStats::default(), Vec::new());
+            let hits = group.iter().map(|b| sw.sweep_batch(b, &mut stats, &mut scratch)).collect::<Result<Vec<_>, _>>();
+            hits.map(|hits| (hits, stats))
+        });
+        for part in swept {
+            let (hits, stats) = part?;
+            out.stats.add(&stats);
+            for h in hits {
+                if stages.alerts_wanted {
+                    out.alerts.extend(alerts::hit_alerts(&h)?);
+                }
+                out.hits.push(h);
             }
-            out.hits.push(hits);
         }
+    }
+
+    out.timings.sweep = step.elapsed().as_secs_f64();
+    let step = std::time::Instant::now();
+    for batch in &events {
         // Before the window analyser, like the sweeper: a late event is still judged.
         if let Some((analyser, cache)) = stages.content.as_mut() {
             out.findings.push(analyser.analyse_cached(batch, cache)?);
@@ -459,6 +532,8 @@ fn process_batch(
         out.detections.push(rows);
     }
 
+    out.timings.analyse = step.elapsed().as_secs_f64();
+    let step = std::time::Instant::now();
     if let Some(w) = stages.window.as_mut() {
         let mut kept = Vec::with_capacity(events.len());
         for batch in events {
@@ -480,8 +555,55 @@ fn process_batch(
         }
         out.metrics.push(emitted.metrics);
     }
+    out.timings.window = step.elapsed().as_secs_f64();
     out.events = events;
     Ok(out)
+}
+
+/// Splits `len` messages into at most `parts` contiguous ranges, none smaller than a few
+/// thousand messages (a thread costs more than parsing a handful of lines).
+fn message_parts(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    const MIN_PART: usize = 4096;
+    let parts = parts.min(len / MIN_PART).max(1);
+    let size = len.div_ceil(parts).max(1);
+    (0..parts).map(|i| (i * size).min(len)..((i + 1) * size).min(len)).collect()
+}
+
+/// The event batches in at most `parts` contiguous groups of about equal rows, in order.
+fn batch_groups(events: &[RecordBatch], parts: usize) -> Vec<&[RecordBatch]> {
+    let total: usize = events.iter().map(|b| b.num_rows()).sum();
+    let target = total.div_ceil(parts.max(1)).max(1);
+    let mut groups = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (i, b) in events.iter().enumerate() {
+        rows += b.num_rows();
+        if rows >= target && groups.len() + 1 < parts {
+            groups.push(&events[start..=i]);
+            (start, rows) = (i + 1, 0);
+        }
+    }
+    if start < events.len() || groups.is_empty() {
+        groups.push(&events[start..]);
+    }
+    groups
+}
+
+/// Runs `f` on every item, the first on this thread and the others on threads of their
+/// own; the results come back in the items' order.
+fn on_threads<I: Send, R: Send>(items: Vec<I>, f: impl Fn(I) -> R + Sync) -> Vec<R> {
+    let mut items = items.into_iter();
+    let Some(first) = items.next() else { return Vec::new() };
+    let rest: Vec<I> = items.collect();
+    if rest.is_empty() {
+        return vec![f(first)];
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = rest.into_iter().map(|item| s.spawn(move || f(item))).collect();
+        let mut results = vec![f(first)];
+        results.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
+        results
+    })
 }
 
 /// Runs the pipeline's SQL stages over one batch's events.
