@@ -312,7 +312,7 @@ impl LoadSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// Parser threads; 0 means one per core.
+    /// Parser threads, for files and for the parts of a stream's batch; 0 means one per core.
     pub threads: usize,
     /// Bytes of input per chunk handed to a parser.
     pub chunk_bytes: usize,

@@ -153,7 +153,10 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
     let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::worker("a streaming pipeline reads Kafka"))?;
     let checkpoint_dir = pipeline.stream.checkpoint.clone().expect("validated: a streaming pipeline has a checkpoint");
 
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = match pipeline.settings.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     let parsers = (0..threads)
         .map(|_| Ok(ChunkParser::new(&extract.format)?.with_max_line_bytes(pipeline.settings.max_line_bytes)))
         .collect::<Result<Vec<_>, EngineError>>()?;
