@@ -648,14 +648,20 @@ impl WindowAnalyser {
             }
             records
         };
+        self.concat_kinds(of_kind)
+    }
+
+    /// `f` of every key kind that holds state, concatenated in kind order; one thread per
+    /// kind when there are several (the kinds share nothing).
+    fn concat_kinds<'s, T: Send>(&'s self, f: impl Fn(KeyKind) -> Vec<T> + Sync) -> Vec<T> {
         let kinds: Vec<KeyKind> = KeyKind::ALL.into_iter().filter(|k| !self.state[k.index()].is_empty()).collect();
         if kinds.len() < 2 {
-            return kinds.into_iter().flat_map(of_kind).collect();
+            return kinds.into_iter().flat_map(f).collect();
         }
         std::thread::scope(|s| {
-            let of_kind = &of_kind;
-            let handles: Vec<_> = kinds.iter().map(|&kind| s.spawn(move || of_kind(kind))).collect();
-            handles.into_iter().flat_map(|h| h.join().expect("checkpoint records do not panic")).collect()
+            let f = &f;
+            let handles: Vec<_> = kinds.iter().map(|&kind| s.spawn(move || f(kind))).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         })
     }
 
@@ -825,15 +831,7 @@ impl WindowAnalyser {
         // Window index w covers panes w ..= w + span - 1 and ends at w * slide + size.
         let w_min = self.emitted_until.map_or(i64::MIN, |lo| lo.saturating_sub(size).div_euclid(slide).saturating_add(1));
         let w_max = hi.map_or(i64::MAX, |hi| hi.saturating_sub(size).div_euclid(slide));
-        let kinds: Vec<KeyKind> = KeyKind::ALL.into_iter().filter(|k| !self.state[k.index()].is_empty()).collect();
-        let mut rows = match kinds.as_slice() {
-            [] => Vec::new(),
-            [kind] => self.window_rows(*kind, w_min, w_max),
-            _ => std::thread::scope(|s| {
-                let handles: Vec<_> = kinds.iter().map(|&kind| s.spawn(move || self.window_rows(kind, w_min, w_max))).collect();
-                handles.into_iter().flat_map(|h| h.join().expect("window rows do not panic")).collect()
-            }),
-        };
+        let mut rows = self.concat_kinds(|kind| self.window_rows(kind, w_min, w_max));
         rows.sort_unstable_by(|a, b| (a.start, a.kind, a.key).cmp(&(b.start, b.kind, b.key)));
         self.build(rows)
     }
