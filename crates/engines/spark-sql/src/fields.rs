@@ -59,6 +59,12 @@ pub fn is_ip_literal(x: &str) -> String {
 /// brackets dropped, IPv4-mapped IPv6 as IPv4) of the address column `x`, and returns the
 /// step after the last one used. Both are meaningful only for text that is an address.
 pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
+    address_steps(steps, base, x, p, true)
+}
+
+/// [`ip_steps`], with `{p}_hex` of an IPv4 address left null unless `v4_hex`: a parsed field
+/// stores an IPv4 address as written and never reads its hex digits.
+fn address_steps(steps: &mut Steps, base: usize, x: &str, p: &str, v4_hex: bool) -> usize {
     // Four octets as eight hex digits.
     let v4hex = |octets: &str| {
         let octet = |i: usize| format!("lpad(hex(CAST(get({octets}, {i}) AS INT)), 2, '0')");
@@ -73,7 +79,9 @@ pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
     );
     steps.at(base + 1, format!("{p}_c"), format!("(instr({p}_b, ':') > 0)"));
     steps.at(base + 1, format!("{p}_v4"), format!("(instr({p}_b, ':') = 0 AND {})", rlike(&format!("{p}_b"), &format!("^{V4}\\z"))));
-    steps.at(base + 2, format!("{p}_oct"), format!("CASE WHEN {p}_v4 THEN split({p}_b, '\\\\.') END"));
+    if v4_hex {
+        steps.at(base + 2, format!("{p}_oct"), format!("CASE WHEN {p}_v4 THEN split({p}_b, '\\\\.') END"));
+    }
     steps.at(
         base + 2,
         format!("{p}_tail"),
@@ -117,11 +125,11 @@ pub fn ip_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -> usize {
         format!("{p}_hex"),
         format!(
             "CASE WHEN {x} IS NULL OR {x} IN ('', '-') THEN NULL \
-             WHEN {p}_v4 THEN concat('00000000000000000000ffff', {}) \
+             WHEN {p}_v4 THEN {} \
              WHEN {p}_c THEN replace(regexp_replace(regexp_replace(concat(':', array_join(concat({p}_left, \
                  array_repeat('0', 8 - size({p}_left) - size({p}_right)), {p}_right), ':')), ':', ':000'), \
                  ':0*([0-9a-f]{{4}})(?=:|$)', '$1'), ':', '') END",
-            v4hex(&format!("{p}_oct"))
+            if v4_hex { format!("concat('00000000000000000000ffff', {})", v4hex(&format!("{p}_oct"))) } else { "NULL".into() }
         ),
     );
     let dotted = |h: &str| {
@@ -184,7 +192,7 @@ pub(crate) fn ip_field_steps(steps: &mut Steps, base: usize, x: &str, p: &str) -
         format!("CASE WHEN {p}_k = 0 THEN {x} ELSE substr({x}, {p}_k + 1, char_length({x}) - 2 * {p}_k) END"),
     );
     let core = format!("{p}_core");
-    let next = ip_steps(steps, base + 2, &core, p);
+    let next = address_steps(steps, base + 2, &core, p, false);
     // An address has no brackets left: an IPv4 one is `ip_steps`' `_v4` of the text itself,
     // so its pattern runs once; only text with a colon meets the IPv6 grammar.
     steps.at(
@@ -219,6 +227,12 @@ const ASCII_LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
 /// `to_ascii_lowercase`; Spark's `lower` also maps non-ASCII letters).
 pub(crate) fn ascii_lower(x: &str) -> String {
     format!("translate({x}, '{ASCII_UPPER}', '{ASCII_LOWER}')")
+}
+
+/// `x` without the trailing white space the pattern `\s+\z` removes (space, tab, line
+/// feed, vertical tab, form feed, carriage return), without a regular expression.
+pub(crate) fn trim_trailing_space(x: &str) -> String {
+    format!("TRIM(TRAILING ' \\t\\n\\u000B\\u000C\\r' FROM {x})")
 }
 
 /// `int_field`: empty and `-` are none; otherwise an optionally signed decimal of at most 18 digits.

@@ -22,6 +22,8 @@
 pub mod client;
 mod content;
 mod error;
+#[cfg(test)]
+mod lines_on_server;
 mod retro;
 mod run;
 mod sigma;

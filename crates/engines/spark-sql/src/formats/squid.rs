@@ -1,7 +1,7 @@
 //! Squid native as Spark SQL (mirrors sweep_formats::formats::squid).
 
 use crate::FormatSql;
-use crate::fields::{dash_none, field_missing, int_ok, int_value, ip_field_steps, lit, missing, rlike};
+use crate::fields::{dash_none, field_missing, int_ok, int_value, ip_field_steps, lit, missing, rlike, trim_trailing_space};
 use crate::reject::{rejection, rejection_quoting};
 use crate::steps::Steps;
 use crate::url::url_steps;
@@ -9,30 +9,30 @@ use crate::url::url_steps;
 /// Squid native (sweep_formats::formats::squid): `%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt`.
 pub(crate) fn squid() -> FormatSql {
     let mut st = Steps::default();
-    st.at(0, "f", "split(regexp_replace(line, '^[ \\\\t]+', ''), '[ \\\\t]+', 8)");
+    st.at(0, "f", "split(TRIM(LEADING ' \\t' FROM line), '[ \\\\t]+', 8)");
     for (i, name) in ["t_ts", "t_el", "t_client", "t_code", "t_size", "t_method", "t_url"].iter().enumerate() {
         st.at(1, *name, format!("get(f, {i})"));
     }
     // The rest: user (may hold spaces), hierarchy/peer, MIME type, optional `[headers]`.
-    st.at(1, "rest0", "regexp_replace(coalesce(get(f, 7), ''), '\\\\s+\\\\z', '')");
+    st.at(1, "rest0", trim_trailing_space("coalesce(get(f, 7), '')"));
     st.at(
         2,
         "rest",
-        "CASE WHEN instr(rest0, ' [') > 0 THEN regexp_replace(substr(rest0, 1, instr(rest0, ' [') - 1), '\\\\s+\\\\z', '') ELSE rest0 END",
+        format!("CASE WHEN instr(rest0, ' [') > 0 THEN {} ELSE rest0 END", trim_trailing_space("substr(rest0, 1, instr(rest0, ' [') - 1)")),
     );
     st.at(2, "status_s", "substr(t_code, instr(t_code, '/') + 1)");
     st.at(2, "url_v", "CASE WHEN t_url <> '-' THEN t_url END");
     st.at(2, "method_v", dash_none("t_method"));
-    // The last field of a text and what comes before it, split at the last space or tab (a
-    // reversed text read from its start: a pattern for "the last field" backtracks over the
-    // whole text).
-    let last_field = |x: &str| format!("reverse(regexp_extract(reverse({x}), '^[^ \\t]*', 0))");
+    // The last field of a text (tabs made spaces, which the last field holds none of) and
+    // what comes before it.
+    let last_field = |x: &str| format!("substring_index(translate({x}, '\\t', ' '), ' ', -1)");
     let before_last = |x: &str, last: &str| format!("substr({x}, 1, char_length({x}) - char_length({last}) - 1)");
-    st.at(3, "has_rest", "(rest RLIKE '[ \\t]')");
+    let has_blank = |x: &str| format!("(instr({x}, ' ') > 0 OR instr({x}, '\\t') > 0)");
+    st.at(3, "has_rest", has_blank("rest"));
     st.at(3, "mime_s", last_field("rest"));
     st.at(3, "status_v", int_value("status_s"));
-    st.at(4, "bm", format!("CASE WHEN has_rest THEN regexp_replace({}, '\\\\s+\\\\z', '') ELSE '' END", before_last("rest", "mime_s")));
-    st.at(5, "has_bm", "(bm RLIKE '[ \\t]')");
+    st.at(4, "bm", format!("CASE WHEN has_rest THEN {} ELSE '' END", trim_trailing_space(&before_last("rest", "mime_s"))));
+    st.at(5, "has_bm", has_blank("bm"));
     st.at(5, "hier", format!("CASE WHEN has_bm THEN {} ELSE '' END", last_field("bm")));
     st.at(6, "user_s", format!("CASE WHEN has_bm THEN {} ELSE '' END", before_last("bm", "hier")));
     st.at(6, "peer", "substr(hier, instr(hier, '/') + 1)");
