@@ -54,6 +54,12 @@ pub fn is_ip_literal(x: &str) -> String {
     )
 }
 
+/// [`is_ip_literal`] of the column `x` that [`ip_steps`] read with prefix `p`, from its
+/// columns (two steps after its base): the IPv4 pattern, the common case, runs once for both.
+pub fn is_ip_literal_of_steps(x: &str, p: &str) -> String {
+    format!("({x} IS NOT NULL AND {p}_b = {x} AND CASE WHEN {p}_c THEN {} ELSE {p}_v4 END)", rlike(x, &format!("^{}\\z", v6_pattern())))
+}
+
 /// Adds, from step `base` on, the columns `{p}_hex` (32 hex digits of the address, IPv4 as
 /// IPv4-mapped IPv6, for comparisons) and `{p}_value` (the address as `ip_field` writes it:
 /// brackets dropped, IPv4-mapped IPv6 as IPv4) of the address column `x`, and returns the

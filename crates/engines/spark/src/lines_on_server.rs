@@ -1,7 +1,7 @@
 //! The line numbers of a file read in many splits, on a live Spark Connect server: every line
 //! once, numbered from 1 in file order, as the embedded reader numbers them.
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 
 use crate::client::{self, Remote, SparkClient};

@@ -21,7 +21,8 @@ use sweep_sweeper::LoadedIntel;
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
 use crate::sweep::{
-    HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, candidate_view_sql, keys_sql, write_allow_keys, write_intel_keys, write_url_map,
+    BROADCAST_URL_MAP_ROWS, HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, UrlMap, candidate_view_sql, keys_sql, write_allow_keys,
+    write_intel_keys, write_url_map,
 };
 use crate::{SparkError, proto, stream, window};
 
@@ -684,14 +685,16 @@ impl StagedIntel {
         checkpoints: &mut Vec<String>,
         staged_files: &mut Vec<PathBuf>,
     ) -> Result<Swept, SparkError> {
+        let mut url_map = UrlMap::None;
         if self.with_urls {
             let tuples = spark.sql(URL_TUPLES_SQL, "collecting the URLs to canonicalise").await?;
             let staged = self.staging.join(format!("urls-{}{tag}.parquet", self.index.version()));
-            write_url_map(&tuples, &staged)?;
+            let rows = write_url_map(&tuples, &staged)?;
+            url_map = if rows <= BROADCAST_URL_MAP_ROWS { UrlMap::Broadcast } else { UrlMap::Shuffle };
             spark.create_view("sweep_url_map", client::read("parquet", vec![spark_path(&staged)], HashMap::new())).await?;
             staged_files.push(staged);
         }
-        checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql(self.with_urls)), "computing the match keys").await?);
+        checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql(url_map)), "computing the match keys").await?);
         let candidates = client::sql(&candidate_view_sql(&self.fields, self.allow.is_some(), self.with_urls));
         checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
         spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;

@@ -14,7 +14,7 @@ use arrow::array::{Array, ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, 
 use arrow::datatypes::{DataType, Field, Schema};
 use sweep_intel::IndicatorType;
 use sweep_model::MatchField;
-use sweep_spark_sql::fields::{ip_steps, is_ip_literal};
+use sweep_spark_sql::fields::{ip_steps, is_ip_literal_of_steps};
 use sweep_spark_sql::steps::Steps;
 
 use crate::SparkError;
@@ -154,19 +154,37 @@ fn hex(bits: u128) -> String {
     format!("{bits:032x}")
 }
 
+/// How the events meet the URL map (`sweep_url_map`) in [`keys_sql`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlMap {
+    /// The feeds hold no URL: no map.
+    None,
+    /// A map of at most [`BROADCAST_URL_MAP_ROWS`] rows, sent whole to every task: no event
+    /// is shuffled or sorted for the join.
+    Broadcast,
+    /// A larger map, joined by key.
+    Shuffle,
+}
+
+/// The URL maps up to this many rows are broadcast: at 2M events and a 160k-row map the
+/// join by key shuffled and sorted every event (docs/performance.md, "Spark engine").
+pub const BROADCAST_URL_MAP_ROWS: usize = 1_000_000;
+
 /// The match keys of every event, for the view `sweep_keys` (materialised once: every
 /// join of the candidates reads it): the address of each field as 32 hex digits, and the
 /// host name without its trailing dot when the host is a name.
-pub fn keys_sql(with_urls: bool) -> String {
+pub fn keys_sql(url_map: UrlMap) -> String {
     let mut keys = Steps::default();
     for field in ["server_ip", "client_ip", "host"] {
-        keys.at(0, format!("{field}_lit"), is_ip_literal(field));
-        ip_steps(&mut keys, 1, field, &format!("k_{field}"));
+        let p = format!("k_{field}");
+        ip_steps(&mut keys, 0, field, &p);
+        keys.at(2, format!("{field}_lit"), is_ip_literal_of_steps(field, &p));
     }
     let keyed = keys.over("SELECT source, offset, server_ip, client_ip, host, url, scheme, port, path, query FROM events");
     // The canonical URL of an event, from the table of URLs sweep canonicalised (see
     // `url_candidates_sql`), split as the indicators are.
-    let (url_join, url_columns) = if with_urls {
+    let hint = if url_map == UrlMap::Broadcast { "/*+ BROADCAST(m) */ " } else { "" };
+    let (url_join, url_columns) = if url_map != UrlMap::None {
         (
             " LEFT JOIN sweep_url_map m ON k.url <=> m.url AND k.scheme <=> m.scheme AND k.host <=> m.host AND k.port <=> m.port \
               AND k.path <=> m.path AND k.query <=> m.query",
@@ -176,11 +194,12 @@ pub fn keys_sql(with_urls: bool) -> String {
         ("", "")
     };
     format!(
-        "SELECT k.source, k.offset{url_columns}, \
+        "SELECT {hint}k.source, k.offset{url_columns}, \
                 CASE WHEN k.server_ip_lit THEN k.k_server_ip_hex END AS server_ip_hex, \
                 CASE WHEN k.client_ip_lit THEN k.k_client_ip_hex END AS client_ip_hex, \
                 CASE WHEN k.host_lit THEN k.k_host_hex END AS host_hex, \
-                CASE WHEN k.host IS NOT NULL AND k.host NOT IN ('', '-') AND NOT k.host_lit THEN regexp_replace(k.host, '\\\\.\\\\z', '') END AS name \
+                CASE WHEN k.host IS NOT NULL AND k.host NOT IN ('', '-') AND NOT k.host_lit THEN \
+                     CASE WHEN endswith(k.host, '.') THEN substr(k.host, 1, char_length(k.host) - 1) ELSE k.host END END AS name \
          FROM ({keyed}) k{url_join}"
     )
 }
@@ -196,8 +215,8 @@ pub const URL_TUPLES_SQL: &str = "SELECT DISTINCT url, scheme, host, port, path,
 
 /// Writes the URL tuples Spark sent (`URL_TUPLES_SQL`) with their canonical forms, split
 /// (`canon_rest`, `canon_scheme`), for the view `sweep_url_map`; tuples without a URL
-/// (a CONNECT target, an invalid URL) are left out.
-pub fn write_url_map(tuples: &[RecordBatch], path: &std::path::Path) -> Result<(), SparkError> {
+/// (a CONNECT target, an invalid URL) are left out. Returns the rows written.
+pub fn write_url_map(tuples: &[RecordBatch], path: &std::path::Path) -> Result<usize, SparkError> {
     use arrow::array::{AsArray, Int32Builder as PortBuilder};
     use arrow::datatypes::Int32Type;
     let names = ["url", "scheme", "host", "path", "query"];
@@ -244,7 +263,8 @@ pub fn write_url_map(tuples: &[RecordBatch], path: &std::path::Path) -> Result<(
     columns.push(Arc::new(rest.finish()));
     columns.push(Arc::new(scheme.finish()));
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| SparkError::Protocol(e.to_string()))?;
-    write_parquet(&batch, path)
+    write_parquet(&batch, path)?;
+    Ok(batch.num_rows())
 }
 
 /// A canonical URL split into its scheme part (`http:`, or empty for a scheme-less URL)
