@@ -21,8 +21,8 @@ use sweep_sweeper::LoadedIntel;
 use crate::client::{self, Remote, SparkClient};
 use crate::content::{FINDINGS_SQL, StagedContent};
 use crate::sweep::{
-    BROADCAST_URL_MAP_ROWS, HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, UrlMap, candidate_view_sql, keys_sql, write_allow_keys,
-    write_intel_keys, write_url_map,
+    BROADCAST_URL_MAP_ROWS, Broadcast, HITS_SQL, INACTIVE_SQL, SUPPRESSED_SQL, URL_TUPLES_SQL, UrlMap, candidate_view_sql, keys_sql,
+    write_allow_keys, write_intel_keys, write_url_map,
 };
 use crate::{SparkError, proto, stream, window};
 
@@ -695,7 +695,8 @@ impl StagedIntel {
             staged_files.push(staged);
         }
         checkpoints.push(spark.checkpoint("sweep_keys", client::sql(&keys_sql(url_map)), "computing the match keys").await?);
-        let candidates = client::sql(&candidate_view_sql(&self.fields, self.allow.is_some(), self.with_urls));
+        let broadcast = Broadcast::for_sizes(self.index.len(), self.index.allow_len());
+        let candidates = client::sql(&candidate_view_sql(&self.fields, self.allow.is_some(), self.with_urls, broadcast));
         checkpoints.push(spark.checkpoint("sweep_candidates", candidates, "matching indicators").await?);
         spark.create_view("sweep_hits", client::sql(HITS_SQL)).await?;
         Ok(Swept {

@@ -288,10 +288,17 @@ fn canonical_url_host(canonical: &str) -> &str {
     hostport.rfind(':').map_or(hostport, |i| &hostport[..i])
 }
 
+/// Up to this many indicators (or allowlist entries), each matching join sends the table's
+/// rows of its kind to every task (a broadcast: about 60 bytes a row) instead of shuffling
+/// the events' keys by key (docs/performance.md, "Spark engine").
+pub const BROADCAST_INDICATORS: usize = 2_000_000;
+
 /// Every (event, entry, field) where an entry of the keyed table `table` (`intel` or
 /// `allow`) matches a field of `fields`, as a query over `sweep_keys` with the columns
-/// `source, offset, id, match_kind, matched_field, field_order`.
-fn matches_sql(fields: &[MatchField], table: &str, with_urls: bool) -> String {
+/// `source, offset, id, match_kind, matched_field, field_order`. With `broadcast`, the
+/// table's rows are broadcast into each join ([`BROADCAST_INDICATORS`]).
+fn matches_sql(fields: &[MatchField], table: &str, with_urls: bool, broadcast: bool) -> String {
+    let hint = if broadcast { "/*+ BROADCAST(i) */ " } else { "" };
     let mut parts = Vec::new();
     let mut seen = Vec::new();
     for (order, field) in fields.iter().enumerate() {
@@ -308,7 +315,7 @@ fn matches_sql(fields: &[MatchField], table: &str, with_urls: bool) -> String {
             // url: the canonical URLs are equal, where a missing scheme on either side
             // matches any scheme.
             parts.push(format!(
-                "SELECT e.source, e.offset, i.id, 'url', '{name}', {order} \
+                "SELECT {hint}e.source, e.offset, i.id, 'url', '{name}', {order} \
                  FROM sweep_keys e JOIN {table} i ON i.url_rest = e.canon_rest \
                  AND (i.url_scheme = '' OR e.canon_scheme = '' OR i.url_scheme = e.canon_scheme)"
             ));
@@ -317,7 +324,7 @@ fn matches_sql(fields: &[MatchField], table: &str, with_urls: bool) -> String {
         let key = format!("{name}_hex");
         // ip: the same address.
         parts.push(format!(
-            "SELECT e.source, e.offset, i.id, 'exact' AS match_kind, '{name}' AS matched_field, {order} AS field_order \
+            "SELECT {hint}e.source, e.offset, i.id, 'exact' AS match_kind, '{name}' AS matched_field, {order} AS field_order \
              FROM sweep_keys e JOIN {table} i ON e.{key} = i.addr_hex"
         ));
         // cidr: the address lies in the network. A network of prefix length n holds the
@@ -325,14 +332,14 @@ fn matches_sql(fields: &[MatchField], table: &str, with_urls: bool) -> String {
         // the feeds (a range join would compare every event with every network). IPv4
         // networks compare numbers; the others the leading bits as text.
         parts.push(format!(
-            "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
+            "SELECT {hint}e.source, e.offset, i.id, 'cidr', '{name}', {order} \
              FROM (SELECT source, offset, CAST(conv(substr({key}, 25, 8), 16, 10) AS BIGINT) AS v4 FROM sweep_keys \
                    WHERE substr({key}, 1, 24) = '00000000000000000000ffff') e \
              CROSS JOIN (SELECT DISTINCT v4_len FROM {table} WHERE v4_len IS NOT NULL) l \
              JOIN {table} i ON i.v4_len = l.v4_len AND i.v4_key = shiftright(e.v4, 32 - l.v4_len)"
         ));
         parts.push(format!(
-            "SELECT e.source, e.offset, i.id, 'cidr', '{name}', {order} \
+            "SELECT {hint}e.source, e.offset, i.id, 'cidr', '{name}', {order} \
              FROM (SELECT source, offset, {bits} AS bits FROM sweep_keys WHERE {key} IS NOT NULL \
                    AND EXISTS (SELECT 1 FROM {table} WHERE net_len IS NOT NULL AND v4_len IS NULL)) e \
              CROSS JOIN (SELECT DISTINCT net_len FROM {table} WHERE net_len IS NOT NULL AND v4_len IS NULL) l \
@@ -343,7 +350,7 @@ fn matches_sql(fields: &[MatchField], table: &str, with_urls: bool) -> String {
             // domain: the name or a parent at a label boundary; a public suffix matches
             // exactly only.
             parts.push(format!(
-                "SELECT s.source, s.offset, i.id, CASE WHEN s.depth = 0 THEN 'exact' ELSE 'subdomain' END, '{name}', {order} \
+                "SELECT {hint}s.source, s.offset, i.id, CASE WHEN s.depth = 0 THEN 'exact' ELSE 'subdomain' END, '{name}', {order} \
                  FROM (SELECT source, offset, depth, suffix FROM sweep_keys LATERAL VIEW posexplode(\
                     transform(sequence(0, size(split(name, '\\\\.')) - 1), \
                               k -> array_join(slice(split(name, '\\\\.'), k + 1, size(split(name, '\\\\.')) - k), '.'))) d AS depth, suffix \
@@ -364,17 +371,31 @@ fn matches_sql(fields: &[MatchField], table: &str, with_urls: bool) -> String {
 /// suppress address matches, domains name matches, URLs URL matches.
 const MATCH_CLASS: &str = "CASE indicator_type WHEN 'domain' THEN 'name' WHEN 'url' THEN 'url' ELSE 'address' END";
 
+/// Which keyed tables the matching joins broadcast ([`BROADCAST_INDICATORS`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Broadcast {
+    pub intel: bool,
+    pub allow: bool,
+}
+
+impl Broadcast {
+    /// For `indicators` indicators and `allow_entries` allowlist entries.
+    pub fn for_sizes(indicators: usize, allow_entries: usize) -> Broadcast {
+        Broadcast { intel: indicators <= BROADCAST_INDICATORS, allow: allow_entries <= BROADCAST_INDICATORS }
+    }
+}
+
 /// The view over `sweep_keys`, `events` and `intel` that the hits and the counts read:
 /// every (event, indicator, field) that matched, judged against the indicator's validity
 /// window (`active`) and the allowlist (`allowed`: the matched value is allow-listed for
 /// the indicator's type; docs/intel.md#allowlist). With `with_allowlist` false, nothing is
 /// allowed; with `with_urls` false, URLs are not matched (the feeds hold no URL).
-pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool, with_urls: bool) -> String {
+pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool, with_urls: bool, broadcast: Broadcast) -> String {
     let allowed = if with_allowlist {
         format!(
             "allowed AS (SELECT DISTINCT m.source, m.offset, m.matched_field, {MATCH_CLASS} AS class \
                          FROM ({}) m JOIN allow a ON m.id = a.id), ",
-            matches_sql(fields, "allow", with_urls)
+            matches_sql(fields, "allow", with_urls, broadcast.allow)
         )
     } else {
         "allowed AS (SELECT CAST(NULL AS STRING) AS source, CAST(NULL AS BIGINT) AS offset, '' AS matched_field, \
@@ -393,7 +414,7 @@ pub fn candidate_view_sql(fields: &[MatchField], with_allowlist: bool, with_urls
                 e.ts, e.client_ip, e.user, e.host, e.url \
          FROM matched m JOIN events e ON m.source = e.source AND m.offset = e.offset \
          LEFT JOIN allowed a ON a.source = m.source AND a.offset = m.offset AND a.matched_field = m.matched_field AND a.class = m.class",
-        matches_sql(fields, "intel", with_urls)
+        matches_sql(fields, "intel", with_urls, broadcast.intel)
     )
 }
 
