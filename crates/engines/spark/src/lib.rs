@@ -34,6 +34,18 @@ mod time_on_server;
 mod window;
 
 pub use client::{Remote, SparkClient};
+
+/// The Spark Connect server of the tests that need one (`$SWEEP_SPARK_REMOTE`); none skips
+/// them, unless `SWEEP_REQUIRE_SPARK=1` (CI), where a missing server fails them.
+#[cfg(test)]
+fn test_server() -> Option<String> {
+    let remote = std::env::var("SWEEP_SPARK_REMOTE").ok().filter(|r| !r.is_empty());
+    if remote.is_none() {
+        assert!(std::env::var("SWEEP_REQUIRE_SPARK").as_deref() != Ok("1"), "SWEEP_REQUIRE_SPARK=1 but SWEEP_SPARK_REMOTE is unset");
+        eprintln!("skipped: no Spark Connect server (SWEEP_SPARK_REMOTE unset)");
+    }
+    remote
+}
 pub use error::SparkError;
 pub use retro::{retro, retro_sigma};
 pub use run::{SUPPORT, run, run_until};

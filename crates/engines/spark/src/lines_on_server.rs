@@ -8,11 +8,7 @@ use crate::client::{self, Remote, SparkClient};
 
 #[test]
 fn a_file_read_in_many_splits_is_numbered_in_file_order() {
-    let Some(remote) = std::env::var("SWEEP_SPARK_REMOTE").ok().filter(|r| !r.is_empty()) else {
-        assert!(std::env::var("SWEEP_REQUIRE_SPARK").as_deref() != Ok("1"), "SWEEP_REQUIRE_SPARK=1 but SWEEP_SPARK_REMOTE is unset");
-        eprintln!("skipped: no Spark Connect server (SWEEP_SPARK_REMOTE unset)");
-        return;
-    };
+    let Some(remote) = crate::test_server() else { return };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("many-splits.log");
     // Lines of every length up to a split's size, blank ones, CRLF endings, and a last line

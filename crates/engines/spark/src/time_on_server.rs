@@ -15,11 +15,7 @@ type RustParse = fn(&str) -> Option<i64>;
 /// Each function, on a live server, against sweep_formats::time over the same texts.
 #[test]
 fn agree_with_sweep_formats_on_a_server() {
-    let Some(remote) = std::env::var("SWEEP_SPARK_REMOTE").ok().filter(|r| !r.is_empty()) else {
-        assert!(std::env::var("SWEEP_REQUIRE_SPARK").as_deref() != Ok("1"), "SWEEP_REQUIRE_SPARK=1 but SWEEP_SPARK_REMOTE is unset");
-        eprintln!("skipped: no Spark Connect server (SWEEP_SPARK_REMOTE unset)");
-        return;
-    };
+    let Some(remote) = crate::test_server() else { return };
     let date_time = |s: &str| s.split_once('|').and_then(|(d, t)| time::parse_date_and_time(d, t));
     let cases: [(&str, fn(&str) -> String, RustParse, &[&str]); 5] = [
         (
