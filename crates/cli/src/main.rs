@@ -101,7 +101,7 @@ enum Command {
     #[command(after_help = "Examples:\n  sweep detect /var/log/squid/access.log\n  sweep detect logs/          (every file below)\n  \
                             sweep scan logs/ --format auto --out lake/    (detects each file's format as it runs)")]
     Detect {
-        /// Log files, folders or glob patterns (gzip and zstd are read as a run reads them).
+        /// Log files, folders, glob patterns or object storage URLs (gzip and zstd are read as a run reads them).
         #[arg(required = true)]
         files: Vec<String>,
         /// Show every candidate format's share of lines read, not only the best three.
@@ -319,7 +319,8 @@ struct CommonArgs {
 
 #[derive(clap::Args)]
 struct ScanArgs {
-    /// Log files, directories or glob patterns; `-` reads stdin. Gzip and zstd are read as such.
+    /// Log files, directories or glob patterns; `-` reads stdin; `s3://`, `gs://`, `az://` and
+    /// `https://` URLs (an object, a prefix or a glob; docs/storage.md). Gzip and zstd are read as such.
     /// `kafka://host:port/topic` streams a Kafka topic instead (needs --checkpoint).
     #[arg(required = true, help_heading = "Input")]
     inputs: Vec<String>,

@@ -5,7 +5,10 @@
 //! stream of [`Chunk`]s that end at line boundaries, decompressing gzip (multi-member,
 //! as log shippers and `logrotate` write) and zstd by their magic bytes. Memory stays
 //! bounded by the chunk size and the line limit ([`ChunkReader::with_max_line_bytes`]),
-//! whatever the input size and the length of its lines.
+//! whatever the input size and the length of its lines. Inputs on object storage (`s3://`,
+//! `gs://`, `az://`, `https://`) are listed and streamed by [`remote`].
+
+pub mod remote;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -26,6 +29,10 @@ pub enum ExtractError {
     EmptyDir { path: PathBuf },
     #[error("cannot read {path:?}: {source}")]
     Io { path: String, source: io::Error },
+    #[error("{url:?} is not a URL sweep can read: {message}")]
+    BadUrl { url: String, message: String },
+    #[error("cannot read {url}: {message}")]
+    Object { url: String, message: String },
 }
 
 /// Where lines come from.
@@ -33,6 +40,8 @@ pub enum ExtractError {
 pub enum Input {
     File(PathBuf),
     Stdin,
+    /// An object on object storage (S3, GCS, Azure, HTTP).
+    Object(remote::RemoteObject),
 }
 
 impl Input {
@@ -41,6 +50,7 @@ impl Input {
         match self {
             Input::File(p) => p.display().to_string(),
             Input::Stdin => "stdin".to_string(),
+            Input::Object(o) => o.url.clone(),
         }
     }
 
@@ -49,12 +59,14 @@ impl Input {
         match self {
             Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
             Input::Stdin => None,
+            Input::Object(o) => Some(o.size),
         }
     }
 }
 
 /// Expands paths as a user gives them: `-` is stdin, a directory means every non-hidden
-/// file below it, a pattern with `*`, `?` or `[` is a glob. Files come out sorted within
+/// file below it, a pattern with `*`, `?` or `[` is a glob; object storage URLs likewise
+/// ([`remote::resolve`]). Files come out sorted within
 /// each argument, in argument order, without duplicates. Below a directory, sweep's own
 /// outputs are not inputs (see [`is_sweep_output`]): a lake written into the log folder is
 /// not read back as logs by the next run.
@@ -64,6 +76,22 @@ pub fn resolve_inputs<S: AsRef<str>>(args: &[S]) -> Result<Vec<Input>, ExtractEr
         let arg = arg.as_ref();
         if arg == "-" {
             out.push(Input::Stdin);
+            continue;
+        }
+        if remote::is_url(arg) && !remote::is_object_url(arg) {
+            let scheme = arg.split_once("://").map_or("", |(s, _)| s);
+            return Err(ExtractError::BadUrl {
+                url: arg.to_string(),
+                message: format!("sweep does not read {scheme}:// (it reads local paths and {})", remote::SCHEMES.join(":// ")),
+            });
+        }
+        if remote::is_object_url(arg) {
+            for object in remote::resolve(arg)? {
+                let input = Input::Object(object);
+                if !out.contains(&input) {
+                    out.push(input);
+                }
+            }
             continue;
         }
         let mut found = Vec::new();
@@ -171,6 +199,7 @@ pub fn open(input: &Input, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Sen
     let raw: Box<dyn Read + Send> = match input {
         Input::File(p) => Box::new(File::open(p).map_err(|source| ExtractError::Io { path: name.clone(), source })?),
         Input::Stdin => Box::new(io::stdin()),
+        Input::Object(o) => remote::open(o),
     };
     let mut buffered = BufReader::with_capacity(1 << 16, Counting { inner: raw, counter });
     let head = buffered.fill_buf().map_err(|source| ExtractError::Io { path: name.clone(), source })?;

@@ -60,6 +60,16 @@ pub struct InputRecord {
 const FINGERPRINT_SPAN: u64 = 64 * 1024;
 
 impl InputRecord {
+    /// The ledger entry of an object on object storage as it was listed: the store's ETag
+    /// (or generation) tells a replaced object, as the fingerprint does a file.
+    pub fn of_object(url: &str, size: u64, modified_ns: i128, etag: Option<&str>) -> InputRecord {
+        let fingerprint = match etag {
+            Some(tag) => format!("etag:{}", tag.trim_matches('"')),
+            None => format!("size-time:{size}-{modified_ns}"),
+        };
+        InputRecord { path: url.to_string(), size, modified_ns, fingerprint }
+    }
+
     /// The ledger entry of a file as it is now.
     pub fn of_file(path: &Path) -> Result<InputRecord, LoadError> {
         let io = |source| LoadError::Io { path: path.to_path_buf(), source };
@@ -247,13 +257,19 @@ impl Lake {
     /// a file an earlier run committed unchanged is skipped; a file that changed since is
     /// loaded again, with a warning.
     pub fn select_inputs(&self, files: &[&Path], mode: WriteMode, reload: bool) -> Result<InputSelection, LoadError> {
+        let records = files.iter().map(|path| InputRecord::of_file(path)).collect::<Result<Vec<_>, _>>()?;
+        self.select_records(records, mode, reload)
+    }
+
+    /// [`Lake::select_inputs`] for inputs already described: files ([`InputRecord::of_file`])
+    /// and objects on object storage ([`InputRecord::of_object`]).
+    pub fn select_records(&self, records: Vec<InputRecord>, mode: WriteMode, reload: bool) -> Result<InputSelection, LoadError> {
         let before = match (mode, reload) {
             (WriteMode::Overwrite, _) | (_, true) => HashMap::new(),
             _ => self.loaded_inputs()?,
         };
         let mut selection = InputSelection::default();
-        for path in files {
-            let record = InputRecord::of_file(path)?;
+        for record in records {
             match before.get(&record.path) {
                 Some(earlier) if *earlier == record => {
                     selection.load.push(false);

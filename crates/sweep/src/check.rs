@@ -109,7 +109,7 @@ fn check_input(report: &mut CheckReport, stage: &sweep_model::ExtractSpec) {
         Ok(inputs) => inputs,
         Err(e) => return report.problem("input", subject_of(stage), e.to_string()),
     };
-    let files: Vec<&sweep_extract::Input> = inputs.iter().filter(|i| matches!(i, sweep_extract::Input::File(_))).collect();
+    let files: Vec<&sweep_extract::Input> = inputs.iter().filter(|i| !matches!(i, sweep_extract::Input::Stdin)).collect();
     let bytes: u64 = files.iter().filter_map(|i| i.size()).sum();
     let stdin = inputs.len() > files.len();
     report.ok(

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod feed_server;
+pub mod s3;
 pub mod spark;
 
 use std::path::Path;

@@ -20,7 +20,7 @@ use sweep_content::{VerdictCache, findings_schema};
 use sweep_extract::{ChunkReader, Input, resolve_inputs};
 use sweep_formats::{BatchBuilder, ChunkParser, LineCounts, events_schema, rejects_schema};
 use sweep_intel::index::MatchStats;
-use sweep_load::{Lake, SinkSpec, TableWriter, lake_root, run_id};
+use sweep_load::{InputRecord, Lake, SinkSpec, TableWriter, lake_root, run_id};
 use sweep_model::Pipeline;
 use sweep_sigma::{CorrelationMode, correlation_batch, detections_batch, detections_schema};
 
@@ -57,11 +57,6 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
 
     // Extract: resolve every input before writing anything, so a typo fails fast.
     let mut inputs: Vec<(Input, usize)> = Vec::new();
-    for e in &pipeline.extract {
-        for f in &e.files {
-            sweep_load::refuse_remote(std::path::Path::new(f))?;
-        }
-    }
     for (i, e) in pipeline.extract.iter().enumerate() {
         for input in resolve_inputs(&e.input_args())? {
             inputs.push((input, i));
@@ -108,14 +103,15 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
     // default mode), unless the user asks for a reload.
     let mut ledger = Vec::new();
     if let Some(lake) = &lake {
-        let files: Vec<&std::path::Path> = inputs
+        let records = inputs
             .iter()
             .filter_map(|(input, _)| match input {
-                Input::File(p) => Some(p.as_path()),
+                Input::File(p) => Some(InputRecord::of_file(p)),
+                Input::Object(o) => Some(Ok(InputRecord::of_object(&o.url, o.size, o.modified_ns, o.etag.as_deref()))),
                 Input::Stdin => None,
             })
-            .collect();
-        let selection = lake.select_inputs(&files, pipeline.load.mode, pipeline.load.reload)?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let selection = lake.select_records(records, pipeline.load.mode, pipeline.load.reload)?;
         let mut keep = selection.load.into_iter();
         inputs.retain(|(input, _)| matches!(input, Input::Stdin) || keep.next().unwrap_or(true));
         ledger = selection.records;

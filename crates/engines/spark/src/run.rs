@@ -58,6 +58,12 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
             match input {
                 Input::File(path) => inputs.push((group, path, extract.format.clone())),
                 Input::Stdin => return Err(SparkError::Unsupported("reading stdin: Spark reads the input files itself".into())),
+                Input::Object(o) => {
+                    return Err(SparkError::Unsupported(format!(
+                        "reading {} from object storage on the spark engine (the embedded engine reads it; docs/storage.md)",
+                        o.url
+                    )));
+                }
             }
         }
     }

@@ -1,0 +1,59 @@
+//! The S3-compatible server the object storage tests run against (scripts/s3: SeaweedFS on
+//! loopback, started by scripts/test). Without SWEEP_S3_ENDPOINT those tests say so and
+//! return, unless SWEEP_REQUIRE_S3=1 (set by scripts/test), where a missing server fails them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+/// The server's endpoint, or `None` (the test is skipped) when none is running.
+pub fn endpoint() -> Option<String> {
+    match std::env::var("SWEEP_S3_ENDPOINT") {
+        Ok(e) if !e.is_empty() => Some(e),
+        _ => {
+            assert!(
+                std::env::var("SWEEP_REQUIRE_S3").as_deref() != Ok("1"),
+                "SWEEP_REQUIRE_S3=1 but SWEEP_S3_ENDPOINT is unset: start the server with scripts/s3 start and export $(scripts/s3 env)"
+            );
+            eprintln!("skipped: no S3-compatible server (SWEEP_S3_ENDPOINT unset; scripts/test starts one)");
+            None
+        }
+    }
+}
+
+/// A bucket on the test server: created empty, with a name unique to this test.
+pub struct Bucket {
+    pub name: String,
+    store: Arc<dyn ObjectStore>,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+impl Bucket {
+    pub fn create(endpoint: &str, prefix: &str) -> Bucket {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let name = format!("{prefix}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let status = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/s3"))
+            .args(["bucket", &name])
+            .status()
+            .expect("scripts/s3 runs");
+        assert!(status.success(), "scripts/s3 bucket {name} failed");
+        let store = AmazonS3Builder::from_env().with_endpoint(endpoint).with_allow_http(true).with_bucket_name(&name).build().unwrap();
+        Bucket { name, store: Arc::new(store) }
+    }
+
+    pub fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.name)
+    }
+
+    pub fn put(&self, key: &str, bytes: Vec<u8>) {
+        let store = self.store.clone();
+        let key = ObjectPath::from(key);
+        runtime().block_on(async move { store.put(&key, PutPayload::from(bytes)).await }).unwrap();
+    }
+}
