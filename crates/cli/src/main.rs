@@ -273,7 +273,7 @@ impl IntelArgs {
             .feeds
             .iter()
             .map(|f| {
-                let mut feed = if f.starts_with("http://") || f.starts_with("https://") {
+                let mut feed = if sweep::FEED_URL_SCHEMES.iter().any(|scheme| f.starts_with(scheme)) {
                     sweep::FeedSpec { url: Some(f.clone()), ..sweep::FeedSpec::default() }
                 } else {
                     sweep::FeedSpec::new(f)

@@ -172,12 +172,24 @@ fn wrong_credentials_and_missing_places_get_one_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let secret = "not-the-secret-0123456789";
-    let out = sweep_env(&["scan", &bucket.url("proxy/"), "-f", "squid", "-q", "-o", s(&lake)], &[("AWS_SECRET_ACCESS_KEY", secret)]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("did not accept the credentials"), "{err}");
-    assert!(!err.contains(secret), "the secret was printed: {err}");
-    assert!(!lake.exists(), "a refused read made a lake");
+    let log = format!("{SHARED}/logs/squid-native-squidview.log");
+    let (prefix, object) = (bucket.url("proxy/"), bucket.url("proxy/a.log"));
+    let runs: [(Vec<&str>, (&str, &str)); 4] = [
+        (vec!["scan", &prefix, "-f", "squid", "-q", "-o", s(&lake)], ("AWS_SECRET_ACCESS_KEY", secret)),
+        // A single object is looked up with HEAD, whose 403 has no body to tell why.
+        (vec!["scan", &object, "-f", "squid", "-q", "-o", s(&lake)], ("AWS_SECRET_ACCESS_KEY", secret)),
+        (vec!["scan", &object, "-f", "squid", "-q", "-o", s(&lake)], ("AWS_ACCESS_KEY_ID", "nobody-we-know")),
+        (vec!["scan", &log, "-f", "squid", "-q", "-o", s(&lake), "--intel", &object], ("AWS_SECRET_ACCESS_KEY", secret)),
+    ];
+    for (args, wrong) in runs {
+        let out = sweep_env(&args, &[wrong]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("did not accept the credentials"), "{args:?}: {err}");
+        assert_eq!(err.matches("did not accept").count(), 1, "said more than once: {err}");
+        assert!(!err.contains(secret), "the secret was printed: {err}");
+        assert!(!lake.exists(), "a refused read made a lake");
+    }
 
     let out = support::sweep(&["scan", &format!("s3://no-such-bucket-{}/proxy/", std::process::id()), "-f", "squid", "-q", "-o", s(&lake)]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -186,4 +198,25 @@ fn wrong_credentials_and_missing_places_get_one_clear_message() {
     let out = support::sweep(&["scan", &bucket.url("nothing-here/"), "-f", "squid", "-q", "-o", s(&lake)]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no object has this key or prefix"), "{}", text(&out));
+}
+
+#[test]
+fn a_feed_on_object_storage_is_read_like_one_on_a_web_server() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "feeds");
+    bucket.put("intel/bad-hosts.txt", b"# hosts we do not trust\nwww.slashdot.org\n".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let log = format!("{SHARED}/logs/squid-native-squidview.log");
+    ok(support::sweep(&["scan", &log, "-f", "squid", "-q", "-o", s(&lake), "--intel", &bucket.url("intel/bad-hosts.txt")]));
+    let hits = query_one(&lake, "SELECT count(*) FROM hits WHERE indicator = 'www.slashdot.org'");
+    let expected = query_one(&lake, "SELECT count(*) FROM events WHERE host = 'www.slashdot.org'");
+    assert!(expected > 0);
+    assert_eq!(hits, expected);
+    assert_eq!(query(&lake, "SELECT DISTINCT feed FROM hits"), ["bad-hosts.txt"]);
+
+    let out =
+        support::sweep(&["scan", &log, "-f", "squid", "-q", "-o", s(&dir.path().join("l2")), "--intel", &bucket.url("intel/missing.txt")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"), "{}", text(&out));
 }

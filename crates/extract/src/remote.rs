@@ -165,14 +165,24 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+const BAD_CREDENTIALS: &str = "the store did not accept the credentials (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+     GOOGLE_APPLICATION_CREDENTIALS, or AZURE_STORAGE_ACCOUNT_KEY; docs/storage.md lists where each cloud's credentials come from)";
+
+/// S3 answers a wrong secret or an unknown key with 403, as it does a refused permission;
+/// its error code tells them apart.
+fn mentions_bad_credentials(text: &str) -> bool {
+    ["SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthenticationFailed", "InvalidToken", "ExpiredToken"]
+        .iter()
+        .any(|code| text.contains(code))
+}
+
 /// What the store said, in words a user acts on: credentials, permissions and missing
 /// buckets get their own advice; credentials are never part of the text.
 fn store_message(e: &object_store::Error) -> String {
     use object_store::Error as E;
     match e {
-        E::Unauthenticated { .. } => "the store did not accept the credentials (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
-             GOOGLE_APPLICATION_CREDENTIALS, or AZURE_STORAGE_ACCOUNT_KEY; docs/storage.md lists where each cloud's credentials come from)"
-            .to_string(),
+        E::Unauthenticated { .. } => BAD_CREDENTIALS.to_string(),
+        E::PermissionDenied { .. } if mentions_bad_credentials(&e.to_string()) => BAD_CREDENTIALS.to_string(),
         E::PermissionDenied { .. } => "access denied: the credentials were accepted but may not read this bucket or key (check the \
              bucket policy or IAM role; docs/storage.md)"
             .to_string(),
@@ -182,11 +192,8 @@ fn store_message(e: &object_store::Error) -> String {
             // object_store says "Generic S3 error: …"; the bucket-level causes the user fixes.
             if text.contains("NoSuchBucket") || text.contains("ContainerNotFound") || text.contains("The specified bucket does not exist") {
                 "the bucket (or container) does not exist; check its name and the endpoint".to_string()
-            } else if text.contains("SignatureDoesNotMatch") || text.contains("InvalidAccessKeyId") || text.contains("AuthenticationFailed")
-            {
-                "the store did not accept the credentials (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
-                 GOOGLE_APPLICATION_CREDENTIALS, or AZURE_STORAGE_ACCOUNT_KEY; docs/storage.md)"
-                    .to_string()
+            } else if mentions_bad_credentials(&text) {
+                BAD_CREDENTIALS.to_string()
             } else if text.contains("AccessDenied") || text.contains("AuthorizationPermissionMismatch") {
                 "access denied: the credentials were accepted but may not read this bucket or key (check the bucket policy or IAM role)"
                     .to_string()
@@ -255,6 +262,9 @@ pub fn resolve(arg: &str) -> Result<Vec<RemoteObject>, ExtractError> {
         match head {
             Ok(meta) => return Ok(vec![object(&store, format!("{root}/{}", meta.location), meta)]),
             Err(object_store::Error::NotFound { .. }) => {}
+            Err(e @ object_store::Error::PermissionDenied { .. }) => {
+                return Err(object_error(arg, &explain_denied_head(&store, &trimmed, e)));
+            }
             Err(e) => return Err(object_error(arg, &e)),
         }
     }
@@ -268,6 +278,18 @@ pub fn resolve(arg: &str) -> Result<Vec<RemoteObject>, ExtractError> {
     }
     found.sort_by(|a, b| a.url.cmp(&b.url));
     Ok(found)
+}
+
+/// A HEAD refused with 403 has no body, so a wrong secret and a refused permission look
+/// the same; a one-byte GET of the same key carries S3's error code, which tells them apart.
+fn explain_denied_head(store: &Arc<dyn ObjectStore>, key: &str, head_error: object_store::Error) -> object_store::Error {
+    let store = store.clone();
+    let location = ObjectPath::from(key);
+    let options = GetOptions { range: Some(GetRange::Bounded(0..1)), ..Default::default() };
+    match wait(async move { store.get_opts(&location, options).await.map(|_| ()) }) {
+        Err(e @ object_store::Error::PermissionDenied { .. }) => e,
+        _ => head_error,
+    }
 }
 
 /// The objects of a listing below `base` that a directory walk would read: no hidden name
@@ -322,6 +344,24 @@ fn object(store: &Arc<dyn ObjectStore>, url: String, meta: object_store::ObjectM
         etag: meta.e_tag.clone(),
         store: store.clone(),
         location: meta.location,
+    }
+}
+
+/// A whole object, for small files read at once (intel feeds): its bytes and ETag, or `None`
+/// when its ETag is still `if_none_match` (unchanged since the last fetch).
+pub fn fetch(url: &str, if_none_match: Option<&str>) -> Result<Option<(Vec<u8>, Option<String>)>, ExtractError> {
+    let Located { store, key, .. } = locate(url)?;
+    let location = ObjectPath::from(key.as_str());
+    let options = GetOptions { if_none_match: if_none_match.map(str::to_string), ..Default::default() };
+    let got = wait(async move {
+        let result = store.get_opts(&location, options).await?;
+        let etag = result.meta.e_tag.clone();
+        Ok::<_, object_store::Error>((result.bytes().await?, etag))
+    });
+    match got {
+        Ok((bytes, etag)) => Ok(Some((bytes.to_vec(), etag))),
+        Err(object_store::Error::NotModified { .. }) => Ok(None),
+        Err(e) => Err(object_error(url, &e)),
     }
 }
 

@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod stream;
+
+/// Where a feed's `url` may point: a web server, or an object in object storage.
+pub const FEED_URL_SCHEMES: &[&str] = &["http://", "https://", "s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://"];
 pub use stream::{KafkaSinkSpec, KafkaSourceSpec, StartPosition, StreamSettings, default_group};
 pub use sweep_content::ContentSpec;
 pub use sweep_formats::FormatSpec;
@@ -553,9 +556,12 @@ impl Pipeline {
                     for (j, feed) in sw.intel.iter().enumerate() {
                         feed.check_location().map_err(|m| format!("analyse[{i}].intel[{j}]: {m}"))?;
                         if let Some(url) = &feed.url
-                            && !(url.starts_with("http://") || url.starts_with("https://"))
+                            && !FEED_URL_SCHEMES.iter().any(|scheme| url.starts_with(scheme))
                         {
-                            return Err(format!("analyse[{i}].intel[{j}]: url {url:?} is not an http:// or https:// URL"));
+                            return Err(format!(
+                                "analyse[{i}].intel[{j}]: url {url:?} is not a URL sweep reads feeds from ({})",
+                                FEED_URL_SCHEMES.join(", ")
+                            ));
                         }
                     }
                     if sw.fields.is_empty() {

@@ -40,8 +40,9 @@ pub use sweep_formats as formats;
 pub use sweep_intel_sources as intel_sources;
 pub use sweep_load as load;
 pub use sweep_model::{
-    AnalyseStage, ConfigError, ContentSpec, EngineKind, ExtractSpec, FeedSpec, FormatSpec, IntelSettings, KafkaSinkSpec, KafkaSourceSpec,
-    LoadSpec, MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat, TransformStage, WriteMode,
+    AnalyseStage, ConfigError, ContentSpec, EngineKind, ExtractSpec, FEED_URL_SCHEMES, FeedSpec, FormatSpec, IntelSettings, KafkaSinkSpec,
+    KafkaSourceSpec, LoadSpec, MatchField, Pipeline, Settings, SinkSpec, StartPosition, StreamSettings, SweeperSpec, TableFormat,
+    TransformStage, WriteMode,
 };
 pub use sweep_runtime::SigmaRetroSummary;
 pub use sweep_runtime::detect as detect_format;

@@ -70,7 +70,20 @@ impl HttpClient {
     /// GET `url` with `headers` (`${NAME}` expanded from the environment), conditional on
     /// `validators`. Network errors, 429 and 5xx are retried with back-off; other answers
     /// that are not 2xx or 304 are errors at once.
+    ///
+    /// An object storage URL (`s3://`, `gs://`, `az://`) is read with that store's client
+    /// and credentials ([`sweep_extract::remote::fetch`]), conditional on its ETag.
     pub fn get(&self, url: &str, headers: &[(String, String)], validators: &Validators) -> Result<Fetched, SourceError> {
+        if is_object_store_url(url) {
+            let fetched = sweep_extract::remote::fetch(url, validators.etag.as_deref())
+                .map_err(|e| SourceError::Http { url: url.to_string(), message: e.to_string() })?;
+            return Ok(match fetched {
+                None => Fetched::NotModified,
+                Some((bytes, etag)) => {
+                    Fetched::Body { bytes, validators: Validators { etag, last_modified: None }, headers: BTreeMap::new() }
+                }
+            });
+        }
         let mut pause = self.policy.backoff;
         let mut attempt = 0;
         loop {
@@ -139,6 +152,11 @@ impl HttpClient {
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
         })
     }
+}
+
+/// A URL of object storage rather than of a web server.
+pub fn is_object_store_url(url: &str) -> bool {
+    sweep_extract::remote::is_object_url(url) && !url.starts_with("http://") && !url.starts_with("https://")
 }
 
 enum Attempt {
