@@ -195,12 +195,23 @@ impl<R: Read> Read for Counting<R> {
 
 /// Opens an input and wraps it in the right decompressor.
 pub fn open(input: &Input, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>, ExtractError> {
-    let name = input.name();
-    let raw: Box<dyn Read + Send> = match input {
-        Input::File(p) => Box::new(File::open(p).map_err(|source| ExtractError::Io { path: name.clone(), source })?),
+    decompressed(open_raw(input)?, input, counter)
+}
+
+/// The input's bytes as stored, without waiting for any of them: an object starts
+/// downloading here, so opening the next input early overlaps its first bytes' latency with
+/// the reading of this one ([`ChunkReader::from_raw`]).
+pub fn open_raw(input: &Input) -> Result<Box<dyn Read + Send>, ExtractError> {
+    Ok(match input {
+        Input::File(p) => Box::new(File::open(p).map_err(|source| ExtractError::Io { path: input.name(), source })?),
         Input::Stdin => Box::new(io::stdin()),
         Input::Object(o) => remote::open(o),
-    };
+    })
+}
+
+/// `raw` (from [`open_raw`]) behind the decompressor its first bytes call for.
+fn decompressed(raw: Box<dyn Read + Send>, input: &Input, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>, ExtractError> {
+    let name = input.name();
     let mut buffered = BufReader::with_capacity(1 << 16, Counting { inner: raw, counter });
     let head = buffered.fill_buf().map_err(|source| ExtractError::Io { path: name.clone(), source })?;
     Ok(match Compression::detect(head) {
@@ -265,6 +276,17 @@ impl ChunkReader {
     /// `directive` is the header-directive prefix of the format, if it has one.
     pub fn new(input: &Input, chunk_bytes: usize, directive: Option<&'static [u8]>, counter: Arc<AtomicU64>) -> Result<Self, ExtractError> {
         Ok(Self::from_reader(open(input, counter)?, input.name().into(), chunk_bytes, directive))
+    }
+
+    /// [`ChunkReader::new`] over bytes [`open_raw`] gave for `input`.
+    pub fn from_raw(
+        raw: Box<dyn Read + Send>,
+        input: &Input,
+        chunk_bytes: usize,
+        directive: Option<&'static [u8]>,
+        counter: Arc<AtomicU64>,
+    ) -> Result<Self, ExtractError> {
+        Ok(Self::from_reader(decompressed(raw, input, counter)?, input.name().into(), chunk_bytes, directive))
     }
 
     fn from_reader(reader: Box<dyn Read + Send>, source: Arc<str>, chunk_bytes: usize, directive: Option<&'static [u8]>) -> Self {

@@ -211,9 +211,21 @@ pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc
             .name("sweep-read".into())
             .spawn(move || -> Result<(), EngineError> {
                 let byte_counter = Arc::new(AtomicU64::new(0));
-                for (input, extract) in inputs {
-                    let mut reader = ChunkReader::new(&input, chunk_bytes, specs[extract].header_directive(), byte_counter.clone())?
-                        .with_max_line_bytes(max_line);
+                let mut inputs = inputs.into_iter().peekable();
+                let mut upcoming = None;
+                while let Some((input, extract)) = inputs.next() {
+                    let raw = match upcoming.take() {
+                        Some(raw) => raw,
+                        None => sweep_extract::open_raw(&input)?,
+                    };
+                    // The next object starts downloading while this input is read, so the
+                    // store's latency is not paid once per object.
+                    if let Some((next @ Input::Object(_), _)) = inputs.peek() {
+                        upcoming = Some(sweep_extract::open_raw(next)?);
+                    }
+                    let directive = specs[extract].header_directive();
+                    let mut reader =
+                        ChunkReader::from_raw(raw, &input, chunk_bytes, directive, byte_counter.clone())?.with_max_line_bytes(max_line);
                     while let Some(chunk) = reader.next_chunk()? {
                         counters.bytes_read.store(byte_counter.load(Ordering::Relaxed), Ordering::Relaxed);
                         let halted = stop.load(Ordering::Relaxed) || interrupt.load(Ordering::Relaxed);
