@@ -171,9 +171,16 @@ const BAD_CREDENTIALS: &str = "the store did not accept the credentials (check A
 /// S3 answers a wrong secret or an unknown key with 403, as it does a refused permission;
 /// its error code tells them apart.
 fn mentions_bad_credentials(text: &str) -> bool {
-    ["SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthenticationFailed", "InvalidToken", "ExpiredToken"]
-        .iter()
-        .any(|code| text.contains(code))
+    [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "AuthenticationFailed",
+        "Server failed to authenticate the request",
+        "InvalidToken",
+        "ExpiredToken",
+    ]
+    .iter()
+    .any(|code| text.contains(code))
 }
 
 /// What the store said, in words a user acts on: credentials, permissions and missing
