@@ -361,3 +361,33 @@ fn google_cloud_storage_on_fake_gcs_server() {
     let Some(store) = fake_gcs("sweep-scan") else { return };
     prefix_scans_like_disk_and_picks_up_new_objects(store);
 }
+
+#[test]
+fn keys_come_from_an_aws_profile_when_the_environment_has_none() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "profile");
+    bucket.put("proxy/a.log", std::fs::read(format!("{SHARED}/logs/squid-native-squidview.log")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let (credentials, config) = (dir.path().join("credentials"), dir.path().join("config"));
+    let (id, secret) = (std::env::var("AWS_ACCESS_KEY_ID").unwrap(), std::env::var("AWS_SECRET_ACCESS_KEY").unwrap());
+    std::fs::write(&credentials, format!("[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n[lab]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n")).unwrap();
+    std::fs::write(&config, format!("[profile lab]\nregion = us-east-1\nendpoint_url = {endpoint}\n")).unwrap();
+    let scan = |profile: &str, lake: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
+        cmd.args(["scan", &bucket.url("proxy/"), "-f", "squid", "-q", "-o", s(&dir.path().join(lake))]);
+        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_ENDPOINT", "AWS_REGION", "AWS_ALLOW_HTTP"] {
+            cmd.env_remove(name);
+        }
+        cmd.env("AWS_SHARED_CREDENTIALS_FILE", &credentials).env("AWS_CONFIG_FILE", &config).env("AWS_PROFILE", profile);
+        cmd.output().unwrap()
+    };
+    ok(scan("lab", "lake"));
+    assert!(query_one(&dir.path().join("lake"), "SELECT count(*) FROM events") > 0);
+    let out = scan("nobody", "lake2");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the AWS profile \"nobody\" (AWS_PROFILE) is in neither AWS file"),
+        "{}",
+        text(&out)
+    );
+}

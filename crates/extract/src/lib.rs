@@ -8,6 +8,7 @@
 //! whatever the input size and the length of its lines. Inputs on object storage (`s3://`,
 //! `gs://`, `az://`, `https://`) are listed and streamed by [`remote`].
 
+mod aws_profile;
 pub mod remote;
 
 use std::fs::File;

@@ -107,9 +107,18 @@ fn locate(arg: &str) -> Result<Located, ExtractError> {
     let store: Arc<dyn ObjectStore> = match scheme.as_str() {
         "s3" | "s3a" => {
             let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(arg).with_retry(retries());
+            let profile = crate::aws_profile::settings_from_env().map_err(bad)?;
+            let mut endpoint = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok();
+            for (key, value) in profile.settings {
+                if key == "aws_endpoint" {
+                    endpoint = Some(value.clone());
+                }
+                let key = key.parse().expect("object_store knows every key a profile sets");
+                builder = builder.with_config(key, value);
+            }
             // An endpoint the user wrote as http:// is one they mean to reach over http (an
             // on-premises or loopback store); object_store refuses it unless told.
-            if std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).is_ok_and(|e| e.starts_with("http://")) {
+            if endpoint.is_some_and(|e| e.starts_with("http://")) {
                 builder = builder.with_allow_http(true);
             }
             Arc::new(builder.build().map_err(|e| bad(store_message(&e)))?)
