@@ -391,3 +391,50 @@ fn keys_come_from_an_aws_profile_when_the_environment_has_none() {
         text(&out)
     );
 }
+
+/// Every file below `dir`, as (path relative to `dir`, bytes).
+fn files_below(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            out.extend(files_below(&path).into_iter().map(|(k, b)| (format!("{name}/{k}"), b)));
+        } else {
+            out.push((name, std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_lake_copied_to_a_bucket_is_queried_there() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "query");
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, delta) = (dir.path().join("lake"), dir.path().join("delta"));
+    let log = format!("{SHARED}/logs/squid-native-squidview.log");
+    ok(support::sweep(&["scan", &log, "-f", "squid", "-q", "-o", s(&lake), "--intel", &format!("{SHARED}/intel/ipsum.txt")]));
+    ok(support::sweep(&["scan", &log, "-f", "squid", "-q", "-o", s(&delta), "--table-format", "delta"]));
+    // As `aws s3 sync lake/ s3://bucket/lake/` would copy it.
+    for (key, bytes) in files_below(&lake) {
+        bucket.put(&format!("lake/{key}"), bytes);
+    }
+    for (key, bytes) in files_below(&delta) {
+        bucket.put(&format!("delta/{key}"), bytes);
+    }
+    let sql = "SELECT host, count(*) AS n FROM events GROUP BY host ORDER BY n DESC, host LIMIT 20";
+    let remote = query(Path::new(&bucket.url("lake")), sql);
+    assert!(!remote.is_empty());
+    assert_eq!(remote, query(&lake, sql));
+    let tables = |l: &str| {
+        let mut lines: Vec<String> = ok(support::sweep(&["query", l, "SHOW TABLES"])).lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(tables(&bucket.url("lake/")), tables(s(&lake)));
+
+    let out = support::sweep(&["query", &bucket.url("delta"), "SELECT count(*) FROM events"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a Delta table"), "{}", text(&out));
+}

@@ -93,6 +93,18 @@ pub fn is_url(arg: &str) -> bool {
     })
 }
 
+/// The store `url` lives in, with credentials as for inputs; the URL of the store's root
+/// (`s3://bucket`), for registering the store with a query engine; and the key path.
+pub fn store_for(url: &str) -> Result<(Arc<dyn ObjectStore>, String, String), ExtractError> {
+    let Located { store, root, key } = locate(url)?;
+    Ok((store, root, key))
+}
+
+/// Every object below `prefix` of `store` (`root` names the store in errors).
+pub fn list_below(store: &Arc<dyn ObjectStore>, root: &str, prefix: &str) -> Result<Vec<object_store::ObjectMeta>, ExtractError> {
+    list(store, root, prefix, root)
+}
+
 /// The store a URL lives in, the URL of the store's root (`s3://bucket`), and the key path.
 struct Located {
     store: Arc<dyn ObjectStore>,

@@ -14,6 +14,9 @@ pub const TABLES: [&str; 7] = ["events", "rejects", "hits", "metrics", "findings
 /// Registers every table folder under `lake` that holds Parquet files, by table name.
 /// Returns the names registered.
 pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<Vec<String>> {
+    if let Some(url) = lake.to_str().filter(|l| sweep_extract::remote::is_object_url(l)) {
+        return register_remote_lake(ctx, url).await;
+    }
     if !lake.is_dir() {
         return Err(DataFusionError::Plan(format!("{lake:?} is not a folder; give the --out folder of a sweep run")));
     }
@@ -42,6 +45,46 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<Vec<Stri
             "{lake:?} holds no sweep tables (looked for {}); run `sweep scan ... --out {}` first",
             TABLES.join(", "),
             lake.display()
+        )));
+    }
+    Ok(names)
+}
+
+/// Registers the Parquet tables of a lake on object storage (a local lake copied there, e.g.
+/// with `aws s3 sync`): the store is given to DataFusion with sweep's credentials, and each
+/// table folder holding Parquet files is registered by its URL.
+async fn register_remote_lake(ctx: &SessionContext, url: &str) -> Result<Vec<String>> {
+    let external = |e: sweep_extract::ExtractError| DataFusionError::External(Box::new(e));
+    let (store, root, key) = sweep_extract::remote::store_for(url).map_err(external)?;
+    let base = key.trim_end_matches('/');
+    let prefix = if base.is_empty() { String::new() } else { format!("{base}/") };
+    let listed = sweep_extract::remote::list_below(&store, &root, base).map_err(external)?;
+    let root_url = url::Url::parse(&root).map_err(|e| DataFusionError::Plan(format!("{url:?}: {e}")))?;
+    ctx.register_object_store(&root_url, store);
+    let mut names = Vec::new();
+    for table in TABLES {
+        let folder = format!("{prefix}{table}/");
+        let below: Vec<&str> = listed.iter().map(|m| m.location.as_ref()).filter_map(|k| k.strip_prefix(folder.as_str())).collect();
+        if below.iter().any(|k| k.starts_with("_delta_log/")) {
+            return Err(DataFusionError::Plan(format!(
+                "{root}/{folder} is a Delta table; `sweep query` reads Delta tables on local disk only so far (docs/storage.md)"
+            )));
+        }
+        if !below.iter().any(|k| k.ends_with(".parquet") && !k.split('/').any(|s| s.starts_with('.') || s.starts_with('_'))) {
+            continue;
+        }
+        let mut options = ParquetReadOptions::default();
+        if below.iter().any(|k| k.starts_with("date=")) {
+            options = options.table_partition_cols(vec![("date".to_string(), DataType::Utf8)]);
+        }
+        let table_url = format!("{root}/{folder}");
+        ctx.register_parquet(table, &table_url, options).await?;
+        names.push(table.to_string());
+    }
+    if names.is_empty() {
+        return Err(DataFusionError::Plan(format!(
+            "{url} holds no sweep tables (looked for {} folders with Parquet files)",
+            TABLES.join(", ")
         )));
     }
     Ok(names)
@@ -83,7 +126,9 @@ pub struct QueryResult {
 /// t`, `DESCRIBE t` over the lake's tables.
 pub async fn query_lake_result(lake: &Path, sql: &str) -> Result<QueryResult> {
     // A run that died while committing is completed first, so the query sees whole runs.
-    sweep_load::Lake::recover_if_idle(lake).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    if !lake.to_str().is_some_and(sweep_extract::remote::is_object_url) {
+        sweep_load::Lake::recover_if_idle(lake).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    }
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
     register_lake(&ctx, lake).await?;
     let frame = ctx.sql(sql).await?;
