@@ -438,3 +438,77 @@ fn a_lake_copied_to_a_bucket_is_queried_there() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a Delta table"), "{}", text(&out));
 }
+
+/// Python's own file server on a free loopback port, serving `dir`; killed when dropped.
+struct FileServer(std::process::Child, u16);
+
+impl FileServer {
+    fn start(dir: &Path) -> FileServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory", s(dir)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs (the machine's, for its http.server)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return FileServer(child, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("python3 -m http.server did not answer on port {port}");
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_log_on_a_web_server_is_read_as_the_same_file_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    let parts = squid_parts();
+    std::fs::write(served.join("access.log.gz"), &parts[0].1).unwrap();
+    let server = FileServer::start(&served);
+    let url = format!("http://127.0.0.1:{}/access.log.gz", server.1);
+    let (web, disk) = (dir.path().join("web-lake"), dir.path().join("disk-lake"));
+    ok(support::sweep(&["scan", &url, "-f", "squid", "-q", "-o", s(&web)]));
+    ok(support::sweep(&["scan", s(&served.join("access.log.gz")), "-f", "squid", "-q", "-o", s(&disk)]));
+    assert!(!rows(&web, "events").is_empty());
+    assert_eq!(rows(&web, "events"), rows(&disk, "events"));
+    assert_eq!(query(&web, "SELECT DISTINCT source FROM events"), [url.clone()]);
+
+    let missing = format!("http://127.0.0.1:{}/nothing.log", server.1);
+    let out = support::sweep(&["scan", &missing, "-f", "squid", "-q", "-o", s(&dir.path().join("l"))]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"), "{}", text(&out));
+}
+
+#[test]
+fn a_pipeline_file_names_a_bucket_as_it_names_a_folder() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "pipeline");
+    for (key, bytes) in squid_parts() {
+        bucket.put(&format!("proxy/{key}"), bytes);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("jobs");
+    std::fs::create_dir_all(&folder).unwrap();
+    // Relative paths of a pipeline file are found from its folder; a URL is left as it is.
+    let pipeline = folder.join("hourly.toml");
+    std::fs::write(
+        &pipeline,
+        format!("[[extract]]\nfiles = [\"{}\"]\nformat = \"squid\"\n\n[load]\ndir = \"lake\"\nmode = \"append\"\n", bucket.url("proxy/")),
+    )
+    .unwrap();
+    ok(support::sweep(&["run", s(&pipeline), "--quiet"]));
+    let lines = std::fs::read_to_string(format!("{SHARED}/logs/squid-native-squidview.log")).unwrap().lines().count() as i64;
+    let lake = folder.join("lake");
+    assert_eq!(query_one(&lake, "SELECT count(*) FROM events") + query_one(&lake, "SELECT count(*) FROM rejects"), lines);
+}

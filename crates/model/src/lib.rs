@@ -14,6 +14,14 @@ use serde::{Deserialize, Serialize};
 
 mod stream;
 
+/// True for `scheme://…` (object storage, a web server, Kafka): never a path relative to
+/// a pipeline file.
+pub fn is_url(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
+    })
+}
+
 /// Where a feed's `url` may point: a web server, or an object in object storage.
 pub const FEED_URL_SCHEMES: &[&str] = &["http://", "https://", "s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://"];
 pub use stream::{KafkaSinkSpec, KafkaSourceSpec, StartPosition, StreamSettings, default_group};
@@ -444,14 +452,15 @@ impl Pipeline {
     /// the current folder for a pipeline printed from command-line flags).
     pub fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
-            // An empty path is no path (an intel source fetched from a URL).
-            if p.is_relative() && !p.as_os_str().is_empty() {
+            // An empty path is no path (an intel source fetched from a URL); a URL is not a
+            // path at all (an object on object storage stays where it is).
+            if p.is_relative() && !p.as_os_str().is_empty() && !is_url(&p.to_string_lossy()) {
                 *p = base.join(&*p);
             }
         };
         for e in &mut self.extract {
             for f in &mut e.files {
-                if f != "-" && Path::new(f).is_relative() {
+                if f != "-" && !is_url(f) && Path::new(f).is_relative() {
                     *f = base.join(&*f).display().to_string();
                 }
             }
