@@ -512,3 +512,26 @@ fn a_pipeline_file_names_a_bucket_as_it_names_a_folder() {
     let lake = folder.join("lake");
     assert_eq!(query_one(&lake, "SELECT count(*) FROM events") + query_one(&lake, "SELECT count(*) FROM rejects"), lines);
 }
+
+#[test]
+fn a_feed_folder_on_object_storage_is_read_as_a_local_one() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "feedfolder");
+    bucket.put("intel/hosts.txt", b"www.slashdot.org\n".to_vec());
+    bucket.put("intel/ips.txt", b"66.35.250.151\n".to_vec());
+    bucket.put("intel/.draft.txt", b"www.example.com\n".to_vec());
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("hosts.txt"), "www.slashdot.org\n").unwrap();
+    std::fs::write(local.path().join("ips.txt"), "66.35.250.151\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = format!("{SHARED}/logs/squid-native-squidview.log");
+    let hits = |intel: &str, lake: &str| {
+        let lake = dir.path().join(lake);
+        ok(support::sweep(&["scan", &log, "-f", "squid", "-q", "-o", s(&lake), "--intel", intel]));
+        query(&lake, "SELECT indicator, indicator_type, source, \"offset\" FROM hits ORDER BY \"offset\", indicator")
+    };
+    let remote = hits(&bucket.url("intel/"), "remote");
+    assert!(remote.iter().any(|r| r.starts_with("www.slashdot.org,")), "{remote:?}");
+    assert!(remote.iter().any(|r| r.starts_with("66.35.250.151,")), "{remote:?}");
+    assert_eq!(remote, hits(s(local.path()), "local"));
+}

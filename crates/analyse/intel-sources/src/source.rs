@@ -194,7 +194,13 @@ impl Source {
             vec![("collection.json".to_string(), bundle)]
         } else if let Some(url) = self.spec.url.clone() {
             let headers: Vec<(String, String)> = self.spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            if self.spec.kind == Some(FeedFormat::MispFeed) {
+            if crate::http::is_object_store_url(&url) && url.ends_with('/') {
+                self.state.is_dir = true;
+                match self.fetch_object_prefix(&url)? {
+                    Some(files) => files,
+                    None => return Ok(Refreshed::Unchanged),
+                }
+            } else if self.spec.kind == Some(FeedFormat::MispFeed) {
                 self.state.is_dir = true;
                 match self.fetch_misp_feed(client, &url, &headers)? {
                     Some(files) => files,
@@ -294,6 +300,28 @@ impl Source {
         }
         self.state.fingerprint = Some(fingerprint);
         self.state.is_dir = meta.is_dir();
+        Ok(Some(files))
+    }
+
+    /// A prefix of object storage read as a feed folder (`s3://bucket/intel/`): its objects
+    /// (hidden names left out, as in a local folder) when one of them is new, gone or has a
+    /// new ETag since the last fetch, with their keys below the prefix as names.
+    fn fetch_object_prefix(&mut self, url: &str) -> Result<Option<Vec<(String, Vec<u8>)>>, SourceError> {
+        let failed = |e: sweep_extract::ExtractError| SourceError::Http { url: url.to_string(), message: e.to_string() };
+        let objects = sweep_extract::remote::resolve(url).map_err(failed)?;
+        let fingerprint: String =
+            objects.iter().map(|o| format!("{}:{}:{};", o.url, o.size, o.etag.as_deref().unwrap_or_default())).collect();
+        if self.state.fingerprint.as_deref() == Some(fingerprint.as_str()) && self.state.snapshot.is_some() {
+            return Ok(None);
+        }
+        let mut files = Vec::with_capacity(objects.len());
+        for object in &objects {
+            let name = object.url.strip_prefix(url).unwrap_or(&object.url).to_string();
+            // Asked without a validator, the store always sends the body.
+            let (bytes, _) = sweep_extract::remote::fetch(&object.url, None).map_err(failed)?.unwrap_or_default();
+            files.push((name, bytes));
+        }
+        self.state.fingerprint = Some(fingerprint);
         Ok(Some(files))
     }
 
