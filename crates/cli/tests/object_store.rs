@@ -535,3 +535,18 @@ fn a_feed_folder_on_object_storage_is_read_as_a_local_one() {
     assert!(remote.iter().any(|r| r.starts_with("66.35.250.151,")), "{remote:?}");
     assert_eq!(remote, hits(s(local.path()), "local"));
 }
+
+#[test]
+fn a_store_that_keeps_failing_is_retried_with_back_off_then_reported() {
+    let server = support::feed_server::FeedServer::start("x\n", false);
+    server.set(support::feed_server::Serve::Fail);
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = support::sweep(&["scan", &server.url, "-f", "squid", "-q", "-o", s(&dir.path().join("lake"))]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kept failing"), "{err}");
+    assert!(server.requests() >= 4, "{} requests: not retried", server.requests());
+    assert!(took < std::time::Duration::from_secs(70), "gave up after {took:?}");
+}

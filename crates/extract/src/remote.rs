@@ -225,11 +225,31 @@ fn store_message(e: &object_store::Error) -> String {
             } else if text.contains("AccessDenied") || text.contains("AuthorizationPermissionMismatch") {
                 "access denied: the credentials were accepted but may not read this bucket or key (check the bucket policy or IAM role)"
                     .to_string()
+            } else if let Some(gave_up) = retries_exhausted(&text) {
+                gave_up
             } else {
                 text
             }
         }
     }
+}
+
+/// object_store's error after its last retry ("Error performing GET … in 6.3s, after 6
+/// retries, … - <last answer>"), said as what it means to the user.
+fn retries_exhausted(text: &str) -> Option<String> {
+    let (before, after) = text.split_once(", after ")?;
+    let retries = after.split(' ').next().filter(|n| n.parse::<u32>().is_ok())?;
+    let elapsed = before.rsplit_once(" in ").map_or("", |(_, t)| t);
+    // A Duration's debug form: "1.999674852s" reads better as "2.0 s".
+    let elapsed = match elapsed.strip_suffix('s').filter(|t| !t.ends_with('m')).and_then(|t| t.parse::<f64>().ok()) {
+        Some(seconds) => format!("{seconds:.1} s"),
+        None => elapsed.to_string(),
+    };
+    let last = after.split_once(" - ").map_or("", |(_, l)| l).trim();
+    Some(format!(
+        "the store kept failing through {retries} retries with back-off over {elapsed} (last answer: {last}); it may be throttling \
+         or unavailable: try again later"
+    ))
 }
 
 fn object_error(url: &str, e: &object_store::Error) -> ExtractError {

@@ -97,10 +97,10 @@ fn answer(mut stream: TcpStream, state: &FeedState) -> std::io::Result<()> {
     state.requests.fetch_add(1, Ordering::Relaxed);
     let serve = state.serve.lock().unwrap().clone();
     let response = match serve {
+        Some(Serve::Fail) | None => "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
         _ if !request_line.starts_with("GET /feed.txt ") => {
             "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
         }
-        Some(Serve::Fail) | None => "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
         Some(Serve::Body(body)) => {
             let tag = format!("\"{:x}\"", body.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3)));
             let with_etag = state.etag.load(Ordering::Relaxed);
