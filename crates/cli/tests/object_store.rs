@@ -47,6 +47,11 @@ fn squid_parts() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// `sweep scan URL --mode append` into `lake`, its summary to `summary_path`.
+fn append_scan(url: &str, lake: &Path, summary_path: &Path) -> String {
+    ok(support::sweep(&["scan", url, "-f", "squid", "-q", "-o", s(lake), "--mode", "append", "--summary", s(summary_path)]))
+}
+
 /// Every row of `table` without its `source` (a URL on one side, a path on the other) and
 /// the rejects' `ingest_ts`, sorted.
 fn rows(lake: &Path, table: &str) -> Vec<String> {
@@ -126,21 +131,7 @@ fn an_hourly_append_loads_only_objects_it_has_not_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let summary_path = dir.path().join("s.json");
-    let run = || {
-        ok(support::sweep(&[
-            "scan",
-            &bucket.url("proxy/"),
-            "-f",
-            "squid",
-            "-q",
-            "-o",
-            s(&lake),
-            "--mode",
-            "append",
-            "--summary",
-            s(&summary_path),
-        ]))
-    };
+    let run = || append_scan(&bucket.url("proxy/"), &lake, &summary_path);
     run();
     let first = query_one(&lake, "SELECT count(*) FROM events");
 
@@ -240,18 +231,9 @@ fn script(name: &str, args: &[&str]) {
     assert!(status.success(), "scripts/{name} {args:?} failed");
 }
 
-/// Whether the emulator whose endpoint `variable` names runs: `None` skips the test, unless
-/// SWEEP_REQUIRE_S3=1 (scripts/test starts every emulator).
+/// Whether the emulator whose endpoint `variable` names runs (scripts/test starts each).
 fn emulator(variable: &str, script_name: &str) -> Option<()> {
-    if std::env::var(variable).is_ok_and(|v| !v.is_empty()) {
-        return Some(());
-    }
-    assert!(
-        std::env::var("SWEEP_REQUIRE_S3").as_deref() != Ok("1"),
-        "SWEEP_REQUIRE_S3=1 but {variable} is unset: start it with scripts/{script_name} start and export $(scripts/{script_name} env)"
-    );
-    eprintln!("skipped: {variable} unset (scripts/test starts scripts/{script_name})");
-    None
+    support::service(variable, "SWEEP_REQUIRE_S3", &format!("scripts/{script_name} start; export $(scripts/{script_name} env)")).map(|_| ())
 }
 
 fn azurite(prefix: &str) -> Option<Emulated> {
@@ -307,21 +289,7 @@ fn prefix_scans_like_disk_and_picks_up_new_objects(store: Emulated) {
     }
     (store.put)("proxy/.partial", b"not a log line\n".to_vec());
     let (lake, summary_path) = (dir.path().join("lake"), dir.path().join("s.json"));
-    let run = || {
-        ok(support::sweep(&[
-            "scan",
-            &store.url("proxy/"),
-            "-f",
-            "squid",
-            "-q",
-            "-o",
-            s(&lake),
-            "--mode",
-            "append",
-            "--summary",
-            s(&summary_path),
-        ]))
-    };
+    let run = || append_scan(&store.url("proxy/"), &lake, &summary_path);
     run();
     (store.put)(&format!("proxy/{}", parts[2].0), parts[2].1.clone());
     run();
@@ -549,4 +517,34 @@ fn a_store_that_keeps_failing_is_retried_with_back_off_then_reported() {
     assert!(err.contains("kept failing"), "{err}");
     assert!(server.requests() >= 4, "{} requests: not retried", server.requests());
     assert!(took < std::time::Duration::from_secs(70), "gave up after {took:?}");
+}
+
+#[test]
+fn a_bucket_scan_killed_mid_run_and_run_again_loads_every_line_once() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "kill");
+    let apache = std::fs::read(format!("{SHARED}/logs/apache-combined-semicomplete.log")).unwrap();
+    for day in 1..=3 {
+        let mut object = Vec::new();
+        for _ in 0..3 {
+            object.extend(gzip(&apache));
+        }
+        bucket.put(&format!("web/day={day}/access.log.gz"), object);
+    }
+    let lines = apache.iter().filter(|&&b| b == b'\n').count() as i64 * 9;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let args = ["scan", &bucket.url("web/"), "-f", "combined", "-q", "-o", s(&lake), "--mode", "append"];
+    // SIGKILL at several points of a run (reading, parsing, committing), then run to the end.
+    for delay_ms in [100, 300, 600] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep")).args(args).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    ok(support::sweep(&args));
+    let count = |table: &str| query_one(&lake, &format!("SELECT count(*) FROM {table}"));
+    assert_eq!(count("events") + count("rejects"), lines, "a line lost or loaded twice");
+    let twice = "SELECT count(*) FROM (SELECT source, \"offset\" FROM events GROUP BY 1, 2 HAVING count(*) > 1)";
+    assert_eq!(query_one(&lake, twice), 0);
 }

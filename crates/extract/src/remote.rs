@@ -87,11 +87,7 @@ fn retries() -> object_store::RetryConfig {
 }
 
 /// True when `arg` is written as a URL (`scheme://…`), of a scheme sweep reads or not.
-pub fn is_url(arg: &str) -> bool {
-    arg.split_once("://").is_some_and(|(scheme, _)| {
-        scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
-    })
-}
+pub use sweep_model::is_url;
 
 /// The store `url` lives in, with credentials as for inputs; the URL of the store's root
 /// (`s3://bucket`), for registering the store with a query engine; and the key path.
@@ -169,21 +165,7 @@ fn split_root(arg: &str, url: &url::Url) -> (String, String) {
 }
 
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 const BAD_CREDENTIALS: &str = "the store did not accept the credentials (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \

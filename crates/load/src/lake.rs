@@ -566,10 +566,8 @@ impl Drop for RunTxn<'_> {
 /// they must never be taken for local folders.
 pub fn refuse_remote(path: &Path) -> Result<(), LoadError> {
     let text = path.to_string_lossy();
-    if let Some((scheme, _)) = text.split_once("://") {
-        if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.') {
-            return Err(LoadError::Remote { url: text.into_owned() });
-        }
+    if sweep_model::is_url(&text) {
+        return Err(LoadError::Remote { url: text.into_owned() });
     }
     Ok(())
 }

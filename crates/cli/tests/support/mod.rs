@@ -18,14 +18,18 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 pub fn broker() -> Option<String> {
-    match std::env::var("SWEEP_KAFKA_BOOTSTRAP") {
-        Ok(b) if !b.is_empty() => Some(b),
+    service("SWEEP_KAFKA_BOOTSTRAP", "SWEEP_REQUIRE_KAFKA", "scripts/kafka start")
+}
+
+/// The value of `variable` (a server's address that scripts/test exports), or `None`, and
+/// the test says it is skipped; unless `require` is 1 (scripts/test sets it), where a missing
+/// server fails the test and says how to start one.
+pub fn service(variable: &str, require: &str, start: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(v) if !v.is_empty() => Some(v),
         _ => {
-            assert!(
-                std::env::var("SWEEP_REQUIRE_KAFKA").as_deref() != Ok("1"),
-                "SWEEP_REQUIRE_KAFKA=1 but SWEEP_KAFKA_BOOTSTRAP is unset: start a broker with scripts/kafka start"
-            );
-            eprintln!("skipped: no Kafka broker (SWEEP_KAFKA_BOOTSTRAP unset; scripts/test starts one)");
+            assert!(std::env::var(require).as_deref() != Ok("1"), "{require}=1 but {variable} is unset: start the server with {start}");
+            eprintln!("skipped: {variable} is unset (scripts/test starts the server: {start})");
             None
         }
     }

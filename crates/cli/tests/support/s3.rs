@@ -11,17 +11,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 /// The server's endpoint, or `None` (the test is skipped) when none is running.
 pub fn endpoint() -> Option<String> {
-    match std::env::var("SWEEP_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ => {
-            assert!(
-                std::env::var("SWEEP_REQUIRE_S3").as_deref() != Ok("1"),
-                "SWEEP_REQUIRE_S3=1 but SWEEP_S3_ENDPOINT is unset: start the server with scripts/s3 start and export $(scripts/s3 env)"
-            );
-            eprintln!("skipped: no S3-compatible server (SWEEP_S3_ENDPOINT unset; scripts/test starts one)");
-            None
-        }
-    }
+    super::service("SWEEP_S3_ENDPOINT", "SWEEP_REQUIRE_S3", "scripts/s3 start; export $(scripts/s3 env)")
 }
 
 /// A bucket on the test server: created empty, with a name unique to this test.

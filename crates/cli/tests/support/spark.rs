@@ -13,17 +13,8 @@ static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The server's address, and the lock that keeps other tests of this binary off it.
 pub fn remote() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
-    match std::env::var("SWEEP_SPARK_REMOTE") {
-        Ok(r) if !r.is_empty() => Some((r, SERVER.lock().unwrap_or_else(|e| e.into_inner()))),
-        _ => {
-            assert!(
-                std::env::var("SWEEP_REQUIRE_SPARK").as_deref() != Ok("1"),
-                "SWEEP_REQUIRE_SPARK=1 but SWEEP_SPARK_REMOTE is unset: start a server with scripts/spark start"
-            );
-            eprintln!("skipped: no Spark Connect server (SWEEP_SPARK_REMOTE unset; scripts/test starts one)");
-            None
-        }
-    }
+    let remote = super::service("SWEEP_SPARK_REMOTE", "SWEEP_REQUIRE_SPARK", "scripts/spark start")?;
+    Some((remote, SERVER.lock().unwrap_or_else(|e| e.into_inner())))
 }
 
 /// Every column of the events table, in a fixed row order.
