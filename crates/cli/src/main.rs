@@ -867,7 +867,7 @@ fn cut_long_values(
 fn query_shell(lake: &std::path::Path, output: QueryOutput) -> Result<()> {
     use std::io::Read;
 
-    if !lake.is_dir() {
+    if !lake.is_dir() && !sweep::load::is_object_lake(lake) {
         bail!("{}: no such folder (give the folder a run wrote: its --out or [load] dir)", lake.display());
     }
     if matches!(output, QueryOutput::Parquet) {
@@ -983,7 +983,7 @@ fn psql_shortcut(sql: &str) -> String {
 }
 
 fn vacuum(lake: &std::path::Path, retain_hours: u64) -> Result<()> {
-    if !lake.is_dir() {
+    if !lake.is_dir() && !sweep::load::is_object_lake(lake) {
         bail!("{} is not a folder; give the --out folder of a sweep run", lake.display());
     }
     let opened = sweep::load::Lake::open(lake)?;

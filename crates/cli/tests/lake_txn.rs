@@ -340,7 +340,9 @@ fn the_ledger_skips_loaded_inputs_and_reload_reads_them() {
 fn remote_urls_are_refused_not_taken_for_folders() {
     let dir = tempfile::tempdir().unwrap();
     let squid = format!("{SHARED}/logs/squid-native-squidview.log");
-    for url in ["s3://bucket/lake", "gs://bucket/lake", "az://container/lake", "hdfs://nn/lake", "https://example.com/lake"] {
+    // Lakes on s3://, gs:// and az:// are written (tests/object_lake.rs); a remote file system
+    // or a web server cannot hold one.
+    for url in ["hdfs://nn/lake", "https://example.com/lake"] {
         let out = Command::new(env!("CARGO_BIN_EXE_sweep"))
             .args(["scan", &squid, "-f", "squid", "-q", "-o", url])
             .current_dir(dir.path())

@@ -8,7 +8,6 @@
 //! whatever the input size and the length of its lines. Inputs on object storage (`s3://`,
 //! `gs://`, `az://`, `https://`) are listed and streamed by [`remote`].
 
-mod aws_profile;
 pub mod remote;
 
 use std::fs::File;
@@ -34,6 +33,15 @@ pub enum ExtractError {
     BadUrl { url: String, message: String },
     #[error("cannot read {url}: {message}")]
     Object { url: String, message: String },
+}
+
+impl From<sweep_storage::StorageError> for ExtractError {
+    fn from(e: sweep_storage::StorageError) -> ExtractError {
+        match e {
+            sweep_storage::StorageError::BadUrl { url, message } => ExtractError::BadUrl { url, message },
+            sweep_storage::StorageError::Store { url, message } => ExtractError::Object { url, message },
+        }
+    }
 }
 
 /// Where lines come from.

@@ -8,24 +8,19 @@
 //! mid-object resumes from the byte where it stopped.
 
 use std::io::{self, Read};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt, TryStreamExt};
+use futures::{SinkExt, StreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 use crate::ExtractError;
+use sweep_storage::{Located, runtime, store_message, wait};
 
-/// URL schemes read from object storage.
-pub const SCHEMES: &[&str] = &["s3", "s3a", "gs", "az", "abfs", "abfss", "azure", "adl", "http", "https"];
-
-/// True when `arg` is a URL of a scheme object storage serves (see [`SCHEMES`]).
-pub fn is_object_url(arg: &str) -> bool {
-    arg.split_once("://").is_some_and(|(scheme, _)| SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()))
-}
+pub use sweep_storage::{SCHEMES, is_object_url};
 
 /// One object to read, as listed.
 #[derive(Clone)]
@@ -55,37 +50,6 @@ impl PartialEq for RemoteObject {
 
 impl Eq for RemoteObject {}
 
-/// The runtime object I/O runs on: its own two threads, so that the reader threads of both
-/// engines (plain threads, or inside another runtime) can wait on it without blocking a
-/// runtime they are part of.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("sweep-object-io")
-            .enable_all()
-            .build()
-            .expect("the object I/O runtime starts (threads and timers only)")
-    })
-}
-
-/// Runs `future` on the object I/O runtime and waits for it, from any thread.
-fn wait<T: Send + 'static>(future: impl std::future::Future<Output = T> + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    runtime().spawn(async move {
-        let _ = tx.send(future.await);
-    });
-    rx.recv().expect("the object I/O runtime runs every task it is given to the end")
-}
-
-/// Throttling and server errors are retried with exponential back-off for up to a minute,
-/// then reported; a store that cannot be reached at all fails within that minute, not the
-/// client's default three.
-fn retries() -> object_store::RetryConfig {
-    object_store::RetryConfig { max_retries: 6, retry_timeout: Duration::from_secs(60), ..Default::default() }
-}
-
 /// True when `arg` is written as a URL (`scheme://…`), of a scheme sweep reads or not.
 pub use sweep_model::is_url;
 
@@ -101,137 +65,8 @@ pub fn list_below(store: &Arc<dyn ObjectStore>, root: &str, prefix: &str) -> Res
     list(store, root, prefix, root)
 }
 
-/// The store a URL lives in, the URL of the store's root (`s3://bucket`), and the key path.
-struct Located {
-    store: Arc<dyn ObjectStore>,
-    root: String,
-    key: String,
-}
-
 fn locate(arg: &str) -> Result<Located, ExtractError> {
-    let bad = |message: String| ExtractError::BadUrl { url: arg.to_string(), message };
-    let url = url::Url::parse(arg).map_err(|e| bad(e.to_string()))?;
-    let scheme = url.scheme().to_ascii_lowercase();
-    let store: Arc<dyn ObjectStore> = match scheme.as_str() {
-        "s3" | "s3a" => {
-            let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(arg).with_retry(retries());
-            let profile = crate::aws_profile::settings_from_env().map_err(bad)?;
-            let mut endpoint = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok();
-            for (key, value) in profile.settings {
-                if key == "aws_endpoint" {
-                    endpoint = Some(value.clone());
-                }
-                let key = key.parse().expect("object_store knows every key a profile sets");
-                builder = builder.with_config(key, value);
-            }
-            // An endpoint the user wrote as http:// is one they mean to reach over http (an
-            // on-premises or loopback store); object_store refuses it unless told.
-            if endpoint.is_some_and(|e| e.starts_with("http://")) {
-                builder = builder.with_allow_http(true);
-            }
-            Arc::new(builder.build().map_err(|e| bad(store_message(&e)))?)
-        }
-        "gs" => {
-            let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(arg).with_retry(retries());
-            Arc::new(builder.build().map_err(|e| bad(store_message(&e)))?)
-        }
-        "az" | "abfs" | "abfss" | "azure" | "adl" => {
-            let builder = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(arg).with_retry(retries());
-            Arc::new(builder.build().map_err(|e| bad(store_message(&e)))?)
-        }
-        "http" | "https" => {
-            let origin = url.origin().ascii_serialization();
-            let builder = object_store::http::HttpBuilder::new()
-                .with_url(origin)
-                .with_retry(retries())
-                .with_client_options(object_store::ClientOptions::new().with_allow_http(scheme == "http"));
-            Arc::new(builder.build().map_err(|e| bad(store_message(&e)))?)
-        }
-        other => return Err(bad(format!("the scheme {other:?} is not one sweep reads (it reads {})", SCHEMES.join(", ")))),
-    };
-    let (root, key) = split_root(arg, &url);
-    Ok(Located { store, root, key })
-}
-
-/// `s3://bucket/a/b` gives (`s3://bucket`, `a/b`); for Azure's `abfss://container@account…/a`
-/// and plain `https://host/a` likewise the part before the path and the path.
-fn split_root(arg: &str, url: &url::Url) -> (String, String) {
-    let path = url.path().trim_start_matches('/');
-    // The path as the user wrote it (percent-decoding would turn `%2F` into a separator).
-    let decoded = percent_decode(path);
-    let root_len = arg.len() - path.len();
-    let root = arg[..root_len].trim_end_matches('/').to_string();
-    (root, decoded)
-}
-
-fn percent_decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
-}
-
-const BAD_CREDENTIALS: &str = "the store did not accept the credentials (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
-     GOOGLE_APPLICATION_CREDENTIALS, or AZURE_STORAGE_ACCOUNT_KEY; docs/storage.md lists where each cloud's credentials come from)";
-
-/// S3 answers a wrong secret or an unknown key with 403, as it does a refused permission;
-/// its error code tells them apart.
-fn mentions_bad_credentials(text: &str) -> bool {
-    [
-        "SignatureDoesNotMatch",
-        "InvalidAccessKeyId",
-        "AuthenticationFailed",
-        "Server failed to authenticate the request",
-        "InvalidToken",
-        "ExpiredToken",
-    ]
-    .iter()
-    .any(|code| text.contains(code))
-}
-
-/// What the store said, in words a user acts on: credentials, permissions and missing
-/// buckets get their own advice; credentials are never part of the text.
-fn store_message(e: &object_store::Error) -> String {
-    use object_store::Error as E;
-    match e {
-        E::Unauthenticated { .. } => BAD_CREDENTIALS.to_string(),
-        E::PermissionDenied { .. } if mentions_bad_credentials(&e.to_string()) => BAD_CREDENTIALS.to_string(),
-        E::PermissionDenied { .. } => "access denied: the credentials were accepted but may not read this bucket or key (check the \
-             bucket policy or IAM role; docs/storage.md)"
-            .to_string(),
-        E::NotFound { path, .. } => format!("{path:?} not found (check the bucket and key)"),
-        other => {
-            let text = other.to_string();
-            // object_store says "Generic S3 error: …"; the bucket-level causes the user fixes.
-            if text.contains("NoSuchBucket") || text.contains("ContainerNotFound") || text.contains("The specified bucket does not exist") {
-                "the bucket (or container) does not exist; check its name and the endpoint".to_string()
-            } else if mentions_bad_credentials(&text) {
-                BAD_CREDENTIALS.to_string()
-            } else if text.contains("AccessDenied") || text.contains("AuthorizationPermissionMismatch") {
-                "access denied: the credentials were accepted but may not read this bucket or key (check the bucket policy or IAM role)"
-                    .to_string()
-            } else if let Some(gave_up) = retries_exhausted(&text) {
-                gave_up
-            } else {
-                text
-            }
-        }
-    }
-}
-
-/// object_store's error after its last retry ("Error performing GET … in 6.3s, after 6
-/// retries, … - <last answer>"), said as what it means to the user.
-fn retries_exhausted(text: &str) -> Option<String> {
-    let (before, after) = text.split_once(", after ")?;
-    let retries = after.split(' ').next().filter(|n| n.parse::<u32>().is_ok())?;
-    let elapsed = before.rsplit_once(" in ").map_or("", |(_, t)| t);
-    // A Duration's debug form: "1.999674852s" reads better as "2.0 s".
-    let elapsed = match elapsed.strip_suffix('s').filter(|t| !t.ends_with('m')).and_then(|t| t.parse::<f64>().ok()) {
-        Some(seconds) => format!("{seconds:.1} s"),
-        None => elapsed.to_string(),
-    };
-    let last = after.split_once(" - ").map_or("", |(_, l)| l).trim();
-    Some(format!(
-        "the store kept failing through {retries} retries with back-off over {elapsed} (last answer: {last}); it may be throttling \
-         or unavailable: try again later"
-    ))
+    Ok(sweep_storage::locate(arg)?)
 }
 
 fn object_error(url: &str, e: &object_store::Error) -> ExtractError {
@@ -293,7 +128,7 @@ pub fn resolve(arg: &str) -> Result<Vec<RemoteObject>, ExtractError> {
             Ok(meta) => return Ok(vec![object(&store, format!("{root}/{}", meta.location), meta)]),
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e @ object_store::Error::PermissionDenied { .. }) => {
-                return Err(object_error(arg, &explain_denied_head(&store, &trimmed, e)));
+                return Err(object_error(arg, &sweep_storage::explain_denied_head(&store, &trimmed, e)));
             }
             Err(e) => return Err(object_error(arg, &e)),
         }
@@ -308,18 +143,6 @@ pub fn resolve(arg: &str) -> Result<Vec<RemoteObject>, ExtractError> {
     }
     found.sort_by(|a, b| a.url.cmp(&b.url));
     Ok(found)
-}
-
-/// A HEAD refused with 403 has no body, so a wrong secret and a refused permission look
-/// the same; a one-byte GET of the same key carries S3's error code, which tells them apart.
-fn explain_denied_head(store: &Arc<dyn ObjectStore>, key: &str, head_error: object_store::Error) -> object_store::Error {
-    let store = store.clone();
-    let location = ObjectPath::from(key);
-    let options = GetOptions { range: Some(GetRange::Bounded(0..1)), ..Default::default() };
-    match wait(async move { store.get_opts(&location, options).await.map(|_| ()) }) {
-        Err(e @ object_store::Error::PermissionDenied { .. }) => e,
-        _ => head_error,
-    }
 }
 
 /// The objects of a listing below `base` that a directory walk would read: no hidden name
@@ -354,15 +177,12 @@ fn below_prefix(listed: Vec<object_store::ObjectMeta>, base: &str) -> Vec<object
 }
 
 fn list(store: &Arc<dyn ObjectStore>, root: &str, prefix: &str, arg: &str) -> Result<Vec<object_store::ObjectMeta>, ExtractError> {
-    let store = store.clone();
-    let prefix = (!prefix.is_empty()).then(|| ObjectPath::from(prefix));
-    let listed = wait(async move { store.list(prefix.as_ref()).try_collect::<Vec<_>>().await });
-    listed.map_err(|e| match e {
-        object_store::Error::NotFound { .. } => ExtractError::Object {
-            url: root.to_string(),
-            message: "the bucket (or container) does not exist; check its name and the endpoint".into(),
-        },
-        e => object_error(arg, &e),
+    sweep_storage::list(store, prefix, arg).map_err(|e| match e {
+        // A missing bucket is the bucket's fault, not the prefix's: name the bucket.
+        sweep_storage::StorageError::Store { message, .. } if message.starts_with("the bucket") => {
+            ExtractError::Object { url: root.to_string(), message }
+        }
+        e => e.into(),
     })
 }
 
@@ -524,24 +344,5 @@ mod tests {
         .map(meta)
         .to_vec();
         assert_eq!(keys(below_prefix(listed, "logs/")), ["logs/a.log", "logs/day/c.log.gz", "logs/pipeline.json"]);
-    }
-
-    #[test]
-    fn urls_of_object_stores_are_told_from_paths() {
-        for url in ["s3://b/k", "S3://b/k", "gs://b/k", "az://c/k", "abfss://c@a.dfs.core.windows.net/k", "https://h/x.log"] {
-            assert!(is_object_url(url), "{url}");
-        }
-        for path in ["logs/a.log", "/tmp/x", "-", "C:\\x", "file.log", "ftp://h/x"] {
-            assert!(!is_object_url(path), "{path}");
-        }
-    }
-
-    #[test]
-    fn a_url_splits_into_the_store_root_and_the_key() {
-        let split = |s: &str| split_root(s, &url::Url::parse(s).unwrap());
-        assert_eq!(split("s3://bucket/proxy/2026/a.log.gz"), ("s3://bucket".to_string(), "proxy/2026/a.log.gz".to_string()));
-        assert_eq!(split("s3://bucket/proxy/"), ("s3://bucket".to_string(), "proxy/".to_string()));
-        assert_eq!(split("s3://bucket"), ("s3://bucket".to_string(), String::new()));
-        assert_eq!(split("gs://b/a%20b.log"), ("gs://b".to_string(), "a b.log".to_string()));
     }
 }

@@ -24,7 +24,7 @@ pub use sweep_model::{SinkSpec, WriteMode};
 pub mod delta;
 pub mod lake;
 pub use delta::{Committed, DeltaSink};
-pub use lake::{InputRecord, Lake, Recovery, RunRecord, RunTxn, lake_root, refuse_remote};
+pub use lake::{InputRecord, Lake, Recovery, RunRecord, RunTxn, is_object_lake, lake_root, refuse_object_lake, refuse_remote};
 
 /// An error writing a table; names the folder and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +45,17 @@ pub enum LoadError {
     DeltaInBatchRun { table: String, path: PathBuf },
     #[error("another sweep run is writing the lake {lake:?} ({holder}); wait for it to finish, or write to another folder")]
     Busy { lake: PathBuf, holder: String },
-    #[error("{url:?} names a remote store; object storage and remote file systems are not supported yet, so give a local folder")]
+    #[error(
+        "{url:?} names a remote store, which is not supported yet here: give a local path (the embedded engine reads inputs and \
+         writes lakes at s3://, gs:// and az:// URLs; docs/storage.md)"
+    )]
     Remote { url: String },
     #[error("lake journal {path:?}: {message}")]
     Journal { path: PathBuf, message: String },
+    #[error("cannot write the lake {url}: {message}")]
+    Store { url: String, message: String },
+    #[error("{url}: {what} on object storage are not supported yet; {advice}")]
+    NotOnObjectStorage { url: String, what: &'static str, advice: &'static str },
 }
 
 /// Writes a Parquet file with `schema` and no rows: how an empty table exists on disk.

@@ -145,7 +145,15 @@ pub struct StreamContext<'a> {
 /// the tables as they were.
 pub fn open_stream_tables(pipeline: &Pipeline, checkpoint: &Checkpoint, tables: &[SinkSpec]) -> Result<Option<sweep_load::Lake>, RunError> {
     let targets: Vec<SinkSpec> = tables.iter().cloned().chain(pipeline.load.sink("intel")).collect();
-    let lake = sweep_load::lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| sweep_load::Lake::open(&root)).transpose()?;
+    let root = sweep_load::lake_root(pipeline.load.dir.as_deref(), &targets);
+    if let Some(root) = &root {
+        sweep_load::refuse_object_lake(
+            root,
+            "lakes of streams",
+            "run the stream into a local lake, and batch jobs (sweep scan, sweep run) into the bucket",
+        )?;
+    }
+    let lake = root.map(|root| sweep_load::Lake::open(&root)).transpose()?;
     if !checkpoint.tables_prepared() {
         let overwrite = pipeline.load.mode == WriteMode::Overwrite;
         for sink in tables {

@@ -286,13 +286,26 @@ fn check_outputs(report: &mut CheckReport, pipeline: &Pipeline) {
         let Some(sink) = pipeline.load.sink(name) else { continue };
         let path = sink.path().to_path_buf();
         let subject = format!("{name} table {}", path.display());
-        if let Some(problem) = not_writable(&path) {
+        let on_object_storage = sweep_load::is_object_lake(&path);
+        if !on_object_storage && let Some(problem) = not_writable(&path) {
             report.problem("output", subject, problem);
             continue;
         }
         // A stream continues its tables; a batch run in the default mode refuses a table
-        // that holds data (the intel snapshot is replaced whatever the mode).
-        let holds_data = sweep_load::lake::table_has_data(&sink);
+        // that holds data (the intel snapshot is replaced whatever the mode). On object
+        // storage, listing the table says whether the store, bucket and credentials work.
+        let holds_data = match sweep_load::lake::table_holds_data(&sink) {
+            Ok(holds) => holds,
+            Err(e) => {
+                // The subject names the table already; say only what the store said.
+                let said = match e {
+                    sweep_load::LoadError::Store { message, .. } => message,
+                    e => e.to_string(),
+                };
+                report.problem("output", subject, said);
+                continue;
+            }
+        };
         if holds_data && !streaming && name != "intel" && pipeline.load.mode == WriteMode::Error {
             report.problem(
                 "output",

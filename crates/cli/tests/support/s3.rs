@@ -41,6 +41,39 @@ impl Bucket {
         format!("s3://{}/{key}", self.name)
     }
 
+    /// Every key below `prefix`, sorted.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        use futures::TryStreamExt;
+        let store = self.store.clone();
+        let prefix = ObjectPath::from(prefix);
+        let mut keys: Vec<String> = runtime()
+            .block_on(async move { store.list(Some(&prefix)).try_collect::<Vec<_>>().await })
+            .unwrap()
+            .into_iter()
+            .map(|m| m.location.to_string())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    pub fn get(&self, key: &str) -> Vec<u8> {
+        let store = self.store.clone();
+        let key = ObjectPath::from(key);
+        runtime().block_on(async move { store.get(&key).await?.bytes().await }).unwrap().to_vec()
+    }
+
+    /// Moves an object to another key (a copy, then a delete: what a crash can interrupt).
+    pub fn rename(&self, from: &str, to: &str) {
+        let store = self.store.clone();
+        let (from, to) = (ObjectPath::from(from), ObjectPath::from(to));
+        runtime()
+            .block_on(async move {
+                store.copy(&from, &to).await?;
+                store.delete(&from).await
+            })
+            .unwrap();
+    }
+
     pub fn put(&self, key: &str, bytes: Vec<u8>) {
         let store = self.store.clone();
         let key = ObjectPath::from(key);

@@ -50,8 +50,8 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<Vec<Stri
     Ok(names)
 }
 
-/// Registers the Parquet tables of a lake on object storage (a local lake copied there, e.g.
-/// with `aws s3 sync`): the store is given to DataFusion with sweep's credentials, and each
+/// Registers the Parquet tables of a lake on object storage (written there by a run, or a
+/// local lake copied there, e.g. with `aws s3 sync`): the store is given to DataFusion with sweep's credentials, and each
 /// table folder holding Parquet files is registered by its URL.
 async fn register_remote_lake(ctx: &SessionContext, url: &str) -> Result<Vec<String>> {
     let external = |e: sweep_extract::ExtractError| DataFusionError::External(Box::new(e));
@@ -126,7 +126,8 @@ pub struct QueryResult {
 /// t`, `DESCRIBE t` over the lake's tables.
 pub async fn query_lake_result(lake: &Path, sql: &str) -> Result<QueryResult> {
     // A run that died while committing is completed first, so the query sees whole runs.
-    if !lake.to_str().is_some_and(sweep_extract::remote::is_object_url) {
+    let remote = lake.to_str().is_some_and(sweep_extract::remote::is_object_url);
+    if !remote || sweep_load::is_object_lake(lake) {
         sweep_load::Lake::recover_if_idle(lake).map_err(|e| DataFusionError::External(Box::new(e)))?;
     }
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));

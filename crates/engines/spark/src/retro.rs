@@ -27,6 +27,8 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str)
     let started = Instant::now();
     let remote = Remote::parse(remote)?;
     check_since(since)?;
+    sweep_load::refuse_object_lake(lake, "retro-sweeps of lakes", "copy the lake to local disk and retro-sweep it there")
+        .map_err(RunError::from)?;
     if !lake.join("events").is_dir() {
         return Err(SparkError::Unsupported(format!("{} has no events table to sweep", lake.display())));
     }
@@ -71,6 +73,8 @@ pub fn retro_sigma(lake: &Path, spec: &SigmaSpec, since: Option<&str>, remote: &
     let remote = Remote::parse(remote)?;
     check_since(since)?;
     let stage = load_stage(spec)?;
+    sweep_load::refuse_object_lake(lake, "retro-sweeps of lakes", "copy the lake to local disk and retro-sweep it there")
+        .map_err(RunError::from)?;
     if !lake.join("events").is_dir() {
         return Err(SparkError::Unsupported(format!("{} has no events table to evaluate", lake.display())));
     }

@@ -79,7 +79,12 @@ pub fn run_until(pipeline: &Pipeline, remote: &str, counters: Arc<RunCounters>, 
     // moves the files into the tables once all of them are written (docs/tables.md).
     let tables = lake_tables(pipeline, intel.is_some());
     let targets: Vec<SinkSpec> = tables.iter().map(|t| t.1.clone()).collect();
-    let lake = lake_root(pipeline.load.dir.as_deref(), &targets).map(|root| Lake::open(&root)).transpose().map_err(RunError::from)?;
+    let root = lake_root(pipeline.load.dir.as_deref(), &targets);
+    if let Some(root) = &root {
+        sweep_load::refuse_object_lake(root, "lakes of the spark engine", "use the embedded engine (the default) to write the lake there")
+            .map_err(RunError::from)?;
+    }
+    let lake = root.map(|root| Lake::open(&root)).transpose().map_err(RunError::from)?;
     let mut recovered = Vec::new();
     let mut ledger = Vec::new();
     let mut warnings = Vec::new();

@@ -28,6 +28,11 @@
 //! A run that fails or is interrupted before step 4 leaves the tables exactly as they were.
 //! The ledger of loaded inputs is the list of `runs/` records, so a re-run can skip what an
 //! earlier run committed.
+//!
+//! A lake at an object storage URL (`s3://`, `gs://`, `az://`) keeps the same journal with
+//! the store's conditional writes in place of file locks and renames ([`remote`]).
+
+mod remote;
 
 use arrow_schema::SchemaRef;
 use serde::{Deserialize, Serialize};
@@ -156,10 +161,22 @@ pub struct Recovery {
 
 /// A lake opened for writing: the lock is held until it is dropped.
 pub struct Lake {
+    /// The lake's folder, or its URL on object storage.
     root: PathBuf,
-    journal: PathBuf,
-    _lock: File,
+    place: Place,
     recovery: Recovery,
+}
+
+/// Where a lake's journal lives.
+enum Place {
+    Local { journal: PathBuf, _lock: File },
+    Remote(remote::Journal),
+}
+
+/// True when `root` names a lake on object storage that sweep writes (not a web server).
+pub fn is_object_lake(root: &Path) -> bool {
+    let text = root.to_string_lossy();
+    sweep_storage::is_object_url(&text) && !text.starts_with("http://") && !text.starts_with("https://")
 }
 
 impl std::fmt::Debug for Lake {
@@ -172,6 +189,12 @@ impl Lake {
     /// Opens (creating if needed) the lake at `root` for one writer, and recovers what a
     /// crashed run left.
     pub fn open(root: &Path) -> Result<Lake, LoadError> {
+        if is_object_lake(root) {
+            let journal = remote::Journal::open(&root.to_string_lossy())?;
+            let mut lake = Lake { root: PathBuf::from(journal.url()), place: Place::Remote(journal), recovery: Recovery::default() };
+            lake.recovery = lake.recover()?;
+            return Ok(lake);
+        }
         refuse_remote(root)?;
         let journal = root.join(JOURNAL_DIR);
         for dir in ["staging", "pending", "runs"] {
@@ -198,7 +221,7 @@ impl Lake {
         // Who holds the lock, for the message a refused run prints.
         let _ = lock.set_len(0);
         let _ = write!(lock, "pid {} since {}", std::process::id(), now_ms() / 1000);
-        let mut lake = Lake { root: root.to_path_buf(), journal, _lock: lock, recovery: Recovery::default() };
+        let mut lake = Lake { root: root.to_path_buf(), place: Place::Local { journal, _lock: lock }, recovery: Recovery::default() };
         lake.recovery = lake.recover()?;
         Ok(lake)
     }
@@ -206,7 +229,12 @@ impl Lake {
     /// Recovers the lake at `root` if no run is writing it (for readers such as
     /// `sweep query`); does nothing when the lake has no journal or is busy.
     pub fn recover_if_idle(root: &Path) -> Result<Option<Recovery>, LoadError> {
-        if !root.join(JOURNAL_DIR).join("lock").is_file() {
+        let has_work = if is_object_lake(root) {
+            remote::Journal::needs_recovery(&root.to_string_lossy())?
+        } else {
+            root.join(JOURNAL_DIR).join("lock").is_file()
+        };
+        if !has_work {
             return Ok(None);
         }
         match Lake::open(root) {
@@ -227,7 +255,11 @@ impl Lake {
 
     /// The committed runs, oldest first.
     pub fn runs(&self) -> Result<Vec<RunRecord>, LoadError> {
-        let dir = self.journal.join("runs");
+        let journal = match &self.place {
+            Place::Local { journal, .. } => journal,
+            Place::Remote(remote) => return remote.runs(),
+        };
+        let dir = journal.join("runs");
         let mut records = Vec::new();
         for entry in read_dir_sorted(&dir)? {
             if entry.extension().is_some_and(|e| e == "json") {
@@ -290,12 +322,37 @@ impl Lake {
 
     /// True when the lake has committed runs (so a default-mode run must not write).
     pub fn has_runs(&self) -> Result<bool, LoadError> {
-        Ok(read_dir_sorted(&self.journal.join("runs"))?.iter().any(|p| p.extension().is_some_and(|e| e == "json")))
+        match &self.place {
+            Place::Local { journal, .. } => {
+                Ok(read_dir_sorted(&journal.join("runs"))?.iter().any(|p| p.extension().is_some_and(|e| e == "json")))
+            }
+            Place::Remote(remote) => Ok(!remote.runs()?.is_empty()),
+        }
+    }
+
+    /// True when a table of this lake holds rows of an earlier run.
+    pub fn table_has_data(&self, sink: &SinkSpec) -> Result<bool, LoadError> {
+        match &self.place {
+            Place::Local { .. } => Ok(table_has_data(sink)),
+            Place::Remote(remote) => Ok(!remote.table_files(sink.path())?.is_empty()),
+        }
+    }
+
+    /// A table's data files, relative to its folder.
+    fn table_files(&self, table: &Path) -> Result<Vec<StagedFile>, LoadError> {
+        match &self.place {
+            Place::Local { .. } => list_files(table),
+            Place::Remote(remote) => remote.table_files(table),
+        }
     }
 
     /// Starts a run; its staged files are deleted unless it commits.
     pub fn begin(&self, run_id: &str, mode: WriteMode) -> Result<RunTxn<'_>, LoadError> {
-        let staging = self.journal.join("staging").join(run_id);
+        let staging = match &self.place {
+            Place::Local { journal, .. } => journal.join("staging").join(run_id),
+            // The writers write local files; they go to the store when the run commits.
+            Place::Remote(_) => local_staging_for_remote(run_id),
+        };
         std::fs::create_dir_all(&staging).map_err(|source| LoadError::Io { path: staging.clone(), source })?;
         Ok(RunTxn { lake: self, run_id: run_id.to_string(), mode, staging, tables: Vec::new(), inputs: Vec::new(), done: false })
     }
@@ -306,6 +363,11 @@ impl Lake {
     pub fn vacuum(&self, retain: std::time::Duration) -> Result<VacuumReport, LoadError> {
         let mut report =
             VacuumReport { abandoned_runs: self.recovery.abandoned.len(), bytes: self.recovery.bytes_freed, ..VacuumReport::default() };
+        if matches!(self.place, Place::Remote(_)) {
+            // Tables on object storage only ever receive whole files (copies of staged ones),
+            // and hold no Delta tables: nothing else to remove.
+            return Ok(report);
+        }
         for table in read_dir_sorted(&self.root)? {
             let name = table.file_name().unwrap_or_default().to_string_lossy().into_owned();
             if !table.is_dir() || name.starts_with('_') || name.starts_with('.') {
@@ -321,8 +383,12 @@ impl Lake {
     }
 
     fn recover(&self) -> Result<Recovery, LoadError> {
+        let journal = match &self.place {
+            Place::Local { journal, .. } => journal,
+            Place::Remote(remote) => return remote.recover(),
+        };
         let mut recovery = Recovery::default();
-        for pending in read_dir_sorted(&self.journal.join("pending"))? {
+        for pending in read_dir_sorted(&journal.join("pending"))? {
             if pending.extension().is_some_and(|e| e == "json") {
                 let record = read_record(&pending)?;
                 self.apply(&record)?;
@@ -334,12 +400,20 @@ impl Lake {
                 remove_file_if_exists(&pending)?;
             }
         }
-        for staged in read_dir_sorted(&self.journal.join("staging"))? {
+        for staged in read_dir_sorted(&journal.join("staging"))? {
             recovery.bytes_freed += dir_size(&staged);
             std::fs::remove_dir_all(&staged).map_err(|source| LoadError::Io { path: staged.clone(), source })?;
             recovery.abandoned.push(staged.file_name().unwrap_or_default().to_string_lossy().into_owned());
         }
         Ok(recovery)
+    }
+
+    /// The journal folder of a local lake (the steps only a local lake takes).
+    fn local_journal(&self) -> &Path {
+        match &self.place {
+            Place::Local { journal, .. } => journal,
+            Place::Remote(_) => unreachable!("only a local lake moves files by rename"),
+        }
     }
 
     fn next_seq(&self) -> Result<i64, LoadError> {
@@ -349,7 +423,7 @@ impl Lake {
     /// Moves a record's staged files into its tables. Safe to repeat: a file already moved
     /// is not moved again, a Delta commit already made is not made again.
     fn apply(&self, record: &RunRecord) -> Result<(), LoadError> {
-        let staging = self.journal.join("staging").join(&record.run_id);
+        let staging = self.local_journal().join("staging").join(&record.run_id);
         for table in &record.tables {
             let from = staging.join(&table.name);
             for file in &table.added {
@@ -388,11 +462,12 @@ impl Lake {
 
     /// Files a committed record under `runs/` (the pending copy goes) and drops its staging.
     fn file_record(&self, record: &RunRecord, pending: &Path) -> Result<(), LoadError> {
+        let journal = self.local_journal();
         let name = format!("{:010}-{}.json", record.seq, record.run_id);
-        let dest = self.journal.join("runs").join(name);
+        let dest = journal.join("runs").join(name);
         std::fs::rename(pending, &dest).map_err(|source| LoadError::Io { path: dest, source })?;
-        sync_dir(&self.journal.join("runs"));
-        let staging = self.journal.join("staging").join(&record.run_id);
+        sync_dir(&journal.join("runs"));
+        let staging = journal.join("staging").join(&record.run_id);
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|source| LoadError::Io { path: staging, source })?;
         }
@@ -468,9 +543,13 @@ impl RunTxn<'_> {
     /// before anything is written. `replace` makes the run replace the table's rows whatever
     /// the mode (the intel snapshot).
     pub fn stage(&mut self, name: &str, sink: &SinkSpec, schema: SchemaRef, by_date: bool, replace: bool) -> Result<SinkSpec, LoadError> {
-        refuse_remote(sink.path())?;
+        match (&self.lake.place, sink) {
+            (Place::Local { .. }, _) => refuse_remote(sink.path())?,
+            (Place::Remote(_), SinkSpec::Delta(path)) => return Err(remote::delta_refused(path)),
+            (Place::Remote(_), _) => {}
+        }
         let replace = replace || self.mode == WriteMode::Overwrite;
-        if self.mode == WriteMode::Error && !replace && table_has_data(sink) {
+        if self.mode == WriteMode::Error && !replace && self.lake.table_has_data(sink)? {
             return Err(LoadError::NotEmpty { path: sink.path().to_path_buf() });
         }
         let dir = self.staging.join(name);
@@ -510,7 +589,7 @@ impl RunTxn<'_> {
             // queries over it work; a Delta table is created with its schema instead.
             match format {
                 TableFormat::Delta => crate::delta::ensure_table(&t.name, t.sink.path(), &t.schema, t.by_date)?,
-                TableFormat::Parquet if added.is_empty() && (t.replace || !table_has_data(&t.sink)) => {
+                TableFormat::Parquet if added.is_empty() && (t.replace || !self.lake.table_has_data(&t.sink)?) => {
                     let name = format!("part-{}-empty.parquet", self.run_id);
                     crate::write_empty_parquet(&staged_dir.join(&name), &t.schema)?;
                     added = list_files(&staged_dir)?;
@@ -518,14 +597,24 @@ impl RunTxn<'_> {
                 _ => {}
             }
             let removed = match (t.replace, format) {
-                (true, TableFormat::Parquet | TableFormat::Jsonl) => {
-                    list_files(t.sink.path())?.into_iter().map(|f| f.path).filter(|p| !added.iter().any(|a| &a.path == p)).collect()
-                }
+                (true, TableFormat::Parquet | TableFormat::Jsonl) => self
+                    .lake
+                    .table_files(t.sink.path())?
+                    .into_iter()
+                    .map(|f| f.path)
+                    .filter(|p| !added.iter().any(|a| &a.path == p))
+                    .collect(),
                 _ => Vec::new(),
+            };
+            let path = match &self.lake.place {
+                Place::Local { .. } => {
+                    std::path::absolute(t.sink.path()).map_err(|source| LoadError::Io { path: t.sink.path().to_path_buf(), source })?
+                }
+                Place::Remote(_) => t.sink.path().to_path_buf(),
             };
             tables.push(TableCommit {
                 name: t.name.clone(),
-                path: std::path::absolute(t.sink.path()).map_err(|source| LoadError::Io { path: t.sink.path().to_path_buf(), source })?,
+                path,
                 format,
                 replace: t.replace,
                 by_date: t.by_date,
@@ -542,9 +631,20 @@ impl RunTxn<'_> {
             tables,
             inputs: std::mem::take(&mut self.inputs),
         };
+        if let Place::Remote(remote) = &self.lake.place {
+            remote.upload_staged(&record, &self.staging)?;
+            // The commit point, as below.
+            remote.write_pending(&record)?;
+            tracing::info!(run = %record.run_id, seq, tables = record.tables.len(), inputs = record.inputs.len(), "run committed to the lake");
+            self.done = true;
+            let _ = std::fs::remove_dir_all(&self.staging);
+            remote.apply(&record)?;
+            remote.file_record(&record, &remote.pending_key(&record.run_id))?;
+            return Ok(record);
+        }
         // The commit point: once this file exists, the run will complete, now or on the
         // lake's next open.
-        let pending = self.lake.journal.join("pending").join(format!("{}.json", self.run_id));
+        let pending = self.lake.local_journal().join("pending").join(format!("{}.json", self.run_id));
         write_durably(&pending, &serde_json::to_vec_pretty(&record).expect("a run record serialises"))?;
         tracing::info!(run = %record.run_id, seq, tables = record.tables.len(), inputs = record.inputs.len(), "run committed to the lake");
         self.done = true;
@@ -562,6 +662,34 @@ impl Drop for RunTxn<'_> {
     }
 }
 
+/// Where a run into a lake on object storage stages its files on this host: a folder of the
+/// system's temporary directory, named after the process so that one a killed run left is
+/// found and deleted by the next run.
+fn local_staging_for_remote(run_id: &str) -> PathBuf {
+    let temp = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&temp) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("sweep-staging-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|pid| {
+                pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() && Path::new("/proc/self").exists()
+            }) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    temp.join(format!("sweep-staging-{}-{run_id}", std::process::id()))
+}
+
+/// Refuses a lake on object storage for what cannot use one yet (`what`, as a plural:
+/// "streams", "retro-sweeps"), with what to do instead.
+pub fn refuse_object_lake(root: &Path, what: &'static str, advice: &'static str) -> Result<(), LoadError> {
+    if is_object_lake(root) {
+        return Err(LoadError::NotOnObjectStorage { url: root.display().to_string(), what, advice });
+    }
+    Ok(())
+}
+
 /// Refuses paths that name object stores or remote file systems: until they are supported
 /// they must never be taken for local folders.
 pub fn refuse_remote(path: &Path) -> Result<(), LoadError> {
@@ -570,6 +698,18 @@ pub fn refuse_remote(path: &Path) -> Result<(), LoadError> {
         return Err(LoadError::Remote { url: text.into_owned() });
     }
     Ok(())
+}
+
+/// [`table_has_data`] for a table that may be on object storage, where asking can fail (no
+/// credentials, no bucket): the store's answer is the error.
+pub fn table_holds_data(sink: &SinkSpec) -> Result<bool, LoadError> {
+    if is_object_lake(sink.path()) {
+        if let SinkSpec::Delta(path) = sink {
+            return Err(remote::delta_refused(path));
+        }
+        return remote::Journal::table_has_data_at(&sink.path().to_string_lossy());
+    }
+    Ok(table_has_data(sink))
 }
 
 /// True when a table folder holds rows of an earlier run (any data file, or a Delta log).
@@ -694,7 +834,11 @@ pub fn lake_root(dir: Option<&Path>, sinks: &[SinkSpec]) -> Option<PathBuf> {
     if let Some(d) = dir {
         return Some(d.to_path_buf());
     }
-    let mut paths = sinks.iter().map(|s| std::path::absolute(s.path()).unwrap_or_else(|_| s.path().to_path_buf()));
+    // A URL is already absolute (and `absolute` would take it for a relative path).
+    let absolute = |p: &Path| {
+        if sweep_model::is_url(&p.to_string_lossy()) { p.to_path_buf() } else { std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()) }
+    };
+    let mut paths = sinks.iter().map(|s| absolute(s.path()));
     let first = paths.next()?;
     let mut root = first.parent().map(Path::to_path_buf).unwrap_or(first);
     for p in paths {
