@@ -342,6 +342,7 @@ struct ScanArgs {
     #[arg(long, value_name = "PATH", help_heading = "Analysis")]
     sigma: Vec<PathBuf>,
     /// Output folder (the lake): tables go to <out>/events, <out>/rejects, ...; its journal to <out>/_sweep.
+    /// An s3://, gs:// or az:// URL puts the lake on object storage (docs/storage.md).
     #[arg(long, short, help_heading = "Output")]
     out: PathBuf,
     /// When the lake already holds data: error (default), append (inputs loaded before are

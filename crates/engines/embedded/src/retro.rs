@@ -71,8 +71,9 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().map_err(EngineError::runtime)?;
     // The new hits and the intel snapshot commit together through the lake's journal, or
     // not at all; the lock keeps a second retro (or a batch run) from writing meanwhile.
-    sweep_load::refuse_object_lake(lake, "retro-sweeps of lakes", "copy the lake to local disk, retro-sweep it there, and copy it back")?;
-    if !lake.is_dir() {
+    // A lake on object storage is read through the store (register_lake) and committed
+    // through its journal there, as a local one.
+    if !lake.is_dir() && !sweep_load::is_object_lake(lake) {
         return Err(EngineError::worker(format!("{} is not a folder; give the --out folder of a sweep run", lake.display())));
     }
     let journal = Lake::open(lake)?;

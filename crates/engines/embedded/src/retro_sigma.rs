@@ -68,8 +68,7 @@ pub fn retro_sigma(lake: &Path, spec: &SigmaSpec, since: Option<&str>, threads: 
         }
     }
     let stage = Arc::new(load_stage(spec)?);
-    sweep_load::refuse_object_lake(lake, "retro-sweeps of lakes", "copy the lake to local disk, retro-sweep it there, and copy it back")?;
-    if !lake.is_dir() {
+    if !lake.is_dir() && !sweep_load::is_object_lake(lake) {
         return Err(
             sweep_sigma::SigmaError::Spec(format!("{} is not a folder; give the --out folder of a sweep run", lake.display())).into()
         );
