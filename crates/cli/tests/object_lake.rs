@@ -328,3 +328,60 @@ fn a_lake_in_azure_blob_storage_on_azurite() {
     assert!(again.contains("skipped"), "{again}");
     assert_eq!(rows(Path::new(&url)), rows(&local));
 }
+
+#[test]
+fn no_credentials_at_all_is_said_so_for_a_lake_and_an_input() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "nocreds");
+    bucket.put("logs/access.log", std::fs::read(format!("{SHARED}/logs/squid-native-squidview.log")).unwrap());
+    let home = tempfile::tempdir().unwrap();
+    let squid = format!("{SHARED}/logs/squid-native-squidview.log");
+    let lake = bucket.url("lake");
+    let input = bucket.url("logs/");
+    let local_lake = home.path().join("lake");
+    for args in [
+        vec!["scan", squid.as_str(), "-f", "squid", "-q", "-o", lake.as_str()],
+        vec!["scan", input.as_str(), "-f", "squid", "-q", "-o", s(&local_lake)],
+    ] {
+        // No keys in the environment, no profile files, and a metadata service that is not
+        // there (a closed port), as on a laptop with nothing configured.
+        let out = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(&args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env("HOME", home.path())
+            .env("AWS_METADATA_ENDPOINT", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(said.matches("no credentials were found").count(), 1, "{said}");
+        assert!(!said.contains("127.0.0.1:9"), "{said}");
+    }
+}
+
+#[test]
+fn ctrl_c_into_a_bucket_lake_commits_nothing_and_frees_the_lake() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "ctrlc");
+    let dir = tempfile::tempdir().unwrap();
+    let big = generate(dir.path(), "big.log", 600_000, 4);
+    let url = bucket.url("lake");
+    let child = spawn(&["scan", s(&big), "-f", "squid", "-q", "-o", &url]);
+    let started = Instant::now();
+    while !bucket.keys("lake/_sweep").iter().any(|k| k.ends_with("_sweep/lock")) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the run never took the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("nothing") && said.contains("committed"), "{said}");
+    // Nothing committed, nothing staged, and the lock released: the next run starts at once.
+    assert!(bucket.keys("lake/_sweep/runs").is_empty());
+    assert!(leftovers(&bucket, "lake").is_empty(), "{:?}", leftovers(&bucket, "lake"));
+    ok(sweep(&["scan", &format!("{SHARED}/logs/squid-native-squidview.log"), "-f", "squid", "-q", "-o", &url]));
+    assert_eq!(bucket.keys("lake/_sweep/runs").len(), 1);
+}

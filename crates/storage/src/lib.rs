@@ -153,6 +153,18 @@ pub const MISSING_BUCKET: &str = "the bucket (or container) does not exist; chec
 const BAD_CREDENTIALS: &str = "the store did not accept the credentials (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
      GOOGLE_APPLICATION_CREDENTIALS, or AZURE_STORAGE_ACCOUNT_KEY; docs/storage.md lists where each cloud's credentials come from)";
 
+const NO_CREDENTIALS: &str = "no credentials were found: none in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+     AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_KEY, ...) or the AWS profile files, and the machine's \
+     metadata service gave none; docs/storage.md lists where each cloud's credentials come from";
+
+/// True when the store's client failed while asking the machine's metadata service for
+/// credentials: what happens when nothing else provided any.
+fn asked_metadata_service(text: &str) -> bool {
+    ["/latest/api/token", "/latest/meta-data/", "metadata.google.internal", "/metadata/identity/oauth2/token", "169.254.169.254"]
+        .iter()
+        .any(|marker| text.contains(marker))
+}
+
 const ACCESS_DENIED: &str = "access denied: the credentials were accepted but may not use this bucket or key (check the bucket policy or IAM role; docs/storage.md)";
 
 /// S3 answers a wrong secret or an unknown key with 403, as it does a refused permission;
@@ -182,7 +194,12 @@ pub fn store_message(e: &object_store::Error) -> String {
         other => {
             let text = other.to_string();
             // object_store says "Generic S3 error: …"; the bucket-level causes the user fixes.
-            if text.contains("NoSuchBucket") || text.contains("ContainerNotFound") || text.contains("The specified bucket does not exist") {
+            if asked_metadata_service(&text) {
+                NO_CREDENTIALS.to_string()
+            } else if text.contains("NoSuchBucket")
+                || text.contains("ContainerNotFound")
+                || text.contains("The specified bucket does not exist")
+            {
                 MISSING_BUCKET.to_string()
             } else if mentions_bad_credentials(&text) {
                 BAD_CREDENTIALS.to_string()
@@ -253,6 +270,15 @@ mod tests {
         assert_eq!(split("s3://bucket/proxy/"), ("s3://bucket".to_string(), "proxy/".to_string()));
         assert_eq!(split("s3://bucket"), ("s3://bucket".to_string(), String::new()));
         assert_eq!(split("gs://b/a%20b.log"), ("gs://b".to_string(), "a b.log".to_string()));
+    }
+
+    #[test]
+    fn no_credentials_at_all_is_said_as_such() {
+        let text = "Generic S3 error: Error performing PUT http://169.254.169.254/latest/api/token in 3ms - Server returned \
+                    non-2xx status code: 403 Forbidden";
+        let said = store_message(&object_store::Error::Generic { store: "S3", source: text.into() });
+        assert!(said.starts_with("no credentials were found"), "{said}");
+        assert!(!said.contains("169.254"), "{said}");
     }
 
     #[test]
