@@ -52,6 +52,16 @@ fn spawn(args: &[&str]) -> Child {
         .expect("the sweep binary starts")
 }
 
+/// Waits until the run `child` holds the lock of the lake at `lake` in `bucket`.
+fn wait_for_lock(bucket: &Bucket, lake: &str, child: &mut Child) {
+    let started = Instant::now();
+    while !bucket.keys(&format!("{lake}/_sweep")).iter().any(|k| k.ends_with("_sweep/lock")) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the run never took the lock");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was seen holding the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_lake_in_a_bucket_holds_what_a_local_lake_holds_and_keeps_its_ledger() {
     let Some(endpoint) = endpoint() else { return };
@@ -119,12 +129,7 @@ fn a_second_run_into_a_bucket_lake_is_refused_while_the_first_writes() {
     let log = generate(dir.path(), "big.log", 400_000, 3);
     let url = bucket.url("lake");
     let mut first = spawn(&["scan", s(&log), "-f", "squid", "-q", "-o", &url]);
-    let started = Instant::now();
-    while !bucket.keys("lake/_sweep").iter().any(|k| k.ends_with("_sweep/lock")) {
-        assert!(started.elapsed() < Duration::from_secs(60), "the first run never took the lock");
-        assert!(first.try_wait().unwrap().is_none(), "the first run ended before the second could start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lock(&bucket, "lake", &mut first);
     let second = sweep(&["scan", s(&log), "-f", "squid", "-q", "-o", &url, "--mode", "append"]);
     assert_eq!(second.status.code(), Some(1), "{}", text(&second));
     let said = String::from_utf8_lossy(&second.stderr);
@@ -368,12 +373,8 @@ fn ctrl_c_into_a_bucket_lake_commits_nothing_and_frees_the_lake() {
     let dir = tempfile::tempdir().unwrap();
     let big = generate(dir.path(), "big.log", 600_000, 4);
     let url = bucket.url("lake");
-    let child = spawn(&["scan", s(&big), "-f", "squid", "-q", "-o", &url]);
-    let started = Instant::now();
-    while !bucket.keys("lake/_sweep").iter().any(|k| k.ends_with("_sweep/lock")) {
-        assert!(started.elapsed() < Duration::from_secs(60), "the run never took the lock");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = spawn(&["scan", s(&big), "-f", "squid", "-q", "-o", &url]);
+    wait_for_lock(&bucket, "lake", &mut child);
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));

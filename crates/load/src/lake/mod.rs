@@ -671,9 +671,7 @@ fn local_staging_for_remote(run_id: &str) -> PathBuf {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let pid = name.strip_prefix("sweep-staging-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok());
-            if pid.is_some_and(|pid| {
-                pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() && Path::new("/proc/self").exists()
-            }) {
+            if pid.is_some_and(|pid| pid != std::process::id() && !remote::process_exists(pid)) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }

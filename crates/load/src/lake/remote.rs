@@ -106,12 +106,7 @@ impl Journal {
         let located = sweep_storage::locate(url).map_err(|e| store_error(url, e))?;
         let key = located.key.trim_matches('/').to_string();
         let listed = sweep_storage::list(&located.store, &key, url).map_err(|e| store_error(url, e))?;
-        Ok(listed.iter().any(|m| {
-            m.location
-                .as_ref()
-                .strip_prefix(&format!("{key}/"))
-                .is_some_and(|r| !r.split('/').any(|s| s.starts_with('.') || s.starts_with('_')))
-        }))
+        Ok(listed.iter().any(|m| m.location.as_ref().strip_prefix(&format!("{key}/")).is_some_and(is_data_file)))
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -272,8 +267,7 @@ impl Journal {
             .into_iter()
             .filter_map(|m| {
                 let relative = m.location.as_ref().strip_prefix(&base)?.to_string();
-                let data = !relative.split('/').any(|s| s.starts_with('.') || s.starts_with('_'));
-                data.then_some(StagedFile { path: relative, size: m.size })
+                is_data_file(&relative).then_some(StagedFile { path: relative, size: m.size })
             })
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -604,9 +598,14 @@ fn host_name() -> String {
         .unwrap_or_else(|| "unknown host".to_string())
 }
 
+/// A table's data files, as for a local table: no segment hidden (`.`) or sweep's own (`_`).
+fn is_data_file(relative: &str) -> bool {
+    !relative.split('/').any(|s| s.starts_with('.') || s.starts_with('_'))
+}
+
 /// True unless the process certainly does not exist (where `/proc` cannot tell, a holder is
 /// taken to be alive, and its lease has to run out).
-fn process_exists(pid: u32) -> bool {
+pub(crate) fn process_exists(pid: u32) -> bool {
     !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
