@@ -147,12 +147,28 @@ fn a_second_run_into_a_bucket_lake_is_refused_while_the_first_writes() {
 fn a_bucket_lake_killed_at_any_moment_then_run_again_holds_every_line_once() {
     let Some(endpoint) = endpoint() else { return };
     let bucket = Bucket::create(&endpoint, "killed");
+    killed_at_any_moment_then_run_again(&bucket, &[], 8);
+}
+
+#[test]
+fn a_delta_lake_in_a_bucket_killed_at_any_moment_then_run_again_holds_every_line_once() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "killeddelta");
+    killed_at_any_moment_then_run_again(&bucket, &["--table-format", "delta"], 6);
+}
+
+/// Kills runs into lakes of `bucket` at `points` moments spread over a whole run (its
+/// upload and commit included, more of them late in the run), runs the same command again each time, and checks the lake
+/// holds exactly the rows of one clean run.
+fn killed_at_any_moment_then_run_again(bucket: &Bucket, extra: &[&str], points: u32) {
     let dir = tempfile::tempdir().unwrap();
     let inputs: Vec<PathBuf> = (0..3).map(|i| generate(dir.path(), &format!("access-{i}.log"), 60_000, i)).collect();
     let clean = dir.path().join("clean");
     let mut args: Vec<&str> = vec!["scan"];
     args.extend(inputs.iter().map(|p| s(p)));
-    args.extend(["-f", "squid", "--mode", "append", "-q", "-o"]);
+    args.extend(["-f", "squid", "--mode", "append", "-q"]);
+    args.extend_from_slice(extra);
+    args.push("-o");
     let run_into = |lake: &str| {
         let mut run = args.clone();
         run.push(lake);
@@ -162,18 +178,18 @@ fn a_bucket_lake_killed_at_any_moment_then_run_again_holds_every_line_once() {
     ok(sweep(&clean_run.iter().map(String::as_str).collect::<Vec<_>>()));
     let expected = rows(&clean);
 
-    // Kill times spread over a whole run into the bucket, its upload and commit included.
     let timing = bucket.url("timing");
     let started = Instant::now();
     ok(sweep(&run_into(&timing).iter().map(String::as_str).collect::<Vec<_>>()));
     let whole = started.elapsed();
     let mut killed_mid_run = 0;
-    for point in 0..8u32 {
+    for point in 0..points {
         let name = format!("lake-{point}");
         let url = bucket.url(&name);
         let run = run_into(&url);
         let run: Vec<&str> = run.iter().map(String::as_str).collect();
-        let after = whole.mul_f64(f64::from(point + 1) / 9.0);
+        // Denser towards the end, where the upload, the commit point and the copies are.
+        let after = whole.mul_f64((f64::from(point + 1) / f64::from(points + 1)).sqrt());
         let mut child = spawn(&run);
         std::thread::sleep(after);
         if child.try_wait().unwrap().is_none() {
@@ -188,12 +204,12 @@ fn a_bucket_lake_killed_at_any_moment_then_run_again_holds_every_line_once() {
         // The same command again completes or redoes the killed run, never both.
         ok(sweep(&run));
         assert_eq!(rows(Path::new(&url)), expected, "killed after {after:?}: the lake differs from one clean run");
-        assert!(leftovers(&bucket, &name).is_empty(), "killed after {after:?}: {:?}", leftovers(&bucket, &name));
+        assert!(leftovers(bucket, &name).is_empty(), "killed after {after:?}: {:?}", leftovers(bucket, &name));
         // A third time: everything is in the ledger, nothing is read.
         ok(sweep(&run));
         assert_eq!(rows(Path::new(&url)), expected, "a third run changed the lake");
     }
-    assert!(killed_mid_run >= 4, "only {killed_mid_run} of 8 runs were killed before they finished");
+    assert!(killed_mid_run >= points / 2, "only {killed_mid_run} of {points} runs were killed before they finished");
     // Runs killed on this host leave no staging folder behind once the next run has started.
     let stale: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
@@ -203,6 +219,86 @@ fn a_bucket_lake_killed_at_any_moment_then_run_again_holds_every_line_once() {
         .filter(|n| n.split('-').nth(2).and_then(|p| p.parse::<u32>().ok()).is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()))
         .collect();
     assert!(stale.is_empty(), "{stale:?}");
+}
+
+#[test]
+fn a_delta_lake_in_a_bucket_holds_what_a_local_delta_lake_holds() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "delta");
+    let dir = tempfile::tempdir().unwrap();
+    let squid = format!("{SHARED}/logs/squid-native-squidview.log");
+    let probe = dir.path().join("probe");
+    ok(sweep(&["scan", &squid, "-f", "squid", "-q", "-o", s(&probe)]));
+    let hosts = query(&probe, "SELECT DISTINCT host FROM events WHERE host IS NOT NULL ORDER BY host");
+    let feed = dir.path().join("hosts.txt");
+    std::fs::write(&feed, hosts[..2].join("\n") + "\n").unwrap();
+    let feed = s(&feed).to_string();
+    let (url, local) = (bucket.url("lake"), dir.path().join("lake"));
+    let remote = Path::new(&url);
+    let scan = |out: &str, extra: &[&str]| {
+        let mut args = vec!["scan", &squid, "-f", "squid", "--intel", &feed, "--table-format", "delta", "-q", "-o", out];
+        args.extend_from_slice(extra);
+        sweep(&args)
+    };
+    let hits = "SELECT source, \"offset\", indicator FROM hits ORDER BY source, \"offset\", indicator";
+    ok(scan(&url, &[]));
+    ok(scan(s(&local), &[]));
+    assert_eq!(rows(remote), rows(&local));
+    assert!(!query(remote, hits).is_empty());
+    assert_eq!(query(remote, hits), query(&local, hits));
+    // Delta tables, each with its log in the bucket: the create and the run's commit.
+    for table in ["events", "rejects", "hits"] {
+        let log = bucket.keys(&format!("lake/{table}/_delta_log"));
+        assert!(log.iter().any(|k| k.ends_with("00000000000000000001.json")), "{table}: {log:?}");
+    }
+    assert!(leftovers(&bucket, "lake").is_empty(), "{:?}", leftovers(&bucket, "lake"));
+
+    // The write modes, as on disk: a new input into the lake is refused in the default
+    // mode, --reload appends the rows again, overwrite replaces them with one run's.
+    let copy = dir.path().join("copy.log");
+    std::fs::copy(&squid, &copy).unwrap();
+    let refused = sweep(&["scan", s(&copy), "-f", "squid", "--table-format", "delta", "-q", "-o", &url]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already holds data"), "{}", text(&refused));
+    ok(scan(&url, &["--mode", "append", "--reload"]));
+    assert_eq!(query_one(remote, "SELECT count(*) FROM events"), 2 * query_one(&local, "SELECT count(*) FROM events"));
+    ok(scan(&url, &["--mode", "overwrite"]));
+    assert_eq!(rows(remote), rows(&local));
+    // The files the overwrite replaced are no version's any more: vacuum deletes them.
+    let before = bucket.keys("lake/events").iter().filter(|k| k.ends_with(".parquet")).count();
+    let vacuumed = ok(sweep(&["vacuum", &url, "--retain-hours", "0"]));
+    let after = bucket.keys("lake/events").iter().filter(|k| k.ends_with(".parquet")).count();
+    assert!(after < before, "{vacuumed}: {before} files before, {after} after");
+    assert_eq!(rows(remote), rows(&local));
+
+    // A retro-sweep appends to the Delta hits table in the bucket, as to a local one.
+    let more = dir.path().join("more.txt");
+    std::fs::write(&more, hosts[..4].join("\n") + "\n").unwrap();
+    let scanned_hits = query(remote, hits).len();
+    for _ in 0..2 {
+        ok(sweep(&["retro", &url, "--intel", s(&more)]));
+        ok(sweep(&["retro", s(&local), "--intel", s(&more)]));
+        assert_eq!(query(remote, hits), query(&local, hits));
+    }
+    assert!(query(remote, hits).len() > scanned_hits, "the retro-sweep added no hits");
+
+    // A run that died after its commit point, between its copies and its Delta commits, is
+    // completed by the next reader: its record back to pending, its log commits gone.
+    let records = bucket.keys("lake/_sweep/runs");
+    let last = records.last().unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&bucket.get(last)).unwrap();
+    let run = record["run_id"].as_str().unwrap();
+    let expected_hits = query(remote, hits);
+    bucket.rename(last, &format!("lake/_sweep/pending/{run}.json"));
+    let commits: Vec<String> = bucket.keys("lake/hits/_delta_log").into_iter().filter(|k| k.ends_with(".json")).collect();
+    let newest = commits.last().unwrap().clone();
+    let removed = bucket.get(&newest);
+    assert!(String::from_utf8_lossy(&removed).contains(run), "the newest hits commit is not the last run's");
+    bucket.delete(&newest);
+    assert_eq!(query(remote, hits), expected_hits, "the reader did not complete the pending run");
+    assert_eq!(bucket.keys("lake/_sweep/runs").len(), records.len());
+    assert!(bucket.keys("lake/_sweep/pending").is_empty());
+    assert!(bucket.keys("lake/hits/_delta_log").contains(&newest), "the Delta commit was not made again");
 }
 
 #[test]
@@ -294,9 +390,6 @@ fn what_a_bucket_lake_cannot_do_yet_is_refused_by_name() {
     let bucket = Bucket::create(&endpoint, "refused");
     let squid = format!("{SHARED}/logs/squid-native-squidview.log");
     let url = bucket.url("lake");
-    let delta = sweep(&["scan", &squid, "-f", "squid", "-q", "-o", &url, "--table-format", "delta"]);
-    assert_eq!(delta.status.code(), Some(1), "{}", text(&delta));
-    assert!(String::from_utf8_lossy(&delta.stderr).contains("Delta tables on object storage are not supported yet"), "{}", text(&delta));
     ok(sweep(&["scan", &squid, "-f", "squid", "-q", "-o", &url]));
     // A bucket that does not exist is said so, once.
     let missing = sweep(&["scan", &squid, "-f", "squid", "-q", "-o", "s3://no-such-bucket-sweep/lake"]);

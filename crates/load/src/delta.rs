@@ -69,10 +69,14 @@ impl DeltaSink {
     /// With `by_date`, the table gets a `date` (YYYY-MM-DD of `ts`) partition column.
     pub async fn open(name: &str, path: &Path, schema: &SchemaRef, by_date: bool) -> Result<DeltaSink, LoadError> {
         let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
-        std::fs::create_dir_all(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
-        let absolute = std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
-        let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(err)?;
-        let mut table = DeltaTable::try_from_url(url).await.map_err(err)?;
+        if !sweep_storage::is_object_url(&path.to_string_lossy()) {
+            std::fs::create_dir_all(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        }
+        let mut table = table_at(path)?;
+        match table.load().await {
+            Ok(()) | Err(deltalake_core::DeltaTableError::NotATable(_)) => {}
+            Err(e) => return Err(err(e)),
+        }
         if table.version().is_none() {
             let schema = if by_date { with_date_field(schema) } else { schema.clone() };
             let kernel: StructType = schema.as_ref().try_into_kernel().map_err(|e| LoadError::Delta {
@@ -347,11 +351,43 @@ pub fn active_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 
 /// Opens the Delta table at `path` as of its latest version; also returns its absolute path.
 async fn open_existing(path: &Path) -> Result<(PathBuf, DeltaTable), LoadError> {
-    let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
     let absolute = std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
-    let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(err)?;
-    let table = deltalake_core::open_table(url).await.map_err(err)?;
-    Ok((absolute, table))
+    Ok((absolute, open_table(path).await?))
+}
+
+/// The Delta table at `location` (a local folder or an object storage URL) as of its latest
+/// version.
+pub async fn open_table(location: &Path) -> Result<DeltaTable, LoadError> {
+    let mut table = table_at(location)?;
+    table.load().await.map_err(|e| LoadError::Delta { path: location.to_path_buf(), message: e.to_string() })?;
+    Ok(table)
+}
+
+/// The Delta table at `location`, its log not read yet.
+///
+/// A table on object storage (`s3://`, `gs://`, `az://` ...) is opened on sweep's store for
+/// the URL, with sweep's credentials, and delta-rs's default log store. That store writes
+/// each commit as one create-only PUT of the next log file (`If-None-Match: *` on S3 and
+/// Azure, generation 0 on GCS), which the store refuses when the version exists: two writers
+/// can never both take a version, so no lock provider (such as DynamoDB) is needed.
+fn table_at(location: &Path) -> Result<DeltaTable, LoadError> {
+    use deltalake_core::logstore::{StorageConfig, default_logstore};
+    let err = |message: String| LoadError::Delta { path: location.to_path_buf(), message };
+    let text = location.to_string_lossy();
+    if !sweep_storage::is_object_url(&text) {
+        let absolute = std::fs::canonicalize(location)
+            .or_else(|_| std::path::absolute(location))
+            .map_err(|source| LoadError::Io { path: location.to_path_buf(), source })?;
+        let url = deltalake_core::ensure_table_uri(absolute.to_string_lossy()).map_err(|e| err(e.to_string()))?;
+        return deltalake_core::DeltaTableBuilder::from_url(url).and_then(|b| b.build()).map_err(|e| err(e.to_string()));
+    }
+    let text = text.trim_end_matches('/');
+    let located = sweep_storage::locate(text).map_err(|e| crate::lake::store_error(text, e))?;
+    let url = url::Url::parse(text).map_err(|e| err(e.to_string()))?;
+    let key = located.key.trim_matches('/').to_string();
+    let prefixed: Arc<dyn sweep_storage::object_store::ObjectStore> =
+        Arc::new(sweep_storage::object_store::prefix::PrefixStore::new(located.store.clone(), key));
+    Ok(DeltaTable::new(default_logstore(prefixed, located.store, &url, &StorageConfig::default())))
 }
 
 /// Commits a version of the Delta table at `path` that removes every file, tagged with the
@@ -388,7 +424,7 @@ pub(crate) fn ensure_table(name: &str, path: &Path, schema: &SchemaRef, by_date:
     block_on(DeltaSink::open(name, path, schema, by_date)).map(|_| ())
 }
 
-/// Commits a lake run's files (already moved into the table folder) as one Delta version,
+/// Commits a lake run's files (already moved or copied into the table folder) as one Delta version,
 /// tagged with the lake's run sequence so that a roll-forward never commits it twice. A
 /// replacing run removes every file the table held in the same version.
 pub(crate) fn commit_run(table: &crate::lake::TableCommit, record: &crate::lake::RunRecord) -> Result<(), LoadError> {
@@ -400,8 +436,7 @@ pub(crate) fn commit_run(table: &crate::lake::TableCommit, record: &crate::lake:
     let path = table.path.clone();
     let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.clone(), message: e.to_string() };
     block_on(async {
-        let url = deltalake_core::ensure_table_uri(path.to_string_lossy()).map_err(err)?;
-        let table_handle = deltalake_core::open_table(url).await.map_err(err)?;
+        let table_handle = open_table(&path).await?;
         let snapshot = table_handle.snapshot().map_err(err)?;
         let done = snapshot.transaction_version(table_handle.log_store().as_ref(), crate::lake::LAKE_APP_ID).await.map_err(err)?;
         if done.is_some_and(|v| v >= record.seq) {
@@ -455,8 +490,7 @@ pub(crate) fn vacuum(path: &Path, retain: std::time::Duration) -> Result<usize, 
     use deltalake_core::operations::vacuum::VacuumMode;
     let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
     block_on(async {
-        let url = deltalake_core::ensure_table_uri(path.to_string_lossy()).map_err(err)?;
-        let table = deltalake_core::open_table(url).await.map_err(err)?;
+        let table = open_table(path).await?;
         let retention = chrono::Duration::from_std(retain).unwrap_or(chrono::Duration::MAX);
         let (_, metrics) = table
             .vacuum()

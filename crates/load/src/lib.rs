@@ -24,7 +24,9 @@ pub use sweep_model::{SinkSpec, WriteMode};
 pub mod delta;
 pub mod lake;
 pub use delta::{Committed, DeltaSink};
-pub use lake::{InputRecord, Lake, Recovery, RunRecord, RunTxn, is_object_lake, lake_root, refuse_object_lake, refuse_remote};
+pub use lake::{
+    InputRecord, Lake, Recovery, RunRecord, RunTxn, is_delta_table, is_object_lake, lake_root, refuse_object_lake, refuse_remote,
+};
 
 /// An error writing a table; names the folder and what to do.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde::Serialize;
+use sweep_load::LoadError;
 use sweep_sweeper::IntelSummary;
 
 use crate::sigma::SigmaSummary;
@@ -24,9 +25,16 @@ pub struct RetroSummary {
 /// True when a retro-sweep of `lake` appends to a Delta hits table: the lake's hits table
 /// is one, or it has none yet and the events table is one (a lake a Kafka run wrote with
 /// `--table-format delta`). Otherwise the new hits are Parquet files.
-pub fn hits_are_delta(lake: &Path) -> bool {
-    let hits = lake.join("hits");
-    if hits.exists() { hits.join("_delta_log").is_dir() } else { lake.join("events").join("_delta_log").is_dir() }
+/// The lake may be on object storage, where asking can fail.
+pub fn hits_are_delta(lake: &Path) -> Result<bool, LoadError> {
+    appends_to_delta(lake, "hits")
+}
+
+fn appends_to_delta(lake: &Path, table: &str) -> Result<bool, LoadError> {
+    match sweep_load::is_delta_table(&lake.join(table))? {
+        Some(delta) => Ok(delta),
+        None => Ok(sweep_load::is_delta_table(&lake.join("events"))?.unwrap_or(false)),
+    }
 }
 
 /// What a Sigma retro-sweep did.
@@ -45,7 +53,6 @@ pub struct SigmaRetroSummary {
 
 /// True when a Sigma retro-sweep of `lake` appends to a Delta detections table: as for
 /// [`hits_are_delta`].
-pub fn detections_are_delta(lake: &Path) -> bool {
-    let table = lake.join("detections");
-    if table.exists() { table.join("_delta_log").is_dir() } else { lake.join("events").join("_delta_log").is_dir() }
+pub fn detections_are_delta(lake: &Path) -> Result<bool, LoadError> {
+    appends_to_delta(lake, "detections")
 }

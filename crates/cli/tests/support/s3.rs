@@ -79,4 +79,10 @@ impl Bucket {
         let key = ObjectPath::from(key);
         runtime().block_on(async move { store.put(&key, PutPayload::from(bytes)).await }).unwrap();
     }
+
+    pub fn delete(&self, key: &str) {
+        let store = self.store.clone();
+        let key = ObjectPath::from(key);
+        runtime().block_on(async move { store.delete(&key).await }).unwrap();
+    }
 }

@@ -66,9 +66,9 @@ async fn register_remote_lake(ctx: &SessionContext, url: &str) -> Result<Vec<Str
         let folder = format!("{prefix}{table}/");
         let below: Vec<&str> = listed.iter().map(|m| m.location.as_ref()).filter_map(|k| k.strip_prefix(folder.as_str())).collect();
         if below.iter().any(|k| k.starts_with("_delta_log/")) {
-            return Err(DataFusionError::Plan(format!(
-                "{root}/{folder} is a Delta table; `sweep query` reads Delta tables on local disk only so far (docs/storage.md)"
-            )));
+            register_delta(ctx, table, Path::new(&format!("{root}/{prefix}{table}"))).await?;
+            names.push(table.to_string());
+            continue;
         }
         if !below.iter().any(|k| k.ends_with(".parquet") && !k.split('/').any(|s| s.starts_with('.') || s.starts_with('_'))) {
             continue;
@@ -94,8 +94,7 @@ async fn register_remote_lake(ctx: &SessionContext, url: &str) -> Result<Vec<Str
 /// never a file a crashed writer left behind.
 pub(crate) async fn register_delta(ctx: &SessionContext, name: &str, dir: &Path) -> Result<()> {
     let delta = |e: deltalake_core::DeltaTableError| DataFusionError::External(format!("Delta table {dir:?}: {e}").into());
-    let url = deltalake_core::ensure_table_uri(std::path::absolute(dir)?.to_string_lossy()).map_err(delta)?;
-    let table = deltalake_core::open_table(url).await.map_err(delta)?;
+    let table = sweep_load::delta::open_table(dir).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
     table.update_datafusion_session(&ctx.state()).map_err(delta)?;
     let provider = table.table_provider().await?;
     ctx.register_table(name, provider)?;

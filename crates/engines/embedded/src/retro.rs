@@ -79,7 +79,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
     let journal = Lake::open(lake)?;
     let run = run_id();
     let mut txn = journal.begin(&run, WriteMode::Append)?;
-    let hits_target = match hits_are_delta(lake) {
+    let hits_target = match hits_are_delta(lake)? {
         true => SinkSpec::Delta(lake.join("hits")),
         false => SinkSpec::Parquet(lake.join("hits")),
     };

@@ -80,7 +80,7 @@ pub fn retro_sigma(lake: &Path, spec: &SigmaSpec, since: Option<&str>, threads: 
     let journal = Lake::open(lake)?;
     let run = run_id();
     let mut txn = journal.begin(&run, WriteMode::Append)?;
-    let target = match detections_are_delta(lake) {
+    let target = match detections_are_delta(lake)? {
         true => SinkSpec::Delta(lake.join("detections")),
         false => SinkSpec::Parquet(lake.join("detections")),
     };

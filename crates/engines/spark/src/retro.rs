@@ -37,7 +37,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, remote: &str)
     // not at all, as on the embedded engine; the lock keeps other writers out meanwhile.
     let journal = Lake::open(lake).map_err(RunError::from)?;
     let mut txn = journal.begin(&run_id(), WriteMode::Append).map_err(RunError::from)?;
-    let hits_target = match hits_are_delta(lake) {
+    let hits_target = match hits_are_delta(lake).map_err(RunError::from)? {
         true => SinkSpec::Delta(lake.join("hits")),
         false => SinkSpec::Parquet(lake.join("hits")),
     };
@@ -81,7 +81,7 @@ pub fn retro_sigma(lake: &Path, spec: &SigmaSpec, since: Option<&str>, remote: &
     let journal = Lake::open(lake).map_err(RunError::from)?;
     let run = run_id();
     let mut txn = journal.begin(&run, WriteMode::Append).map_err(RunError::from)?;
-    let target = match detections_are_delta(lake) {
+    let target = match detections_are_delta(lake).map_err(RunError::from)? {
         true => SinkSpec::Delta(lake.join("detections")),
         false => SinkSpec::Parquet(lake.join("detections")),
     };

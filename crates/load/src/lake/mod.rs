@@ -33,6 +33,7 @@
 //! the store's conditional writes in place of file locks and renames ([`remote`]).
 
 mod remote;
+pub(crate) use remote::store_error;
 
 use arrow_schema::SchemaRef;
 use serde::{Deserialize, Serialize};
@@ -334,7 +335,7 @@ impl Lake {
     pub fn table_has_data(&self, sink: &SinkSpec) -> Result<bool, LoadError> {
         match &self.place {
             Place::Local { .. } => Ok(table_has_data(sink)),
-            Place::Remote(remote) => Ok(!remote.table_files(sink.path())?.is_empty()),
+            Place::Remote(remote) => remote.table_has_data(sink.path(), matches!(sink, SinkSpec::Delta(_))),
         }
     }
 
@@ -363,9 +364,12 @@ impl Lake {
     pub fn vacuum(&self, retain: std::time::Duration) -> Result<VacuumReport, LoadError> {
         let mut report =
             VacuumReport { abandoned_runs: self.recovery.abandoned.len(), bytes: self.recovery.bytes_freed, ..VacuumReport::default() };
-        if matches!(self.place, Place::Remote(_)) {
-            // Tables on object storage only ever receive whole files (copies of staged ones),
-            // and hold no Delta tables: nothing else to remove.
+        if let Place::Remote(remote) = &self.place {
+            // Parquet tables on object storage only ever receive whole files (copies of
+            // staged ones): only Delta tables have files to remove.
+            for table in remote.delta_tables()? {
+                report.files += crate::delta::vacuum(&table, retain)?;
+            }
             return Ok(report);
         }
         for table in read_dir_sorted(&self.root)? {
@@ -545,7 +549,6 @@ impl RunTxn<'_> {
     pub fn stage(&mut self, name: &str, sink: &SinkSpec, schema: SchemaRef, by_date: bool, replace: bool) -> Result<SinkSpec, LoadError> {
         match (&self.lake.place, sink) {
             (Place::Local { .. }, _) => refuse_remote(sink.path())?,
-            (Place::Remote(_), SinkSpec::Delta(path)) => return Err(remote::delta_refused(path)),
             (Place::Remote(_), _) => {}
         }
         let replace = replace || self.mode == WriteMode::Overwrite;
@@ -702,12 +705,18 @@ pub fn refuse_remote(path: &Path) -> Result<(), LoadError> {
 /// credentials, no bucket): the store's answer is the error.
 pub fn table_holds_data(sink: &SinkSpec) -> Result<bool, LoadError> {
     if is_object_lake(sink.path()) {
-        if let SinkSpec::Delta(path) = sink {
-            return Err(remote::delta_refused(path));
-        }
-        return remote::Journal::table_has_data_at(&sink.path().to_string_lossy());
+        return remote::Journal::table_has_data_at(&sink.path().to_string_lossy(), matches!(sink, SinkSpec::Delta(_)));
     }
     Ok(table_has_data(sink))
+}
+
+/// Whether the table at `path` (a folder, or a URL on object storage) is a Delta table;
+/// `None` when there is no table there yet.
+pub fn is_delta_table(path: &Path) -> Result<Option<bool>, LoadError> {
+    if is_object_lake(path) {
+        return remote::Journal::delta_or_not(&path.to_string_lossy());
+    }
+    Ok(path.exists().then(|| path.join("_delta_log").is_dir()))
 }
 
 /// True when a table folder holds rows of an earlier run (any data file, or a Delta log).

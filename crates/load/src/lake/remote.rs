@@ -13,7 +13,9 @@
 //! - **Commit point.** `_sweep/pending/<run>.json`, one PUT (atomic on every store), written
 //!   only while the lease is held.
 //! - **Apply.** Server-side copies from staging into the tables (no byte goes through this
-//!   host again), then the files a replacing run removes are deleted. Safe to repeat.
+//!   host again). A Delta table then gets one log commit, a create-only PUT of its next
+//!   version tagged with the run's sequence, so it is never made twice. The files a
+//!   replacing Parquet or JSON run removes are deleted. Safe to repeat.
 //! - **File.** `_sweep/runs/<seq>-<run>.json` is written, the pending record and the staged
 //!   objects deleted.
 //!
@@ -100,13 +102,50 @@ impl Journal {
         Ok(!sweep_storage::list(&located.store, &pending, url).map_err(|e| store_error(url, e))?.is_empty())
     }
 
-    /// True when the table at `url` holds data files; only lists (for `sweep check`).
-    pub(crate) fn table_has_data_at(url: &str) -> Result<bool, LoadError> {
+    /// True when the table at `url` holds data files (or, for a Delta table, a log); only
+    /// lists (for `sweep check`).
+    pub(crate) fn table_has_data_at(url: &str, delta: bool) -> Result<bool, LoadError> {
         let url = url.trim_end_matches('/');
         let located = sweep_storage::locate(url).map_err(|e| store_error(url, e))?;
         let key = located.key.trim_matches('/').to_string();
         let listed = sweep_storage::list(&located.store, &key, url).map_err(|e| store_error(url, e))?;
-        Ok(listed.iter().any(|m| m.location.as_ref().strip_prefix(&format!("{key}/")).is_some_and(is_data_file)))
+        Ok(holds_data(&listed, &key, delta))
+    }
+
+    /// Whether the table at `url` is a Delta table (`None`: no object below it).
+    pub(crate) fn delta_or_not(url: &str) -> Result<Option<bool>, LoadError> {
+        let url = url.trim_end_matches('/');
+        let located = sweep_storage::locate(url).map_err(|e| store_error(url, e))?;
+        let key = located.key.trim_matches('/').to_string();
+        let listed = sweep_storage::list(&located.store, &key, url).map_err(|e| store_error(url, e))?;
+        let base = format!("{key}/");
+        let mut below = listed.iter().filter_map(|m| m.location.as_ref().strip_prefix(base.as_str())).peekable();
+        if below.peek().is_none() {
+            return Ok(None);
+        }
+        Ok(Some(below.any(|relative| relative.starts_with("_delta_log/"))))
+    }
+
+    /// [`Journal::table_has_data_at`] for a table of this lake.
+    pub(crate) fn table_has_data(&self, table: &Path, delta: bool) -> Result<bool, LoadError> {
+        let key = self.table_key(table)?;
+        Ok(holds_data(&self.list(&key)?, &key, delta))
+    }
+
+    /// The Delta tables of the lake, by URL: the folders right below it that hold a log.
+    pub(crate) fn delta_tables(&self) -> Result<Vec<PathBuf>, LoadError> {
+        let mut tables = BTreeSet::new();
+        let below = if self.base.is_empty() { String::new() } else { format!("{}/", self.base) };
+        for meta in self.list(&self.base)? {
+            let Some(relative) = meta.location.as_ref().strip_prefix(&below).map(str::to_string) else { continue };
+            if let Some((table, _)) = relative.split_once("/_delta_log/")
+                && !table.contains('/')
+                && !table.starts_with(['_', '.'])
+            {
+                tables.insert(table.to_string());
+            }
+        }
+        Ok(tables.into_iter().map(|t| PathBuf::from(format!("{}/{t}", self.url))).collect())
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -352,9 +391,6 @@ impl Journal {
         let mut copies = Vec::new();
         let mut removals = Vec::new();
         for table in &record.tables {
-            if table.format == TableFormat::Delta {
-                return Err(delta_refused(&table.path));
-            }
             let table_key = self.table_key(&table.path)?;
             for file in &table.added {
                 copies.push((self.staged_key(&record.run_id, &table.name, &file.path), Key::from(join(&table_key, &file.path))));
@@ -392,6 +428,11 @@ impl Journal {
                     message: format!("run {} lost a staged file before it was committed; the journal cannot complete it", record.run_id),
                 });
             }
+        }
+        // A Delta table's files are in place: one log commit adds them (and removes what a
+        // replacing run replaces), made once whatever the number of attempts.
+        for table in record.tables.iter().filter(|t| t.format == TableFormat::Delta) {
+            crate::delta::commit_run(table, record)?;
         }
         self.delete_all(removals)
     }
@@ -438,25 +479,26 @@ impl Drop for Journal {
     }
 }
 
+/// True when `listed` (the objects below the table folder `key`) holds a data file, or for
+/// a Delta table a log (a Delta table exists once a run has written the lake, rows or not).
+fn holds_data(listed: &[object_store::ObjectMeta], key: &str, delta: bool) -> bool {
+    let base = format!("{key}/");
+    listed
+        .iter()
+        .filter_map(|m| m.location.as_ref().strip_prefix(base.as_str()))
+        .any(|relative| is_data_file(relative) || (delta && relative.starts_with("_delta_log/")))
+}
+
 /// Joins a key prefix (maybe empty) and a relative key.
 fn join(base: &str, relative: &str) -> String {
     if base.is_empty() { relative.to_string() } else { format!("{base}/{relative}") }
 }
 
-fn store_error(url: &str, e: sweep_storage::StorageError) -> LoadError {
+pub(crate) fn store_error(url: &str, e: sweep_storage::StorageError) -> LoadError {
     let message = match e {
         sweep_storage::StorageError::BadUrl { message, .. } | sweep_storage::StorageError::Store { message, .. } => message,
     };
     LoadError::Store { url: url.to_string(), message }
-}
-
-/// Delta tables need delta-rs's log store on object storage, which sweep does not wire yet.
-pub(crate) fn delta_refused(table: &Path) -> LoadError {
-    LoadError::NotOnObjectStorage {
-        url: table.display().to_string(),
-        what: "Delta tables",
-        advice: "write Parquet tables there (the default table format), or a Delta lake on local disk",
-    }
 }
 
 enum Upload {
