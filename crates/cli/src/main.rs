@@ -382,7 +382,7 @@ enum EngineArg {
 /// Options of a Kafka input (`kafka://host:port/topic`).
 #[derive(clap::Args)]
 struct StreamArgs {
-    /// Checkpoint folder (Kafka offsets and window state per batch); required for Kafka.
+    /// Checkpoint folder (Kafka offsets and window state per batch), or a URL on object storage (s3://, gs://, az://); required for Kafka.
     #[arg(long, value_name = "DIR")]
     checkpoint: Option<PathBuf>,
     /// Stop once the topic is read to its end (backfills, tests), instead of running until Ctrl-C.

@@ -93,8 +93,9 @@ pub struct IntelSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retro_part_bytes: Option<u64>,
     /// Where fetched sources are kept (the body, its validators, and a copy of every
-    /// version a stream used). Default: the stream's checkpoint folder, `intel/`; for a
-    /// batch run, `$SWEEP_CACHE/intel` (`~/.cache/sweep/intel`).
+    /// version a stream used). Default: the stream's checkpoint folder, `intel/` (for a
+    /// checkpoint on object storage, `$SWEEP_CACHE/intel/streams/<its URL>`); for a batch
+    /// run, `$SWEEP_CACHE/intel` (`~/.cache/sweep/intel`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<PathBuf>,
 }

@@ -87,6 +87,19 @@ pub fn batch_cache_dir(pipeline_cache: Option<&Path>) -> PathBuf {
     home.join(".cache").join("sweep").join("intel")
 }
 
+/// Where a stream keeps fetched sources when `[intel] cache` does not say: its checkpoint
+/// folder's `intel/`, or for a checkpoint on object storage a local folder named after its
+/// URL (sources are fetched where the stream runs; a stream that moves to another host
+/// fetches them again).
+fn stream_cache_dir(checkpoint: &Path) -> PathBuf {
+    let text = checkpoint.to_string_lossy();
+    if !sweep_storage::is_object_url(&text) {
+        return checkpoint.join("intel");
+    }
+    let name: String = text.trim_end_matches('/').chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    batch_cache_dir(None).join("streams").join(name)
+}
+
 /// Loads a sweeper's intel for a batch run or a retro-sweep: sources fetched or re-read are
 /// pulled once into the cache (conditional requests), local files read as they are.
 pub fn load_intel(spec: &SweeperSpec, cache: Option<&Path>) -> Result<LoadedIntel, RunError> {
@@ -178,7 +191,7 @@ impl StreamIntel {
         retro_pending: Vec<RetroPart>,
     ) -> Result<Option<StreamIntel>, RunError> {
         let Some(spec) = pipeline.sweeper() else { return Ok(None) };
-        let cache = pipeline.intel.cache.clone().unwrap_or_else(|| checkpoint_dir.join("intel"));
+        let cache = pipeline.intel.cache.clone().unwrap_or_else(|| stream_cache_dir(checkpoint_dir));
         let mut sources = IntelSources::open_for_stream(spec, &cache).map_err(RunError::intel)?;
         for pulled in sources.pull(false).map_err(RunError::intel)? {
             if let Err(e) = pulled.refreshed {

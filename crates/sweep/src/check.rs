@@ -322,6 +322,15 @@ fn check_outputs(report: &mut CheckReport, pipeline: &Pipeline) {
         report.ok("output", subject, format!("{} ({state})", kind_of(&sink)));
     }
     if let Some(dir) = &pipeline.stream.checkpoint {
+        if sweep_load::is_object_lake(dir) {
+            // Listing the checkpoint says whether the store, bucket and credentials work.
+            let subject = format!("checkpoint {}", dir.display());
+            match sweep_runtime::checkpoint::Checkpoint::has_commits(dir) {
+                Ok(resumes) => report.ok("output", subject, if resumes { "resumes where it stopped" } else { "new" }),
+                Err(e) => report.problem("output", subject, e.to_string()),
+            }
+            return;
+        }
         match not_writable(dir) {
             Some(problem) => report.problem("output", format!("checkpoint {}", dir.display()), problem),
             None => {

@@ -15,18 +15,21 @@
 //!
 //! On start the latest commit `c` says where to resume: if `offsets/<c+1>.json` exists,
 //! batch `c+1` was planned but not finished, and is re-run over exactly the same offsets
-//! (from the state of `c`), so that every sink ends up with it exactly once. Files are
-//! written under a temporary name, synced and renamed, so a crash never leaves half a file.
+//! (from the state of `c`), so that every sink ends up with it exactly once. A crash never
+//! leaves half a file: on disk files are written under a temporary name, synced and renamed;
+//! on object storage (`s3://`, `gs://`, `az://` ...) each file is one PUT ([`files`]).
+
+mod files;
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::RunError;
+use files::Files;
 
 /// How many finished batches keep their files (older ones are deleted).
 const KEEP_BATCHES: u64 = 20;
@@ -187,40 +190,43 @@ pub struct Resume {
 }
 
 pub struct Checkpoint {
-    dir: PathBuf,
+    files: Files,
+    /// Whether a run on this checkpoint applied the write mode (`tables-prepared`), and
+    /// whether batch 0 replaces the tables' rows (`replace-tables`): read once at open.
+    tables_prepared: AtomicBool,
+    replace_tables: AtomicBool,
 }
 
 impl Checkpoint {
-    /// Opens (or creates) the checkpoint folder and reads where to resume.
-    pub fn open(dir: &Path, now_us: i64) -> Result<(Checkpoint, Resume), RunError> {
-        for sub in ["offsets", "state", "commits"] {
-            fs::create_dir_all(dir.join(sub)).map_err(|e| ckpt_io(dir, e))?;
-        }
-        let ckpt = Checkpoint { dir: dir.to_path_buf() };
-        let record_path = dir.join("pipeline.json");
-        let record: PipelineRecord = if record_path.exists() {
-            read_json(&record_path)?
-        } else {
-            let record = PipelineRecord { id: format!("sweep-{now_us:x}-{:x}", std::process::id()), created_us: now_us };
-            write_json(&record_path, &record)?;
-            record
+    /// Opens (or creates) the checkpoint at `location` (a folder, or a URL on object
+    /// storage) and reads where to resume.
+    pub fn open(location: &Path, now_us: i64) -> Result<(Checkpoint, Resume), RunError> {
+        let files = Files::open(location, &["offsets", "state", "commits"])?;
+        let ckpt = Checkpoint {
+            tables_prepared: AtomicBool::new(files.exists("tables-prepared")?),
+            replace_tables: AtomicBool::new(files.exists("replace-tables")?),
+            files,
+        };
+        let record: PipelineRecord = match ckpt.read_json("pipeline.json")? {
+            Some(record) => record,
+            None => {
+                let record = PipelineRecord { id: format!("sweep-{now_us:x}-{:x}", std::process::id()), created_us: now_us };
+                ckpt.write_json("pipeline.json", &record)?;
+                record
+            }
         };
         let committed = ckpt.latest("commits")?;
-        let read_state = |path: PathBuf| -> Result<Option<Vec<u8>>, RunError> {
-            if path.exists() { Ok(Some(fs::read(&path).map_err(|e| ckpt_io(&path, e))?)) } else { Ok(None) }
-        };
         let (totals, (window_state, window_deltas), sigma_state) = match committed {
             Some(c) => {
-                let commit: CommitRecord = read_json(&ckpt.file("commits", c))?;
-                (commit.totals, ckpt.window_chain(c)?, read_state(ckpt.sigma_file(c))?)
+                let commit: CommitRecord = ckpt.must_read_json(&file("commits", c))?;
+                (commit.totals, ckpt.window_chain(c)?, ckpt.files.read(&sigma_file(c))?)
             }
             None => (Totals::default(), (None, Vec::new()), None),
         };
         let next = committed.map_or(0, |c| c + 1);
-        let unfinished_path = ckpt.file("offsets", next);
-        let unfinished: Option<PlannedBatch> = if unfinished_path.exists() { Some(read_json(&unfinished_path)?) } else { None };
+        let unfinished: Option<PlannedBatch> = ckpt.read_json(&file("offsets", next))?;
         let last_committed = match committed {
-            Some(c) => Some(read_json::<PlannedBatch>(&ckpt.file("offsets", c))?),
+            Some(c) => Some(ckpt.must_read_json::<PlannedBatch>(&file("offsets", c))?),
             None => None,
         };
         let last_planned = unfinished.as_ref().or(last_committed.as_ref());
@@ -245,10 +251,21 @@ impl Checkpoint {
         Ok((ckpt, resume))
     }
 
+    /// Whether the checkpoint at `location` has committed batches (a stream started on it
+    /// resumes), asked without writing anything: for `sweep check`.
+    pub fn has_commits(location: &Path) -> Result<bool, RunError> {
+        let text = location.to_string_lossy();
+        if !sweep_storage::is_object_url(&text) && !location.is_dir() {
+            return Ok(false);
+        }
+        let files = Files::open(location, &[])?;
+        Ok(files.names("commits")?.iter().any(|name| name.ends_with(".json")))
+    }
+
     /// True once a run on this checkpoint has applied the write mode to the tables: later
     /// runs continue the tables whatever the mode says.
     pub fn tables_prepared(&self) -> bool {
-        self.dir.join("tables-prepared").exists()
+        self.tables_prepared.load(Ordering::Relaxed)
     }
 
     /// Records that the write mode was applied; with `replace` (`--mode overwrite`), the
@@ -256,30 +273,32 @@ impl Checkpoint {
     /// 0 re-run after a crash replaces them again).
     pub fn mark_tables_prepared(&self, replace: bool) -> Result<(), RunError> {
         if replace {
-            write_atomic(&self.dir.join("replace-tables"), b"batch 0 replaces the rows the tables held before this pipeline\n")?;
+            self.files.write("replace-tables", b"batch 0 replaces the rows the tables held before this pipeline\n")?;
+            self.replace_tables.store(true, Ordering::Relaxed);
         }
-        write_atomic(&self.dir.join("tables-prepared"), b"the write mode was applied to the tables of this pipeline\n")
+        self.files.write("tables-prepared", b"the write mode was applied to the tables of this pipeline\n")?;
+        self.tables_prepared.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// True when `batch` is the one that replaces the tables' earlier rows.
     pub fn replaces_tables(&self, batch: u64) -> bool {
-        batch == 0 && self.dir.join("replace-tables").exists()
+        batch == 0 && self.replace_tables.load(Ordering::Relaxed)
     }
 
     /// Records a batch's offset ranges before any sink is written.
     pub fn plan(&self, batch: &PlannedBatch) -> Result<(), RunError> {
-        write_json(&self.file("offsets", batch.batch), batch)
+        self.write_json(&file("offsets", batch.batch), batch)
     }
 
     /// Records the retro-sweep plan of the version taken at batch `id`, before that batch's
     /// own plan (which names it).
     pub fn plan_retro(&self, id: u64, plan: &RetroPlan) -> Result<(), RunError> {
-        fs::create_dir_all(self.dir.join("retro")).map_err(|e| ckpt_io(&self.dir, e))?;
-        write_json(&self.file("retro", id), plan)
+        self.write_json(&file("retro", id), plan)
     }
 
     pub fn retro_plan(&self, id: u64) -> Result<RetroPlan, RunError> {
-        read_json(&self.file("retro", id))
+        self.must_read_json(&file("retro", id))
     }
 
     /// The retro-sweep parts owed after `planned`: the rest of its own plan, then the
@@ -308,21 +327,21 @@ impl Checkpoint {
     ) -> Result<(), RunError> {
         let batch = planned.batch;
         match window {
-            Some(WindowState::Full(state)) => write_atomic(&self.file("state", batch), state)?,
-            Some(WindowState::Delta(delta)) => write_atomic(&self.delta_file(batch), delta)?,
+            Some(WindowState::Full(state)) => self.files.write(&file("state", batch), state)?,
+            Some(WindowState::Delta(delta)) => self.files.write(&delta_file(batch), delta)?,
             None => {}
         }
         if let Some(state) = sigma_state {
-            write_atomic(&self.sigma_file(batch), state)?;
+            self.files.write(&sigma_file(batch), state)?;
         }
-        write_json(&self.file("commits", batch), &CommitRecord { batch, totals: totals.clone() })?;
+        self.write_json(&file("commits", batch), &CommitRecord { batch, totals: totals.clone() })?;
         if batch >= KEEP_BATCHES {
             let old = batch - KEEP_BATCHES;
             for sub in ["offsets", "state", "commits"] {
-                let _ = fs::remove_file(self.file(sub, old));
+                self.files.remove(&file(sub, old));
             }
-            let _ = fs::remove_file(self.delta_file(old));
-            let _ = fs::remove_file(self.sigma_file(old));
+            self.files.remove(&delta_file(old));
+            self.files.remove(&sigma_file(old));
             self.prune_retro_plans(planned, old);
         }
         Ok(())
@@ -332,48 +351,40 @@ impl Checkpoint {
     /// (neither `planned`'s own part nor its queue: later batches only take parts of those).
     fn prune_retro_plans(&self, planned: &PlannedBatch, up_to: u64) {
         let keep: Vec<u64> = planned.retro_part.map(|p| p.plan).into_iter().chain(planned.retro_queue.iter().copied()).collect();
-        let Ok(entries) = fs::read_dir(self.dir.join("retro")) else { return };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let id = name.to_string_lossy().strip_suffix(".json").and_then(|n| n.parse::<u64>().ok());
+        let Ok(names) = self.files.names("retro") else { return };
+        for name in names {
+            let id = name.strip_suffix(".json").and_then(|n| n.parse::<u64>().ok());
             if let Some(id) = id
                 && id <= up_to
                 && !keep.contains(&id)
             {
-                let _ = fs::remove_file(entry.path());
+                self.files.remove(&format!("retro/{name}"));
             }
         }
-    }
-
-    /// What batch `batch` changed in the window state.
-    fn delta_file(&self, batch: u64) -> PathBuf {
-        self.dir.join("state").join(format!("{batch:012}.delta"))
     }
 
     /// The window state after batch `committed`: the last whole state at or before it and the
     /// deltas of the batches after that one, oldest first.
     fn window_chain(&self, committed: u64) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>), RunError> {
-        let read = |path: PathBuf| fs::read(&path).map_err(|e| ckpt_io(&path, e));
         let mut deltas = Vec::new();
         let mut batch = committed;
         loop {
-            let full = self.file("state", batch);
-            if full.exists() {
+            if let Some(full) = self.files.read(&file("state", batch))? {
                 deltas.reverse();
-                return Ok((Some(read(full)?), deltas));
+                return Ok((Some(full), deltas));
             }
-            let delta = self.delta_file(batch);
-            if !delta.exists() {
+            let delta = delta_file(batch);
+            let Some(bytes) = self.files.read(&delta)? else {
                 if deltas.is_empty() {
                     return Ok((None, deltas));
                 }
                 return Err(RunError::Checkpoint(format!(
                     "the window state after batch {committed} needs {} or an earlier whole state, which is gone; \
                      the checkpoint folder is damaged: use a new one",
-                    delta.display()
+                    self.files.name(&delta)
                 )));
-            }
-            deltas.push(read(delta)?);
+            };
+            deltas.push(bytes);
             let Some(before) = batch.checked_sub(1) else {
                 return Err(RunError::Checkpoint(format!(
                     "the window state after batch {committed} has no whole state to start from; the checkpoint folder is damaged: use a new one"
@@ -383,65 +394,53 @@ impl Checkpoint {
         }
     }
 
-    /// The correlator state beside the window state (a name `latest` does not count).
-    fn sigma_file(&self, batch: u64) -> PathBuf {
-        self.dir.join("state").join(format!("{batch:012}.sigma"))
-    }
-
-    fn file(&self, sub: &str, batch: u64) -> PathBuf {
-        self.dir.join(sub).join(format!("{batch:012}.json"))
-    }
-
     fn latest(&self, sub: &str) -> Result<Option<u64>, RunError> {
-        let dir = self.dir.join(sub);
-        let mut latest = None;
-        for entry in fs::read_dir(&dir).map_err(|e| ckpt_io(&dir, e))? {
-            let name = entry.map_err(|e| ckpt_io(&dir, e))?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(n) = name.strip_suffix(".json").and_then(|n| n.parse::<u64>().ok()) {
-                latest = latest.max(Some(n));
-            }
-        }
-        Ok(latest)
+        Ok(self.files.names(sub)?.iter().filter_map(|name| name.strip_suffix(".json").and_then(|n| n.parse::<u64>().ok())).max())
+    }
+
+    /// The JSON file `relative`, or `None` when it does not exist.
+    fn read_json<T: DeserializeOwned>(&self, relative: &str) -> Result<Option<T>, RunError> {
+        let Some(bytes) = self.files.read(relative)? else { return Ok(None) };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            RunError::Checkpoint(format!(
+                "{} is not a sweep checkpoint file ({e}); the folder is damaged or belongs to something else: use a new checkpoint folder",
+                self.files.name(relative)
+            ))
+        })
+    }
+
+    /// The JSON file `relative`, which the checkpoint's other files say exists.
+    fn must_read_json<T: DeserializeOwned>(&self, relative: &str) -> Result<T, RunError> {
+        self.read_json(relative)?.ok_or_else(|| {
+            RunError::Checkpoint(format!("{} is missing; the checkpoint folder is damaged: use a new one", self.files.name(relative)))
+        })
+    }
+
+    fn write_json<T: Serialize>(&self, relative: &str, value: &T) -> Result<(), RunError> {
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| RunError::Checkpoint(e.to_string()))?;
+        self.files.write(relative, &bytes)
     }
 }
 
-fn ckpt_io(path: &Path, e: std::io::Error) -> RunError {
-    RunError::Checkpoint(format!("{}: {e}", path.display()))
+/// Batch `batch`'s file in the sub-folder `sub`.
+fn file(sub: &str, batch: u64) -> String {
+    format!("{sub}/{batch:012}.json")
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, RunError> {
-    let bytes = fs::read(path).map_err(|e| ckpt_io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        RunError::Checkpoint(format!(
-            "{} is not a sweep checkpoint file ({e}); the folder is damaged or belongs to something else: use a new checkpoint folder",
-            path.display()
-        ))
-    })
+/// What batch `batch` changed in the window state.
+fn delta_file(batch: u64) -> String {
+    format!("state/{batch:012}.delta")
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RunError> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| RunError::Checkpoint(e.to_string()))?;
-    write_atomic(path, &bytes)
-}
-
-/// Write to a temporary file, sync it, rename it into place, and sync the folder.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).map_err(|e| ckpt_io(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| ckpt_io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| ckpt_io(path, e))?;
-    if let Some(parent) = path.parent()
-        && let Ok(d) = fs::File::open(parent)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+/// The correlator state beside the window state (a name `latest` does not count).
+fn sigma_file(batch: u64) -> String {
+    format!("state/{batch:012}.sigma")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn planned(batch: u64, from: i64, until: i64) -> PlannedBatch {
         PlannedBatch {
