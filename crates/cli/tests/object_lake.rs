@@ -151,6 +151,12 @@ fn a_bucket_lake_killed_at_any_moment_then_run_again_holds_every_line_once() {
 }
 
 #[test]
+fn a_lake_in_an_azure_container_killed_at_any_moment_then_run_again_holds_every_line_once() {
+    let Some(container) = Bucket::azurite("killed") else { return };
+    killed_at_any_moment_then_run_again(&container, &[], 5);
+}
+
+#[test]
 fn a_delta_lake_in_a_bucket_killed_at_any_moment_then_run_again_holds_every_line_once() {
     let Some(endpoint) = endpoint() else { return };
     let bucket = Bucket::create(&endpoint, "killeddelta");

@@ -258,11 +258,9 @@ impl DeltaSink {
     }
 
     fn start_checkpoint(&mut self, version: i64) {
-        let url = self.table.table_url().clone();
         let path = self.path.clone();
         self.checkpointing = Some(std::thread::spawn(move || {
-            let written =
-                block_on(deltalake_core::checkpoints::create_checkpoint_from_table_url_and_cleanup(url, version as u64, None, None));
+            let written = block_on(checkpoint_and_clean_up(&path, version));
             if let Err(e) = written {
                 eprintln!("sweep: warning: the checkpoint of version {version} of the Delta table {path:?} failed: {e}");
             }
@@ -288,6 +286,20 @@ impl Drop for DeltaSink {
             }
         }
     }
+}
+
+/// Writes the checkpoint of `version` of the table at `path`, then the log cleanup its
+/// properties ask for (`delta.enableExpiredLogCleanup`), on the table's own store.
+async fn checkpoint_and_clean_up(path: &Path, version: i64) -> Result<(), LoadError> {
+    use deltalake_core::table::config::TablePropertiesExt;
+    let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
+    let mut table = table_at(path)?;
+    table.load_version(version as u64).await.map_err(err)?;
+    deltalake_core::checkpoints::create_checkpoint(&table, None).await.map_err(err)?;
+    if version > 0 && table.snapshot().map_err(err)?.table_config().enable_expired_log_cleanup() {
+        deltalake_core::checkpoints::cleanup_metadata(&table, None).await.map_err(err)?;
+    }
+    Ok(())
 }
 
 fn with_date_field(schema: &SchemaRef) -> SchemaRef {
@@ -341,11 +353,29 @@ where
 /// The data files of the Delta table at `path` as of its latest version (a file a crashed
 /// writer left behind is not one of them).
 pub fn active_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    Ok(active_files_sized(path)?.into_iter().map(|(file, _)| file).collect())
+}
+
+/// [`active_files`] with their sizes in bytes, as the log records them. A table on object
+/// storage names its files by URL (`s3://bucket/lake/events/date=…/part-….parquet`).
+pub fn active_files_sized(path: &Path) -> Result<Vec<(PathBuf, u64)>, LoadError> {
     let err = |e: deltalake_core::DeltaTableError| LoadError::Delta { path: path.to_path_buf(), message: e.to_string() };
     block_on(async {
-        let (absolute, table) = open_existing(path).await?;
+        let text = path.to_string_lossy();
+        let (base, table) = if sweep_storage::is_object_url(&text) {
+            (PathBuf::from(text.trim_end_matches('/')), open_table(path).await?)
+        } else {
+            open_existing(path).await?
+        };
         let snapshot = table.snapshot().map_err(err)?;
-        Ok(snapshot.log_data().iter().map(|f| absolute.join(&*f.path())).collect())
+        Ok(snapshot
+            .log_data()
+            .iter()
+            .map(|f| {
+                let relative = f.path();
+                (PathBuf::from(format!("{}/{relative}", base.display())), f.size().max(0) as u64)
+            })
+            .collect())
     })
 }
 

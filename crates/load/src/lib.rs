@@ -74,6 +74,16 @@ pub fn write_empty_parquet(path: &Path, schema: &SchemaRef) -> Result<(), LoadEr
 
 /// Prepares a table folder for a run according to the write mode.
 pub fn prepare_table_dir(path: &Path, mode: WriteMode) -> Result<(), LoadError> {
+    if lake::is_object_lake(path) {
+        // No folders on object storage: a table exists once it holds an object.
+        let has_data = !lake::object_names_below(path)?.is_empty();
+        match (has_data, mode) {
+            (true, WriteMode::Error) => return Err(LoadError::NotEmpty { path: path.to_path_buf() }),
+            (true, WriteMode::Overwrite) => lake::remove_objects_below(path)?,
+            _ => {}
+        }
+        return Ok(());
+    }
     let io = |source| LoadError::Io { path: path.to_path_buf(), source };
     let has_data = path.is_dir() && std::fs::read_dir(path).map_err(io)?.next().is_some();
     match (has_data, mode) {

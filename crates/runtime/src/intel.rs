@@ -27,18 +27,35 @@ use crate::checkpoint::{Checkpoint, PlannedBatch, RetroPart, RetroPlan};
 /// stream's intel table keeps every version a batch was swept with, so that any hit can be
 /// explained later.
 pub fn write_intel_version(index: &IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), RunError> {
-    if intel_version_written(sink, index.version()) {
+    if intel_version_written(sink, index.version())? {
         return Ok(());
     }
     write_intel_files(index, sink)
 }
 
 /// Writes the indicators of `index` to the intel table `sink`, in a file named by the version.
+/// A table on object storage gets the file written locally first, then uploaded as one
+/// object, so a reader never sees part of it.
 pub fn write_intel_files(index: &IntelIndex, sink: &sweep_model::SinkSpec) -> Result<(), RunError> {
     let name = format!("intel-{}", index.version());
-    let mut writer = sweep_load::TableWriter::new("intel", sink, sweep_sweeper::intel_schema(), false, name, usize::MAX)?;
+    let remote = sweep_load::is_object_lake(sink.path());
+    let local = if remote {
+        let dir = std::env::temp_dir().join(format!("sweep-intel-{}-{}", std::process::id(), index.version()));
+        sweep_model::SinkSpec::Parquet(dir)
+    } else {
+        sink.clone()
+    };
+    let mut writer = sweep_load::TableWriter::new("intel", &local, sweep_sweeper::intel_schema(), false, name, usize::MAX)?;
     writer.write(&sweep_sweeper::intel_batch(index))?;
-    writer.finish()?;
+    let written = writer.finish()?;
+    if remote {
+        let uploaded = written.iter().try_for_each(|file| {
+            let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            sweep_load::lake::put_object_file(file, &sink.path().join(file_name))
+        });
+        let _ = std::fs::remove_dir_all(local.path());
+        uploaded?;
+    }
     Ok(())
 }
 
@@ -69,9 +86,12 @@ pub fn intel_table_holds_only(sink: &sweep_model::SinkSpec, version: &str) -> bo
 }
 
 /// True when the intel table holds the rows of `version` (its file is named by it).
-fn intel_version_written(sink: &sweep_model::SinkSpec, version: &str) -> bool {
+fn intel_version_written(sink: &sweep_model::SinkSpec, version: &str) -> Result<bool, RunError> {
     let prefix = format!("intel-{version}");
-    std::fs::read_dir(sink.path()).is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&prefix)))
+    if sweep_load::is_object_lake(sink.path()) {
+        return Ok(sweep_load::lake::object_names_below(sink.path())?.iter().any(|name| name.starts_with(&prefix)));
+    }
+    Ok(std::fs::read_dir(sink.path()).is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&prefix))))
 }
 
 /// Where a batch run keeps fetched sources: `[intel] cache`, else `$SWEEP_CACHE/intel`,
@@ -291,22 +311,29 @@ impl StreamIntel {
     fn stored_event_parts(&self, since_us: i64) -> Result<Vec<Vec<PathBuf>>, RunError> {
         let Some(events) = &self.events else { return Ok(Vec::new()) };
         let dir = events.path();
-        let mut files = match events {
-            sweep_model::SinkSpec::Delta(_) if dir.join("_delta_log").is_dir() => sweep_load::delta::active_files(dir)?,
-            sweep_model::SinkSpec::Parquet(_) if dir.is_dir() => sweep_load::parquet_files_except_batch(dir, None)?,
+        let mut files: Vec<(PathBuf, u64)> = match events {
+            sweep_model::SinkSpec::Delta(_) if sweep_load::is_delta_table(dir)? == Some(true) => {
+                sweep_load::delta::active_files_sized(dir)?
+            }
+            sweep_model::SinkSpec::Parquet(_) if dir.is_dir() => sweep_load::parquet_files_except_batch(dir, None)?
+                .into_iter()
+                .map(|f| {
+                    let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+                    (f, size)
+                })
+                .collect(),
             _ => Vec::new(),
         };
         let since_day =
             format!("date={}", sweep_load::date_string(since_us.div_euclid(86_400_000_000).clamp(i32::MIN as i64, i32::MAX as i64) as i32));
-        files.retain(|f| {
+        files.retain(|(f, _)| {
             let day = f.components().rev().find_map(|c| c.as_os_str().to_str().filter(|c| c.starts_with("date=")));
             day.is_none_or(|day| day >= since_day.as_str())
         });
         files.sort();
         let mut parts: Vec<Vec<PathBuf>> = Vec::new();
         let mut bytes = u64::MAX;
-        for file in files {
-            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        for (file, size) in files {
             if bytes >= self.retro_part_bytes {
                 parts.push(Vec::new());
                 bytes = 0;

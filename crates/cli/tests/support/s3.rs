@@ -14,9 +14,12 @@ pub fn endpoint() -> Option<String> {
     super::service("SWEEP_S3_ENDPOINT", "SWEEP_REQUIRE_S3", "scripts/s3 start; export $(scripts/s3 env)")
 }
 
-/// A bucket on the test server: created empty, with a name unique to this test.
+/// A bucket on the test server (or a container on Azurite): created empty, with a name
+/// unique to this test.
 pub struct Bucket {
     pub name: String,
+    /// `s3` or `az`: how URLs of it start.
+    scheme: &'static str,
     store: Arc<dyn ObjectStore>,
 }
 
@@ -34,11 +37,26 @@ impl Bucket {
             .expect("scripts/s3 runs");
         assert!(status.success(), "scripts/s3 bucket {name} failed");
         let store = AmazonS3Builder::from_env().with_endpoint(endpoint).with_allow_http(true).with_bucket_name(&name).build().unwrap();
-        Bucket { name, store: Arc::new(store) }
+        Bucket { name, scheme: "s3", store: Arc::new(store) }
+    }
+
+    /// A container on Azurite (scripts/azurite), or `None` (the test is skipped) when it is
+    /// not running.
+    pub fn azurite(prefix: &str) -> Option<Bucket> {
+        super::service("SWEEP_AZURITE_ENDPOINT", "SWEEP_REQUIRE_S3", "scripts/azurite start; export $(scripts/azurite env)")?;
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let name = format!("{prefix}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let status = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/azurite"))
+            .args(["container", &name])
+            .status()
+            .expect("scripts/azurite runs");
+        assert!(status.success(), "scripts/azurite container {name} failed");
+        let store = object_store::azure::MicrosoftAzureBuilder::from_env().with_container_name(&name).build().unwrap();
+        Some(Bucket { name, scheme: "az", store: Arc::new(store) })
     }
 
     pub fn url(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.name)
+        format!("{}://{}/{key}", self.scheme, self.name)
     }
 
     /// Every key below `prefix`, sorted.

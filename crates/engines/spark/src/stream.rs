@@ -122,6 +122,15 @@ pub(crate) fn run_stream(
         .filter_map(|t| pipeline.load.sink(t).map(|s| (t, s)))
         .collect();
     let specs: Vec<SinkSpec> = sinks.iter().map(|s| s.1.clone()).collect();
+    if let Some(sink) = specs.iter().find(|s| sweep_load::is_object_lake(s.path())) {
+        // Spark writes the tables itself, and reads object storage through its own connector.
+        sweep_load::refuse_object_lake(
+            sink.path(),
+            "lakes of the spark engine",
+            "use the embedded engine (the default) to write the lake there",
+        )
+        .map_err(RunError::from)?;
+    }
     let _lake = open_stream_tables(pipeline, &ckpt, &specs)?;
     let producer = pipeline.load.alerts.as_ref().map(AlertProducer::connect).transpose().map_err(kafka_error)?;
     let sigma = sweep_runtime::sigma::sigma_stage(pipeline)?;

@@ -331,6 +331,15 @@ impl Lake {
         }
     }
 
+    /// Fails when this process no longer holds the lake: a lake on object storage whose
+    /// lease was not renewed in time (a local lake's file lock cannot be lost).
+    pub fn check_held(&self) -> Result<(), LoadError> {
+        match &self.place {
+            Place::Local { .. } => Ok(()),
+            Place::Remote(remote) => remote.check_lease(),
+        }
+    }
+
     /// True when a table of this lake holds rows of an earlier run.
     pub fn table_has_data(&self, sink: &SinkSpec) -> Result<bool, LoadError> {
         match &self.place {
@@ -717,6 +726,27 @@ pub fn is_delta_table(path: &Path) -> Result<Option<bool>, LoadError> {
         return remote::Journal::delta_or_not(&path.to_string_lossy());
     }
     Ok(path.exists().then(|| path.join("_delta_log").is_dir()))
+}
+
+/// The files below the table folder `url` on object storage, relative to it.
+pub fn object_names_below(url: &Path) -> Result<Vec<String>, LoadError> {
+    remote::objects::names_below(&url.to_string_lossy())
+}
+
+/// Uploads the local file `local` to `url` on object storage: one object, visible whole or
+/// not at all.
+pub fn put_object_file(local: &Path, url: &Path) -> Result<(), LoadError> {
+    remote::objects::put_file(local, &url.to_string_lossy())
+}
+
+/// Deletes every object below the folder `url` on object storage.
+pub fn remove_objects_below(url: &Path) -> Result<(), LoadError> {
+    remote::objects::remove_below(&url.to_string_lossy())
+}
+
+/// The whole object at `url` (a file a reader opens in memory: a hits file, small).
+pub fn read_object(url: &Path) -> Result<bytes::Bytes, LoadError> {
+    remote::objects::read(&url.to_string_lossy())
 }
 
 /// True when a table folder holds rows of an earlier run (any data file, or a Delta log).

@@ -501,6 +501,62 @@ pub(crate) fn store_error(url: &str, e: sweep_storage::StorageError) -> LoadErro
     LoadError::Store { url: url.to_string(), message }
 }
 
+/// Objects in a table on object storage, outside any run's journal: what a stream writes
+/// besides its Delta commits (the intel table's file per version) and reads back.
+pub(crate) mod objects {
+    use super::*;
+
+    fn locate(url: &str) -> Result<(Arc<dyn ObjectStore>, String), LoadError> {
+        let url = url.trim_end_matches('/');
+        let located = sweep_storage::locate(url).map_err(|e| store_error(url, e))?;
+        Ok((located.store, located.key.trim_matches('/').to_string()))
+    }
+
+    fn failed(url: &str, e: &object_store::Error) -> LoadError {
+        store_error(url, sweep_storage::store_error(url, e))
+    }
+
+    /// The keys below the folder `url`, relative to it.
+    pub(crate) fn names_below(url: &str) -> Result<Vec<String>, LoadError> {
+        let (store, key) = locate(url)?;
+        let listed = sweep_storage::list(&store, &key, url).map_err(|e| store_error(url, e))?;
+        let base = if key.is_empty() { String::new() } else { format!("{key}/") };
+        Ok(listed.iter().filter_map(|m| m.location.as_ref().strip_prefix(base.as_str()).map(str::to_string)).collect())
+    }
+
+    /// Uploads the local file `local` to `url` (in parts above 16 MiB).
+    pub(crate) fn put_file(local: &Path, url: &str) -> Result<(), LoadError> {
+        let (store, key) = locate(url)?;
+        match wait(upload(store, local.to_path_buf(), Key::from(key))) {
+            Ok(()) => Ok(()),
+            Err(Upload::Read(path, source)) => Err(LoadError::Io { path, source }),
+            Err(Upload::Store(e)) => Err(failed(url, &e)),
+        }
+    }
+
+    /// Deletes every object below the folder `url`.
+    pub(crate) fn remove_below(url: &str) -> Result<(), LoadError> {
+        let (store, key) = locate(url)?;
+        let listed = sweep_storage::list(&store, &key, url).map_err(|e| store_error(url, e))?;
+        let keys: Vec<Key> = listed.into_iter().map(|m| m.location).collect();
+        let outcome = wait(async move {
+            let locations = futures::stream::iter(keys.into_iter().map(Ok::<Key, object_store::Error>)).boxed();
+            store.delete_stream(locations).try_for_each(|_| async { Ok(()) }).await
+        });
+        match outcome {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(failed(url, &e)),
+        }
+    }
+
+    /// The whole object at `url`.
+    pub(crate) fn read(url: &str) -> Result<bytes::Bytes, LoadError> {
+        let (store, key) = locate(url)?;
+        let key = Key::from(key);
+        wait(async move { store.get(&key).await?.bytes().await }).map_err(|e| failed(url, &e))
+    }
+}
+
 enum Upload {
     Read(PathBuf, std::io::Error),
     Store(object_store::Error),

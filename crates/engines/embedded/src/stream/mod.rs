@@ -207,7 +207,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         })
         .collect();
     let specs: Vec<SinkSpec> = sinks.iter().map(|s| s.3.clone()).collect();
-    let _lake = open_stream_tables(pipeline, &ckpt, &specs)?;
+    let lake = open_stream_tables(pipeline, &ckpt, &specs)?;
     let mut tables = Vec::new();
     for (name, schema, by_date, spec) in sinks {
         let sink = match &spec {
@@ -238,6 +238,7 @@ pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<Ato
         },
         tables,
         intel_sink,
+        lake,
         session: SessionContext::new(),
         runtime,
     };
@@ -274,6 +275,8 @@ struct EmbeddedBatches {
     tables: Vec<Table>,
     /// Where each intel version is written the first time a batch uses it.
     intel_sink: Option<SinkSpec>,
+    /// The lake's lock, held while the stream runs.
+    lake: Option<sweep_load::Lake>,
     session: SessionContext,
     runtime: tokio::runtime::Runtime,
 }
@@ -335,6 +338,11 @@ impl MicroBatchEngine for EmbeddedBatches {
         // The events table is most of the encoding work: it is committed on a thread of its
         // own while the other tables are committed on this one. Each commit is its table's
         // own transaction, tagged with the batch, so their order does not matter.
+        // A lake on object storage is held by a lease: a stream that lost it (the store out
+        // of reach for longer than the lease) stops before it commits, as a batch run does.
+        if let Some(lake) = &self.lake {
+            lake.check_held()?;
+        }
         let (events_table, other_tables): (Vec<&mut Table>, Vec<&mut Table>) = self.tables.iter_mut().partition(|t| t.name == "events");
         let commit_all = |tables: Vec<&mut Table>| {
             runtime.block_on(async {

@@ -47,6 +47,16 @@ pub(super) async fn sweep_stored(
     match (&work.files, events) {
         // One part of a retro-sweep: its files, as the plan fixed them (a file removed since
         // has no events left to sweep).
+        (Some(files), _) if sweep_load::is_object_lake(dir) => {
+            // A Delta table's files stay until a vacuum, which the stream's lock keeps out.
+            let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            let Some(first) = files.first() else { return Ok(Vec::new()) };
+            let located = sweep_storage::locate(first).map_err(|e| EngineError::worker(e.to_string()))?;
+            let root = url::Url::parse(&located.root).map_err(|e| EngineError::worker(format!("{first}: {e}")))?;
+            ctx.register_object_store(&root, located.store);
+            let stored = ctx.read_parquet(files, ParquetReadOptions::default()).await?;
+            ctx.register_table("events", stored.into_view())?;
+        }
         (Some(files), _) => {
             let files: Vec<String> =
                 files.iter().filter(|f| f.is_file()).filter_map(|f| std::path::absolute(f).ok()).map(|f| f.display().to_string()).collect();
@@ -56,7 +66,7 @@ pub(super) async fn sweep_stored(
             let stored = ctx.read_parquet(files, ParquetReadOptions::default()).await?;
             ctx.register_table("events", stored.into_view())?;
         }
-        (None, SinkSpec::Delta(_)) if dir.join("_delta_log").is_dir() => register_delta(&ctx, "events", dir).await?,
+        (None, SinkSpec::Delta(_)) if sweep_load::is_delta_table(dir)? == Some(true) => register_delta(&ctx, "events", dir).await?,
         (None, SinkSpec::Parquet(_)) if has_files(dir) => {
             let options = ParquetReadOptions::default().table_partition_cols(vec![("date".to_string(), DataType::Utf8)]);
             let absolute = std::path::absolute(dir).map_err(|e| EngineError::worker(format!("{}: {e}", dir.display())))?;
@@ -135,9 +145,15 @@ fn stored_keys(hits: &SinkSpec, batch: u64, found: &[RecordBatch]) -> Result<Has
     let indicators: Arc<HashSet<String>> = Arc::new(wanted.iter().map(|k| k.2.clone()).collect());
     let mut stored = HashSet::new();
     for file in hit_files(hits, batch)? {
-        let reader = std::fs::File::open(&file).map_err(|e| EngineError::worker(format!("reading {}: {e}", file.display())))?;
         let unreadable = |e: datafusion::parquet::errors::ParquetError| EngineError::worker(format!("reading {}: {e}", file.display()));
-        let builder = ParquetRecordBatchReaderBuilder::try_new(reader).map_err(unreadable)?;
+        // A file on object storage is read whole into memory: hits files are small.
+        let builder = if sweep_load::is_object_lake(&file) {
+            ParquetRecordBatchReaderBuilder::try_new(ParquetBytes::Memory(sweep_load::lake::read_object(&file)?))
+        } else {
+            let reader = std::fs::File::open(&file).map_err(|e| EngineError::worker(format!("reading {}: {e}", file.display())))?;
+            ParquetRecordBatchReaderBuilder::try_new(ParquetBytes::File(reader))
+        }
+        .map_err(unreadable)?;
         let schema = builder.parquet_schema();
         let leaves = |names: &[&str]| -> Vec<usize> {
             (0..schema.num_columns()).filter(|&i| names.contains(&schema.column(i).path().parts()[0].as_str())).collect()
@@ -168,7 +184,7 @@ fn hit_files(hits: &SinkSpec, batch: u64) -> Result<Vec<std::path::PathBuf>, Eng
     let dir = hits.path();
     match hits {
         SinkSpec::Delta(_) => {
-            if !dir.join("_delta_log").is_dir() {
+            if sweep_load::is_delta_table(dir)? != Some(true) {
                 return Ok(Vec::new());
             }
             Ok(sweep_load::delta::active_files(dir)?)
@@ -191,4 +207,37 @@ fn text(batch: &RecordBatch, name: &str) -> Option<StringArray> {
 
 fn has_files(dir: &std::path::Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_some())
+}
+
+/// A Parquet file to read: on local disk, or fetched whole from object storage.
+enum ParquetBytes {
+    File(std::fs::File),
+    Memory(bytes::Bytes),
+}
+
+impl datafusion::parquet::file::reader::Length for ParquetBytes {
+    fn len(&self) -> u64 {
+        match self {
+            ParquetBytes::File(f) => datafusion::parquet::file::reader::Length::len(f),
+            ParquetBytes::Memory(b) => datafusion::parquet::file::reader::Length::len(b),
+        }
+    }
+}
+
+impl datafusion::parquet::file::reader::ChunkReader for ParquetBytes {
+    type T = Box<dyn std::io::Read + Send>;
+
+    fn get_read(&self, start: u64) -> datafusion::parquet::errors::Result<Self::T> {
+        Ok(match self {
+            ParquetBytes::File(f) => Box::new(f.get_read(start)?),
+            ParquetBytes::Memory(b) => Box::new(b.get_read(start)?),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> datafusion::parquet::errors::Result<bytes::Bytes> {
+        match self {
+            ParquetBytes::File(f) => f.get_bytes(start, length),
+            ParquetBytes::Memory(b) => b.get_bytes(start, length),
+        }
+    }
 }

@@ -1,6 +1,7 @@
-//! Stream checkpoints on object storage (docs/storage.md): a stream from the real Kafka
-//! broker (scripts/kafka) whose checkpoint is a prefix of a bucket on the S3-compatible
-//! server (scripts/s3) or a container on Azurite, killed and resumed from there.
+//! Streams and object storage (docs/storage.md): a stream from the real Kafka broker
+//! (scripts/kafka) whose checkpoint, and lake, are on the S3-compatible server (scripts/s3)
+//! or Azurite, killed and resumed from there, with new intel retro-swept over the events
+//! stored in the bucket.
 
 mod support;
 
@@ -18,6 +19,11 @@ fn text(out: &Output) -> String {
 /// A streaming pipeline with the sweeper and a window (so that every batch writes window
 /// state to the checkpoint), reading `topic` until it is drained.
 fn pipeline(dir: &Path, name: &str, broker: &str, topic: &str, lake: &Path, checkpoint: &str) -> std::path::PathBuf {
+    pipeline_into(dir, name, broker, topic, &lake.display().to_string(), checkpoint, "")
+}
+
+/// [`pipeline`] into the lake at `lake` (a folder or a URL), with `intel` in its `[intel]` section.
+fn pipeline_into(dir: &Path, name: &str, broker: &str, topic: &str, lake: &str, checkpoint: &str, intel: &str) -> std::path::PathBuf {
     let file = dir.join(format!("{name}.toml"));
     let toml = format!(
         r#"
@@ -41,6 +47,9 @@ slide = "1m"
 keys = ["client_ip"]
 allowed_lateness = "1d"
 
+[intel]
+{intel}
+
 [load]
 dir = "{lake}"
 format = "delta"
@@ -50,7 +59,6 @@ checkpoint = "{checkpoint}"
 stop_when_drained = true
 "#,
         feed = dir.join("feed.txt").display(),
-        lake = lake.display(),
     );
     std::fs::write(&file, toml).unwrap();
     file
@@ -201,4 +209,83 @@ fn a_stream_checkpoint_in_a_bucket_with_wrong_credentials_is_said_once() {
     ]);
     assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
     assert_eq!(String::from_utf8_lossy(&missing.stderr).matches("does not exist").count(), 1, "{}", text(&missing));
+}
+
+#[test]
+fn a_stream_into_a_delta_lake_in_a_bucket_holds_what_a_local_lake_holds_through_kills_and_new_intel() {
+    let Some(broker) = broker() else { return };
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "streamlake");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("feed.txt"), "www.google.com\n").unwrap();
+    let topic = create_topic(&broker, "streamlake", 3);
+    let first = squid_lines(dir.path(), 60_000, 31);
+    produce(&broker, &topic, 3, first.iter().map(Vec::as_slice));
+    // The generated lines are from the start of the year: a lookback that covers them, so
+    // that new intel is retro-swept over every stored event.
+    let lookback = r#"retro_lookback = "800d""#;
+
+    let local = dir.path().join("local");
+    let reference = pipeline_into(
+        dir.path(),
+        "local",
+        &broker,
+        &topic,
+        &local.display().to_string(),
+        &dir.path().join("local-ckpt").display().to_string(),
+        lookback,
+    );
+    let started = Instant::now();
+    ok(run(&reference));
+    let whole = started.elapsed();
+
+    let url = bucket.url("lake");
+    let remote = Path::new(&url);
+    let file = pipeline_into(dir.path(), "bucket", &broker, &topic, &url, &bucket.url("ckpt"), lookback);
+    let mut kills = 0;
+    for fraction in [0.5, 0.8] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(["run", file.to_str().unwrap(), "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(fraction));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    eprintln!("killed {kills} times; {} batch commits in the bucket", bucket.keys("ckpt/commits").len());
+    ok(run(&file));
+    assert_eq!(tables(remote), tables(&local), "the stream into the bucket, killed {kills} times, differs from one local run");
+    assert_eq!(query_one(remote, "SELECT count(*) FROM events") + query_one(remote, "SELECT count(*) FROM rejects"), first.len() as i64);
+    assert!(bucket.keys("lake/events/_delta_log").iter().any(|k| k.ends_with(".json")), "no Delta log in the bucket");
+    // The stream released the lake: no lock is left.
+    assert!(!bucket.keys("lake/_sweep").iter().any(|k| k.ends_with("/lock")));
+
+    // New intel while the stream was down: the next run retro-sweeps the events stored in
+    // the bucket with the indicator it added, as the local lake's stream does.
+    let hits = r#"SELECT indicator, count(*), count(DISTINCT source || '/' || CAST("offset" AS VARCHAR)) FROM hits GROUP BY indicator ORDER BY indicator"#;
+    let before = query(remote, hits);
+    std::fs::write(dir.path().join("feed.txt"), "www.google.com\nfonts.gstatic.com\n").unwrap();
+    let more = squid_lines(dir.path(), 5_000, 32);
+    produce(&broker, &topic, 3, more.iter().map(Vec::as_slice));
+    ok(run(&file));
+    ok(run(&reference));
+    assert_eq!(query(remote, hits), query(&local, hits));
+    assert_eq!(tables(remote), tables(&local));
+    let retro = query_one(remote, "SELECT count(*) FROM hits WHERE indicator = 'fonts.gstatic.com'");
+    assert!(retro > 100, "the new indicator's hits over the stored events were not found: {retro} ({before:?})");
+    assert_eq!(query_one(remote, "SELECT count(*) FROM intel"), query_one(&local, "SELECT count(*) FROM intel"));
+
+    // Parquet tables of a stream are refused there by name.
+    let parquet = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["scan", &format!("kafka://{broker}/{topic}"), "-f", "squid", "--until-drained", "-q"])
+        .args(["-o", &bucket.url("parquet"), "--checkpoint", dir.path().join("pq-ckpt").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(parquet.status.code(), Some(1), "{}", text(&parquet));
+    assert!(String::from_utf8_lossy(&parquet.stderr).contains("Parquet tables of streams on object storage"), "{}", text(&parquet));
 }
