@@ -279,13 +279,60 @@ fn a_stream_into_a_delta_lake_in_a_bucket_holds_what_a_local_lake_holds_through_
     let retro = query_one(remote, "SELECT count(*) FROM hits WHERE indicator = 'fonts.gstatic.com'");
     assert!(retro > 100, "the new indicator's hits over the stored events were not found: {retro} ({before:?})");
     assert_eq!(query_one(remote, "SELECT count(*) FROM intel"), query_one(&local, "SELECT count(*) FROM intel"));
+}
 
-    // Parquet tables of a stream are refused there by name.
-    let parquet = Command::new(env!("CARGO_BIN_EXE_sweep"))
-        .args(["scan", &format!("kafka://{broker}/{topic}"), "-f", "squid", "--until-drained", "-q"])
-        .args(["-o", &bucket.url("parquet"), "--checkpoint", dir.path().join("pq-ckpt").to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(parquet.status.code(), Some(1), "{}", text(&parquet));
-    assert!(String::from_utf8_lossy(&parquet.stderr).contains("Parquet tables of streams on object storage"), "{}", text(&parquet));
+#[test]
+fn a_stream_into_a_parquet_lake_in_a_bucket_holds_every_line_once_through_kills() {
+    let Some(broker) = broker() else { return };
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = Bucket::create(&endpoint, "streampq");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("feed.txt"), "www.google.com\n").unwrap();
+    let topic = create_topic(&broker, "streampq", 3);
+    let lines = squid_lines(dir.path(), 60_000, 41);
+    produce(&broker, &topic, 3, lines.iter().map(Vec::as_slice));
+    let lookback = r#"retro_lookback = "800d""#;
+    let parquet = |file: std::path::PathBuf| {
+        let toml = std::fs::read_to_string(&file).unwrap().replace(r#"format = "delta""#, r#"format = "parquet""#);
+        std::fs::write(&file, toml).unwrap();
+        file
+    };
+    let local = dir.path().join("local");
+    let local_ckpt = dir.path().join("local-ckpt").display().to_string();
+    let reference = parquet(pipeline_into(dir.path(), "local", &broker, &topic, &local.display().to_string(), &local_ckpt, lookback));
+    let started = Instant::now();
+    ok(run(&reference));
+    let whole = started.elapsed();
+
+    let url = bucket.url("lake");
+    let remote = Path::new(&url);
+    let file = parquet(pipeline_into(dir.path(), "bucket", &broker, &topic, &url, &bucket.url("ckpt"), lookback));
+    let mut kills = 0;
+    for fraction in [0.5, 0.8] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(["run", file.to_str().unwrap(), "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(fraction));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    ok(run(&file));
+    assert_eq!(tables(remote), tables(&local), "the stream into the bucket, killed {kills} times, differs from one local run");
+    assert_eq!(query_one(remote, "SELECT count(*) FROM events") + query_one(remote, "SELECT count(*) FROM rejects"), lines.len() as i64);
+    assert!(bucket.keys("lake/events").iter().any(|k| k.contains("/batch-") && k.ends_with(".parquet")));
+
+    // New intel: retro-swept over the Parquet events stored in the bucket.
+    std::fs::write(dir.path().join("feed.txt"), "www.google.com\nfonts.gstatic.com\n").unwrap();
+    let more = squid_lines(dir.path(), 5_000, 42);
+    produce(&broker, &topic, 3, more.iter().map(Vec::as_slice));
+    ok(run(&file));
+    ok(run(&reference));
+    assert_eq!(tables(remote), tables(&local));
+    assert!(query_one(remote, "SELECT count(*) FROM hits WHERE indicator = 'fonts.gstatic.com'") > 100);
 }

@@ -76,7 +76,7 @@ pub fn write_empty_parquet(path: &Path, schema: &SchemaRef) -> Result<(), LoadEr
 pub fn prepare_table_dir(path: &Path, mode: WriteMode) -> Result<(), LoadError> {
     if lake::is_object_lake(path) {
         // No folders on object storage: a table exists once it holds an object.
-        let has_data = !lake::object_names_below(path)?.is_empty();
+        let has_data = !lake::object_files_below(path)?.is_empty();
         match (has_data, mode) {
             (true, WriteMode::Error) => return Err(LoadError::NotEmpty { path: path.to_path_buf() }),
             (true, WriteMode::Overwrite) => lake::remove_objects_below(path)?,
@@ -94,28 +94,38 @@ pub fn prepare_table_dir(path: &Path, mode: WriteMode) -> Result<(), LoadError> 
     std::fs::create_dir_all(path).map_err(io)
 }
 
+/// The Parquet files of a stream table folder (recursive, `date=` folders included), without
+/// those of batch `except` (named `batch-<n>-...`): the table as it was before that batch,
+/// which a re-run after a crash writes again.
+pub fn parquet_files_except_batch(table: &Path, except: Option<u64>) -> Result<Vec<PathBuf>, LoadError> {
+    Ok(parquet_files_except_batch_sized(table, except)?.into_iter().map(|(file, _)| file).collect())
+}
+
+/// [`parquet_files_except_batch`] with each file's size; a table on object storage names
+/// its files by URL.
+pub fn parquet_files_except_batch_sized(table: &Path, except: Option<u64>) -> Result<Vec<(PathBuf, u64)>, LoadError> {
+    let own = except.map(|b| format!("batch-{b:012}-"));
+    let files = if lake::is_object_lake(table) { lake::object_files_below(table)? } else { lake::list_files(table)? };
+    Ok(files
+        .into_iter()
+        .filter(|f| {
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+            lake::is_data_file(&f.path) && name.ends_with(".parquet") && own.as_ref().is_none_or(|own| !name.starts_with(own.as_str()))
+        })
+        .map(|f| (table.join(f.path), f.size))
+        .collect())
+}
+
 /// Deletes the data files of the table folder `table` whose names do not start with
 /// `keep_prefix`, and the partition folders that leaves empty; returns how many it deleted.
 /// This is how a stream's first batch under `--mode overwrite` replaces a Parquet table:
 /// only after the batch's own files are in place, so a crash never leaves the table empty.
 /// With `schema` (a Parquet table), a table left with no file gets an empty one named with
-/// The Parquet files of a stream table folder (recursive, `date=` folders included), without
-/// those of batch `except` (named `batch-<n>-...`): the table as it was before that batch,
-/// which a re-run after a crash writes again.
-pub fn parquet_files_except_batch(table: &Path, except: Option<u64>) -> Result<Vec<PathBuf>, LoadError> {
-    let own = except.map(|b| format!("batch-{b:012}-"));
-    Ok(lake::list_files(table)?
-        .into_iter()
-        .filter(|f| {
-            let name = f.path.rsplit('/').next().unwrap_or(&f.path);
-            name.ends_with(".parquet") && own.as_ref().is_none_or(|own| !name.starts_with(own.as_str()))
-        })
-        .map(|f| table.join(f.path))
-        .collect())
-}
-
 /// the prefix, so that it still exists with its columns.
 pub fn remove_files_except(table: &Path, keep_prefix: &str, schema: Option<&SchemaRef>) -> Result<usize, LoadError> {
+    if lake::is_object_lake(table) {
+        return lake::remove_objects_except(table, keep_prefix, schema);
+    }
     let mut removed = 0;
     for file in lake::list_files(table)? {
         let name = file.path.rsplit('/').next().unwrap_or(&file.path);

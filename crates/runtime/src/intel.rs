@@ -40,7 +40,7 @@ pub fn write_intel_files(index: &IntelIndex, sink: &sweep_model::SinkSpec) -> Re
     let name = format!("intel-{}", index.version());
     let remote = sweep_load::is_object_lake(sink.path());
     let local = if remote {
-        let dir = std::env::temp_dir().join(format!("sweep-intel-{}-{}", std::process::id(), index.version()));
+        let dir = sweep_load::lake::local_staging_for_remote(&format!("intel-{}", index.version()));
         sweep_model::SinkSpec::Parquet(dir)
     } else {
         sink.clone()
@@ -89,7 +89,7 @@ pub fn intel_table_holds_only(sink: &sweep_model::SinkSpec, version: &str) -> bo
 fn intel_version_written(sink: &sweep_model::SinkSpec, version: &str) -> Result<bool, RunError> {
     let prefix = format!("intel-{version}");
     if sweep_load::is_object_lake(sink.path()) {
-        return Ok(sweep_load::lake::object_names_below(sink.path())?.iter().any(|name| name.starts_with(&prefix)));
+        return Ok(sweep_load::lake::object_files_below(sink.path())?.iter().any(|f| f.path.starts_with(&prefix)));
     }
     Ok(std::fs::read_dir(sink.path()).is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&prefix))))
 }
@@ -315,13 +315,9 @@ impl StreamIntel {
             sweep_model::SinkSpec::Delta(_) if sweep_load::is_delta_table(dir)? == Some(true) => {
                 sweep_load::delta::active_files_sized(dir)?
             }
-            sweep_model::SinkSpec::Parquet(_) if dir.is_dir() => sweep_load::parquet_files_except_batch(dir, None)?
-                .into_iter()
-                .map(|f| {
-                    let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
-                    (f, size)
-                })
-                .collect(),
+            sweep_model::SinkSpec::Parquet(_) if dir.is_dir() || sweep_load::is_object_lake(dir) => {
+                sweep_load::parquet_files_except_batch_sized(dir, None)?
+            }
             _ => Vec::new(),
         };
         let since_day =

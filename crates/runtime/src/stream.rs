@@ -146,16 +146,6 @@ pub struct StreamContext<'a> {
 pub fn open_stream_tables(pipeline: &Pipeline, checkpoint: &Checkpoint, tables: &[SinkSpec]) -> Result<Option<sweep_load::Lake>, RunError> {
     let targets: Vec<SinkSpec> = tables.iter().cloned().chain(pipeline.load.sink("intel")).collect();
     let root = sweep_load::lake_root(pipeline.load.dir.as_deref(), &targets);
-    // On object storage a stream commits each batch through Delta's log (a create-only PUT
-    // per version); Parquet tables there would need the lake's journal for every batch.
-    if let Some(sink) = tables.iter().find(|t| sweep_load::is_object_lake(t.path()) && !matches!(t, SinkSpec::Delta(_))) {
-        return Err(sweep_load::LoadError::NotOnObjectStorage {
-            url: sink.path().display().to_string(),
-            what: "Parquet tables of streams",
-            advice: "write Delta tables there (--table-format delta; [load] format = \"delta\"), or stream into a local lake",
-        }
-        .into());
-    }
     let lake = root.map(|root| sweep_load::Lake::open(&root)).transpose()?;
     if !checkpoint.tables_prepared() {
         let overwrite = pipeline.load.mode == WriteMode::Overwrite;

@@ -33,7 +33,7 @@
 //! the store's conditional writes in place of file locks and renames ([`remote`]).
 
 mod remote;
-pub(crate) use remote::store_error;
+pub(crate) use remote::{is_data_file, store_error};
 
 use arrow_schema::SchemaRef;
 use serde::{Deserialize, Serialize};
@@ -674,10 +674,10 @@ impl Drop for RunTxn<'_> {
     }
 }
 
-/// Where a run into a lake on object storage stages its files on this host: a folder of the
-/// system's temporary directory, named after the process so that one a killed run left is
-/// found and deleted by the next run.
-fn local_staging_for_remote(run_id: &str) -> PathBuf {
+/// Where a run into a lake on object storage (or a stream's table there, named for `run_id`)
+/// stages its files on this host: a folder of the system's temporary directory, named after
+/// the process so that one a killed run left is found and deleted by the next run.
+pub fn local_staging_for_remote(run_id: &str) -> PathBuf {
     let temp = std::env::temp_dir();
     if let Ok(entries) = std::fs::read_dir(&temp) {
         for entry in entries.flatten() {
@@ -728,9 +728,42 @@ pub fn is_delta_table(path: &Path) -> Result<Option<bool>, LoadError> {
     Ok(path.exists().then(|| path.join("_delta_log").is_dir()))
 }
 
-/// The files below the table folder `url` on object storage, relative to it.
-pub fn object_names_below(url: &Path) -> Result<Vec<String>, LoadError> {
-    remote::objects::names_below(&url.to_string_lossy())
+/// The objects below the table folder `url` on object storage, relative to it, with sizes.
+pub fn object_files_below(url: &Path) -> Result<Vec<StagedFile>, LoadError> {
+    remote::objects::files_below(&url.to_string_lossy())
+}
+
+/// Uploads the files a writer wrote below the local folder `local` to the same places below
+/// the table folder `url` on object storage, each as one object, then deletes them locally.
+pub fn upload_table_files(local: &Path, files: &[PathBuf], url: &Path) -> Result<(), LoadError> {
+    for file in files {
+        let relative = file.strip_prefix(local).map_err(|_| LoadError::Journal {
+            path: file.clone(),
+            message: format!("a file written outside its folder {}", local.display()),
+        })?;
+        put_object_file(file, &url.join(relative))?;
+        let _ = std::fs::remove_file(file);
+    }
+    Ok(())
+}
+
+/// [`crate::remove_files_except`] for a table on object storage.
+pub(crate) fn remove_objects_except(table: &Path, keep_prefix: &str, schema: Option<&SchemaRef>) -> Result<usize, LoadError> {
+    let files: Vec<StagedFile> = object_files_below(table)?.into_iter().filter(|f| is_data_file(&f.path)).collect();
+    let (kept, removed): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|f| f.path.rsplit('/').next().unwrap_or(&f.path).starts_with(keep_prefix));
+    remote::objects::remove(&table.to_string_lossy(), removed.iter().map(|f| f.path.as_str()))?;
+    if let Some(schema) = schema
+        && kept.is_empty()
+    {
+        let name = format!("{keep_prefix}empty.parquet");
+        let local = std::env::temp_dir().join(format!("sweep-empty-{}-{name}", std::process::id()));
+        crate::write_empty_parquet(&local, schema)?;
+        let uploaded = put_object_file(&local, &table.join(&name));
+        let _ = std::fs::remove_file(&local);
+        uploaded?;
+    }
+    Ok(removed.len())
 }
 
 /// Uploads the local file `local` to `url` on object storage: one object, visible whole or

@@ -516,12 +516,34 @@ pub(crate) mod objects {
         store_error(url, sweep_storage::store_error(url, e))
     }
 
-    /// The keys below the folder `url`, relative to it.
-    pub(crate) fn names_below(url: &str) -> Result<Vec<String>, LoadError> {
+    /// The objects below the folder `url`, relative to it, with their sizes.
+    pub(crate) fn files_below(url: &str) -> Result<Vec<StagedFile>, LoadError> {
         let (store, key) = locate(url)?;
         let listed = sweep_storage::list(&store, &key, url).map_err(|e| store_error(url, e))?;
         let base = if key.is_empty() { String::new() } else { format!("{key}/") };
-        Ok(listed.iter().filter_map(|m| m.location.as_ref().strip_prefix(base.as_str()).map(str::to_string)).collect())
+        let mut files: Vec<StagedFile> = listed
+            .iter()
+            .filter_map(|m| m.location.as_ref().strip_prefix(base.as_str()).map(|p| StagedFile { path: p.to_string(), size: m.size }))
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// Deletes the objects `relative` (to the folder `url`).
+    pub(crate) fn remove<'a>(url: &str, relative: impl Iterator<Item = &'a str>) -> Result<(), LoadError> {
+        let (store, key) = locate(url)?;
+        let keys: Vec<Key> = relative.map(|r| Key::from(join(&key, r))).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let outcome = wait(async move {
+            let locations = futures::stream::iter(keys.into_iter().map(Ok::<Key, object_store::Error>)).boxed();
+            store.delete_stream(locations).try_for_each(|_| async { Ok(()) }).await
+        });
+        match outcome {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(failed(url, &e)),
+        }
     }
 
     /// Uploads the local file `local` to `url` (in parts above 16 MiB).
@@ -697,7 +719,7 @@ fn host_name() -> String {
 }
 
 /// A table's data files, as for a local table: no segment hidden (`.`) or sweep's own (`_`).
-fn is_data_file(relative: &str) -> bool {
+pub(crate) fn is_data_file(relative: &str) -> bool {
     !relative.split('/').any(|s| s.starts_with('.') || s.starts_with('_'))
 }
 

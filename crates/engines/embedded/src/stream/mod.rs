@@ -82,14 +82,25 @@ impl Table {
                 }
             }
             TableSink::Parquet { spec, by_date } => {
-                // Names fixed by the batch number: a re-run replaces the same files.
+                // Names fixed by the batch number: a re-run replaces the same files. On object
+                // storage they are written locally, then each is uploaded as one object.
                 let prefix = format!("batch-{batch:012}");
-                let mut w = TableWriter::new(self.name, spec, self.schema.clone(), *by_date, prefix.clone(), rows_per_file)?;
+                let remote = sweep_load::is_object_lake(spec.path());
+                let local = match remote {
+                    true => SinkSpec::Parquet(sweep_load::lake::local_staging_for_remote(&format!("stream-{}", self.name))),
+                    false => spec.clone(),
+                };
+                let mut w = TableWriter::new(self.name, &local, self.schema.clone(), *by_date, prefix.clone(), rows_per_file)?;
                 for b in batches {
                     w.write(b)?;
                 }
                 self.rows += w.rows();
-                self.files += w.finish()?.len();
+                let written = w.finish()?;
+                self.files += written.len();
+                if remote {
+                    sweep_load::lake::upload_table_files(local.path(), &written, spec.path())?;
+                    let _ = std::fs::remove_dir_all(local.path());
+                }
                 if replace {
                     let schema = matches!(spec, SinkSpec::Parquet(_)).then_some(&self.schema);
                     sweep_load::remove_files_except(spec.path(), &format!("{prefix}-"), schema)?;
