@@ -472,10 +472,18 @@ fn main() {
 /// An error as the user reads it: each cause once (a message that already says its cause
 /// is not followed by it again), without the query engine's own labels.
 fn user_message(e: &anyhow::Error) -> String {
-    const LABELS: [&str; 5] = ["query engine: ", "Error during planning: ", "Schema error: ", "External error: ", "Arrow error: "];
+    const LABELS: [&str; 7] = [
+        "query engine: ",
+        "Error during planning: ",
+        "Schema error: ",
+        "External error: ",
+        "Arrow error: ",
+        "sql parser error: ",
+        "datafusion.public.",
+    ];
     let mut message = String::new();
     for cause in e.chain() {
-        let mut text = cause.to_string();
+        let mut text = sql_parser_error(&cause.to_string());
         while let Some(label) = LABELS.iter().find(|l| text.contains(**l)) {
             text = text.replacen(label, "", 1);
         }
@@ -489,6 +497,15 @@ fn user_message(e: &anyhow::Error) -> String {
         message.push_str(&text);
     }
     message
+}
+
+/// DataFusion shows a SQL syntax error as the parser's debug form
+/// (`SQL error: ParserError("Expected: …")`); the user reads `SQL: Expected: …`.
+fn sql_parser_error(text: &str) -> String {
+    let Some(start) = text.find("SQL error: ParserError(\"") else { return text.to_string() };
+    let inner = &text[start + "SQL error: ParserError(\"".len()..];
+    let Some(end) = inner.find("\")") else { return text.to_string() };
+    format!("{}SQL: {}{}", &text[..start], inner[..end].replace("\\\"", "\""), &inner[end + 2..])
 }
 
 /// `--color` as given, read before parsing so that clap's own help and errors follow it.
@@ -732,7 +749,14 @@ fn query(lake: PathBuf, sql: &str, file: Option<PathBuf>, output: QueryOutput) -
     if matches!(output, QueryOutput::Parquet) && file.is_none() {
         bail!("--output parquet writes a file: name it after the SQL, as in sweep query lake/ \"SELECT ...\" --output parquet out.parquet");
     }
-    let result = sweep::query_lake_result(&lake, &psql_shortcut(sql))?;
+    let result = sweep::query_lake_result(&lake, &psql_shortcut(sql)).map_err(|e| {
+        let e = anyhow::Error::from(e);
+        let said = user_message(&e);
+        if said.contains("table '") && said.contains("not found") {
+            return e.context(format!("no such table in {}; SHOW TABLES lists its tables", lake.display()));
+        }
+        e
+    })?;
     // The rows' own schema when there are rows (the planned one can name Utf8 where the
     // rows hold Utf8View); the planned one for the header of an empty result.
     let schema = result.batches.first().map_or(result.schema, RecordBatch::schema);

@@ -158,12 +158,19 @@ fn a_mistake_is_said_once_without_internal_labels() {
         (vec!["run", "nosuch.toml"], "nosuch.toml"),
         (vec!["scan", "a.log", "--format", "squid", "--out", "lake", "--intel", "nosuch.txt"], "nosuch.txt"),
         (vec!["scan", "a.log", "--format", "sqiud", "--out", "lake"], "sqiud"),
+        (vec!["retro", "nolake", "--intel", "a.log"], "nolake is not a folder"),
+        (vec!["scan", "s3://", "--format", "squid", "--out", "lake"], "names no bucket"),
+        (vec!["query", "scanned", "SELEC 1"], "SQL: Expected: an SQL statement, found: SELEC"),
+        (vec!["query", "scanned", "SELECT * FROM nosuch"], "table 'nosuch' not found"),
     ] {
+        if args[0] == "query" && !dir.path().join("scanned").exists() {
+            ok(sweep_in(dir.path(), &["scan", "a.log", "--format", "squid", "--out", "scanned", "-q"], &[]));
+        }
         let out = sweep_in(dir.path(), &args, &[]);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.matches(says).count(), 1, "{args:?} says it once: {stderr}");
-        for label in ["Error during planning", "Schema error", "query engine:", "worker thread"] {
+        for label in ["Error during planning", "Schema error", "query engine:", "worker thread", "ParserError", "datafusion.public"] {
             assert!(!stderr.contains(label), "{args:?}: {stderr}");
         }
     }

@@ -19,8 +19,13 @@ pub enum RunError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    /// An internal failure (a thread that panicked, a lock poisoned): not the user's doing.
     #[error("a worker thread stopped unexpectedly: {0}")]
     Worker(String),
+    /// What the user asked for cannot be done as given; the message names it (their path,
+    /// flag or key) and says what to do.
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Kafka(#[from] sweep_kafka::KafkaError),
     #[error("checkpoint: {0}")]

@@ -222,7 +222,7 @@ impl StreamMetrics {
 /// Serves `GET /metrics` on `addr` from a background thread until `stop` is raised.
 pub fn serve(addr: &str, metrics: Arc<StreamMetrics>, stop: Arc<AtomicBool>) -> Result<std::net::SocketAddr, RunError> {
     let listener = TcpListener::bind(addr)
-        .map_err(|e| RunError::Worker(format!("cannot serve metrics on {addr}: {e}; choose another metrics_addr (host:port)")))?;
+        .map_err(|e| RunError::Refused(format!("cannot serve metrics on {addr}: {e}; choose another metrics_addr (host:port)")))?;
     let bound = listener.local_addr().map_err(RunError::Runtime)?;
     listener.set_nonblocking(true).map_err(RunError::Runtime)?;
     thread::Builder::new()

@@ -220,7 +220,7 @@ pub fn run_micro_batches<E: MicroBatchEngine>(engine: &mut E, mut ctx: StreamCon
                 Planning::Poll => {
                     let polled = ctx.source.read_range(&from, &until, planned.batch, &ctx.stop).map_err(RunError::from)?;
                     if ctx.stop.load(Ordering::Relaxed) && polled.len() < expected_len(&from, &until) {
-                        return Err(RunError::Worker(
+                        return Err(RunError::Refused(
                             "stopped while re-running an unfinished batch; it will be re-run on the next start".into(),
                         )
                         .into());

@@ -83,6 +83,10 @@ pub fn locate(arg: &str) -> Result<Located, StorageError> {
     let bad = |message: String| StorageError::BadUrl { url: arg.to_string(), message };
     let url = url::Url::parse(arg).map_err(|e| bad(e.to_string()))?;
     let scheme = url.scheme().to_ascii_lowercase();
+    if url.host_str().is_none_or(str::is_empty) {
+        let what = if scheme.starts_with("http") { "host" } else { "bucket (or container)" };
+        return Err(bad(format!("it names no {what}; write {scheme}://{}/key", what.split(' ').next().unwrap_or(what))));
+    }
     let store: Arc<dyn ObjectStore> = match scheme.as_str() {
         "s3" | "s3a" => {
             let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(arg).with_retry(retries());

@@ -21,6 +21,12 @@ impl EngineError {
         EngineError::Run(RunError::Worker(message.into()))
     }
 
+    /// A request that cannot be done as given (the user's mistake); the message names it and
+    /// says what to do.
+    pub fn refused(message: impl Into<String>) -> EngineError {
+        EngineError::Run(RunError::Refused(message.into()))
+    }
+
     pub fn runtime(source: std::io::Error) -> EngineError {
         EngineError::Run(RunError::Runtime(source))
     }

@@ -62,7 +62,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
     if let Some(d) = since {
         let ok = d.len() == 10 && sweep_formats::time::parse_date_and_time(d, "00:00:00").is_some();
         if !ok {
-            return Err(EngineError::worker(format!("--since {d:?} is not a date; write it as YYYY-MM-DD")));
+            return Err(EngineError::refused(format!("--since {d:?} is not a date; write it as YYYY-MM-DD")));
         }
     }
     let loaded = load_intel(spec, None)?;
@@ -74,7 +74,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
     // A lake on object storage is read through the store (register_lake) and committed
     // through its journal there, as a local one.
     if !lake.is_dir() && !sweep_load::is_object_lake(lake) {
-        return Err(EngineError::worker(format!("{} is not a folder; give the --out folder of a sweep run", lake.display())));
+        return Err(EngineError::refused(format!("{} is not a folder; give the --out folder of a sweep run", lake.display())));
     }
     let journal = Lake::open(lake)?;
     let run = run_id();
@@ -93,7 +93,7 @@ pub fn retro(lake: &Path, spec: &SweeperSpec, since: Option<&str>, threads: usiz
         let ctx = SessionContext::new_with_config(config);
         let tables = register_lake(&ctx, lake).await?;
         if !tables.iter().any(|t| t == "events") {
-            return Err(EngineError::worker(format!("{} has no events table to sweep", lake.display())));
+            return Err(EngineError::refused(format!("{} has no events table to sweep", lake.display())));
         }
         // The keys of the hits already stored: small next to the events, so they are the
         // side held in memory.

@@ -53,7 +53,7 @@ pub fn run(pipeline: &Pipeline, counters: Arc<RunCounters>) -> Result<RunSummary
 /// [`RunError::Interrupted`](sweep_runtime::RunError::Interrupted), committing nothing.
 pub fn run_until(pipeline: &Pipeline, counters: Arc<RunCounters>, interrupt: Arc<AtomicBool>) -> Result<RunSummary, EngineError> {
     let started = Instant::now();
-    pipeline.validate().map_err(|m| EngineError::worker(format!("invalid pipeline: {m}")))?;
+    pipeline.validate().map_err(|m| EngineError::refused(format!("invalid pipeline: {m}")))?;
 
     // Extract: resolve every input before writing anything, so a typo fails fast.
     let mut inputs: Vec<(Input, usize)> = Vec::new();

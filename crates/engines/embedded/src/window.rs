@@ -32,7 +32,7 @@ pub fn late_rejects(
     ingest_ts: i64,
 ) -> Result<RecordBatch, EngineError> {
     let missing =
-        |c: &str| EngineError::worker(format!("the window analyser needs the `{c}` column of events; keep it in your SQL stages"));
+        |c: &str| EngineError::refused(format!("the window analyser needs the `{c}` column of events; keep it in your SQL stages"));
     let source_col = cast(events.column_by_name("source").ok_or_else(|| missing("source"))?, &DataType::Utf8)?;
     let source_col = source_col.as_string::<i32>();
     let offset_col = events.column_by_name("offset").and_then(|c| c.as_primitive_opt::<Int64Type>()).ok_or_else(|| missing("offset"))?;

@@ -105,31 +105,22 @@ impl Journal {
     /// True when the table at `url` holds data files (or, for a Delta table, a log); only
     /// lists (for `sweep check`).
     pub(crate) fn table_has_data_at(url: &str, delta: bool) -> Result<bool, LoadError> {
-        let url = url.trim_end_matches('/');
-        let located = sweep_storage::locate(url).map_err(|e| store_error(url, e))?;
-        let key = located.key.trim_matches('/').to_string();
-        let listed = sweep_storage::list(&located.store, &key, url).map_err(|e| store_error(url, e))?;
-        Ok(holds_data(&listed, &key, delta))
+        let below = objects::files_below(url)?;
+        Ok(holds_data(below.iter().map(|f| f.path.as_str()), delta))
     }
 
     /// Whether the table at `url` is a Delta table (`None`: no object below it).
     pub(crate) fn delta_or_not(url: &str) -> Result<Option<bool>, LoadError> {
-        let url = url.trim_end_matches('/');
-        let located = sweep_storage::locate(url).map_err(|e| store_error(url, e))?;
-        let key = located.key.trim_matches('/').to_string();
-        let listed = sweep_storage::list(&located.store, &key, url).map_err(|e| store_error(url, e))?;
-        let base = format!("{key}/");
-        let mut below = listed.iter().filter_map(|m| m.location.as_ref().strip_prefix(base.as_str())).peekable();
-        if below.peek().is_none() {
-            return Ok(None);
-        }
-        Ok(Some(below.any(|relative| relative.starts_with("_delta_log/"))))
+        let below = objects::files_below(url)?;
+        Ok((!below.is_empty()).then(|| below.iter().any(|f| f.path.starts_with("_delta_log/"))))
     }
 
     /// [`Journal::table_has_data_at`] for a table of this lake.
     pub(crate) fn table_has_data(&self, table: &Path, delta: bool) -> Result<bool, LoadError> {
         let key = self.table_key(table)?;
-        Ok(holds_data(&self.list(&key)?, &key, delta))
+        let base = format!("{key}/");
+        let listed = self.list(&key)?;
+        Ok(holds_data(listed.iter().filter_map(|m| m.location.as_ref().strip_prefix(base.as_str())), delta))
     }
 
     /// The Delta tables of the lake, by URL: the folders right below it that hold a log.
@@ -458,18 +449,7 @@ impl Journal {
     }
 
     fn delete_all(&self, keys: Vec<Key>) -> Result<(), LoadError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let store = self.store.clone();
-        let outcome = wait(async move {
-            let locations = futures::stream::iter(keys.into_iter().map(Ok::<Key, object_store::Error>)).boxed();
-            store.delete_stream(locations).try_for_each(|_| async { Ok(()) }).await
-        });
-        match outcome {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.fail(e)),
-        }
+        delete_keys(&self.store, keys).map_err(|e| self.fail(e))
     }
 }
 
@@ -479,14 +459,26 @@ impl Drop for Journal {
     }
 }
 
-/// True when `listed` (the objects below the table folder `key`) holds a data file, or for
-/// a Delta table a log (a Delta table exists once a run has written the lake, rows or not).
-fn holds_data(listed: &[object_store::ObjectMeta], key: &str, delta: bool) -> bool {
-    let base = format!("{key}/");
-    listed
-        .iter()
-        .filter_map(|m| m.location.as_ref().strip_prefix(base.as_str()))
-        .any(|relative| is_data_file(relative) || (delta && relative.starts_with("_delta_log/")))
+/// Deletes `keys` (in batches, as the store allows); a key already gone is not an error.
+fn delete_keys(store: &Arc<dyn ObjectStore>, keys: Vec<Key>) -> Result<(), object_store::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let store = store.clone();
+    let outcome = wait(async move {
+        let locations = futures::stream::iter(keys.into_iter().map(Ok::<Key, object_store::Error>)).boxed();
+        store.delete_stream(locations).try_for_each(|_| async { Ok(()) }).await
+    });
+    match outcome {
+        Err(object_store::Error::NotFound { .. }) => Ok(()),
+        other => other,
+    }
+}
+
+/// True when the objects below a table folder (`relative` to it) hold a data file, or for a
+/// Delta table a log (a Delta table exists once a run has written the lake, rows or not).
+fn holds_data<'a>(mut relative: impl Iterator<Item = &'a str>, delta: bool) -> bool {
+    relative.any(|r| is_data_file(r) || (delta && r.starts_with("_delta_log/")))
 }
 
 /// Joins a key prefix (maybe empty) and a relative key.
@@ -532,18 +524,7 @@ pub(crate) mod objects {
     /// Deletes the objects `relative` (to the folder `url`).
     pub(crate) fn remove<'a>(url: &str, relative: impl Iterator<Item = &'a str>) -> Result<(), LoadError> {
         let (store, key) = locate(url)?;
-        let keys: Vec<Key> = relative.map(|r| Key::from(join(&key, r))).collect();
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let outcome = wait(async move {
-            let locations = futures::stream::iter(keys.into_iter().map(Ok::<Key, object_store::Error>)).boxed();
-            store.delete_stream(locations).try_for_each(|_| async { Ok(()) }).await
-        });
-        match outcome {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(failed(url, &e)),
-        }
+        delete_keys(&store, relative.map(|r| Key::from(join(&key, r))).collect()).map_err(|e| failed(url, &e))
     }
 
     /// Uploads the local file `local` to `url` (in parts above 16 MiB).
@@ -560,15 +541,7 @@ pub(crate) mod objects {
     pub(crate) fn remove_below(url: &str) -> Result<(), LoadError> {
         let (store, key) = locate(url)?;
         let listed = sweep_storage::list(&store, &key, url).map_err(|e| store_error(url, e))?;
-        let keys: Vec<Key> = listed.into_iter().map(|m| m.location).collect();
-        let outcome = wait(async move {
-            let locations = futures::stream::iter(keys.into_iter().map(Ok::<Key, object_store::Error>)).boxed();
-            store.delete_stream(locations).try_for_each(|_| async { Ok(()) }).await
-        });
-        match outcome {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(failed(url, &e)),
-        }
+        delete_keys(&store, listed.into_iter().map(|m| m.location).collect()).map_err(|e| failed(url, &e))
     }
 
     /// The whole object at `url`.

@@ -159,9 +159,9 @@ struct Stages {
 /// Runs a streaming pipeline until `stop` is raised or, with `stop_when_drained`, until the
 /// topic is read to its end, through the micro-batch protocol of [`sweep_runtime::stream`].
 pub fn run_stream(pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, EngineError> {
-    pipeline.validate().map_err(|m| EngineError::worker(format!("invalid pipeline: {m}")))?;
+    pipeline.validate().map_err(|m| EngineError::refused(format!("invalid pipeline: {m}")))?;
     let extract = &pipeline.extract[0];
-    let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::worker("a streaming pipeline reads Kafka"))?;
+    let kafka = extract.kafka.as_ref().ok_or_else(|| EngineError::refused("a streaming pipeline reads Kafka"))?;
     let checkpoint_dir = pipeline.stream.checkpoint.clone().expect("validated: a streaming pipeline has a checkpoint");
 
     let threads = match pipeline.settings.threads {

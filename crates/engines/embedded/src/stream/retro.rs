@@ -51,7 +51,7 @@ pub(super) async fn sweep_stored(
             // A Delta table's files stay until a vacuum, which the stream's lock keeps out.
             let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             let Some(first) = files.first() else { return Ok(Vec::new()) };
-            let located = sweep_storage::locate(first).map_err(|e| EngineError::worker(e.to_string()))?;
+            let located = sweep_storage::locate(first).map_err(|e| EngineError::refused(e.to_string()))?;
             let root = url::Url::parse(&located.root).map_err(|e| EngineError::worker(format!("{first}: {e}")))?;
             ctx.register_object_store(&root, located.store);
             let stored = ctx.read_parquet(files, ParquetReadOptions::default()).await?;
