@@ -9,7 +9,9 @@ use sweep_runtime::RunError;
 pub enum EngineError {
     #[error(transparent)]
     Run(#[from] RunError),
-    #[error("SQL stage {stage}: {source}")]
+    /// `stage` counts from 0; the user counts the `[[transform]]` sections (the `--sql`
+    /// flags) from 1.
+    #[error("SQL stage {}: {source}", .stage + 1)]
     Sql { stage: usize, source: DataFusionError },
     #[error("query engine: {0}")]
     DataFusion(#[from] DataFusionError),
