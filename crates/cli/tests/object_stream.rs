@@ -77,6 +77,27 @@ fn tables(lake: &Path) -> Vec<String> {
     rows
 }
 
+/// Starts `sweep run FILE` once per fraction and kills it (SIGKILL) after that fraction of
+/// `whole` unless it finished first; returns how many runs were killed.
+fn kill_runs(file: &Path, whole: std::time::Duration, fractions: &[f64]) -> usize {
+    let mut kills = 0;
+    for fraction in fractions {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(["run", file.to_str().unwrap(), "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(*fraction));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    kills
+}
+
 #[test]
 fn a_stream_checkpointing_to_a_bucket_is_killed_resumed_and_holds_every_line_once() {
     let Some(broker) = broker() else { return };
@@ -99,21 +120,7 @@ fn a_stream_checkpointing_to_a_bucket_is_killed_resumed_and_holds_every_line_onc
     let lake = dir.path().join("lake");
     let checkpoint = bucket.url("streams/proxy");
     let file = pipeline(dir.path(), "bucket", &broker, &topic, &lake, &checkpoint);
-    let mut kills = 0;
-    for fraction in [0.4, 0.6, 0.8] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .args(["run", file.to_str().unwrap(), "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(whole.mul_f64(fraction));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
-    }
+    let kills = kill_runs(&file, whole, &[0.4, 0.6, 0.8]);
     let commits = bucket.keys("streams/proxy/commits");
     eprintln!("killed {kills} times; {} batch commits in the bucket", commits.len());
     assert!(kills > 0, "every run finished before its kill: nothing was tested");
@@ -242,21 +249,7 @@ fn a_stream_into_a_delta_lake_in_a_bucket_holds_what_a_local_lake_holds_through_
     let url = bucket.url("lake");
     let remote = Path::new(&url);
     let file = pipeline_into(dir.path(), "bucket", &broker, &topic, &url, &bucket.url("ckpt"), lookback);
-    let mut kills = 0;
-    for fraction in [0.5, 0.8] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .args(["run", file.to_str().unwrap(), "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(whole.mul_f64(fraction));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
-    }
+    let kills = kill_runs(&file, whole, &[0.5, 0.8]);
     eprintln!("killed {kills} times; {} batch commits in the bucket", bucket.keys("ckpt/commits").len());
     ok(run(&file));
     assert_eq!(tables(remote), tables(&local), "the stream into the bucket, killed {kills} times, differs from one local run");
@@ -307,21 +300,7 @@ fn a_stream_into_a_parquet_lake_in_a_bucket_holds_every_line_once_through_kills(
     let url = bucket.url("lake");
     let remote = Path::new(&url);
     let file = parquet(pipeline_into(dir.path(), "bucket", &broker, &topic, &url, &bucket.url("ckpt"), lookback));
-    let mut kills = 0;
-    for fraction in [0.5, 0.8] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .args(["run", file.to_str().unwrap(), "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(whole.mul_f64(fraction));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
-    }
+    let kills = kill_runs(&file, whole, &[0.5, 0.8]);
     ok(run(&file));
     assert_eq!(tables(remote), tables(&local), "the stream into the bucket, killed {kills} times, differs from one local run");
     assert_eq!(query_one(remote, "SELECT count(*) FROM events") + query_one(remote, "SELECT count(*) FROM rejects"), lines.len() as i64);

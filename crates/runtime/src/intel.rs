@@ -49,10 +49,7 @@ pub fn write_intel_files(index: &IntelIndex, sink: &sweep_model::SinkSpec) -> Re
     writer.write(&sweep_sweeper::intel_batch(index))?;
     let written = writer.finish()?;
     if remote {
-        let uploaded = written.iter().try_for_each(|file| {
-            let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            sweep_load::lake::put_object_file(file, &sink.path().join(file_name))
-        });
+        let uploaded = sweep_load::lake::upload_table_files(local.path(), &written, sink.path());
         let _ = std::fs::remove_dir_all(local.path());
         uploaded?;
     }
