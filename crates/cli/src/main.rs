@@ -447,9 +447,21 @@ const EXIT_ERROR: i32 = 1;
 const EXIT_CHECK: i32 = 3;
 const EXIT_INTERRUPTED: i32 = 130;
 
+/// `sweep --version`: the version, and the parts a build without the default features left
+/// out (scripts/demo's quick build), so that a user can tell which binary they run.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let parts =
+        [("Kafka", cfg!(feature = "kafka")), ("the Spark engine", cfg!(feature = "spark")), ("Delta tables", cfg!(feature = "delta"))];
+    let without: Vec<&str> = parts.iter().filter(|(_, built)| !built).map(|(name, _)| *name).collect();
+    match without.as_slice() {
+        [] => env!("CARGO_PKG_VERSION").to_string(),
+        _ => format!("{} (built without {}; scripts/install builds them all)", env!("CARGO_PKG_VERSION"), without.join(", ")),
+    }
+});
+
 fn main() {
     let color = color_from_args();
-    let command = Cli::command().color(match color {
+    let command = Cli::command().version(VERSION.as_str()).color(match color {
         ColorArg::Auto => clap::ColorChoice::Auto,
         ColorArg::Always => clap::ColorChoice::Always,
         ColorArg::Never => clap::ColorChoice::Never,

@@ -20,16 +20,7 @@ use deltalake_core::kernel::transaction::CommitProperties;
 use deltalake_core::kernel::{StructType, Transaction};
 use deltalake_core::writer::{DeltaWriter, RecordBatchWriter};
 
-use crate::{LoadError, date_string, writer_properties};
-
-/// What a [`DeltaSink::commit`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Committed {
-    /// A new table version holds the batch's rows.
-    Written { version: i64, rows: u64 },
-    /// The table already holds this batch (a replay after a crash): nothing was written.
-    AlreadyThere,
-}
+use crate::{Committed, LoadError, date_string, writer_properties};
 
 /// One Delta table that a pipeline appends to, batch by batch.
 ///

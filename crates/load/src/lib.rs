@@ -21,12 +21,27 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 pub use sweep_model::{SinkSpec, WriteMode};
 
+/// Delta tables, behind the `delta` feature (on by default). Without it the same functions
+/// say that this build of sweep has no Delta tables: the quick demo build leaves delta-rs out.
+#[cfg(feature = "delta")]
+pub mod delta;
+#[cfg(not(feature = "delta"))]
+#[path = "delta_absent.rs"]
 pub mod delta;
 pub mod lake;
-pub use delta::{Committed, DeltaSink};
+pub use delta::DeltaSink;
 pub use lake::{
     InputRecord, Lake, Recovery, RunRecord, RunTxn, is_delta_table, is_object_lake, lake_root, refuse_object_lake, refuse_remote,
 };
+
+/// What a [`DeltaSink::commit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// A new table version holds the batch's rows.
+    Written { version: i64, rows: u64 },
+    /// The table already holds this batch (a replay after a crash): nothing was written.
+    AlreadyThere,
+}
 
 /// An error writing a table; names the folder and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +58,11 @@ pub enum LoadError {
     NoTimestamp { table: String },
     #[error("Delta table {path:?}: {message}")]
     Delta { path: PathBuf, message: String },
+    #[error(
+        "{path:?} is a Delta table, and this sweep was built without Delta tables (the quick build of scripts/demo); \
+         build the full binary with scripts/install (or cargo build with the default features)"
+    )]
+    DeltaNotBuilt { path: PathBuf },
     #[error("the {table} table is a Delta table ({path:?}): write it through a lake run (sweep_load::lake), not a plain table writer")]
     DeltaInBatchRun { table: String, path: PathBuf },
     #[error("another sweep run is writing the lake {lake:?} ({holder}); wait for it to finish, or write to another folder")]

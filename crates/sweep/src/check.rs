@@ -57,6 +57,9 @@ pub fn check(pipeline: &Pipeline) -> CheckReport {
         Ok(()) => report.ok("pipeline", "settings", format!("{} engine", engine_name(pipeline.engine))),
         Err(message) => report.problem("pipeline", "settings", message),
     }
+    if let Some(what) = crate::missing_part(pipeline) {
+        report.problem("pipeline", "this sweep binary", crate::Error::NotBuilt { what }.to_string());
+    }
     for stage in &pipeline.extract {
         check_input(&mut report, stage);
     }
@@ -72,16 +75,25 @@ pub fn check(pipeline: &Pipeline) -> CheckReport {
         }
     }
     if pipeline.engine == EngineKind::Spark {
-        let server = sweep_spark::Spark::new(pipeline.remote.as_deref()).and_then(|spark| {
-            let version = spark.server_version()?;
-            Ok((spark.remote().to_string(), version))
-        });
-        match server {
+        match spark_server_version(pipeline) {
             Ok((remote, version)) => report.ok("spark", remote, format!("Spark {version} answers")),
-            Err(e) => report.problem("spark", pipeline.remote.clone().unwrap_or_else(|| "$SWEEP_SPARK_REMOTE".into()), e.to_string()),
+            Err(e) => report.problem("spark", pipeline.remote.clone().unwrap_or_else(|| "$SWEEP_SPARK_REMOTE".into()), e),
         }
     }
     report
+}
+
+/// The Spark Connect server's address and version, asked of the server.
+#[cfg(feature = "spark")]
+fn spark_server_version(pipeline: &Pipeline) -> Result<(String, String), String> {
+    let spark = sweep_spark::Spark::new(pipeline.remote.as_deref()).map_err(|e| e.to_string())?;
+    let version = spark.server_version().map_err(|e| e.to_string())?;
+    Ok((spark.remote().to_string(), version))
+}
+
+#[cfg(not(feature = "spark"))]
+fn spark_server_version(_pipeline: &Pipeline) -> Result<(String, String), String> {
+    Err(crate::Error::NotBuilt { what: "the Spark engine" }.to_string())
 }
 
 fn engine_name(kind: EngineKind) -> &'static str {

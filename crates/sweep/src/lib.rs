@@ -64,8 +64,15 @@ pub enum Error {
     Engine(#[from] sweep_embedded::EngineError),
     #[error(transparent)]
     Format(#[from] sweep_formats::FormatError),
+    #[cfg(feature = "spark")]
     #[error(transparent)]
     Spark(#[from] sweep_spark::SparkError),
+    /// A part of sweep this binary was built without (the quick build of `scripts/demo`).
+    #[error(
+        "this sweep was built without {what} (the quick build of scripts/demo); build the full binary with scripts/install \
+         (or cargo build with the default features)"
+    )]
+    NotBuilt { what: &'static str },
     #[error(transparent)]
     Query(#[from] sweep_embedded::query::QueryError),
     #[error(transparent)]
@@ -91,7 +98,9 @@ impl Error {
     /// failed check from other failures.
     pub fn run_error(&self) -> Option<&RunError> {
         match self {
-            Error::Engine(sweep_embedded::EngineError::Run(e)) | Error::Spark(sweep_spark::SparkError::Run(e)) | Error::Run(e) => Some(e),
+            Error::Engine(sweep_embedded::EngineError::Run(e)) | Error::Run(e) => Some(e),
+            #[cfg(feature = "spark")]
+            Error::Spark(sweep_spark::SparkError::Run(e)) => Some(e),
             _ => None,
         }
     }
@@ -104,6 +113,7 @@ pub enum Engine {
     /// DataFusion in this process (the default).
     Embedded(sweep_embedded::Embedded),
     /// A Spark Connect server.
+    #[cfg(feature = "spark")]
     Spark(sweep_spark::Spark),
 }
 
@@ -113,7 +123,10 @@ impl Engine {
     pub fn new(kind: EngineKind, remote: Option<&str>, threads: usize) -> Result<Engine, Error> {
         Ok(match kind {
             EngineKind::Embedded => Engine::Embedded(sweep_embedded::Embedded { threads }),
+            #[cfg(feature = "spark")]
             EngineKind::Spark => Engine::Spark(sweep_spark::Spark::new(remote)?),
+            #[cfg(not(feature = "spark"))]
+            EngineKind::Spark => return Err(Error::NotBuilt { what: "the Spark engine" }),
         })
     }
 
@@ -125,10 +138,14 @@ impl Engine {
     /// Runs a pipeline; raising `stop` ends a streaming pipeline after the batch in flight
     /// commits, and a batch run over files with nothing committed ([`RunError::Interrupted`]).
     pub fn run_until(&self, pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, Error> {
+        if let Some(what) = missing_part(pipeline) {
+            return Err(Error::NotBuilt { what });
+        }
         // `format = "auto"` is settled per file here, once for both engines.
         let (pipeline, detected) = sweep_runtime::detect::resolve_auto_formats(pipeline)?;
         let mut summary = match self {
             Engine::Embedded(e) => e.run_until(&pipeline, counters, stop)?,
+            #[cfg(feature = "spark")]
             Engine::Spark(e) => e.run_until(&pipeline, counters, stop)?,
         };
         summary.detected_formats = detected;
@@ -140,6 +157,7 @@ impl Engine {
     pub fn retro(&self, lake: &Path, spec: &SweeperSpec, since: Option<&str>) -> Result<RetroSummary, Error> {
         Ok(match self {
             Engine::Embedded(e) => e.retro(lake, spec, since)?,
+            #[cfg(feature = "spark")]
             Engine::Spark(e) => e.retro(lake, spec, since)?,
         })
     }
@@ -149,8 +167,26 @@ impl Engine {
     pub fn retro_sigma(&self, lake: &Path, spec: &SigmaSpec, since: Option<&str>) -> Result<SigmaRetroSummary, Error> {
         Ok(match self {
             Engine::Embedded(e) => e.retro_sigma(lake, spec, since)?,
+            #[cfg(feature = "spark")]
             Engine::Spark(e) => e.retro_sigma(lake, spec, since)?,
         })
+    }
+}
+
+/// The first part of sweep that `pipeline` needs and this build left out (a build without
+/// the default features: scripts/demo's quick one), said before anything is read.
+pub fn missing_part(pipeline: &Pipeline) -> Option<&'static str> {
+    const TABLES: [&str; 7] = ["events", "rejects", "hits", "intel", "metrics", "findings", "detections"];
+    let kafka = pipeline.is_streaming() || pipeline.load.alerts.is_some();
+    let delta = TABLES.iter().any(|t| matches!(pipeline.load.sink(t), Some(SinkSpec::Delta(_))));
+    if kafka && !cfg!(feature = "kafka") {
+        Some("Kafka")
+    } else if delta && !cfg!(feature = "delta") {
+        Some("Delta tables")
+    } else if pipeline.engine == EngineKind::Spark && !cfg!(feature = "spark") {
+        Some("the Spark engine")
+    } else {
+        None
     }
 }
 

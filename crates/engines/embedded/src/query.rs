@@ -92,6 +92,7 @@ async fn register_remote_lake(ctx: &SessionContext, url: &str) -> Result<Vec<Str
 
 /// Registers a Delta table as of its latest version: only files its log lists are read,
 /// never a file a crashed writer left behind.
+#[cfg(feature = "delta")]
 pub(crate) async fn register_delta(ctx: &SessionContext, name: &str, dir: &Path) -> Result<()> {
     let delta = |e: deltalake_core::DeltaTableError| DataFusionError::External(format!("Delta table {dir:?}: {e}").into());
     let table = sweep_load::delta::open_table(dir).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -99,6 +100,11 @@ pub(crate) async fn register_delta(ctx: &SessionContext, name: &str, dir: &Path)
     let provider = table.table_provider().await?;
     ctx.register_table(name, provider)?;
     Ok(())
+}
+
+#[cfg(not(feature = "delta"))]
+pub(crate) async fn register_delta(_ctx: &SessionContext, _name: &str, dir: &Path) -> Result<()> {
+    Err(DataFusionError::External(Box::new(sweep_load::LoadError::DeltaNotBuilt { path: dir.to_path_buf() })))
 }
 
 fn has_parquet(dir: &Path) -> bool {
