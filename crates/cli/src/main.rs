@@ -611,6 +611,9 @@ fn dispatch(cli: Cli) -> Result<()> {
 fn scan(args: ScanArgs) -> Result<()> {
     let format = FormatSpec::from_name(&args.format)?;
     let kafka = kafka_source(&args.inputs, &args.stream)?;
+    if kafka.is_none() && !args.stream.kafka_options.is_empty() {
+        bail!("--kafka-option is for Kafka inputs (kafka://host:port/topic), and this scan reads files: remove it");
+    }
     let files = if kafka.is_some() { Vec::new() } else { args.inputs };
     let alerts = args.stream.alerts.as_deref().map(kafka_sink).transpose()?;
     let table_format = match args.table_format {

@@ -162,8 +162,12 @@ fn a_mistake_is_said_once_without_internal_labels() {
         (vec!["scan", "s3://", "--format", "squid", "--out", "lake"], "names no bucket"),
         (vec!["query", "scanned", "SELEC 1"], "SQL: Expected: an SQL statement, found: SELEC"),
         (vec!["query", "scanned", "SELECT * FROM nosuch"], "table 'nosuch' not found"),
+        (vec!["scan", "a.log", "--format", "squid", "--out", "scanned/events"], "is inside the lake \"scanned\""),
+        (vec!["scan", "a.log", "--format", "squid", "--out", "lake", "--checkpoint", "ckpt"], "--checkpoint) is for Kafka inputs"),
+        (vec!["scan", "a.log", "--format", "squid", "--out", "lake", "--until-drained"], "--until-drained) is for Kafka inputs"),
+        (vec!["scan", "a.log", "--format", "squid", "--out", "lake", "--kafka-option", "a=b"], "--kafka-option is for Kafka inputs"),
     ] {
-        if args[0] == "query" && !dir.path().join("scanned").exists() {
+        if (args[0] == "query" || args.contains(&"scanned/events")) && !dir.path().join("scanned").exists() {
             ok(sweep_in(dir.path(), &["scan", "a.log", "--format", "squid", "--out", "scanned", "-q"], &[]));
         }
         let out = sweep_in(dir.path(), &args, &[]);
@@ -174,4 +178,6 @@ fn a_mistake_is_said_once_without_internal_labels() {
             assert!(!stderr.contains(label), "{args:?}: {stderr}");
         }
     }
+    // The refused runs wrote nothing: no lake inside the other one, no checkpoint folder.
+    assert!(!dir.path().join("scanned/events/_sweep").exists() && !dir.path().join("ckpt").exists());
 }

@@ -65,6 +65,8 @@ pub enum LoadError {
     DeltaNotBuilt { path: PathBuf },
     #[error("the {table} table is a Delta table ({path:?}): write it through a lake run (sweep_load::lake), not a plain table writer")]
     DeltaInBatchRun { table: String, path: PathBuf },
+    #[error("{lake:?} is inside the lake {outer:?}, whose folders hold that lake's tables only: write to a folder outside it")]
+    LakeInLake { lake: PathBuf, outer: PathBuf },
     #[error("another sweep run is writing the lake {lake:?} ({holder}); wait for it to finish, or write to another folder")]
     Busy { lake: PathBuf, holder: String },
     #[error(

@@ -642,6 +642,19 @@ impl Pipeline {
                     ));
                 }
             }
+        } else {
+            // Stream settings on a run over files would be ignored: say so rather than let
+            // the user believe a checkpoint protects the run (the lake's ledger does).
+            const LEDGER: &str = ". A run over files needs no checkpoint: the lake's ledger (_sweep/runs) records what it read, \
+                                  so a re-run after a kill reads each file once";
+            let stream_only = [
+                ("checkpoint", "--checkpoint", self.stream.checkpoint.is_some(), LEDGER),
+                ("stop_when_drained", "--until-drained", self.stream.stop_when_drained, ""),
+                ("metrics_addr", "--metrics-addr", self.stream.metrics_addr.is_some(), ""),
+            ];
+            if let Some((key, flag, _, why)) = stream_only.iter().find(|(_, _, set, _)| *set) {
+                return Err(format!("[stream] {key} (CLI: {flag}) is for Kafka inputs, and this pipeline reads files: remove it{why}"));
+            }
         }
         if self.settings.chunk_bytes < 1024 {
             return Err(format!("settings.chunk_bytes = {} is too small; use at least 1024 (default 4194304)", self.settings.chunk_bytes));
@@ -656,6 +669,20 @@ mod tests {
 
     fn parse(text: &str) -> Result<Pipeline, String> {
         Pipeline::from_toml_str(text, "test.toml", Path::new("/base")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn stream_settings_on_a_run_over_files_are_refused_by_name() {
+        let files = "[[extract]]\nfiles = [\"a.log\"]\nformat = \"squid\"\n[load]\ndir = \"l\"\n";
+        assert!(parse(files).is_ok());
+        for (setting, words) in [
+            ("checkpoint = \"c\"", "[stream] checkpoint (CLI: --checkpoint)"),
+            ("stop_when_drained = true", "[stream] stop_when_drained (CLI: --until-drained)"),
+            ("metrics_addr = \"127.0.0.1:9898\"", "[stream] metrics_addr (CLI: --metrics-addr)"),
+        ] {
+            let err = parse(&format!("{files}[stream]\n{setting}\n")).unwrap_err();
+            assert!(err.contains(words) && err.contains("reads files"), "{setting}: {err}");
+        }
     }
 
     #[test]

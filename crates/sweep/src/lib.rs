@@ -120,6 +120,7 @@ pub enum Engine {
 impl Engine {
     /// The engine `kind`: for Spark, the server at `remote` (else `$SWEEP_SPARK_REMOTE`); for
     /// the embedded engine, `threads` for retro-sweeps (0: one per core).
+    #[cfg_attr(not(feature = "spark"), allow(unused_variables))]
     pub fn new(kind: EngineKind, remote: Option<&str>, threads: usize) -> Result<Engine, Error> {
         Ok(match kind {
             EngineKind::Embedded => Engine::Embedded(sweep_embedded::Embedded { threads }),

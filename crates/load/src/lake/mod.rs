@@ -33,7 +33,9 @@
 //! the store's conditional writes in place of file locks and renames ([`remote`]).
 
 mod remote;
-pub(crate) use remote::{is_data_file, store_error};
+pub(crate) use remote::is_data_file;
+#[cfg(feature = "delta")]
+pub(crate) use remote::store_error;
 
 use arrow_schema::SchemaRef;
 use serde::{Deserialize, Serialize};
@@ -197,6 +199,15 @@ impl Lake {
             return Ok(lake);
         }
         refuse_remote(root)?;
+        // A lake inside another lake's folder (`--out lake/events`) would put its files among
+        // that lake's tables, where its readers take them for rows.
+        let absolute = std::path::absolute(root).map_err(|source| LoadError::Io { path: root.to_path_buf(), source })?;
+        if let Some(outer) = absolute.ancestors().skip(1).find(|a| a.join(JOURNAL_DIR).is_dir()) {
+            // Named as the user would: relative to the current folder when below it.
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let outer = outer.strip_prefix(&cwd).ok().filter(|o| !o.as_os_str().is_empty()).unwrap_or(outer);
+            return Err(LoadError::LakeInLake { lake: root.to_path_buf(), outer: outer.to_path_buf() });
+        }
         let journal = root.join(JOURNAL_DIR);
         for dir in ["staging", "pending", "runs"] {
             let d = journal.join(dir);
