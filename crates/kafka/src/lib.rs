@@ -51,10 +51,7 @@ pub enum KafkaError {
     Replay { topic: String, partition: i32, from: i64, until: i64, batch: u64, why: String },
     #[error("{failed} alert message(s) were not delivered to topic {topic:?}: {last_error}")]
     Delivery { topic: String, failed: u64, last_error: String },
-    #[error(
-        "this sweep was built without Kafka (the quick build of scripts/demo); build the full binary with scripts/install \
-         (or cargo build with the default features) to read or write {brokers}"
-    )]
+    #[error("this sweep was built without Kafka {}, to read or write {brokers}", sweep_model::BUILT_WITHOUT_ADVICE)]
     NotBuilt { brokers: String },
 }
 

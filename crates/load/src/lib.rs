@@ -58,10 +58,7 @@ pub enum LoadError {
     NoTimestamp { table: String },
     #[error("Delta table {path:?}: {message}")]
     Delta { path: PathBuf, message: String },
-    #[error(
-        "{path:?} is a Delta table, and this sweep was built without Delta tables (the quick build of scripts/demo); \
-         build the full binary with scripts/install (or cargo build with the default features)"
-    )]
+    #[error("{path:?} is a Delta table, and this sweep was built without Delta tables {}", sweep_model::BUILT_WITHOUT_ADVICE)]
     DeltaNotBuilt { path: PathBuf },
     #[error("the {table} table is a Delta table ({path:?}): write it through a lake run (sweep_load::lake), not a plain table writer")]
     DeltaInBatchRun { table: String, path: PathBuf },

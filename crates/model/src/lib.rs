@@ -23,6 +23,11 @@ pub fn is_url(text: &str) -> bool {
 }
 
 /// Where a feed's `url` may point: a web server, or an object in object storage.
+/// The end of every "this sweep was built without …" message: which build lacks a part, and
+/// how to get a binary with every part (the crates that can leave a part out all say it).
+pub const BUILT_WITHOUT_ADVICE: &str =
+    "(the quick build of scripts/demo); build the full binary with scripts/install (or cargo build with the default features)";
+
 pub const FEED_URL_SCHEMES: &[&str] = &["http://", "https://", "s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://"];
 pub use stream::{KafkaSinkSpec, KafkaSourceSpec, StartPosition, StreamSettings, default_group};
 pub use sweep_content::ContentSpec;
@@ -297,6 +302,14 @@ pub enum TableFormat {
 }
 
 impl LoadSpec {
+    /// Every table a pipeline can write.
+    pub const TABLES: [&'static str; 7] = ["events", "rejects", "hits", "intel", "metrics", "findings", "detections"];
+
+    /// True when any table goes to a Delta table.
+    pub fn writes_delta(&self) -> bool {
+        Self::TABLES.iter().any(|t| matches!(self.sink(t), Some(SinkSpec::Delta(_))))
+    }
+
     /// The sink of a table: explicit, else under `dir`, else none.
     pub fn sink(&self, table: &str) -> Option<SinkSpec> {
         let explicit = match table {

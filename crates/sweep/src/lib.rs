@@ -68,10 +68,7 @@ pub enum Error {
     #[error(transparent)]
     Spark(#[from] sweep_spark::SparkError),
     /// A part of sweep this binary was built without (the quick build of `scripts/demo`).
-    #[error(
-        "this sweep was built without {what} (the quick build of scripts/demo); build the full binary with scripts/install \
-         (or cargo build with the default features)"
-    )]
+    #[error("this sweep was built without {what} {}", sweep_model::BUILT_WITHOUT_ADVICE)]
     NotBuilt { what: &'static str },
     #[error(transparent)]
     Query(#[from] sweep_embedded::query::QueryError),
@@ -177,9 +174,8 @@ impl Engine {
 /// The first part of sweep that `pipeline` needs and this build left out (a build without
 /// the default features: scripts/demo's quick one), said before anything is read.
 pub fn missing_part(pipeline: &Pipeline) -> Option<&'static str> {
-    const TABLES: [&str; 7] = ["events", "rejects", "hits", "intel", "metrics", "findings", "detections"];
     let kafka = pipeline.is_streaming() || pipeline.load.alerts.is_some();
-    let delta = TABLES.iter().any(|t| matches!(pipeline.load.sink(t), Some(SinkSpec::Delta(_))));
+    let delta = pipeline.load.writes_delta();
     if kafka && !cfg!(feature = "kafka") {
         Some("Kafka")
     } else if delta && !cfg!(feature = "delta") {
