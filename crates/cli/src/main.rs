@@ -450,8 +450,12 @@ const EXIT_INTERRUPTED: i32 = 130;
 /// `sweep --version`: the version, and the parts a build without the default features left
 /// out (scripts/demo's quick build), so that a user can tell which binary they run.
 static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let parts =
-        [("Kafka", cfg!(feature = "kafka")), ("the Spark engine", cfg!(feature = "spark")), ("Delta tables", cfg!(feature = "delta"))];
+    let parts = [
+        ("Kafka", cfg!(feature = "kafka")),
+        ("the Spark engine", cfg!(feature = "spark")),
+        ("Delta tables", cfg!(feature = "delta")),
+        (sweep::WHAT_REMOTE_IS, cfg!(feature = "remote")),
+    ];
     let without: Vec<&str> = parts.iter().filter(|(_, built)| !built).map(|(name, _)| *name).collect();
     match without.as_slice() {
         [] => env!("CARGO_PKG_VERSION").to_string(),

@@ -1,5 +1,5 @@
 //! The quick build that `scripts/demo` makes (`--profile demo --no-default-features`: no
-//! Kafka, no Spark engine, no Delta tables) runs the demo, and says once, before anything is
+//! Kafka, no Spark engine, no Delta tables, no object storage or HTTP(S)) runs the demo, and says once, before anything is
 //! written, that it lacks a part a command needs, and how to get it.
 //!
 //! scripts/test builds that binary and names it in SWEEP_QUICK_BUILD_BIN; without it these
@@ -35,7 +35,7 @@ fn the_quick_build_says_what_it_was_built_without() {
     let Some(quick) = quick_binary() else { return };
     let dir = tempfile::tempdir().unwrap();
     let version = ok(run(&quick, dir.path(), &["--version"]));
-    assert!(version.contains("built without Kafka, the Spark engine, Delta tables"), "{version}");
+    assert!(version.contains("built without Kafka, the Spark engine, Delta tables, object storage and HTTP(S)"), "{version}");
     let full = ok(run(env!("CARGO_BIN_EXE_sweep"), dir.path(), &["--version"]));
     assert!(!full.contains("without"), "the default build holds every part: {full}");
 }
@@ -86,6 +86,19 @@ fn a_part_the_quick_build_lacks_is_said_once_and_nothing_is_written() {
         ),
         "this sweep was built without the Spark engine",
     );
+
+    // URLs: an input, a feed, a lake to write and a lake to query, each refused by name.
+    let without_urls = "this sweep was built without object storage and HTTP(S)";
+    let stderr = refused(run(&quick, d, &["scan", "s3://logs/access.log", "--format", "squid", "--out", "lake"]), without_urls);
+    assert!(stderr.contains("s3://logs/access.log"), "the message names the URL:\n{stderr}");
+    let stderr = refused(
+        run(&quick, d, &["scan", "access.log", "--format", "squid", "--intel", "https://feeds.example/ips.txt", "--out", "lake"]),
+        without_urls,
+    );
+    assert!(stderr.contains("https://feeds.example/ips.txt"), "{stderr}");
+    refused(run(&quick, d, &["scan", "access.log", "--format", "squid", "--out", "gs://lakes/proxy"]), without_urls);
+    assert!(!d.join("lake").exists(), "nothing written for a refused run");
+    refused(run(&quick, d, &["query", "az://lakes/proxy", "SELECT count(*) FROM events"]), without_urls);
 
     // A Delta lake the full binary wrote is named when the quick one is asked to read it.
     ok(run(env!("CARGO_BIN_EXE_sweep"), d, &["scan", "access.log", "--format", "squid", "--out", "delta-lake", "--table-format", "delta"]));

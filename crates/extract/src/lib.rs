@@ -33,6 +33,9 @@ pub enum ExtractError {
     BadUrl { url: String, message: String },
     #[error("cannot read {url}: {message}")]
     Object { url: String, message: String },
+    /// A URL given to a build without object storage and HTTP(S).
+    #[error(transparent)]
+    NotBuilt(sweep_storage::StorageError),
 }
 
 impl From<sweep_storage::StorageError> for ExtractError {
@@ -40,6 +43,7 @@ impl From<sweep_storage::StorageError> for ExtractError {
         match e {
             sweep_storage::StorageError::BadUrl { url, message } => ExtractError::BadUrl { url, message },
             sweep_storage::StorageError::Store { url, message } => ExtractError::Object { url, message },
+            e @ sweep_storage::StorageError::NotBuilt { .. } => ExtractError::NotBuilt(e),
         }
     }
 }

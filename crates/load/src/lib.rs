@@ -75,6 +75,9 @@ pub enum LoadError {
     Journal { path: PathBuf, message: String },
     #[error("cannot write the lake {url}: {message}")]
     Store { url: String, message: String },
+    /// A lake URL given to a build without object storage and HTTP(S).
+    #[error(transparent)]
+    NotBuilt(sweep_storage::StorageError),
     #[error("{url}: {what} on object storage are not supported yet; {advice}")]
     NotOnObjectStorage { url: String, what: &'static str, advice: &'static str },
 }

@@ -532,6 +532,26 @@ impl Pipeline {
         }
     }
 
+    /// The first location the pipeline names as a URL (an input, feed, allowlist, rules
+    /// file, lake, table, cache or checkpoint on object storage or a web server): what a
+    /// build without object storage and HTTP(S) cannot serve.
+    pub fn first_url(&self) -> Option<String> {
+        let url_of = |p: &Path| Some(p.to_string_lossy().into_owned()).filter(|p| is_url(p));
+        let feed_urls = |f: &FeedSpec| [url_of(&f.path), f.url.clone(), f.taxii.as_ref().map(|t| t.url.clone())];
+        let inputs = self.extract.iter().flat_map(|e| e.files.iter().filter(|f| is_url(f)).cloned());
+        let analysers = self.analyse.iter().flat_map(|stage| match stage {
+            AnalyseStage::Sweeper(sw) => {
+                sw.intel.iter().flat_map(feed_urls).chain(sw.allow.iter().map(|a| url_of(a))).flatten().collect::<Vec<_>>()
+            }
+            AnalyseStage::Sigma(sg) => sg.rules.iter().filter_map(|r| url_of(r)).collect(),
+            AnalyseStage::Content(_) | AnalyseStage::Window(_) => Vec::new(),
+        });
+        let sources = self.intel.source.iter().flat_map(feed_urls).flatten();
+        let folders = [&self.load.dir, &self.stream.checkpoint, &self.intel.cache].into_iter().flatten().filter_map(|p| url_of(p));
+        let tables = LoadSpec::TABLES.iter().filter_map(|table| self.load.sink(table)).filter_map(|sink| url_of(sink.path()));
+        inputs.chain(analysers).chain(sources).chain(folders).chain(tables).next()
+    }
+
     /// True when the pipeline reads Kafka (and so runs as a stream of micro-batches).
     pub fn is_streaming(&self) -> bool {
         self.extract.iter().any(|e| e.kafka.is_some())
@@ -695,6 +715,28 @@ mod tests {
         ] {
             let err = parse(&format!("{files}[stream]\n{setting}\n")).unwrap_err();
             assert!(err.contains(words) && err.contains("reads files"), "{setting}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_first_url_is_found_wherever_the_pipeline_names_one() {
+        let local = "[[extract]]\nfiles = [\"a.log\"]\nformat = \"squid\"\n[load]\ndir = \"l\"\n";
+        assert_eq!(parse(local).unwrap().first_url(), None, "local paths are no URLs, even made absolute");
+        let sweeper = "[[analyse]]\nkind = \"sweeper\"\nfields = [\"host\"]\n";
+        for (pipeline, url) in [
+            ("[[extract]]\nfiles = [\"a.log\", \"s3://b/x.log\"]\nformat = \"squid\"\n[load]\ndir = \"l\"\n".to_string(), "s3://b/x.log"),
+            (format!("{local}"), ""),
+            (local.replace("dir = \"l\"", "dir = \"gs://b/lake\""), "gs://b/lake"),
+            (format!("{local}{sweeper}intel = [{{ url = \"https://f.example/ips.txt\" }}]\n"), "https://f.example/ips.txt"),
+            (format!("{local}{sweeper}intel = [{{ path = \"az://c/feeds/\" }}]\n"), "az://c/feeds/"),
+            (
+                format!("{local}{sweeper}intel = [{{ path = \"f.txt\" }}]\nallow = [\"https://a.example/allow.txt\"]\n"),
+                "https://a.example/allow.txt",
+            ),
+            (format!("{local}[[intel.source]]\ntaxii = {{ url = \"https://t.example/taxii2/\" }}\n"), "https://t.example/taxii2/"),
+        ] {
+            let pipeline = parse(&pipeline).unwrap_or_else(|e| panic!("{pipeline}: {e}"));
+            assert_eq!(pipeline.first_url().as_deref(), Some(url).filter(|u| !u.is_empty()), "{pipeline:?}");
         }
     }
 

@@ -8,7 +8,11 @@
 //!
 //! Object I/O runs on a private runtime of two threads; [`wait`] blocks any thread (a plain
 //! reader thread, or one inside another runtime) until a future on it is done.
+//!
+//! The clouds' clients are the `remote` feature (on by default). A build without it (the
+//! quick build of scripts/demo) refuses every URL with [`StorageError::NotBuilt`].
 
+#[cfg(feature = "remote")]
 mod aws_profile;
 
 use std::sync::{Arc, OnceLock};
@@ -35,7 +39,12 @@ pub enum StorageError {
     BadUrl { url: String, message: String },
     #[error("{url}: {message}")]
     Store { url: String, message: String },
+    #[error("this sweep was built without {WHAT_REMOTE_IS} {}, to use {url:?}", sweep_model::BUILT_WITHOUT_ADVICE)]
+    NotBuilt { url: String },
 }
+
+/// The part of sweep a build without the `remote` feature lacks, as messages name it.
+pub const WHAT_REMOTE_IS: &str = "object storage and HTTP(S)";
 
 /// The runtime object I/O runs on: its own two threads, so that the reader threads of both
 /// engines (plain threads, or inside another runtime) can wait on it without blocking a
@@ -64,6 +73,7 @@ pub fn wait<T: Send + 'static>(future: impl std::future::Future<Output = T> + Se
 /// Throttling and server errors are retried with exponential back-off for up to a minute,
 /// then reported; a store that cannot be reached at all fails within that minute, not the
 /// client's default three.
+#[cfg(feature = "remote")]
 fn retries() -> object_store::RetryConfig {
     object_store::RetryConfig { max_retries: 6, retry_timeout: Duration::from_secs(60), ..Default::default() }
 }
@@ -87,7 +97,20 @@ pub fn locate(arg: &str) -> Result<Located, StorageError> {
         let what = if scheme.starts_with("http") { "host" } else { "bucket (or container)" };
         return Err(bad(format!("it names no {what}; write {scheme}://{}/key", what.split(' ').next().unwrap_or(what))));
     }
-    let store: Arc<dyn ObjectStore> = match scheme.as_str() {
+    let store = store_for(arg, &url, &scheme)?;
+    let (root, key) = split_root(arg, &url);
+    Ok(Located { store, root, key })
+}
+
+#[cfg(not(feature = "remote"))]
+fn store_for(arg: &str, _url: &url::Url, _scheme: &str) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    Err(StorageError::NotBuilt { url: arg.to_string() })
+}
+
+#[cfg(feature = "remote")]
+fn store_for(arg: &str, url: &url::Url, scheme: &str) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    let bad = |message: String| StorageError::BadUrl { url: arg.to_string(), message };
+    let store: Arc<dyn ObjectStore> = match scheme {
         "s3" | "s3a" => {
             let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(arg).with_retry(retries());
             let profile = aws_profile::settings_from_env().map_err(bad)?;
@@ -124,8 +147,7 @@ pub fn locate(arg: &str) -> Result<Located, StorageError> {
         }
         other => return Err(bad(format!("the scheme {other:?} is not one sweep reads (it reads {})", SCHEMES.join(", ")))),
     };
-    let (root, key) = split_root(arg, &url);
-    Ok(Located { store, root, key })
+    Ok(store)
 }
 
 /// `s3://bucket/a/b` gives (`s3://bucket`, `a/b`); for Azure's `abfss://container@account…/a`

@@ -57,8 +57,8 @@ pub fn check(pipeline: &Pipeline) -> CheckReport {
         Ok(()) => report.ok("pipeline", "settings", format!("{} engine", engine_name(pipeline.engine))),
         Err(message) => report.problem("pipeline", "settings", message),
     }
-    if let Some(what) = crate::missing_part(pipeline) {
-        report.problem("pipeline", "this sweep binary", crate::Error::NotBuilt { what }.to_string());
+    if let Some(missing) = crate::missing_part(pipeline) {
+        report.problem("pipeline", "this sweep binary", missing.to_string());
     }
     for stage in &pipeline.extract {
         check_input(&mut report, stage);

@@ -50,6 +50,7 @@ pub use sweep_runtime::intel::batch_cache_dir as intel_cache_dir;
 pub use sweep_runtime::{IntelSummary, RetroSummary, RunCounters, RunError, RunSummary, StreamSummary, TableSummary};
 pub use sweep_sigma as sigma;
 pub use sweep_sigma::SigmaSpec;
+pub use sweep_storage::WHAT_REMOTE_IS;
 pub use sweep_sweeper as sweeper;
 pub use sweep_window::{KeyKind, Metric, Span, Threshold, WindowSpec};
 
@@ -72,6 +73,9 @@ pub enum Error {
     NotBuilt { what: &'static str },
     #[error(transparent)]
     Query(#[from] sweep_embedded::query::QueryError),
+    /// A URL this binary cannot serve (the quick build has no object storage or HTTP(S)).
+    #[error(transparent)]
+    Storage(#[from] sweep_storage::StorageError),
     #[error(transparent)]
     Run(#[from] RunError),
     /// A `sweep test` file that cannot be read or makes no sense (the message names the file).
@@ -136,8 +140,8 @@ impl Engine {
     /// Runs a pipeline; raising `stop` ends a streaming pipeline after the batch in flight
     /// commits, and a batch run over files with nothing committed ([`RunError::Interrupted`]).
     pub fn run_until(&self, pipeline: &Pipeline, counters: Arc<RunCounters>, stop: Arc<AtomicBool>) -> Result<RunSummary, Error> {
-        if let Some(what) = missing_part(pipeline) {
-            return Err(Error::NotBuilt { what });
+        if let Some(missing) = missing_part(pipeline) {
+            return Err(missing);
         }
         // `format = "auto"` is settled per file here, once for both engines.
         let (pipeline, detected) = sweep_runtime::detect::resolve_auto_formats(pipeline)?;
@@ -173,17 +177,18 @@ impl Engine {
 
 /// The first part of sweep that `pipeline` needs and this build left out (a build without
 /// the default features: scripts/demo's quick one), said before anything is read.
-pub fn missing_part(pipeline: &Pipeline) -> Option<&'static str> {
+pub fn missing_part(pipeline: &Pipeline) -> Option<Error> {
     let kafka = pipeline.is_streaming() || pipeline.load.alerts.is_some();
     let delta = pipeline.load.writes_delta();
+    let url = if cfg!(feature = "remote") { None } else { pipeline.first_url() };
     if kafka && !cfg!(feature = "kafka") {
-        Some("Kafka")
+        Some(Error::NotBuilt { what: "Kafka" })
     } else if delta && !cfg!(feature = "delta") {
-        Some("Delta tables")
+        Some(Error::NotBuilt { what: "Delta tables" })
     } else if pipeline.engine == EngineKind::Spark && !cfg!(feature = "spark") {
-        Some("the Spark engine")
+        Some(Error::NotBuilt { what: "the Spark engine" })
     } else {
-        None
+        url.map(|url| Error::Storage(sweep_storage::StorageError::NotBuilt { url }))
     }
 }
 

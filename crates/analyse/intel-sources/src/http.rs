@@ -1,5 +1,8 @@
 //! HTTP(S) requests for intel sources: conditional requests, timeouts, retries with back-off,
 //! and header values read from the environment when the request is made.
+//!
+//! A build without the `remote` feature (scripts/demo's quick one) has the same client, whose
+//! every request is refused with the storage's "built without" message.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,10 +51,25 @@ impl Default for Policy {
 /// thread of its own for each request, so it works inside or outside an async runtime).
 #[derive(Clone)]
 pub struct HttpClient {
+    #[cfg(feature = "remote")]
     client: reqwest::Client,
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     policy: Policy,
 }
 
+#[cfg(not(feature = "remote"))]
+impl HttpClient {
+    pub fn new(policy: Policy) -> Result<HttpClient, SourceError> {
+        Ok(HttpClient { policy })
+    }
+
+    /// Refused: this build reads no URL.
+    pub fn get(&self, url: &str, _headers: &[(String, String)], _validators: &Validators) -> Result<Fetched, SourceError> {
+        Err(SourceError::Config(sweep_storage::StorageError::NotBuilt { url: url.to_string() }.to_string()))
+    }
+}
+
+#[cfg(feature = "remote")]
 impl HttpClient {
     pub fn new(policy: Policy) -> Result<HttpClient, SourceError> {
         let client = reqwest::Client::builder()
@@ -159,12 +177,14 @@ pub fn is_object_store_url(url: &str) -> bool {
     sweep_extract::remote::is_object_url(url) && !url.starts_with("http://") && !url.starts_with("https://")
 }
 
+#[cfg(feature = "remote")]
 enum Attempt {
     Retry(String),
     Fail(SourceError),
 }
 
 /// The error and its causes on one line (reqwest's own message is only the outermost).
+#[cfg(feature = "remote")]
 fn describe(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
     let mut cause = std::error::Error::source(e);

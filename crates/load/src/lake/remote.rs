@@ -489,6 +489,7 @@ fn join(base: &str, relative: &str) -> String {
 pub(crate) fn store_error(url: &str, e: sweep_storage::StorageError) -> LoadError {
     let message = match e {
         sweep_storage::StorageError::BadUrl { message, .. } | sweep_storage::StorageError::Store { message, .. } => message,
+        e @ sweep_storage::StorageError::NotBuilt { .. } => return LoadError::NotBuilt(e),
     };
     LoadError::Store { url: url.to_string(), message }
 }
