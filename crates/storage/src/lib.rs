@@ -16,7 +16,6 @@
 mod aws_profile;
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
@@ -75,7 +74,7 @@ pub fn wait<T: Send + 'static>(future: impl std::future::Future<Output = T> + Se
 /// client's default three.
 #[cfg(feature = "remote")]
 fn retries() -> object_store::RetryConfig {
-    object_store::RetryConfig { max_retries: 6, retry_timeout: Duration::from_secs(60), ..Default::default() }
+    object_store::RetryConfig { max_retries: 6, retry_timeout: std::time::Duration::from_secs(60), ..Default::default() }
 }
 
 /// Where a URL lives: its store, the URL of the store's root (`s3://bucket`, for messages
