@@ -1,6 +1,7 @@
 //! The quick build that `scripts/demo` makes (`--profile demo --no-default-features`: no
-//! Kafka, no Spark engine, no Delta tables, no object storage or HTTP(S)) runs the demo, and says once, before anything is
-//! written, that it lacks a part a command needs, and how to get it.
+//! Kafka, no Spark engine, no Delta tables, no object storage or HTTP(S)) runs the demo, and
+//! says once, before anything is written, that it lacks a part a command needs, and how to
+//! get it.
 //!
 //! scripts/test builds that binary and names it in SWEEP_QUICK_BUILD_BIN; without it these
 //! tests say so and return, unless SWEEP_REQUIRE_QUICK_BUILD=1 (scripts/test sets it).
