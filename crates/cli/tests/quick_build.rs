@@ -112,3 +112,45 @@ fn a_part_the_quick_build_lacks_is_said_once_and_nothing_is_written() {
     assert_ne!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("built without Delta tables"), "{stdout}");
 }
+
+/// The quick build aborts where the full one unwinds (`panic = "abort"`), and its lake
+/// journal is the same code: a quick run killed at any moment and run again leaves the rows
+/// of one clean run, never a part or twice.
+#[test]
+fn a_killed_quick_run_again_equals_one_clean_run() {
+    let Some(quick) = quick_binary() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..3 {
+        let (name, seed) = (format!("access-{i}.log"), i.to_string());
+        ok(run(&quick, d, &["generate", "--format", "squid", "--lines", "30000", "--seed", &seed, "--out", &name]));
+    }
+    let scan = |lake: &str| -> Vec<String> {
+        ["scan", "access-0.log", "access-1.log", "access-2.log", "--format", "squid", "--mode", "append", "--quiet", "--out", lake]
+            .map(str::to_string)
+            .to_vec()
+    };
+    let rows = |lake: &str| {
+        let sql = "SELECT source, \"offset\", host, url, status FROM events ORDER BY source, \"offset\"";
+        let mut out = ok(run(&quick, d, &["query", lake, sql, "--output", "csv"]));
+        let sql = "SELECT source, \"offset\", reason FROM rejects ORDER BY source, \"offset\"";
+        out.push_str(&ok(run(&quick, d, &["query", lake, sql, "--output", "csv"])));
+        out
+    };
+    let started = std::time::Instant::now();
+    ok(Command::new(&quick).args(scan("clean")).current_dir(d).output().unwrap());
+    let clean_time = started.elapsed();
+    let expected = rows("clean");
+    let mut killed = 0;
+    for point in 1..=5u32 {
+        let lake = format!("lake-{point}");
+        let mut child = Command::new(&quick).args(scan(&lake)).current_dir(d).spawn().unwrap();
+        std::thread::sleep(clean_time * point / 6);
+        killed += child.try_wait().unwrap().is_none() as u32;
+        let _ = child.kill();
+        let _ = child.wait();
+        ok(Command::new(&quick).args(scan(&lake)).current_dir(d).output().unwrap());
+        assert_eq!(rows(&lake), expected, "killed at {point}/6 of a clean run: the lake differs from one clean run");
+    }
+    assert!(killed >= 3, "only {killed} of 5 runs were killed before finishing");
+}
